@@ -1,0 +1,205 @@
+//! The e-ID account and its lifecycle: registered at Level 1 in `pending_activation`, then `active` once the
+//! registrant proves control of the phone or e-mail. (Locks, in a later issue, are separate holds on an active
+//! account; they do not change this status.)
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::contact::{Email, PhoneNumber};
+use crate::identity::IdentityKey;
+use crate::name::FullName;
+
+/// An account's opaque public identifier (a UUID in text form, made by the caller).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn new(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    PendingActivation,
+    Active,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingActivation => "pending_activation",
+            Self::Active => "active",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending_activation" => Some(Self::PendingActivation),
+            "active" => Some(Self::Active),
+            _ => None,
+        }
+    }
+}
+
+/// Level 1: declared data matched the registry. Level 2: and a portrait or fingerprint matched (Art. 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Level {
+    #[serde(rename = "1")]
+    One,
+    #[serde(rename = "2")]
+    Two,
+}
+
+impl Level {
+    pub fn number(self) -> i64 {
+        match self {
+            Self::One => 1,
+            Self::Two => 2,
+        }
+    }
+
+    pub fn from_number(n: i64) -> Option<Self> {
+        match n {
+            1 => Some(Self::One),
+            2 => Some(Self::Two),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderKind {
+    Citizen,
+    Foreigner,
+}
+
+impl HolderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Citizen => "citizen",
+            Self::Foreigner => "foreigner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "citizen" => Some(Self::Citizen),
+            "foreigner" => Some(Self::Foreigner),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AccountError {
+    #[error("the account is already active")]
+    AlreadyActive,
+    #[error("the registration has expired; register again")]
+    RegistrationExpired,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub identity_key: IdentityKey,
+    pub holder_kind: HolderKind,
+    pub full_name: FullName,
+    pub level: Level,
+    pub status: AccountStatus,
+    pub phone: Option<PhoneNumber>,
+    pub email: Option<Email>,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+impl Account {
+    /// The transition `pending_activation → active`; refused for an active account and for a registration
+    /// older than `pending_ttl`.
+    pub fn activate(&mut self, now: DateTime<Utc>, pending_ttl: chrono::Duration) -> Result<(), AccountError> {
+        match self.status {
+            AccountStatus::Active => Err(AccountError::AlreadyActive),
+            AccountStatus::PendingActivation if now >= self.created_at + pending_ttl => {
+                Err(AccountError::RegistrationExpired)
+            }
+            AccountStatus::PendingActivation => {
+                self.status = AccountStatus::Active;
+                self.activated_at = Some(now);
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{IdentificationNumber, ProvinceTable};
+    use chrono::{Duration, TimeZone};
+
+    fn pending(created_at: DateTime<Utc>) -> Account {
+        let id = IdentificationNumber::parse("001190123456", &ProvinceTable::builtin()).unwrap();
+        Account {
+            id: AccountId::new("a1".into()),
+            identity_key: IdentityKey::citizen(&id),
+            holder_kind: HolderKind::Citizen,
+            full_name: FullName::parse("Trần Thị Mai").unwrap(),
+            level: Level::One,
+            status: AccountStatus::PendingActivation,
+            phone: None,
+            email: None,
+            password_hash: String::new(),
+            created_at,
+            activated_at: None,
+        }
+    }
+
+    #[test]
+    fn pending_account_activates_once() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap();
+        let mut account = pending(t0);
+        account.activate(t0 + Duration::minutes(2), Duration::hours(24)).unwrap();
+        assert_eq!(account.status, AccountStatus::Active);
+        assert_eq!(account.activated_at, Some(t0 + Duration::minutes(2)));
+        assert_eq!(account.activate(t0, Duration::hours(24)), Err(AccountError::AlreadyActive));
+    }
+
+    #[test]
+    fn expired_registration_cannot_activate() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap();
+        let mut account = pending(t0);
+        assert_eq!(
+            account.activate(t0 + Duration::hours(24), Duration::hours(24)),
+            Err(AccountError::RegistrationExpired)
+        );
+        assert_eq!(account.status, AccountStatus::PendingActivation);
+    }
+
+    #[test]
+    fn status_and_level_round_trip_through_storage_forms() {
+        for s in [AccountStatus::PendingActivation, AccountStatus::Active] {
+            assert_eq!(AccountStatus::parse(s.as_str()), Some(s));
+        }
+        for l in [Level::One, Level::Two] {
+            assert_eq!(Level::from_number(l.number()), Some(l));
+        }
+        assert_eq!(Level::from_number(3), None);
+    }
+}

@@ -1,0 +1,194 @@
+//! Storage for dinhdanh: one [`Store`] over SQLite (the embedded default) and PostgreSQL (production), with
+//! shared migrations applied at start-up. Nothing above this crate writes SQL.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver: the schema keeps to portable types (TEXT,
+//! BIGINT, instants as Unix milliseconds), and placeholders are `$1, $2, …`, which both databases accept.
+//! Where the dialects really differ — the auto-increment key in migrations and the bulk registry upsert, which
+//! on PostgreSQL sends whole columns as arrays — the [`Dialect`] picks the form.
+//!
+//! Every state change runs in one [`Tx`]. On SQLite, which has a single writer, write transactions of this
+//! process queue on a mutex instead of failing with `SQLITE_BUSY`; other processes wait on `busy_timeout`.
+
+mod accounts;
+mod audit;
+mod migrate;
+mod outbox;
+mod registry;
+pub mod testing;
+pub mod time;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, PgPool, Transaction};
+use thiserror::Error;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub use accounts::ActivationCodeRow;
+pub use audit::{AuditEntry, AuditRecord};
+pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
+pub use registry::UpsertOutcome;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the database URL is not supported: {0} (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl(String),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to [`StoreError::Conflict`], anything else to `Database`.
+    pub(crate) fn conflict_or(err: sqlx::Error, what: &'static str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(what),
+            _ => Self::Database(err),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.split(':').next().unwrap_or_default().to_owned()))
+        }
+    }
+
+    /// Fills the placeholders of a shared migration.
+    pub(crate) fn render(self, sql: &str) -> String {
+        let id = match self {
+            Self::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Self::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        };
+        sql.replace("{{ID}}", id)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// PostgreSQL only: a native pool for what `Any` cannot express (array parameters for bulk upserts).
+    pg: Option<PgPool>,
+    /// SQLite only: serialises this process's write transactions.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// One database transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    pub(crate) inner: Transaction<'static, Any>,
+    _write_guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (the file is created if missing) or `postgres://...`, and applies pending
+    /// migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(url)?;
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                pool_options
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers go on while one writer commits; NORMAL is durable in WAL mode
+                            // except for the last transactions before a power cut, never corrupting.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Dialect::Postgres => pool_options.max_connections(16).connect_with(options).await?,
+        };
+        let pg = match dialect {
+            Dialect::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&url)
+                    .await?,
+            ),
+            Dialect::Sqlite => None,
+        };
+        let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let store = Self { pool, dialect, pg, write_lock };
+        let mut tx = store.begin().await?;
+        migrate::run(&mut tx.inner, dialect).await?;
+        tx.commit().await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Starts a transaction for a state change.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let inner = self.pool.begin().await?;
+        Ok(Tx { inner, _write_guard: guard })
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
+    }
+}
