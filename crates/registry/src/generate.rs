@@ -1,0 +1,1 @@
+//! Synthetic registries. To be written.

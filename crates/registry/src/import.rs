@@ -1,0 +1,1 @@
+//! Streaming import of registry files (CSV, JSON Lines). To be written.
