@@ -1,1 +1,88 @@
-fn main() {}
+//! `dinhdanh`: the e-ID account platform's one binary. Wires configuration, the store, the registry, the
+//! notification worker and the HTTP server together; the behaviour lives in the library crates.
+
+mod config;
+mod node;
+mod registry_cmd;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseArgs, ServeArgs};
+
+/// dinhdanh — tài khoản định danh điện tử / electronic identification accounts.
+///
+/// Keeps e-ID accounts verified against the population and immigration registries, and governs who may
+/// lock and unlock them. Start with `dinhdanh demo` to try it on a local SQLite file with demo data.
+#[derive(Debug, Parser)]
+#[command(name = "dinhdanh", version, about, long_about)]
+struct Cli {
+    /// Settings file (TOML). Flags and DINHDANH_* environment variables override it.
+    #[arg(long, global = true, env = "DINHDANH_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API server and the notification worker (migrations are applied at start).
+    Serve {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Import, generate and inspect the reference registries (population, immigration).
+    Registry {
+        #[command(subcommand)]
+        command: registry_cmd::RegistryCommand,
+    },
+    /// Try dinhdanh locally: a SQLite file and a generated demo registry under --dir, a dev inbox for the
+    /// codes, and the server; prints the URL and identities to register with.
+    Demo {
+        /// Folder for the demo database, registry files and inbox.
+        #[arg(long, default_value = ".demo")]
+        dir: PathBuf,
+        /// Address and port to listen on.
+        #[arg(long, env = "DINHDANH_LISTEN", default_value = config::DEFAULT_LISTEN)]
+        listen: String,
+        /// Citizens in the generated population registry.
+        #[arg(long, default_value_t = 1000)]
+        citizens: u64,
+        /// Foreigners in the generated immigration registry.
+        #[arg(long, default_value_t = 200)]
+        foreigners: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let file = config::FileConfig::load(cli.config.as_deref())?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { database, serve } => node::serve(file, database, serve).await,
+            Command::Registry { command } => registry_cmd::run(file, command).await,
+            Command::Demo { dir, listen, citizens, foreigners } => {
+                node::demo(file, node::DemoOptions { dir, listen, citizens, foreigners }).await
+            }
+        }
+    })
+}
+
+/// Logs go to stderr: human-readable on a terminal, JSON lines otherwise. `RUST_LOG` filters (default info).
+fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}

@@ -1,1 +1,125 @@
-//! placeholder
+//! The HTTP adapter of dinhdanh (axum): the `/v1` JSON API, its OpenAPI document, problem details, per-IP rate
+//! limits, health, readiness and metrics, plus the server's own background jobs. The rules live in the domain
+//! crate and the SQL in the store; this crate parses, calls and responds.
+
+pub mod api;
+pub mod clock;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod ratelimit;
+pub mod secrets;
+pub mod service;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use dinhdanh_domain::ProvinceTable;
+use dinhdanh_domain::activation::ActivationPolicy;
+use dinhdanh_registry::Registry;
+use dinhdanh_store::Store;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::ratelimit::{IpRateLimiter, RateLimit};
+
+/// The server's settings that the domain rules read.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub activation: ActivationPolicy,
+    pub provinces: ProvinceTable,
+    /// Per-IP limit on the public registration endpoints.
+    pub public_rate_limit: RateLimit,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            activation: ActivationPolicy::default(),
+            provinces: ProvinceTable::builtin(),
+            public_rate_limit: RateLimit { per_minute: 30, burst: 10 },
+        }
+    }
+}
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub registry: Arc<dyn Registry>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<ServerConfig>,
+    pub public_limiter: IpRateLimiter,
+}
+
+impl AppState {
+    pub fn new(store: Store, registry: Arc<dyn Registry>, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
+        crate::metrics::install();
+        let public_limiter = IpRateLimiter::new(config.public_rate_limit);
+        Self { store, registry, clock, config: Arc::new(config), public_limiter }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let public = Router::new()
+        .route("/v1/accounts", post(api::registration::register))
+        .route("/v1/accounts/{account_id}/activation", post(api::registration::activate))
+        .route("/v1/accounts/{account_id}/activation-code", post(api::registration::resend_activation_code))
+        .layer(axum::middleware::from_fn_with_state(state.public_limiter.clone(), ratelimit::limit_by_ip));
+    Router::new()
+        .merge(public)
+        .route("/healthz", get(api::ops::healthz))
+        .route("/readyz", get(api::ops::readyz))
+        .route("/metrics", get(api::ops::metrics))
+        .route("/openapi.json", get(api::ops::openapi_json))
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(axum::middleware::from_fn(count_requests))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Counts requests by route template (never by raw path, which would carry ids) and status.
+async fn count_requests(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    ::metrics::counter!("dinhdanh_http_requests_total", "method" => method, "route" => route, "status" => response.status().as_u16().to_string())
+        .increment(1);
+    response
+}
+
+/// Runs the periodic jobs of a server node: removing expired registrations, trimming rate-limit memory.
+pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    let mut ticker = tokio::time::interval(every);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = ticker.tick() => {
+                if let Err(e) = service::registration::remove_expired_registrations(&state).await {
+                    tracing::warn!(error = ?e, "removing expired registrations failed");
+                }
+                state.public_limiter.shrink();
+            }
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -68,6 +68,13 @@ impl Tx {
         Ok(())
     }
 
+    /// Reads an account and holds it until the transaction ends (a row lock on PostgreSQL, the write lock on
+    /// SQLite), so that two requests about one account are applied one after the other.
+    pub async fn lock_account(&mut self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        sqlx::query("UPDATE accounts SET id = id WHERE id = $1").bind(id.as_str()).execute(&mut *self.inner).await?;
+        self.account(id).await
+    }
+
     pub async fn account(&mut self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"))
             .bind(id.as_str())
@@ -139,13 +146,10 @@ impl Tx {
         Ok(())
     }
 
-    /// Removes registrations still pending that were created before `created_before`; returns their ids.
-    pub async fn delete_pending_created_before(
-        &mut self,
-        created_before: DateTime<Utc>,
-    ) -> Result<Vec<AccountId>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM accounts WHERE status = 'pending_activation' AND created_at < $1")
-            .bind(to_ms(created_before))
+    /// Removes registrations still pending that were created at or before `cutoff`; returns their ids.
+    pub async fn delete_pending_created_by(&mut self, cutoff: DateTime<Utc>) -> Result<Vec<AccountId>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM accounts WHERE status = 'pending_activation' AND created_at <= $1")
+            .bind(to_ms(cutoff))
             .fetch_all(&mut *self.inner)
             .await?;
         let ids: Vec<AccountId> =

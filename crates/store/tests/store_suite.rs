@@ -201,7 +201,7 @@ on_both_backends! {
         let mut fresh = account("fresh", "CID:079190000002");
         fresh.created_at = t0() + Duration::hours(30);
         tx.insert_account(&fresh).await.unwrap();
-        let removed = tx.delete_pending_created_before(t0() + Duration::hours(1)).await.unwrap();
+        let removed = tx.delete_pending_created_by(t0() + Duration::hours(1)).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(removed, vec![AccountId::new("old".into())]);
         assert_eq!(store.count_accounts().await.unwrap(), 2);

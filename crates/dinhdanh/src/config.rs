@@ -1,0 +1,105 @@
+//! Configuration of `dinhdanh serve` and `dinhdanh demo`: built-in defaults, then a TOML file (`--config`),
+//! then `DINHDANH_*` environment variables and command-line flags, each overriding the one before.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://dinhdanh.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The settings file. Every field is optional; see `docs/configuration.md`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub dev_inbox: Option<PathBuf>,
+    pub smtp: Option<SmtpFile>,
+    pub sms_gateway: Option<SmsGatewayFile>,
+    pub rate_limit: Option<RateLimitFile>,
+    /// Province codes a deployment adds to the built-in list: `"003" = "Name"`.
+    #[serde(default)]
+    pub extra_province_codes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsGatewayFile {
+    pub url: Option<String>,
+    pub bearer_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitFile {
+    pub public_per_minute: Option<u32>,
+    pub public_burst: Option<u32>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+/// `--database-url`, shared by every command that opens the database.
+#[derive(Debug, Args, Clone)]
+pub struct DatabaseArgs {
+    /// Database: `sqlite://PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    /// Default: sqlite://dinhdanh.db
+    #[arg(long, env = "DINHDANH_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// Settings of a serving node, as flags and environment variables.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Default: 127.0.0.1:8080
+    #[arg(long, env = "DINHDANH_LISTEN")]
+    pub listen: Option<String>,
+    /// Development only: write every outgoing SMS and e-mail to files in this folder (and to the log)
+    /// instead of, or when there is no, real gateway.
+    #[arg(long, env = "DINHDANH_DEV_INBOX")]
+    pub dev_inbox: Option<PathBuf>,
+    /// SMTP server for e-mail.
+    #[arg(long, env = "DINHDANH_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port. Default: 587 with starttls, 465 with tls, 25 with none.
+    #[arg(long, env = "DINHDANH_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// SMTP transport security: none, starttls or tls. Default: starttls.
+    #[arg(long, env = "DINHDANH_SMTP_TLS")]
+    pub smtp_tls: Option<String>,
+    #[arg(long, env = "DINHDANH_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// Prefer the environment variable over the flag, which other users can see in the process list.
+    #[arg(long, env = "DINHDANH_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// Sender address of e-mails. Default: no-reply@dinhdanh.local
+    #[arg(long, env = "DINHDANH_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// URL the SMS gateway accepts messages on (POST JSON {to, text, message_id}).
+    #[arg(long, env = "DINHDANH_SMS_GATEWAY_URL")]
+    pub sms_gateway_url: Option<String>,
+    /// Bearer token for the SMS gateway.
+    #[arg(long, env = "DINHDANH_SMS_GATEWAY_TOKEN", hide_env_values = true)]
+    pub sms_gateway_token: Option<String>,
+}

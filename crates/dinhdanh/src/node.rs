@@ -1,0 +1,240 @@
+//! One serving node: the store, the registry, the HTTP server, the notification worker and the periodic jobs,
+//! started together and stopped together on Ctrl-C or SIGTERM. Also `demo`, which prepares a local database
+//! and demo registry first.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use dinhdanh_domain::ProvinceTable;
+use dinhdanh_domain::registry::RegistryKind;
+use dinhdanh_notify::{
+    Channels, DevInbox, SmsGatewayConfig, SmsGatewaySender, SmtpConfig, SmtpSender, SmtpTls, Worker, WorkerConfig,
+};
+use dinhdanh_registry::StoreRegistry;
+use dinhdanh_registry::generate::{GenerateOptions, generate_to_path};
+use dinhdanh_registry::import::{Format, ImportOptions, import_file};
+use dinhdanh_server::clock::SystemClock;
+use dinhdanh_server::ratelimit::RateLimit;
+use dinhdanh_server::{AppState, ServerConfig};
+use dinhdanh_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DatabaseArgs, FileConfig, ServeArgs};
+
+pub fn provinces(extra: &BTreeMap<String, String>) -> ProvinceTable {
+    ProvinceTable::builtin().with_extra(extra.iter().map(|(code, name)| (code.as_str(), name.as_str())))
+}
+
+/// Everything a node needs, resolved from defaults, file, environment and flags.
+struct NodeSettings {
+    database_url: String,
+    listen: String,
+    dev_inbox: Option<PathBuf>,
+    smtp: Option<SmtpConfig>,
+    sms: Option<SmsGatewayConfig>,
+    server: ServerConfig,
+}
+
+fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<NodeSettings> {
+    let smtp_file = file.smtp.unwrap_or_default();
+    let smtp = match args.smtp_host.or(smtp_file.host) {
+        Some(host) => {
+            let tls = match args.smtp_tls.or(smtp_file.tls).as_deref().unwrap_or("starttls") {
+                "none" => SmtpTls::None,
+                "starttls" => SmtpTls::StartTls,
+                "tls" => SmtpTls::Tls,
+                other => bail!("smtp tls must be none, starttls or tls, not {other:?}"),
+            };
+            let default_port = match tls {
+                SmtpTls::None => 25,
+                SmtpTls::StartTls => 587,
+                SmtpTls::Tls => 465,
+            };
+            Some(SmtpConfig {
+                host,
+                port: args.smtp_port.or(smtp_file.port).unwrap_or(default_port),
+                tls,
+                username: args.smtp_username.or(smtp_file.username),
+                password: args.smtp_password.or(smtp_file.password),
+                from: args.smtp_from.or(smtp_file.from).unwrap_or_else(|| "no-reply@dinhdanh.local".to_owned()),
+            })
+        }
+        None => None,
+    };
+    let sms_file = file.sms_gateway.unwrap_or_default();
+    let sms = args
+        .sms_gateway_url
+        .or(sms_file.url)
+        .map(|url| SmsGatewayConfig { url, bearer_token: args.sms_gateway_token.or(sms_file.bearer_token) });
+    let mut server = ServerConfig { provinces: provinces(&file.extra_province_codes), ..ServerConfig::default() };
+    if let Some(limits) = file.rate_limit {
+        server.public_rate_limit = RateLimit {
+            per_minute: limits.public_per_minute.unwrap_or(server.public_rate_limit.per_minute),
+            burst: limits.public_burst.unwrap_or(server.public_rate_limit.burst),
+        };
+    }
+    Ok(NodeSettings {
+        database_url: database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+        listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+        dev_inbox: args.dev_inbox.or(file.dev_inbox),
+        smtp,
+        sms,
+        server,
+    })
+}
+
+pub async fn serve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<()> {
+    let settings = resolve(file, database, args)?;
+    let store = Store::connect(&settings.database_url).await.context("cannot open the database")?;
+    run_node(store, settings, None).await
+}
+
+async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) -> Result<()> {
+    let channels = Channels {
+        email: match &settings.smtp {
+            Some(config) => Some(Arc::new(SmtpSender::new(config).context("invalid SMTP settings")?)),
+            None => None,
+        },
+        sms: match &settings.sms {
+            Some(config) => Some(Arc::new(SmsGatewaySender::new(config).context("invalid SMS gateway settings")?)),
+            None => None,
+        },
+        dev_inbox: match &settings.dev_inbox {
+            Some(dir) => Some(Arc::new(
+                DevInbox::new(dir.clone()).with_context(|| format!("cannot use dev inbox {}", dir.display()))?,
+            )),
+            None => None,
+        },
+    };
+    if channels.email.is_none() && channels.sms.is_none() && channels.dev_inbox.is_none() {
+        tracing::warn!("no SMTP server, SMS gateway or dev inbox is configured: messages wait in the outbox");
+    }
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another server running there?)", settings.listen))?;
+    let address = listener.local_addr()?;
+    let registry = Arc::new(StoreRegistry::new(store.clone()));
+    let state = AppState::new(store.clone(), registry, Arc::new(SystemClock), settings.server);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let worker = tokio::spawn(Worker::new(store.clone(), channels, WorkerConfig::default()).run(stopped()));
+    let jobs = tokio::spawn(dinhdanh_server::run_background_jobs(state.clone(), Duration::from_secs(60), stopped()));
+    let server = tokio::spawn(dinhdanh_server::serve(listener, state, stopped()));
+
+    tracing::info!(%address, database = store.dialect().name(), "dinhdanh is serving");
+    println!("dinhdanh đang chạy / is serving at http://{address}");
+    println!("  API description:  http://{address}/openapi.json");
+    println!(
+        "  health:           http://{address}/healthz   readiness: http://{address}/readyz   metrics: http://{address}/metrics"
+    );
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+    println!("Ctrl-C to stop.");
+
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    server.await?.context("server failed")?;
+    let _ = worker.await;
+    let _ = jobs.await;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+pub struct DemoOptions {
+    pub dir: PathBuf,
+    pub listen: String,
+    pub citizens: u64,
+    pub foreigners: u64,
+}
+
+pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
+    std::fs::create_dir_all(&options.dir).with_context(|| format!("cannot create {}", options.dir.display()))?;
+    let dir = std::fs::canonicalize(&options.dir)?;
+    let database_url = format!("sqlite://{}", dir.join("dinhdanh.db").display());
+    let inbox = dir.join("inbox");
+    let store = Store::connect(&database_url).await.context("cannot open the demo database")?;
+
+    for (kind, count, name) in [
+        (RegistryKind::Population, options.citizens, "population.csv"),
+        (RegistryKind::Immigration, options.foreigners, "immigration.csv"),
+    ] {
+        let present = match kind {
+            RegistryKind::Population => store.count_citizens().await?,
+            RegistryKind::Immigration => store.count_foreigners().await?,
+        };
+        if present > 0 || count == 0 {
+            continue;
+        }
+        let path = dir.join(name);
+        generate_to_path(&path, &GenerateOptions { kind, count, seed: 2026, format: Format::Csv })?;
+        let mut import = ImportOptions::new(kind);
+        import.provinces = provinces(&file.extra_province_codes);
+        let report = import_file(&store, &path, &import).await?;
+        println!("demo registry: imported {} {} from {}", report.written, kind.as_str(), path.display());
+    }
+
+    let mut banner = String::from("\nDemo identities to register with (from the generated registry):\n");
+    for c in store.sample_citizens(3).await? {
+        banner.push_str(&format!(
+            "  citizen    id_number={}  full_name=\"{}\"  date_of_birth={}  gender={}\n",
+            c.id_number,
+            c.full_name,
+            c.date_of_birth,
+            c.gender.as_str()
+        ));
+    }
+    for f in store.sample_foreigners(2).await? {
+        banner.push_str(&format!(
+            "  foreigner  passport_number={}  nationality={}  full_name=\"{}\"  date_of_birth={}  gender={}\n",
+            f.passport_number,
+            f.nationality,
+            f.full_name,
+            f.date_of_birth,
+            f.gender.as_str()
+        ));
+    }
+    banner.push_str(&format!(
+        "Activation codes and other messages land in the dev inbox: {}\n\
+         Try: curl -s -X POST http://{}/v1/accounts -H 'content-type: application/json' -d '{{\"holder_kind\":\"citizen\", \
+         \"id_number\":\"…\", \"full_name\":\"…\", \"date_of_birth\":\"…\", \"gender\":\"…\", \"email\":\"you@example.vn\", \
+         \"password\":\"a long passphrase\"}}'",
+        inbox.display(),
+        options.listen
+    ));
+    let args = ServeArgs { listen: Some(options.listen), dev_inbox: Some(inbox), ..ServeArgs::default() };
+    let settings = resolve(file, DatabaseArgs { database_url: Some(database_url) }, args)?;
+    run_node(store, settings, Some(banner)).await
+}

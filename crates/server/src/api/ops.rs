@@ -1,0 +1,48 @@
+//! Operational endpoints: liveness, readiness (the database answers), Prometheus metrics, the OpenAPI document.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use dinhdanh_store::OutboxStatus;
+use serde_json::json;
+
+use crate::AppState;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
+    responses((status = 200, description = "Alive")))]
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// The process can serve: its database answers.
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
+    responses((status = 200, description = "Ready"), (status = 503, description = "Database unreachable")))]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "database": state.store.dialect().name()}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})))
+        }
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    responses((status = 200, description = "Metrics in Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Gauges read from the database at scrape time, so every node reports the shared truth.
+    if let Ok(pending) = state.store.count_messages(OutboxStatus::Pending).await {
+        metrics::gauge!("dinhdanh_outbox_pending").set(pending as f64);
+    }
+    if let Ok(failed) = state.store.count_messages(OutboxStatus::Failed).await {
+        metrics::gauge!("dinhdanh_outbox_failed").set(failed as f64);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
+}
+
+pub async fn openapi_json() -> impl IntoResponse {
+    Json(crate::openapi::document())
+}

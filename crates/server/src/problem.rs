@@ -1,0 +1,208 @@
+//! The one error type of the HTTP API. Every failure becomes an RFC 9457 problem details body
+//! (`application/problem+json`) whose `type` is a stable URN that clients can branch on; `detail` speaks
+//! Vietnamese first, then English. Handlers never build error bodies by hand.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid input field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The JSON field, e.g. `id_number`.
+    pub field: String,
+    /// What is wrong with it, in English.
+    pub message: String,
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable identifier of the kind of problem, e.g. `urn:dinhdanh:problem:registry-mismatch`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// Vietnamese, then English.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Seconds until a refused request may be tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<i64>,
+    /// Tries left on a one-time code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<i64>,
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// A body that is not JSON of the expected shape at all.
+    MalformedBody(String),
+    /// Input that breaks a field rule.
+    Validation(Vec<FieldError>),
+    /// The declared identity does not match the registry (deliberately unspecific).
+    RegistryMismatch,
+    AlreadyRegistered,
+    AccountNotFound,
+    AlreadyActive,
+    RegistrationExpired,
+    CodeExpired,
+    WrongCode {
+        attempts_left: i64,
+    },
+    TooManyRequests {
+        retry_after_seconds: i64,
+    },
+    RegistryUnavailable,
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(message.into())
+    }
+
+    pub fn field(field: &str, message: impl ToString) -> Self {
+        Self::Validation(vec![FieldError { field: field.to_owned(), message: message.to_string() }])
+    }
+
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::MalformedBody(_) => "malformed-body",
+            Self::Validation(_) => "validation",
+            Self::RegistryMismatch => "registry-mismatch",
+            Self::AlreadyRegistered => "already-registered",
+            Self::AccountNotFound => "account-not-found",
+            Self::AlreadyActive => "already-active",
+            Self::RegistrationExpired => "registration-expired",
+            Self::CodeExpired => "code-expired",
+            Self::WrongCode { .. } => "wrong-code",
+            Self::TooManyRequests { .. } => "too-many-requests",
+            Self::RegistryUnavailable => "registry-unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::RegistryMismatch | Self::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::AlreadyRegistered | Self::AlreadyActive => StatusCode::CONFLICT,
+            Self::AccountNotFound => StatusCode::NOT_FOUND,
+            Self::RegistrationExpired | Self::CodeExpired => StatusCode::GONE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// (title, Vietnamese detail, English detail)
+    fn texts(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::MalformedBody(_) => (
+                "Malformed request body",
+                "Nội dung yêu cầu không phải JSON hợp lệ.",
+                "The request body is not valid JSON with a JSON content type.",
+            ),
+            Self::Validation(_) => (
+                "Invalid input",
+                "Thông tin gửi lên không hợp lệ; xem danh sách lỗi.",
+                "Some fields are invalid; see the list of errors.",
+            ),
+            Self::RegistryMismatch => (
+                "Identity not verified",
+                "Thông tin khai báo không khớp với Cơ sở dữ liệu quốc gia. Hãy kiểm tra lại đúng như trên giấy tờ.",
+                "The information given does not match the national registry. Check it against your identity document.",
+            ),
+            Self::AlreadyRegistered => (
+                "Already registered",
+                "Danh tính này đã có tài khoản định danh điện tử. Hãy đăng nhập, hoặc liên hệ cơ quan quản lý nếu không phải bạn đăng ký.",
+                "This identity already has an e-ID account. Sign in, or contact the operator if you did not register it.",
+            ),
+            Self::AccountNotFound => {
+                ("Account not found", "Không tìm thấy tài khoản đăng ký.", "No such registration was found.")
+            }
+            Self::AlreadyActive => ("Already active", "Tài khoản đã được kích hoạt.", "The account is already active."),
+            Self::RegistrationExpired => (
+                "Registration expired",
+                "Đăng ký đã hết hạn do không được kích hoạt kịp thời; hãy đăng ký lại.",
+                "The registration expired before it was activated; register again.",
+            ),
+            Self::CodeExpired => (
+                "Code expired",
+                "Mã kích hoạt đã hết hạn hoặc bị hủy do nhập sai quá số lần cho phép; hãy yêu cầu mã mới.",
+                "The activation code has expired or was voided after too many wrong tries; ask for a new one.",
+            ),
+            Self::WrongCode { .. } => ("Wrong code", "Mã kích hoạt không đúng.", "The activation code is wrong."),
+            Self::TooManyRequests { .. } => (
+                "Too many requests",
+                "Bạn đã gửi quá nhiều yêu cầu; hãy thử lại sau.",
+                "Too many requests; try again later.",
+            ),
+            Self::RegistryUnavailable => (
+                "Registry unavailable",
+                "Không kết nối được Cơ sở dữ liệu quốc gia; hãy thử lại sau.",
+                "The national registry cannot be reached; try again later.",
+            ),
+            Self::Internal(_) => (
+                "Internal error",
+                "Đã có lỗi ở máy chủ; hãy thử lại sau.",
+                "Something went wrong on the server; try again later.",
+            ),
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let (title, vi, en) = self.texts();
+        Problem {
+            kind: format!("urn:dinhdanh:problem:{}", self.slug()),
+            title: title.to_owned(),
+            status: self.status().as_u16(),
+            detail: format!("{vi} / {en}"),
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                Self::MalformedBody(message) => vec![FieldError { field: "body".to_owned(), message: message.clone() }],
+                _ => Vec::new(),
+            },
+            retry_after: match self {
+                Self::TooManyRequests { retry_after_seconds } => Some(*retry_after_seconds),
+                _ => None,
+            },
+            attempts_left: match self {
+                Self::WrongCode { attempts_left } => Some(*attempts_left),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl From<dinhdanh_store::StoreError> for ApiError {
+    fn from(e: dinhdanh_store::StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<dinhdanh_registry::RegistryError> for ApiError {
+    fn from(e: dinhdanh_registry::RegistryError) -> Self {
+        tracing::error!(error = %e, "registry lookup failed");
+        Self::RegistryUnavailable
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(message) = &self {
+            // The message may name internals; it goes to the log, never to the client.
+            tracing::error!(error = %message, "internal error");
+        }
+        let problem = self.to_problem();
+        let mut response = (self.status(), axum::Json(&problem)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = problem.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
+    }
+}

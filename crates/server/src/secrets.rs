@@ -1,0 +1,32 @@
+//! Hashing of secrets (passwords, one-time codes) with argon2id, on blocking threads so that a hash never
+//! stalls the async runtime. Verification compares in constant time (argon2's `verify_password`).
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::problem::ApiError;
+
+/// argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
+fn hasher() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("argon2 params"))
+}
+
+pub async fn hash_secret(secret: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        hasher().hash_password(secret.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))?
+    .map_err(|e| ApiError::internal(format!("hashing failed: {e}")))
+}
+
+/// True when `secret` matches the stored hash; a malformed stored hash counts as no match.
+pub async fn verify_secret(secret: String, stored_hash: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored_hash).is_ok_and(|parsed| hasher().verify_password(secret.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("verification task failed: {e}")))
+}

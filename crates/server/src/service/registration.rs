@@ -1,0 +1,281 @@
+//! Registration and activation of e-ID accounts (Decision 34/2021 Art. 6–7): compare the declaration with the
+//! registry, create a Level 1 account pending activation, send a one-time code, activate on the right code,
+//! resend within limits, and remove registrations never activated.
+
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::activation::{ActivationCode, ActivationError};
+use dinhdanh_domain::registration::{Declaration, citizen_matches, foreigner_matches};
+use dinhdanh_domain::{Account, AccountError, AccountId, AccountStatus, Channel, Email, Level, PhoneNumber, notice};
+use dinhdanh_store::{AuditEntry, NewMessage, StoreError, Tx};
+use rand::Rng;
+use serde_json::json;
+
+use crate::AppState;
+use crate::problem::ApiError;
+use crate::secrets::{hash_secret, verify_secret};
+
+/// A registration after its fields have been parsed.
+pub struct Registration {
+    pub declaration: Declaration,
+    pub phone: Option<PhoneNumber>,
+    pub email: Option<Email>,
+    pub password: String,
+}
+
+/// Where a code went and how long it and the registration last.
+pub struct CodeSent {
+    pub account_id: AccountId,
+    pub sent_to: Vec<String>,
+    pub code_expires_at: DateTime<Utc>,
+    pub registration_expires_at: DateTime<Utc>,
+}
+
+const REGISTRANT: &str = "registrant";
+
+fn audit(
+    action: &'static str,
+    subject: Option<&AccountId>,
+    outcome: &'static str,
+    detail: serde_json::Value,
+    at: DateTime<Utc>,
+) -> AuditEntry {
+    AuditEntry { at, actor: REGISTRANT.to_owned(), action, subject: subject.map(|id| id.to_string()), outcome, detail }
+}
+
+pub async fn register(state: &AppState, registration: Registration) -> Result<CodeSent, ApiError> {
+    let now = state.clock.now();
+    let Registration { declaration, phone, email, password } = registration;
+    let matched = match &declaration {
+        Declaration::Citizen { id_number, .. } => {
+            state.registry.citizen(id_number).await?.is_some_and(|record| citizen_matches(&declaration, &record))
+        }
+        Declaration::Foreigner { nationality, passport_number, .. } => state
+            .registry
+            .foreigner(nationality, passport_number)
+            .await?
+            .is_some_and(|record| foreigner_matches(&declaration, &record)),
+    };
+    let kind = declaration.holder_kind().as_str();
+    if !matched {
+        // One answer whether the identity is unknown or a field differs: nothing to enumerate.
+        state
+            .store
+            .audit(audit(
+                "account.register",
+                None,
+                "refused",
+                json!({"reason": "registry_mismatch", "holder_kind": kind}),
+                now,
+            ))
+            .await?;
+        metrics::counter!("dinhdanh_registrations_total", "outcome" => "registry_mismatch").increment(1);
+        return Err(ApiError::RegistryMismatch);
+    }
+
+    let password_hash = hash_secret(password).await?;
+    let code = new_code();
+    let code_hash = hash_secret(code.as_str().to_owned()).await?;
+    let account = Account {
+        id: AccountId::new(uuid::Uuid::new_v4().to_string()),
+        identity_key: declaration.identity_key(),
+        holder_kind: declaration.holder_kind(),
+        full_name: declaration.full_name().clone(),
+        level: Level::One,
+        status: AccountStatus::PendingActivation,
+        phone,
+        email,
+        password_hash,
+        created_at: now,
+        activated_at: None,
+    };
+
+    let mut tx = state.store.begin().await?;
+    match tx.insert_account(&account).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            drop(tx);
+            state
+                .store
+                .audit(audit(
+                    "account.register",
+                    None,
+                    "refused",
+                    json!({"reason": "already_registered", "holder_kind": kind}),
+                    now,
+                ))
+                .await?;
+            metrics::counter!("dinhdanh_registrations_total", "outcome" => "already_registered").increment(1);
+            return Err(ApiError::AlreadyRegistered);
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let sent = send_code(state, &mut tx, &account, &code, &code_hash, now).await?;
+    tx.audit(audit("account.register", Some(&account.id), "ok", json!({"holder_kind": kind, "level": 1}), now)).await?;
+    tx.commit().await?;
+    metrics::counter!("dinhdanh_registrations_total", "outcome" => "created").increment(1);
+    tracing::info!(account = %account.id, holder_kind = kind, "registration accepted");
+    Ok(sent)
+}
+
+/// Checks the code and activates the account.
+pub async fn activate(state: &AppState, account_id: &AccountId, code: ActivationCode) -> Result<Account, ApiError> {
+    let now = state.clock.now();
+    let policy = &state.config.activation;
+    let account = pending_account(state, account_id, now).await?;
+    let Some(stored) = state.store.take_activation_attempt(&account.id, now, policy.max_attempts).await? else {
+        state
+            .store
+            .audit(audit("account.activate", Some(&account.id), "refused", json!({"reason": "code_expired"}), now))
+            .await?;
+        return Err(ApiError::CodeExpired);
+    };
+    if !verify_secret(code.as_str().to_owned(), stored.code_hash).await? {
+        let attempts_left = (policy.max_attempts - stored.attempts).max(0);
+        state
+            .store
+            .audit(audit(
+                "account.activate",
+                Some(&account.id),
+                "refused",
+                json!({"reason": "wrong_code", "attempts_left": attempts_left}),
+                now,
+            ))
+            .await?;
+        metrics::counter!("dinhdanh_activations_total", "outcome" => "wrong_code").increment(1);
+        return Err(ApiError::WrongCode { attempts_left });
+    }
+
+    let mut tx = state.store.begin().await?;
+    let mut account = tx.lock_account(&account.id).await?.ok_or(ApiError::AccountNotFound)?;
+    account.activate(now, policy.pending_ttl).map_err(|e| match e {
+        AccountError::AlreadyActive => ApiError::AlreadyActive,
+        AccountError::RegistrationExpired => ApiError::RegistrationExpired,
+    })?;
+    tx.update_account_status(&account).await?;
+    tx.delete_activation_code(&account.id).await?;
+    queue_notice(&mut tx, &account, "account_activated", notice::account_activated(), now).await?;
+    tx.audit(audit("account.activate", Some(&account.id), "ok", json!({}), now)).await?;
+    tx.commit().await?;
+    metrics::counter!("dinhdanh_activations_total", "outcome" => "activated").increment(1);
+    Ok(account)
+}
+
+/// Sends a new code (voiding the previous one), within the resend limits.
+pub async fn resend_code(state: &AppState, account_id: &AccountId) -> Result<CodeSent, ApiError> {
+    let now = state.clock.now();
+    pending_account(state, account_id, now).await?;
+    let code = new_code();
+    let code_hash = hash_secret(code.as_str().to_owned()).await?;
+    let mut tx = state.store.begin().await?;
+    // Holding the account serialises concurrent resends, so the limits below count every send.
+    let account = tx.lock_account(account_id).await?.ok_or(ApiError::AccountNotFound)?;
+    let earlier = tx.activation_sends_since(&account.id, now - chrono::Duration::hours(1)).await?;
+    if let Err(ActivationError::ResendTooSoon { retry_after_seconds }) =
+        state.config.activation.check_resend(&earlier, now)
+    {
+        drop(tx);
+        state
+            .store
+            .audit(audit("account.resend_code", Some(account_id), "refused", json!({"reason": "rate_limited"}), now))
+            .await?;
+        return Err(ApiError::TooManyRequests { retry_after_seconds });
+    }
+    let sent = send_code(state, &mut tx, &account, &code, &code_hash, now).await?;
+    tx.audit(audit("account.resend_code", Some(&account.id), "ok", json!({}), now)).await?;
+    tx.commit().await?;
+    Ok(sent)
+}
+
+/// Removes registrations that stayed pending longer than the policy allows; returns how many.
+pub async fn remove_expired_registrations(state: &AppState) -> Result<usize, ApiError> {
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let removed = tx.delete_pending_created_by(now - state.config.activation.pending_ttl).await?;
+    for id in &removed {
+        tx.audit(AuditEntry {
+            at: now,
+            actor: "system".to_owned(),
+            action: "account.registration_expired",
+            subject: Some(id.to_string()),
+            outcome: "ok",
+            detail: json!({}),
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    if !removed.is_empty() {
+        tracing::info!(count = removed.len(), "expired registrations removed");
+    }
+    Ok(removed.len())
+}
+
+/// The account, if it exists and may still be activated.
+async fn pending_account(state: &AppState, account_id: &AccountId, now: DateTime<Utc>) -> Result<Account, ApiError> {
+    let account = state.store.account(account_id).await?.ok_or(ApiError::AccountNotFound)?;
+    match account.status {
+        AccountStatus::Active => Err(ApiError::AlreadyActive),
+        AccountStatus::PendingActivation if state.config.activation.registration_expired(account.created_at, now) => {
+            Err(ApiError::RegistrationExpired)
+        }
+        AccountStatus::PendingActivation => Ok(account),
+    }
+}
+
+fn new_code() -> ActivationCode {
+    ActivationCode::from_random(rand::rngs::OsRng.gen_range(0..1_000_000))
+}
+
+async fn send_code(
+    state: &AppState,
+    tx: &mut Tx,
+    account: &Account,
+    code: &ActivationCode,
+    code_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<CodeSent, ApiError> {
+    let policy = &state.config.activation;
+    let expires_at = policy.code_expires_at(now);
+    tx.put_activation_code(&account.id, code_hash, now, expires_at).await?;
+    let text = notice::activation_code(code.as_str(), policy.code_ttl.num_minutes());
+    let sent_to = queue_notice(tx, account, "activation_code", text, now).await?;
+    Ok(CodeSent {
+        account_id: account.id.clone(),
+        sent_to,
+        code_expires_at: expires_at,
+        registration_expires_at: account.created_at + policy.pending_ttl,
+    })
+}
+
+/// Queues a notice to every registered channel of the account; returns the masked destinations.
+async fn queue_notice(
+    tx: &mut Tx,
+    account: &Account,
+    kind: &'static str,
+    text: notice::Notice,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, ApiError> {
+    let mut destinations = Vec::new();
+    if let Some(phone) = &account.phone {
+        let message = NewMessage {
+            kind,
+            channel: Channel::Sms,
+            recipient: phone.as_str().to_owned(),
+            subject: text.subject.clone(),
+            body: text.body.clone(),
+        };
+        tx.enqueue(message, now).await?;
+        destinations.push(phone.masked());
+    }
+    if let Some(email) = &account.email {
+        let message = NewMessage {
+            kind,
+            channel: Channel::Email,
+            recipient: email.as_str().to_owned(),
+            subject: text.subject.clone(),
+            body: text.body.clone(),
+        };
+        tx.enqueue(message, now).await?;
+        destinations.push(email.masked());
+    }
+    Ok(destinations)
+}
