@@ -49,6 +49,8 @@ pub struct SmsGatewayFile {
 pub struct RateLimitFile {
     pub public_per_minute: Option<u32>,
     pub public_burst: Option<u32>,
+    pub ops_per_minute: Option<u32>,
+    pub ops_burst: Option<u32>,
 }
 
 impl FileConfig {

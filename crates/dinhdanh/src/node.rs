@@ -76,6 +76,10 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
             per_minute: limits.public_per_minute.unwrap_or(server.public_rate_limit.per_minute),
             burst: limits.public_burst.unwrap_or(server.public_rate_limit.burst),
         };
+        server.ops_rate_limit = RateLimit {
+            per_minute: limits.ops_per_minute.unwrap_or(server.ops_rate_limit.per_minute),
+            burst: limits.ops_burst.unwrap_or(server.ops_rate_limit.burst),
+        };
     }
     Ok(NodeSettings {
         database_url: database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),

@@ -35,6 +35,9 @@ pub struct ServerConfig {
     pub provinces: ProvinceTable,
     /// Per-IP limit on the public registration endpoints.
     pub public_rate_limit: RateLimit,
+    /// Per-IP limit on the operational endpoints (health, readiness, metrics, OpenAPI), which strangers can
+    /// reach too; generous for probes and scrapers, tight enough that nobody can hammer the database through them.
+    pub ops_rate_limit: RateLimit,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
             activation: ActivationPolicy::default(),
             provinces: ProvinceTable::builtin(),
             public_rate_limit: RateLimit { per_minute: 30, burst: 10 },
+            ops_rate_limit: RateLimit { per_minute: 600, burst: 100 },
         }
     }
 }
@@ -55,13 +59,15 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServerConfig>,
     pub public_limiter: IpRateLimiter,
+    pub ops_limiter: IpRateLimiter,
 }
 
 impl AppState {
     pub fn new(store: Store, registry: Arc<dyn Registry>, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
         crate::metrics::install();
         let public_limiter = IpRateLimiter::new(config.public_rate_limit);
-        Self { store, registry, clock, config: Arc::new(config), public_limiter }
+        let ops_limiter = IpRateLimiter::new(config.ops_rate_limit);
+        Self { store, registry, clock, config: Arc::new(config), public_limiter, ops_limiter }
     }
 }
 
@@ -71,12 +77,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}/activation", post(api::registration::activate))
         .route("/v1/accounts/{account_id}/activation-code", post(api::registration::resend_activation_code))
         .layer(axum::middleware::from_fn_with_state(state.public_limiter.clone(), ratelimit::limit_by_ip));
-    Router::new()
-        .merge(public)
+    let ops = Router::new()
         .route("/healthz", get(api::ops::healthz))
         .route("/readyz", get(api::ops::readyz))
         .route("/metrics", get(api::ops::metrics))
         .route("/openapi.json", get(api::ops::openapi_json))
+        .layer(axum::middleware::from_fn_with_state(state.ops_limiter.clone(), ratelimit::limit_by_ip));
+    Router::new()
+        .merge(public)
+        .merge(ops)
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
@@ -109,6 +118,7 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
                     tracing::warn!(error = ?e, "removing expired registrations failed");
                 }
                 state.public_limiter.shrink();
+                state.ops_limiter.shrink();
             }
         }
     }

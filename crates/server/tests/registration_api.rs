@@ -329,7 +329,11 @@ on_both_backends! {
 #[tokio::test]
 async fn strangers_are_rate_limited_per_ip() {
     let db = TestDb::sqlite();
-    let config = ServerConfig { public_rate_limit: RateLimit { per_minute: 1, burst: 3 }, ..ServerConfig::default() };
+    let config = ServerConfig {
+        public_rate_limit: RateLimit { per_minute: 1, burst: 3 },
+        ops_rate_limit: RateLimit { per_minute: 1, burst: 2 },
+        ..ServerConfig::default()
+    };
     let server = TestServer::start_with(&db, config).await;
     for _ in 0..3 {
         let (status, _) = server.post("/v1/accounts", json!({})).await;
@@ -340,9 +344,12 @@ async fn strangers_are_rate_limited_per_ip() {
     assert!(response.headers().get("retry-after").is_some());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["type"], "urn:dinhdanh:problem:too-many-requests");
-    // Operational endpoints are not limited by the public quota.
-    let health = server.http.get(format!("{}/healthz", server.base)).send().await.unwrap();
-    assert_eq!(health.status().as_u16(), 200);
+    // Operational endpoints have a quota of their own.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(server.http.get(format!("{}/readyz", server.base)).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 429]);
 }
 
 #[tokio::test]

@@ -1,0 +1,134 @@
+//! The `dinhdanh` binary as a user runs it: help texts, registry generate and import (on SQLite and
+//! PostgreSQL), and `serve` answering and stopping cleanly on SIGTERM.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use dinhdanh_store::testing::TestDb;
+
+fn dinhdanh(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dinhdanh")).args(args).env("RUST_LOG", "warn").output().expect("run dinhdanh")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = dinhdanh(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for word in ["serve", "registry", "demo", "định danh"] {
+        assert!(help.contains(word), "{help}");
+    }
+    let out = dinhdanh(&["serve", "--help"]);
+    let help = text(&out.stdout);
+    for flag in
+        ["--database-url", "DINHDANH_DATABASE_URL", "--listen", "--dev-inbox", "--smtp-host", "--sms-gateway-url"]
+    {
+        assert!(help.contains(flag), "{flag} missing from serve --help:\n{help}");
+    }
+    let out = dinhdanh(&["registry", "import", "--help"]);
+    assert!(text(&out.stdout).contains("population"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_then_import_reports_bad_rows_and_is_idempotent() {
+    for db in [TestDb::sqlite(), TestDb::postgres().await] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("population.csv");
+        let out = dinhdanh(&[
+            "registry",
+            "generate",
+            "--kind",
+            "population",
+            "--count",
+            "500",
+            "--seed",
+            "7",
+            "--out",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // Append two bad rows after the good ones.
+        let mut contents = std::fs::read_to_string(&file).unwrap();
+        contents.push_str("12345,Nguyễn Văn A,1990-01-01,male,,,,\n");
+        contents.push_str("001190000001,Nguyễn Văn B,1990-01-01,male,,,,\n");
+        std::fs::write(&file, contents).unwrap();
+
+        let import = |url: &str| {
+            dinhdanh(&["registry", "import", "--kind", "population", "--database-url", url, file.to_str().unwrap()])
+        };
+        let out = import(&db.url);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("502 rows read: 500 new or changed, 0 unchanged, 2 rejected"), "{stdout}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("line 502:") && stderr.contains("line 503:"), "{stderr}");
+        assert!(!stderr.contains("Nguyễn Văn"), "rejections do not echo personal data: {stderr}");
+
+        let again = import(&db.url);
+        assert!(text(&again.stdout).contains("0 new or changed, 500 unchanged"), "{}", text(&again.stdout));
+        assert_eq!(db.store().await.count_citizens().await.unwrap(), 500);
+    }
+}
+
+#[test]
+fn a_missing_file_or_bad_database_url_is_a_clear_error() {
+    let out = dinhdanh(&[
+        "registry",
+        "import",
+        "--kind",
+        "population",
+        "--database-url",
+        "sqlite:///nonexistent-dir/x.db",
+        "/nonexistent.csv",
+    ]);
+    assert!(!out.status.success());
+    let out = dinhdanh(&["registry", "import", "--kind", "population", "--database-url", "mysql://x", "/tmp/x.csv"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("sqlite://PATH or postgres://"), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_and_stops_on_sigterm() {
+    let db = TestDb::postgres().await;
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+        .args(["serve", "--database-url", &db.url, "--listen", &listen])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut ready = None;
+    for _ in 0..100 {
+        if let Ok(response) = http.get(format!("http://{listen}/readyz")).send().await {
+            ready = Some(response.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready.expect("server answered")["database"], "postgres");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(code) = child.try_wait().unwrap() {
+            exited = Some(code);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let code = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("serve did not stop on SIGTERM")
+    });
+    assert!(code.success(), "serve exits 0 after a graceful stop: {code:?}");
+}
