@@ -7,10 +7,14 @@
 
 pub mod account;
 pub mod activation;
+pub mod actor;
+pub mod authorization;
 pub mod contact;
 pub mod identity;
 pub mod name;
 pub mod notice;
+pub mod officer;
+pub mod organization;
 pub mod password;
 pub mod registration;
 pub mod registry;

@@ -3,6 +3,7 @@
 //! crate and the SQL in the store; this crate parses, calls and responds.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod metrics;
 pub mod openapi;
@@ -38,6 +39,8 @@ pub struct ServerConfig {
     /// Per-IP limit on the operational endpoints (health, readiness, metrics, OpenAPI), which strangers can
     /// reach too; generous for probes and scrapers, tight enough that nobody can hammer the database through them.
     pub ops_rate_limit: RateLimit,
+    /// Per-IP limit on the endpoints that need a bearer token.
+    pub api_rate_limit: RateLimit,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +50,7 @@ impl Default for ServerConfig {
             provinces: ProvinceTable::builtin(),
             public_rate_limit: RateLimit { per_minute: 30, burst: 10 },
             ops_rate_limit: RateLimit { per_minute: 600, burst: 100 },
+            api_rate_limit: RateLimit { per_minute: 1200, burst: 200 },
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub public_limiter: IpRateLimiter,
     pub ops_limiter: IpRateLimiter,
+    pub api_limiter: IpRateLimiter,
 }
 
 impl AppState {
@@ -67,7 +72,8 @@ impl AppState {
         crate::metrics::install();
         let public_limiter = IpRateLimiter::new(config.public_rate_limit);
         let ops_limiter = IpRateLimiter::new(config.ops_rate_limit);
-        Self { store, registry, clock, config: Arc::new(config), public_limiter, ops_limiter }
+        let api_limiter = IpRateLimiter::new(config.api_rate_limit);
+        Self { store, registry, clock, config: Arc::new(config), public_limiter, ops_limiter, api_limiter }
     }
 }
 
@@ -76,7 +82,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts", post(api::registration::register))
         .route("/v1/accounts/{account_id}/activation", post(api::registration::activate))
         .route("/v1/accounts/{account_id}/activation-code", post(api::registration::resend_activation_code))
+        .merge(api::oauth::public_routes())
+        .merge(api::officers::public_routes())
+        .merge(api::clients::public_routes())
+        .merge(api::organizations::public_routes())
         .layer(axum::middleware::from_fn_with_state(state.public_limiter.clone(), ratelimit::limit_by_ip));
+    let authenticated = Router::new()
+        .merge(api::organizations::routes())
+        .merge(api::clients::routes())
+        .merge(api::oauth::routes())
+        .merge(api::officers::routes())
+        .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), ratelimit::limit_by_ip));
     let ops = Router::new()
         .route("/healthz", get(api::ops::healthz))
         .route("/readyz", get(api::ops::readyz))
@@ -85,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.ops_limiter.clone(), ratelimit::limit_by_ip));
     Router::new()
         .merge(public)
+        .merge(authenticated)
         .merge(ops)
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(axum::middleware::from_fn(count_requests))
@@ -119,6 +136,7 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
                 }
                 state.public_limiter.shrink();
                 state.ops_limiter.shrink();
+                state.api_limiter.shrink();
             }
         }
     }

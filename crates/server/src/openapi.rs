@@ -21,6 +21,7 @@ use crate::problem::{FieldError, Problem};
         api::ops::metrics,
     ),
     components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
     tags(
         (name = "registration", description = "Đăng ký và kích hoạt / Registration and activation"),
         (name = "operations", description = "Health, readiness and metrics"),
@@ -28,6 +29,25 @@ use crate::problem::{FieldError, Problem};
 )]
 struct ApiDoc;
 
+/// The `bearer` security scheme: organization access tokens (`dd_at_…`) and officer sessions (`dd_os_…`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(api::organizations::Doc::openapi());
+    doc.merge(api::clients::Doc::openapi());
+    doc.merge(api::oauth::Doc::openapi());
+    doc.merge(api::officers::Doc::openapi());
+    doc
 }

@@ -56,6 +56,27 @@ pub enum ApiError {
         retry_after_seconds: i64,
     },
     RegistryUnavailable,
+    /// No valid bearer token: missing, unknown, expired or revoked.
+    Unauthorized,
+    /// The actor is known but may not do this (the authorization table said no).
+    Forbidden {
+        action: &'static str,
+    },
+    /// The organization may do this, but its token lacks the scope.
+    InsufficientScope {
+        scope: &'static str,
+    },
+    OrganizationSuspended,
+    NotFound {
+        what: &'static str,
+    },
+    Conflict {
+        what: String,
+    },
+    /// Too many failed sign-ins: the sign-in is locked for a while.
+    SignInLocked {
+        retry_after_seconds: i64,
+    },
     Internal(String),
 }
 
@@ -81,6 +102,13 @@ impl ApiError {
             Self::WrongCode { .. } => "wrong-code",
             Self::TooManyRequests { .. } => "too-many-requests",
             Self::RegistryUnavailable => "registry-unavailable",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::InsufficientScope { .. } => "insufficient-scope",
+            Self::OrganizationSuspended => "organization-suspended",
+            Self::NotFound { .. } => "not-found",
+            Self::Conflict { .. } => "conflict",
+            Self::SignInLocked { .. } => "sign-in-locked",
             Self::Internal(_) => "internal",
         }
     }
@@ -94,13 +122,55 @@ impl ApiError {
             Self::RegistrationExpired | Self::CodeExpired => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } | Self::InsufficientScope { .. } | Self::OrganizationSuspended => {
+                StatusCode::FORBIDDEN
+            }
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// (title, Vietnamese detail, English detail)
-    fn texts(&self) -> (&'static str, &'static str, &'static str) {
-        match self {
+    fn texts(&self) -> (&'static str, String, String) {
+        let (title, vi, en) = match self {
+            Self::Forbidden { action } => {
+                return (
+                    "Forbidden",
+                    format!("Bạn không có quyền thực hiện thao tác này ({action})."),
+                    format!("You may not do this ({action})."),
+                );
+            }
+            Self::InsufficientScope { scope } => {
+                return (
+                    "Insufficient scope",
+                    format!("Mã truy cập thiếu phạm vi {scope}."),
+                    format!("The access token lacks the scope {scope}."),
+                );
+            }
+            Self::NotFound { what } => {
+                return ("Not found", format!("Không tìm thấy {what}."), format!("No such {what}."));
+            }
+            Self::Conflict { what } => {
+                return ("Conflict", format!("Đã tồn tại: {what}."), format!("Already exists: {what}."));
+            }
+            Self::Unauthorized => (
+                "Unauthorized",
+                "Cần xác thực: mã truy cập thiếu, sai, đã hết hạn hoặc đã bị thu hồi.",
+                "Authentication needed: the access token is missing, unknown, expired or revoked.",
+            ),
+            Self::OrganizationSuspended => (
+                "Organization suspended",
+                "Tổ chức của bạn đang bị tạm dừng và không thể thực hiện thao tác nào.",
+                "Your organization is suspended and can do nothing.",
+            ),
+            Self::SignInLocked { .. } => (
+                "Sign-in locked",
+                "Đăng nhập sai quá nhiều lần; hãy thử lại sau.",
+                "Too many failed sign-ins; try again later.",
+            ),
             Self::MalformedBody(_) => (
                 "Malformed request body",
                 "Nội dung yêu cầu không phải JSON hợp lệ.",
@@ -151,7 +221,8 @@ impl ApiError {
                 "Đã có lỗi ở máy chủ; hãy thử lại sau.",
                 "Something went wrong on the server; try again later.",
             ),
-        }
+        };
+        (title, vi.to_owned(), en.to_owned())
     }
 
     pub fn to_problem(&self) -> Problem {
@@ -167,7 +238,9 @@ impl ApiError {
                 _ => Vec::new(),
             },
             retry_after: match self {
-                Self::TooManyRequests { retry_after_seconds } => Some(*retry_after_seconds),
+                Self::TooManyRequests { retry_after_seconds } | Self::SignInLocked { retry_after_seconds } => {
+                    Some(*retry_after_seconds)
+                }
                 _ => None,
             },
             attempts_left: match self {
@@ -200,6 +273,9 @@ impl IntoResponse for ApiError {
         let problem = self.to_problem();
         let mut response = (self.status(), axum::Json(&problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if matches!(self, Self::Unauthorized) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(seconds) = problem.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }

@@ -5,7 +5,30 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
 use crate::problem::ApiError;
+
+/// A new bearer token: `prefix` and 32 random bytes in hex, and the SHA-256 hash under which it is stored.
+/// Tokens carry 256 bits of entropy, so a fast hash suffices (no dictionary to guess from); the plain token is
+/// shown once and never stored.
+pub fn new_token(prefix: &str) -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!("{prefix}{}", hex(&bytes));
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+/// The storage form of a bearer token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
 fn hasher() -> Argon2<'static> {

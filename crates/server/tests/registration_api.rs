@@ -3,70 +3,23 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use dinhdanh_domain::registry::{CardStatus, CitizenRecord, ForeignerRecord};
 use dinhdanh_domain::{FullName, Gender, IdentificationNumber, Nationality, PassportNumber, ProvinceTable};
 use dinhdanh_registry::StoreRegistry;
-use dinhdanh_server::clock::ManualClock;
 use dinhdanh_server::ratelimit::RateLimit;
 use dinhdanh_server::{AppState, ServerConfig};
 use dinhdanh_store::testing::TestDb;
 use dinhdanh_store::{OutboxStatus, Store, on_both_backends};
 use serde_json::{Value, json};
 
-struct TestServer {
-    base: String,
-    store: Store,
-    clock: ManualClock,
-    http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+mod support;
+use support::TestServer;
 
-impl TestServer {
-    async fn start(db: &TestDb) -> Self {
-        Self::start_with(
-            db,
-            ServerConfig {
-                public_rate_limit: RateLimit { per_minute: 10_000, burst: 10_000 },
-                ..ServerConfig::default()
-            },
-        )
-        .await
-    }
-
-    async fn start_with(db: &TestDb, config: ServerConfig) -> Self {
-        let store = db.store().await;
-        seed_registry(&store).await;
-        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
-        let state =
-            AppState::new(store.clone(), Arc::new(StoreRegistry::new(store.clone())), Arc::new(clock.clone()), config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(dinhdanh_server::serve(listener, state, async move {
-            let _ = stopped.await;
-        }));
-        Self { base, store, clock, http: reqwest::Client::new(), _stop: stop }
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn counts(&self) -> (i64, i64) {
-        (self.store.count_accounts().await.unwrap(), self.store.count_messages(OutboxStatus::Pending).await.unwrap())
-    }
-
-    /// The last activation code queued (read from the outbox, as the SMS would carry it).
-    async fn last_code(&self) -> String {
-        let messages = self.store.outbox_messages(None, 50).await.unwrap();
-        let message = messages.iter().find(|m| m.kind == "activation_code").expect("an activation code was queued");
-        message.body.split_whitespace().find(|w| w.len() >= 6 && w[..6].bytes().all(|b| b.is_ascii_digit())).unwrap()
-            [..6]
-            .to_owned()
-    }
+async fn started(db: &TestDb) -> TestServer {
+    let server = TestServer::start(db).await;
+    seed_registry(&server.store).await;
+    server
 }
 
 async fn seed_registry(store: &Store) {
@@ -118,7 +71,7 @@ fn with(mut body: Value, field: &str, value: Value) -> Value {
 
 on_both_backends! {
     a_citizen_registers_and_activates(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let (status, body) = server.post("/v1/accounts", mai()).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["status"], "pending_activation");
@@ -140,7 +93,7 @@ on_both_backends! {
     }
 
     a_foreigner_registers_with_passport_and_nationality(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let body = json!({
             "holder_kind": "foreigner", "passport_number": "m 1234567", "nationality": "kor",
             "full_name": "KIM MIN-JUN", "date_of_birth": "1985-02-03", "gender": "male",
@@ -152,7 +105,7 @@ on_both_backends! {
     }
 
     every_registry_mismatch_gets_the_same_answer_and_changes_nothing(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let cases = [
             with(mai(), "id_number", json!("001190654321")),
             with(mai(), "full_name", json!("Trần Thị Mại")),
@@ -179,7 +132,7 @@ on_both_backends! {
     }
 
     invalid_fields_are_listed_and_change_nothing(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let cases = [
             (with(mai(), "id_number", json!("00119012345")), "id_number"),
             (with(mai(), "id_number", json!("003190123456")), "id_number"),
@@ -211,7 +164,7 @@ on_both_backends! {
     }
 
     one_account_per_identity_even_under_concurrency(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let http = server.http.clone();
@@ -231,7 +184,7 @@ on_both_backends! {
     }
 
     five_wrong_codes_void_the_code(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let (_, body) = server.post("/v1/accounts", mai()).await;
         let id = body["account_id"].as_str().unwrap().to_owned();
         let code = server.last_code().await;
@@ -255,7 +208,7 @@ on_both_backends! {
     }
 
     a_code_expires_after_five_minutes(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let (_, body) = server.post("/v1/accounts", mai()).await;
         let id = body["account_id"].as_str().unwrap().to_owned();
         let code = server.last_code().await;
@@ -265,7 +218,7 @@ on_both_backends! {
     }
 
     resend_is_limited_per_minute_and_per_hour(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let (_, body) = server.post("/v1/accounts", mai()).await;
         let path = format!("/v1/accounts/{}/activation-code", body["account_id"].as_str().unwrap());
         let (status, body) = server.post(&path, json!({})).await;
@@ -289,7 +242,7 @@ on_both_backends! {
     }
 
     concurrent_resends_respect_the_limit(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let (_, body) = server.post("/v1/accounts", mai()).await;
         server.clock.advance(Duration::seconds(61));
         let url = format!("{}/v1/accounts/{}/activation-code", server.base, body["account_id"].as_str().unwrap());
@@ -308,7 +261,7 @@ on_both_backends! {
     }
 
     unactivated_registrations_expire_and_are_removed(db) {
-        let server = TestServer::start(&db).await;
+        let server = started(&db).await;
         let (_, body) = server.post("/v1/accounts", mai()).await;
         let id = body["account_id"].as_str().unwrap().to_owned();
         server.clock.advance(Duration::hours(24));
@@ -335,6 +288,7 @@ async fn strangers_are_rate_limited_per_ip() {
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(&db, config).await;
+    seed_registry(&server.store).await;
     for _ in 0..3 {
         let (status, _) = server.post("/v1/accounts", json!({})).await;
         assert_eq!(status, 422);
@@ -355,7 +309,7 @@ async fn strangers_are_rate_limited_per_ip() {
 #[tokio::test]
 async fn openapi_document_describes_the_operations() {
     let db = TestDb::sqlite();
-    let server = TestServer::start(&db).await;
+    let server = started(&db).await;
     let doc: Value =
         server.http.get(format!("{}/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
@@ -375,7 +329,7 @@ async fn openapi_document_describes_the_operations() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let db = TestDb::postgres().await;
-    let server = TestServer::start(&db).await;
+    let server = started(&db).await;
     let ready: Value = server.http.get(format!("{}/readyz", server.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["database"], "postgres");
     server.post("/v1/accounts", with(mai(), "full_name", json!("Someone Else"))).await;

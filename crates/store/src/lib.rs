@@ -11,7 +11,10 @@
 
 mod accounts;
 mod audit;
+mod clients;
 mod migrate;
+mod officers;
+mod organizations;
 mod outbox;
 mod registry;
 pub mod testing;
@@ -28,6 +31,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use accounts::ActivationCodeRow;
 pub use audit::{AuditEntry, AuditRecord};
+pub use clients::AccessTokenOwner;
+pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
 pub use registry::UpsertOutcome;
 

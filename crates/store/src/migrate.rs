@@ -14,8 +14,10 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
+    Migration { version: 2, name: "actors", sql: include_str!("../migrations/0002_actors.sql") },
+];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
 /// concurrent starts of several nodes wait for each other instead of racing.

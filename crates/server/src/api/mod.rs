@@ -1,7 +1,11 @@
 //! The JSON API under `/v1` and the operational endpoints. Handlers are thin: parse the body into domain
 //! types, call one service function, shape the response.
 
+pub mod clients;
+pub mod oauth;
+pub mod officers;
 pub mod ops;
+pub mod organizations;
 pub mod registration;
 
 use axum::extract::FromRequest;

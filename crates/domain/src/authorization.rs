@@ -1,0 +1,340 @@
+//! Who may do what: the one table the server consults for every request (domain.md "Actors"). Each [`Rule`]
+//! names an action, the actors allowed to perform it, the scope an organization's token must carry, and where
+//! the rule comes from. Anything not in the table is denied. Lock-specific questions (which ground, whose
+//! lock) are decided by the lock authority table on top of this one.
+
+use crate::actor::{Actor, OfficerRole, OrganizationKind, Scope};
+
+macro_rules! actions {
+    ($($variant:ident => $text:literal),* $(,)?) => {
+        /// Everything an actor can ask dinhdanh to do.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action {
+            $($variant),*
+        }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $text),*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    OrganizationsRead => "organizations.read",
+    OrganizationsManage => "organizations.manage",
+    ClientsManage => "clients.manage",
+    OfficersRead => "officers.read",
+    OfficersManage => "officers.manage",
+    AuditRead => "audit.read",
+    AccountStatusRead => "accounts.status.read",
+    LockOwnAccount => "locks.own.place",
+    RequestLock => "locks.request",
+    RequestUnlock => "locks.lift.request",
+    ForwardRequest => "requests.forward",
+    DecideRequest => "requests.decide",
+    PlaceTermsViolationLock => "locks.terms_violation.place",
+}
+
+/// A kind of actor a rule can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    Holder,
+    Officer(OfficerRole),
+    Organization(OrganizationKind),
+    System,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub action: Action,
+    pub who: &'static [Who],
+    /// The scope an organization's token needs for this action (officers and holders have no scopes).
+    pub scope: Option<Scope>,
+    pub source: &'static str,
+    pub summary: &'static str,
+}
+
+use OfficerRole::{Administrator, Reviewer, Supervisor};
+use OrganizationKind::{CompetentAuthority, ProsecutingAgency, RelyingParty};
+
+const THIRD_PARTIES: [Who; 3] =
+    [Who::Organization(ProsecutingAgency), Who::Organization(CompetentAuthority), Who::Organization(RelyingParty)];
+
+/// The table. One row per action; the server asks [`authorize`], never re-decides.
+pub const RULES: &[Rule] = &[
+    Rule {
+        action: Action::OrganizationsRead,
+        who: &[Who::Officer(Administrator), Who::Officer(Supervisor), Who::Officer(Reviewer)],
+        scope: None,
+        source: "domain.md Actors",
+        summary: "Officers see the organizations that file requests.",
+    },
+    Rule {
+        action: Action::OrganizationsManage,
+        who: &[Who::Officer(Administrator)],
+        scope: None,
+        source: "domain.md Actors (administrator)",
+        summary: "Administrators register, change, suspend and reinstate organizations.",
+    },
+    Rule {
+        action: Action::ClientsManage,
+        who: &[Who::Officer(Administrator)],
+        scope: None,
+        source: "domain.md Actors (administrator)",
+        summary: "Administrators register organizations' API clients, rotate their keys and secrets, revoke them.",
+    },
+    Rule {
+        action: Action::OfficersRead,
+        who: &[Who::Officer(Administrator), Who::Officer(Supervisor)],
+        scope: None,
+        source: "domain.md Actors",
+        summary: "Administrators and supervisors see who the officers are.",
+    },
+    Rule {
+        action: Action::OfficersManage,
+        who: &[Who::Officer(Administrator)],
+        scope: None,
+        source: "domain.md Actors (administrator)",
+        summary: "Administrators create officers, change their roles, disable them.",
+    },
+    Rule {
+        action: Action::AuditRead,
+        who: &[Who::Officer(Supervisor), Who::Officer(Administrator)],
+        scope: None,
+        source: "domain.md Audit",
+        summary: "Supervisors and administrators read the audit log.",
+    },
+    Rule {
+        action: Action::AccountStatusRead,
+        who: &[
+            Who::Holder,
+            Who::Officer(Reviewer),
+            Who::Officer(Supervisor),
+            Who::Organization(ProsecutingAgency),
+            Who::Organization(CompetentAuthority),
+            Who::Organization(RelyingParty),
+        ],
+        scope: Some(Scope::AccountsStatus),
+        source: "domain.md Effect of a lock",
+        summary: "Holders see their own account; reviewers, supervisors and organizations with accounts:status see whether an account is usable.",
+    },
+    Rule {
+        action: Action::LockOwnAccount,
+        who: &[Who::Holder],
+        scope: None,
+        source: "QĐ 34/2021 Art. 10.1",
+        summary: "A holder locks their own account, at once.",
+    },
+    Rule {
+        action: Action::RequestLock,
+        who: &THIRD_PARTIES,
+        scope: Some(Scope::LocksRequest),
+        source: "QĐ 34/2021 Art. 10.2; NĐ 59/2022 Art. 19",
+        summary: "Prosecuting agencies, competent authorities and relying parties request a lock with a legal basis.",
+    },
+    Rule {
+        action: Action::RequestUnlock,
+        who: &THIRD_PARTIES,
+        scope: Some(Scope::LocksLift),
+        source: "QĐ 34/2021 Art. 11.2",
+        summary: "The organization that asked for a lock asks for it to be lifted.",
+    },
+    Rule {
+        action: Action::ForwardRequest,
+        who: &[Who::Officer(Reviewer)],
+        scope: None,
+        source: "NĐ 69/2024 Art. 29–30",
+        summary: "A reviewer verifies a request and forwards it (within 1 working day).",
+    },
+    Rule {
+        action: Action::DecideRequest,
+        who: &[Who::Officer(Supervisor)],
+        scope: None,
+        source: "NĐ 59/2022 Art. 19; NĐ 69/2024 Art. 30",
+        summary: "A supervisor approves or refuses a forwarded request (within 2 working days), with reasons.",
+    },
+    Rule {
+        action: Action::PlaceTermsViolationLock,
+        who: &[Who::Officer(Reviewer)],
+        scope: None,
+        source: "QĐ 34/2021 Art. 10.3",
+        summary: "A reviewer places a terms-violation lock with the evidence.",
+    },
+];
+
+/// Why an action was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// Nobody proved who they are.
+    NotAuthenticated,
+    /// This kind of actor, or these roles, may not do it.
+    NotPermitted,
+    /// The organization may, but its token lacks the scope.
+    MissingScope(Scope),
+}
+
+pub fn rule(action: Action) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.action == action)
+}
+
+/// Decides whether `actor` may perform `action`.
+pub fn authorize(actor: &Actor, action: Action) -> Result<(), Denied> {
+    let Some(rule) = rule(action) else { return Err(Denied::NotPermitted) };
+    let allowed = match actor {
+        Actor::Anonymous => return Err(Denied::NotAuthenticated),
+        Actor::Holder { .. } => rule.who.contains(&Who::Holder),
+        Actor::System => rule.who.contains(&Who::System),
+        Actor::Officer { roles, .. } => roles.iter().any(|role| rule.who.contains(&Who::Officer(*role))),
+        Actor::Organization { kind, scopes, .. } => {
+            if !rule.who.contains(&Who::Organization(*kind)) {
+                false
+            } else if let Some(scope) = rule.scope.filter(|s| !scopes.contains(s)) {
+                return Err(Denied::MissingScope(scope));
+            } else {
+                true
+            }
+        }
+    };
+    if allowed { Ok(()) } else { Err(Denied::NotPermitted) }
+}
+
+/// The table as Markdown, for the docs (`docs/authorization.md` is generated from it and checked by a test).
+pub fn render_markdown() -> String {
+    let mut out =
+        String::from("| action | who may | scope (organizations) | source | what it means |\n|---|---|---|---|---|\n");
+    for rule in RULES {
+        let who: Vec<String> = rule
+            .who
+            .iter()
+            .map(|w| match w {
+                Who::Holder => "holder".to_owned(),
+                Who::Officer(role) => format!("officer: {role}"),
+                Who::Organization(kind) => format!("organization: {kind}"),
+                Who::System => "system".to_owned(),
+            })
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            rule.action.as_str(),
+            who.join(", "),
+            rule.scope.map(|s| format!("`{}`", s.as_str())).unwrap_or_else(|| "—".to_owned()),
+            rule.source,
+            rule.summary
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The table walked exhaustively: every actor kind × role (or organization kind × scopes) × action, each
+    //! outcome compared with the intent domain.md states, written here as independent predicates.
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::account::AccountId;
+
+    fn actors() -> Vec<Actor> {
+        let mut all = vec![Actor::Anonymous, Actor::System, Actor::Holder { account_id: AccountId::new("a".into()) }];
+        for role in OfficerRole::ALL {
+            all.push(Actor::Officer {
+                officer_id: "o".into(),
+                organization_id: "op".into(),
+                roles: BTreeSet::from([*role]),
+            });
+        }
+        all.push(Actor::Officer { officer_id: "o".into(), organization_id: "op".into(), roles: BTreeSet::new() });
+        for kind in OrganizationKind::ALL {
+            for scopes in [BTreeSet::new(), Scope::ALL.iter().copied().collect()] {
+                all.push(Actor::Organization {
+                    organization_id: "org".into(),
+                    kind: *kind,
+                    client_id: "c".into(),
+                    scopes,
+                });
+            }
+        }
+        all
+    }
+
+    /// The intent, action by action, as domain.md words it.
+    fn intended(actor: &Actor, action: Action) -> Result<(), Denied> {
+        use Action::*;
+        let officer_has = |role: OfficerRole| matches!(actor, Actor::Officer { roles, .. } if roles.contains(&role));
+        let is_officer = matches!(actor, Actor::Officer { roles, .. } if !roles.is_empty());
+        let third_party_with = |scope: Scope| match actor {
+            Actor::Organization { kind, scopes, .. } if *kind != OrganizationKind::Operator => {
+                if scopes.contains(&scope) { Ok(()) } else { Err(Denied::MissingScope(scope)) }
+            }
+            _ => Err(Denied::NotPermitted),
+        };
+        let yes = |b: bool| if b { Ok(()) } else { Err(Denied::NotPermitted) };
+        if *actor == Actor::Anonymous {
+            return Err(Denied::NotAuthenticated);
+        }
+        match action {
+            // The administrator role has no power over locks, only over who exists.
+            OrganizationsManage | ClientsManage | OfficersManage => yes(officer_has(OfficerRole::Administrator)),
+            OrganizationsRead => yes(is_officer),
+            OfficersRead | AuditRead => {
+                yes(officer_has(OfficerRole::Administrator) || officer_has(OfficerRole::Supervisor))
+            }
+            AccountStatusRead => match actor {
+                Actor::Organization { .. } => third_party_with(Scope::AccountsStatus),
+                Actor::Holder { .. } => Ok(()),
+                _ => yes(officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor)),
+            },
+            LockOwnAccount => yes(matches!(actor, Actor::Holder { .. })),
+            RequestLock => third_party_with(Scope::LocksRequest),
+            RequestUnlock => third_party_with(Scope::LocksLift),
+            ForwardRequest | PlaceTermsViolationLock => yes(officer_has(OfficerRole::Reviewer)),
+            DecideRequest => yes(officer_has(OfficerRole::Supervisor)),
+        }
+    }
+
+    #[test]
+    fn every_actor_and_action_gets_the_intended_answer() {
+        let mut checked = 0;
+        for actor in actors() {
+            for action in Action::ALL {
+                assert_eq!(authorize(&actor, *action), intended(&actor, *action), "{actor:?} × {action:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, actors().len() * Action::ALL.len());
+        assert!(checked >= 195, "{checked}");
+    }
+
+    #[test]
+    fn every_action_has_exactly_one_rule() {
+        for action in Action::ALL {
+            assert_eq!(RULES.iter().filter(|r| r.action == *action).count(), 1, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn an_officer_with_several_roles_has_the_union() {
+        let both = Actor::Officer {
+            officer_id: "o".into(),
+            organization_id: "op".into(),
+            roles: BTreeSet::from([OfficerRole::Reviewer, OfficerRole::Administrator]),
+        };
+        assert_eq!(authorize(&both, Action::ForwardRequest), Ok(()));
+        assert_eq!(authorize(&both, Action::OfficersManage), Ok(()));
+        assert_eq!(authorize(&both, Action::DecideRequest), Err(Denied::NotPermitted));
+    }
+
+    #[test]
+    fn the_rendered_table_names_every_action() {
+        let md = render_markdown();
+        for action in Action::ALL {
+            assert!(md.contains(action.as_str()));
+        }
+    }
+}

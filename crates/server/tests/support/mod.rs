@@ -1,0 +1,152 @@
+//! What the server's integration tests share: a real server on a random port over a fresh database, a
+//! manual clock, an HTTP client, and fixtures for actors (an operator with an administrator session).
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus};
+use dinhdanh_domain::officer::{Officer, OfficerStatus};
+use dinhdanh_domain::organization::Organization;
+use dinhdanh_registry::StoreRegistry;
+use dinhdanh_server::clock::{Clock, ManualClock};
+use dinhdanh_server::ratelimit::RateLimit;
+use dinhdanh_server::secrets::new_token;
+use dinhdanh_server::{AppState, ServerConfig};
+use dinhdanh_store::testing::TestDb;
+use dinhdanh_store::{OutboxStatus, Store};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Limits high enough that tests which do not test them never meet them.
+pub fn relaxed_config() -> ServerConfig {
+    let unlimited = RateLimit { per_minute: 100_000, burst: 100_000 };
+    ServerConfig {
+        public_rate_limit: unlimited,
+        ops_rate_limit: unlimited,
+        api_rate_limit: unlimited,
+        ..ServerConfig::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, relaxed_config()).await
+    }
+
+    pub async fn start_with(db: &TestDb, config: ServerConfig) -> Self {
+        let store = db.store().await;
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
+        let state =
+            AppState::new(store.clone(), Arc::new(StoreRegistry::new(store.clone())), Arc::new(clock.clone()), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(dinhdanh_server::serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Self { base, store, clock, http: reqwest::Client::new(), state, _stop: stop }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A request with a bearer token; returns status and JSON body (Null when there is none).
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn counts(&self) -> (i64, i64) {
+        (self.store.count_accounts().await.unwrap(), self.store.count_messages(OutboxStatus::Pending).await.unwrap())
+    }
+
+    /// The last activation code queued (read from the outbox, as the SMS would carry it).
+    pub async fn last_code(&self) -> String {
+        let messages = self.store.outbox_messages(None, 50).await.unwrap();
+        let message = messages.iter().find(|m| m.kind == "activation_code").expect("an activation code was queued");
+        message.body.split_whitespace().find(|w| w.len() >= 6 && w[..6].bytes().all(|b| b.is_ascii_digit())).unwrap()
+            [..6]
+            .to_owned()
+    }
+
+    /// An organization written straight to the store (fixtures; the API path is tested on its own).
+    pub async fn organization(&self, code: &str, kind: OrganizationKind) -> Organization {
+        let now = self.clock.now();
+        let org = Organization {
+            id: uuid::Uuid::new_v4().to_string(),
+            code: code.to_owned(),
+            name: format!("Tổ chức {code}"),
+            kind,
+            parent_id: None,
+            status: OrganizationStatus::Active,
+            contact_email: None,
+            contact_phone: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await.unwrap();
+        tx.insert_organization(&org).await.unwrap();
+        tx.commit().await.unwrap();
+        org
+    }
+
+    /// An active officer with these roles in `organization_id` and a live session; returns the bearer token.
+    pub async fn officer_session(&self, organization_id: &str, roles: &[OfficerRole]) -> (Officer, String) {
+        let now = self.clock.now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let officer = Officer {
+            id: id.clone(),
+            username: format!("officer-{}", &id[..8]),
+            full_name: "Phạm Minh Tuấn".to_owned(),
+            organization_id: organization_id.to_owned(),
+            roles: roles.iter().copied().collect::<BTreeSet<_>>(),
+            status: OfficerStatus::Active,
+            password_hash: None,
+            totp_secret: None,
+            totp_last_step: None,
+            enrolment_token_hash: None,
+            enrolment_expires_at: None,
+            failed_sign_ins: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let (token, hash) = new_token(dinhdanh_server::auth::OFFICER_SESSION_PREFIX);
+        let mut tx = self.store.begin().await.unwrap();
+        tx.insert_officer(&officer).await.unwrap();
+        tx.insert_officer_session(&hash, &officer.id, now, now + Duration::hours(8)).await.unwrap();
+        tx.commit().await.unwrap();
+        (officer, token)
+    }
+
+    /// The operator organization (created on first use) and an administrator's bearer token.
+    pub async fn admin(&self) -> String {
+        let operator = match self.store.organization_by_code("C06").await.unwrap() {
+            Some(org) => org,
+            None => self.organization("C06", OrganizationKind::Operator).await,
+        };
+        self.officer_session(&operator.id, &[OfficerRole::Administrator]).await.1
+    }
+}
