@@ -1,8 +1,13 @@
 //! `dinhdanh`: the e-ID account platform's one binary. Wires configuration, the store, the registry, the
 //! notification worker and the HTTP server together; the behaviour lives in the library crates.
 
+mod admin_cmd;
+mod api_client;
+mod client_cmd;
 mod config;
 mod node;
+mod officer_cmd;
+mod org_cmd;
 mod registry_cmd;
 
 use std::path::PathBuf;
@@ -40,6 +45,27 @@ enum Command {
         #[command(subcommand)]
         command: registry_cmd::RegistryCommand,
     },
+    /// Set up a new installation: `admin bootstrap` creates the first administrator (talks to the database).
+    Admin {
+        #[command(subcommand)]
+        command: admin_cmd::AdminCommand,
+    },
+    /// Organizations: the operator's units, prosecuting agencies, competent authorities, relying parties.
+    /// Needs an administrator's session (DINHDANH_TOKEN) and a running server (DINHDANH_SERVER).
+    Org {
+        #[command(subcommand)]
+        command: org_cmd::OrgCommand,
+    },
+    /// Organizations' API clients: register, rotate keys and secrets, revoke.
+    Client {
+        #[command(subcommand)]
+        command: client_cmd::ClientCommand,
+    },
+    /// Officers: sign in, enrol, and (administrators) manage officers and their roles.
+    Officer {
+        #[command(subcommand)]
+        command: officer_cmd::OfficerCommand,
+    },
     /// Try dinhdanh locally: a SQLite file and a generated demo registry under --dir, a dev inbox for the
     /// codes, and the server; prints the URL and identities to register with.
     Demo {
@@ -67,6 +93,10 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Serve { database, serve } => node::serve(file, database, serve).await,
             Command::Registry { command } => registry_cmd::run(file, command).await,
+            Command::Admin { command } => admin_cmd::run(file, command).await,
+            Command::Org { command } => org_cmd::run(command).await,
+            Command::Client { command } => client_cmd::run(command).await,
+            Command::Officer { command } => officer_cmd::run(command).await,
             Command::Demo { dir, listen, citizens, foreigners } => {
                 node::demo(file, node::DemoOptions { dir, listen, citizens, foreigners }).await
             }
