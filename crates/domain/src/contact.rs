@@ -52,7 +52,8 @@ impl PhoneNumber {
         } else if let Some(rest) = compact.strip_prefix("00") {
             rest.to_owned()
         } else if let Some(rest) = compact.strip_prefix('0') {
-            if rest.len() != 9 {
+            // Mobile numbers have 9 digits after the 0, landlines (area code + subscriber) 10.
+            if !(9..=10).contains(&rest.len()) {
                 return Err(ContactError::Phone);
             }
             format!("84{rest}")
@@ -131,11 +132,12 @@ mod tests {
         assert_eq!(PhoneNumber::parse("0912 345 678").unwrap().as_str(), "+84912345678");
         assert_eq!(PhoneNumber::parse("+84912345678").unwrap().as_str(), "+84912345678");
         assert_eq!(PhoneNumber::parse("0084912345678").unwrap().as_str(), "+84912345678");
+        assert_eq!(PhoneNumber::parse("024 3934 3137").unwrap().as_str(), "+842439343137");
     }
 
     #[test]
     fn bad_phone_numbers_are_refused() {
-        for bad in ["", "912345678", "091234567", "+12", "+8491234567890123", "09123a5678"] {
+        for bad in ["", "912345678", "091234567", "091234567890", "+12", "+8491234567890123", "09123a5678"] {
             assert_eq!(PhoneNumber::parse(bad), Err(ContactError::Phone), "{bad}");
         }
     }

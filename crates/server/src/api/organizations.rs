@@ -1,20 +1,250 @@
-//! To be written.
+//! `/v1/organizations`: register, list, read, change, suspend and reinstate organizations.
 
-use axum::Router;
-use utoipa::OpenApi;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::actor::{OrganizationKind, OrganizationStatus};
+use dinhdanh_domain::authorization::Action;
+use dinhdanh_domain::organization::Organization;
+use dinhdanh_domain::{Email, PhoneNumber};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::ApiJson;
 use crate::AppState;
+use crate::auth::{Authenticated, authorize};
+use crate::problem::{ApiError, Problem};
+use crate::service::organizations::{self, NewOrganization, OrganizationChange};
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        create_organization,
+        list_organizations,
+        get_organization,
+        update_organization,
+        suspend_organization,
+        reinstate_organization
+    ),
+    components(schemas(OrganizationBody, CreateOrganizationRequest, UpdateOrganizationRequest, StatusChangeRequest))
+)]
 pub struct Doc;
 
-/// Routes that need a bearer token (per-IP rate limited like everything else).
 pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/organizations", post(create_organization).get(list_organizations))
+        .route("/v1/organizations/{id}", get(get_organization).patch(update_organization))
+        .route("/v1/organizations/{id}/suspend", post(suspend_organization))
+        .route("/v1/organizations/{id}/reinstate", post(reinstate_organization))
+}
+
+pub fn public_routes() -> Router<AppState> {
     Router::new()
 }
 
-/// Routes a stranger can call (sign-in, token, enrolment): the public per-IP limit applies.
-pub fn public_routes() -> Router<AppState> {
-    Router::new()
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationBody {
+    pub id: String,
+    #[schema(example = "VCB")]
+    pub code: String,
+    pub name: String,
+    /// operator, prosecuting_agency, competent_authority or relying_party
+    #[schema(value_type = String, example = "relying_party")]
+    pub kind: OrganizationKind,
+    pub parent_id: Option<String>,
+    /// active or suspended
+    #[schema(value_type = String, example = "active")]
+    pub status: OrganizationStatus,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Organization> for OrganizationBody {
+    fn from(o: Organization) -> Self {
+        Self {
+            id: o.id,
+            code: o.code,
+            name: o.name,
+            kind: o.kind,
+            parent_id: o.parent_id,
+            status: o.status,
+            contact_email: o.contact_email.map(|e| e.as_str().to_owned()),
+            contact_phone: o.contact_phone.map(|p| p.as_str().to_owned()),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateOrganizationRequest {
+    #[schema(example = "VCB")]
+    pub code: String,
+    #[schema(example = "Ngân hàng TMCP Ngoại thương Việt Nam")]
+    pub name: String,
+    #[schema(value_type = String, example = "relying_party")]
+    pub kind: String,
+    /// A unit's parent, of the same kind.
+    pub parent_id: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+}
+
+/// Fields to change; absent fields stay as they are, `null` clears an optional one.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct UpdateOrganizationRequest {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub contact_email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub contact_phone: Option<Option<String>>,
+}
+
+/// Distinguishes a field that is absent (`None`) from one set to `null` (`Some(None)`).
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StatusChangeRequest {
+    /// Why; kept in the audit log.
+    pub reason: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only organizations of this kind.
+    pub kind: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Result<OrganizationKind, ApiError> {
+    OrganizationKind::parse(s).ok_or_else(|| {
+        ApiError::field("kind", "kind must be operator, prosecuting_agency, competent_authority or relying_party")
+    })
+}
+
+fn contact_email(raw: Option<String>) -> Result<Option<Email>, ApiError> {
+    raw.filter(|s| !s.trim().is_empty())
+        .map(|e| Email::parse(&e).map_err(|e| ApiError::field("contact_email", e)))
+        .transpose()
+}
+
+fn contact_phone(raw: Option<String>) -> Result<Option<PhoneNumber>, ApiError> {
+    raw.filter(|s| !s.trim().is_empty())
+        .map(|p| PhoneNumber::parse(&p).map_err(|e| ApiError::field("contact_phone", e)))
+        .transpose()
+}
+
+/// Register an organization.
+#[utoipa::path(post, path = "/v1/organizations", operation_id = "createOrganization", tag = "organizations",
+    security(("bearer" = [])), request_body = CreateOrganizationRequest,
+    responses(
+        (status = 201, body = OrganizationBody),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_organization(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<CreateOrganizationRequest>,
+) -> Result<(StatusCode, Json<OrganizationBody>), ApiError> {
+    authorize(&state, &actor, Action::OrganizationsManage).await?;
+    let new = NewOrganization {
+        code: body.code,
+        name: body.name,
+        kind: parse_kind(&body.kind)?,
+        parent_id: body.parent_id.filter(|p| !p.is_empty()),
+        contact_email: contact_email(body.contact_email)?,
+        contact_phone: contact_phone(body.contact_phone)?,
+    };
+    let org = organizations::create(&state, &actor, new).await?;
+    Ok((StatusCode::CREATED, Json(org.into())))
+}
+
+/// List organizations, by code.
+#[utoipa::path(get, path = "/v1/organizations", operation_id = "listOrganizations", tag = "organizations",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Vec<OrganizationBody>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_organizations(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<OrganizationBody>>, ApiError> {
+    authorize(&state, &actor, Action::OrganizationsRead).await?;
+    let kind = query.kind.as_deref().map(parse_kind).transpose()?;
+    let list = state.store.organizations(kind).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// Read one organization.
+#[utoipa::path(get, path = "/v1/organizations/{id}", operation_id = "getOrganization", tag = "organizations",
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = OrganizationBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_organization(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<OrganizationBody>, ApiError> {
+    authorize(&state, &actor, Action::OrganizationsRead).await?;
+    let org = state.store.organization(&id).await?.ok_or(ApiError::NotFound { what: "organization" })?;
+    Ok(Json(org.into()))
+}
+
+/// Change an organization's name, parent or contacts.
+#[utoipa::path(patch, path = "/v1/organizations/{id}", operation_id = "updateOrganization", tag = "organizations",
+    security(("bearer" = [])), params(("id" = String, Path)), request_body = UpdateOrganizationRequest,
+    responses((status = 200, body = OrganizationBody), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_organization(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateOrganizationRequest>,
+) -> Result<Json<OrganizationBody>, ApiError> {
+    authorize(&state, &actor, Action::OrganizationsManage).await?;
+    let change = OrganizationChange {
+        name: body.name,
+        parent_id: body.parent_id.map(|p| p.filter(|p| !p.is_empty())),
+        contact_email: body.contact_email.map(contact_email).transpose()?,
+        contact_phone: body.contact_phone.map(contact_phone).transpose()?,
+    };
+    Ok(Json(organizations::update(&state, &actor, &id, change).await?.into()))
+}
+
+/// Suspend an organization: its clients get no tokens and its tokens stop working at once.
+#[utoipa::path(post, path = "/v1/organizations/{id}/suspend", operation_id = "suspendOrganization", tag = "organizations",
+    security(("bearer" = [])), params(("id" = String, Path)), request_body = StatusChangeRequest,
+    responses((status = 200, body = OrganizationBody), (status = 409, description = "Your own organization", body = Problem, content_type = "application/problem+json")))]
+pub async fn suspend_organization(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusChangeRequest>,
+) -> Result<Json<OrganizationBody>, ApiError> {
+    authorize(&state, &actor, Action::OrganizationsManage).await?;
+    Ok(Json(organizations::set_status(&state, &actor, &id, OrganizationStatus::Suspended, &body.reason).await?.into()))
+}
+
+/// Reinstate a suspended organization.
+#[utoipa::path(post, path = "/v1/organizations/{id}/reinstate", operation_id = "reinstateOrganization", tag = "organizations",
+    security(("bearer" = [])), params(("id" = String, Path)), request_body = StatusChangeRequest,
+    responses((status = 200, body = OrganizationBody)))]
+pub async fn reinstate_organization(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusChangeRequest>,
+) -> Result<Json<OrganizationBody>, ApiError> {
+    authorize(&state, &actor, Action::OrganizationsManage).await?;
+    Ok(Json(organizations::set_status(&state, &actor, &id, OrganizationStatus::Active, &body.reason).await?.into()))
 }

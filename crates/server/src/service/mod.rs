@@ -1,4 +1,5 @@
 //! Application services: each public function is one use case (parse → domain → one store transaction), shared
 //! by the HTTP API and, later, the web pages and the CLI.
 
+pub mod organizations;
 pub mod registration;
