@@ -5,12 +5,18 @@
 //! of the notices. Nothing here does I/O, reads a clock or draws random numbers: callers pass `now` and any
 //! randomness in, so every rule is a plain function that tests can pin down.
 
+#[macro_use]
+mod macros;
+
 pub mod account;
 pub mod activation;
 pub mod actor;
+pub mod authority;
 pub mod authorization;
+pub mod calendar;
 pub mod contact;
 pub mod identity;
+pub mod lock;
 pub mod name;
 pub mod notice;
 pub mod officer;
@@ -18,6 +24,8 @@ pub mod organization;
 pub mod password;
 pub mod registration;
 pub mod registry;
+pub mod request;
+pub mod tracking;
 
 pub use account::{Account, AccountError, AccountId, AccountStatus, Level};
 pub use contact::{Channel, ContactError, Email, PhoneNumber};

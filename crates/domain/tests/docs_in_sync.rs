@@ -1,19 +1,29 @@
-//! docs/authorization.md shows the authorization table as the code has it; this test fails when they drift.
+//! Generated tables in docs/ show the rules as the code has them; these tests fail when they drift.
 //! Regenerate with `DINHDANH_WRITE_DOCS=1 cargo test -p dinhdanh-domain --test docs_in_sync`.
 
-const BEGIN: &str = "<!-- BEGIN GENERATED: authorization table -->\n";
 const END: &str = "<!-- END GENERATED -->";
+
+/// Replaces the block between the markers of `name` in `file` with `generated`, or checks that it is there.
+fn check(file: &str, name: &str, generated: &str) {
+    let path = format!("{}/../../docs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let begin = format!("<!-- BEGIN GENERATED: {name} -->\n");
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("docs/{file}: {e}"));
+    let (head, rest) = doc.split_once(&begin).expect("begin marker");
+    let (_, tail) = rest.split_once(END).expect("end marker");
+    let expected = format!("{head}{begin}{generated}{END}{tail}");
+    if std::env::var_os("DINHDANH_WRITE_DOCS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+        return;
+    }
+    assert_eq!(doc, expected, "docs/{file} is out of date: rerun with DINHDANH_WRITE_DOCS=1");
+}
 
 #[test]
 fn authorization_doc_matches_the_table() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/authorization.md");
-    let doc = std::fs::read_to_string(path).expect("docs/authorization.md exists");
-    let (head, rest) = doc.split_once(BEGIN).expect("begin marker");
-    let (_, tail) = rest.split_once(END).expect("end marker");
-    let expected = format!("{head}{BEGIN}{}{END}{tail}", dinhdanh_domain::authorization::render_markdown());
-    if std::env::var_os("DINHDANH_WRITE_DOCS").is_some() {
-        std::fs::write(path, &expected).unwrap();
-        return;
-    }
-    assert_eq!(doc, expected, "docs/authorization.md is out of date: rerun with DINHDANH_WRITE_DOCS=1");
+    check("authorization.md", "authorization table", &dinhdanh_domain::authorization::render_markdown());
+}
+
+#[test]
+fn lock_authority_doc_matches_the_table() {
+    check("lock-authority.md", "lock authority table", &dinhdanh_domain::authority::render_markdown());
 }
