@@ -1,13 +1,55 @@
-//! `dinhdanh client ...`: organizations' API clients. To be written.
+//! `dinhdanh client ...`: organizations' API clients — register, list, show, rotate keys and secrets, revoke.
+//! Talks to a running server with an administrator's session, so the server's authorization and audit apply.
 
-use anyhow::Result;
-use clap::Subcommand;
+use std::path::{Path, PathBuf};
 
-use crate::api_client::ServerArgs;
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::api_client::{ApiClient, ServerArgs, print};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthMethod {
+    /// The client signs a short JWT with its private key (RFC 7523); dinhdanh holds only the public key.
+    /// Recommended: nothing secret is ever sent or stored.
+    PrivateKeyJwt,
+    /// dinhdanh generates a secret, shown once; the client sends it with each token request.
+    ClientSecret,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// List an organization's API clients.
+    /// Register an API client for an organization.
+    ///
+    /// With --auth-method private-key-jwt, give the client's public keys with --jwks (a JWK Set
+    /// {"keys": [...]} or a single JWK; RSA ≥ 2048 bits, EC P-256 or Ed25519; never the private key).
+    /// With --auth-method client-secret, the secret is printed once: store it safely at once.
+    ///
+    /// Example:
+    ///   dinhdanh client create --organization ORG_ID --name "Chống gian lận" \
+    ///     --auth-method private-key-jwt --scope locks:request --scope accounts:status --jwks public.jwks.json
+    #[command(verbatim_doc_comment)]
+    Create {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The organization's id.
+        #[arg(long)]
+        organization: String,
+        /// A name people recognise, e.g. the system that uses the client.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        auth_method: AuthMethod,
+        /// A scope the client may ask for (repeat, or separate with spaces or commas): locks:request,
+        /// locks:lift, accounts:status. Only scopes the organization's kind may use are accepted.
+        #[arg(long = "scope", required = true, num_args = 1..)]
+        scopes: Vec<String>,
+        /// File with the client's public key(s) as a JWK Set or one JWK (private-key-jwt only).
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+    },
+    /// List an organization's API clients, revoked ones included.
     List {
         #[command(flatten)]
         server: ServerArgs,
@@ -15,16 +57,161 @@ pub enum ClientCommand {
         #[arg(long)]
         organization: String,
     },
+    /// Show a client with its keys and secrets (secrets by id only: they are never shown again).
+    Show {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The client's id.
+        client: String,
+    },
+    /// Add a public key to a private-key-jwt client (first step of a key rotation).
+    ///
+    /// Rotation without downtime: add the new key, move the client's systems to sign with it, then remove the
+    /// old key with `remove-credential`. Both keys work in between.
+    AddKey {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The client's id.
+        client: String,
+        /// File with one public JWK (a JWK Set with exactly one key also works). Give it a `kid`.
+        #[arg(long)]
+        jwk: PathBuf,
+    },
+    /// Add a new secret to a client-secret client (first step of a secret rotation); printed once.
+    ///
+    /// Both the old and the new secret work until the old one is removed with `remove-credential`.
+    AddSecret {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The client's id.
+        client: String,
+    },
+    /// Remove a key or secret (last step of a rotation). The last live credential cannot be removed.
+    ///
+    /// The credential stops working for new tokens at once; tokens it already obtained stay valid until they
+    /// expire (at most 10 minutes). To cut a compromised client off at once, use `revoke`.
+    RemoveCredential {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The client's id.
+        client: String,
+        /// The credential's id (see `show`).
+        credential: String,
+    },
+    /// Revoke a client for good: it gets no more tokens and its tokens stop working at once.
+    Revoke {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The client's id.
+        client: String,
+    },
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// The keys of a JWK Set file, or the one JWK of a single-key file.
+fn read_keys(path: &Path) -> Result<Vec<Value>> {
+    let value = read_json(path)?;
+    match value.get("keys") {
+        Some(Value::Array(keys)) => Ok(keys.clone()),
+        Some(_) => bail!("{}: \"keys\" must be an array", path.display()),
+        None => Ok(vec![value]),
+    }
+}
+
+fn split_scopes(scopes: &[String]) -> Vec<String> {
+    scopes.iter().flat_map(|s| s.split([' ', ','])).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn print_secret(secret: &str) {
+    eprintln!(
+        "\nClient secret (shown ONCE — store it now in a secret manager; dinhdanh keeps only a hash and cannot show \
+         it again; anyone who has it can act for the organization):"
+    );
+    println!("{secret}");
 }
 
 pub async fn run(command: ClientCommand) -> Result<()> {
     match command {
-        ClientCommand::List { server, organization } => {
-            let value = crate::api_client::ApiClient::new(&server)
-                .get(&format!("/v1/organizations/{organization}/clients"))
-                .await?;
-            crate::api_client::print(&value);
-            Ok(())
+        ClientCommand::Create { server, organization, name, auth_method, scopes, jwks } => {
+            let (method, jwks) = match (auth_method, jwks) {
+                (AuthMethod::PrivateKeyJwt, Some(path)) => {
+                    ("private_key_jwt", Some(json!({"keys": read_keys(&path)?})))
+                }
+                (AuthMethod::PrivateKeyJwt, None) => bail!("--auth-method private-key-jwt needs --jwks FILE"),
+                (AuthMethod::ClientSecret, Some(_)) => bail!("--jwks is only for --auth-method private-key-jwt"),
+                (AuthMethod::ClientSecret, None) => ("client_secret", None),
+            };
+            let mut body = json!({"name": name, "auth_method": method, "scopes": split_scopes(&scopes)});
+            if let Some(jwks) = jwks {
+                body["jwks"] = jwks;
+            }
+            let mut value =
+                ApiClient::new(&server).post(&format!("/v1/organizations/{organization}/clients"), body).await?;
+            let secret = value.as_object_mut().and_then(|o| o.remove("client_secret"));
+            print(&value);
+            if let Some(secret) = secret.as_ref().and_then(Value::as_str) {
+                print_secret(secret);
+            }
         }
+        ClientCommand::List { server, organization } => {
+            print(&ApiClient::new(&server).get(&format!("/v1/organizations/{organization}/clients")).await?);
+        }
+        ClientCommand::Show { server, client } => {
+            print(&ApiClient::new(&server).get(&format!("/v1/clients/{client}")).await?);
+        }
+        ClientCommand::AddKey { server, client, jwk } => {
+            let mut keys = read_keys(&jwk)?;
+            if keys.len() != 1 {
+                bail!("{} must hold exactly one key (it holds {})", jwk.display(), keys.len());
+            }
+            let body = json!({"jwk": keys.remove(0)});
+            print(&ApiClient::new(&server).post(&format!("/v1/clients/{client}/keys"), body).await?);
+        }
+        ClientCommand::AddSecret { server, client } => {
+            let mut value = ApiClient::new(&server).post(&format!("/v1/clients/{client}/secrets"), json!({})).await?;
+            let secret = value.as_object_mut().and_then(|o| o.remove("client_secret"));
+            print(&value);
+            if let Some(secret) = secret.as_ref().and_then(Value::as_str) {
+                print_secret(secret);
+            }
+            eprintln!(
+                "The previous secret keeps working until you remove it with `dinhdanh client remove-credential`."
+            );
+        }
+        ClientCommand::RemoveCredential { server, client, credential } => {
+            ApiClient::new(&server).delete(&format!("/v1/clients/{client}/credentials/{credential}")).await?;
+            println!("Removed credential {credential} of client {client}.");
+        }
+        ClientCommand::Revoke { server, client } => {
+            print(&ApiClient::new(&server).post(&format!("/v1/clients/{client}/revoke"), json!({})).await?);
+            eprintln!("The client is revoked: it gets no more tokens and its tokens no longer work.");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_may_be_repeated_or_listed() {
+        let given = vec!["locks:request accounts:status".to_owned(), "locks:lift,".to_owned()];
+        assert_eq!(split_scopes(&given), vec!["locks:request", "accounts:status", "locks:lift"]);
+    }
+
+    #[test]
+    fn a_key_file_is_a_set_or_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = dir.path().join("set.json");
+        std::fs::write(&set, r#"{"keys": [{"kty": "EC"}, {"kty": "RSA"}]}"#).unwrap();
+        assert_eq!(read_keys(&set).unwrap().len(), 2);
+        let one = dir.path().join("one.json");
+        std::fs::write(&one, r#"{"kty": "OKP"}"#).unwrap();
+        assert_eq!(read_keys(&one).unwrap(), vec![json!({"kty": "OKP"})]);
     }
 }

@@ -17,6 +17,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
+    pub public_url: Option<String>,
     pub dev_inbox: Option<PathBuf>,
     pub smtp: Option<SmtpFile>,
     pub sms_gateway: Option<SmsGatewayFile>,
@@ -77,6 +78,10 @@ pub struct ServeArgs {
     /// Address and port to listen on. Default: 127.0.0.1:8080
     #[arg(long, env = "DINHDANH_LISTEN")]
     pub listen: Option<String>,
+    /// The origin clients reach this service at, e.g. https://eid.example.vn (issuer and audience of client
+    /// assertions). Set it in production; without it the request's Host header stands in.
+    #[arg(long, env = "DINHDANH_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Development only: write every outgoing SMS and e-mail to files in this folder (and to the log)
     /// instead of, or when there is no, real gateway.
     #[arg(long, env = "DINHDANH_DEV_INBOX")]

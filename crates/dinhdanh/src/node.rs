@@ -70,7 +70,11 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         .sms_gateway_url
         .or(sms_file.url)
         .map(|url| SmsGatewayConfig { url, bearer_token: args.sms_gateway_token.or(sms_file.bearer_token) });
-    let mut server = ServerConfig { provinces: provinces(&file.extra_province_codes), ..ServerConfig::default() };
+    let mut server = ServerConfig {
+        provinces: provinces(&file.extra_province_codes),
+        public_url: args.public_url.or(file.public_url),
+        ..ServerConfig::default()
+    };
     if let Some(limits) = file.rate_limit {
         server.public_rate_limit = RateLimit {
             per_minute: limits.public_per_minute.unwrap_or(server.public_rate_limit.per_minute),

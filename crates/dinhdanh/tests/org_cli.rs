@@ -24,17 +24,19 @@ impl Drop for Server {
 async fn serve(db: &TestDb) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
-        .args(["serve", "--database-url", &db.url, "--listen", &listen])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+            .args(["serve", "--database-url", &db.url, "--listen", &listen])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let url = format!("http://{listen}");
     for _ in 0..100 {
         if reqwest::get(format!("{url}/healthz")).await.is_ok() {
-            return (Server(child), url);
+            return (server, url);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

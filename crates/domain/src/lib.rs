@@ -14,6 +14,7 @@ pub mod actor;
 pub mod authority;
 pub mod authorization;
 pub mod calendar;
+pub mod client;
 pub mod contact;
 pub mod identity;
 pub mod lock;
@@ -25,6 +26,7 @@ pub mod password;
 pub mod registration;
 pub mod registry;
 pub mod request;
+pub mod totp;
 pub mod tracking;
 
 pub use account::{Account, AccountError, AccountId, AccountStatus, Level};

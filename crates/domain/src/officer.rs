@@ -3,34 +3,22 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use thiserror::Error;
 
 use crate::actor::OfficerRole;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfficerStatus {
-    /// Created; waits for the officer to set a password and enrol an authenticator.
-    PendingEnrolment,
-    Active,
-    Disabled,
-}
+/// How long a one-time enrolment token stays valid.
+pub const ENROLMENT_TTL_HOURS: i64 = 72;
+/// How long an officer's session lasts (a working day); it is not extended by use.
+pub const SESSION_TTL_HOURS: i64 = 8;
 
-impl OfficerStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingEnrolment => "pending_enrolment",
-            Self::Active => "active",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending_enrolment" => Some(Self::PendingEnrolment),
-            "active" => Some(Self::Active),
-            "disabled" => Some(Self::Disabled),
-            _ => None,
-        }
+string_enum! {
+    OfficerStatus {
+        /// Created; waits for the officer to set a password and enrol an authenticator.
+        PendingEnrolment => "pending_enrolment",
+        Active => "active",
+        Disabled => "disabled",
     }
 }
 
@@ -68,6 +56,202 @@ impl std::fmt::Debug for Officer {
     }
 }
 
+impl Officer {
+    /// A new officer who has yet to choose a password and enrol an authenticator.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_pending(
+        id: String,
+        username: String,
+        full_name: String,
+        organization_id: String,
+        roles: BTreeSet<OfficerRole>,
+        enrolment_token_hash: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut officer = Self {
+            id,
+            username,
+            full_name,
+            organization_id,
+            roles,
+            status: OfficerStatus::PendingEnrolment,
+            password_hash: None,
+            totp_secret: None,
+            totp_last_step: None,
+            enrolment_token_hash: None,
+            enrolment_expires_at: None,
+            failed_sign_ins: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+        };
+        officer.restart_enrolment(enrolment_token_hash, now);
+        officer
+    }
+
+    /// Enrolment again from the start (a lost authenticator, a forgotten password): the password and TOTP secret
+    /// are forgotten, a new token is valid for [`ENROLMENT_TTL_HOURS`], and the officer cannot sign in until done.
+    pub fn restart_enrolment(&mut self, enrolment_token_hash: String, now: DateTime<Utc>) {
+        self.status = OfficerStatus::PendingEnrolment;
+        self.password_hash = None;
+        self.totp_secret = None;
+        self.totp_last_step = None;
+        self.enrolment_token_hash = Some(enrolment_token_hash);
+        self.enrolment_expires_at = Some(now + Duration::hours(ENROLMENT_TTL_HOURS));
+        self.failed_sign_ins = 0;
+        self.locked_until = None;
+        self.updated_at = now;
+    }
+
+    /// Whether the enrolment token may still be used: the officer is pending and the token has not expired.
+    pub fn enrolment_open(&self, now: DateTime<Utc>) -> bool {
+        self.status == OfficerStatus::PendingEnrolment
+            && self.enrolment_token_hash.is_some()
+            && self.enrolment_expires_at.is_some_and(|at| now < at)
+    }
+
+    /// Step 1 of enrolment: the chosen password (hashed) and a fresh TOTP secret. Repeating step 1 before
+    /// confirming replaces both.
+    pub fn set_credentials(&mut self, password_hash: String, totp_secret: String, now: DateTime<Utc>) {
+        self.password_hash = Some(password_hash);
+        self.totp_secret = Some(totp_secret);
+        self.totp_last_step = None;
+        self.updated_at = now;
+    }
+
+    /// Step 2 of enrolment: a valid code proves the authenticator works. The token is spent and the step used.
+    pub fn confirm_enrolment(&mut self, step: i64, now: DateTime<Utc>) {
+        self.status = OfficerStatus::Active;
+        self.enrolment_token_hash = None;
+        self.enrolment_expires_at = None;
+        self.totp_last_step = Some(step);
+        self.failed_sign_ins = 0;
+        self.locked_until = None;
+        self.updated_at = now;
+    }
+
+    /// Whether the officer has a password and a confirmed authenticator.
+    pub fn enrolled(&self) -> bool {
+        self.password_hash.is_some() && self.totp_secret.is_some() && self.enrolment_token_hash.is_none()
+    }
+
+    /// Only an active, enrolled officer can sign in.
+    pub fn can_sign_in(&self) -> bool {
+        self.status == OfficerStatus::Active && self.enrolled()
+    }
+
+    pub fn is_active_administrator(&self) -> bool {
+        self.status == OfficerStatus::Active && self.roles.contains(&OfficerRole::Administrator)
+    }
+
+    /// Seconds until sign-in is possible again, while the account's sign-in is locked.
+    pub fn sign_in_retry_after(&self, now: DateTime<Utc>) -> Option<i64> {
+        let until = self.locked_until.filter(|until| *until > now)?;
+        let ms = (until - now).num_milliseconds();
+        Some(((ms + 999) / 1000).max(1))
+    }
+
+    /// A failed sign-in: counted, and the sign-in locked when the throttle says so.
+    pub fn record_failed_sign_in(&mut self, throttle: &Throttle, now: DateTime<Utc>) {
+        self.failed_sign_ins += 1;
+        if let Some(lock) = throttle.lock_after(self.failed_sign_ins) {
+            self.locked_until = Some(now + lock);
+        }
+        self.updated_at = now;
+    }
+
+    /// A successful sign-in: the failure count starts again and the TOTP step is spent.
+    pub fn record_sign_in(&mut self, step: i64, now: DateTime<Utc>) {
+        self.failed_sign_ins = 0;
+        self.locked_until = None;
+        self.totp_last_step = Some(step);
+        self.updated_at = now;
+    }
+
+    /// An administrator's status change (`active` or `disabled`). Re-enabling an officer who never finished
+    /// enrolment puts them back to `pending_enrolment`; a pending officer cannot be made active by decree.
+    pub fn change_status(&mut self, to: OfficerStatus, now: DateTime<Utc>) -> Result<(), OfficerError> {
+        let next = match (self.status, to) {
+            (_, OfficerStatus::Disabled) => OfficerStatus::Disabled,
+            (OfficerStatus::PendingEnrolment, OfficerStatus::Active) => return Err(OfficerError::NotEnrolled),
+            (OfficerStatus::Disabled, OfficerStatus::Active) if !self.enrolled() => OfficerStatus::PendingEnrolment,
+            (_, OfficerStatus::Active) => OfficerStatus::Active,
+            (_, OfficerStatus::PendingEnrolment) => return Err(OfficerError::StatusChange),
+        };
+        if next != self.status {
+            self.status = next;
+            self.updated_at = now;
+        }
+        Ok(())
+    }
+}
+
+/// Whether changing `before` into `after` would leave the operator without an active administrator: nobody
+/// could then manage officers, organizations or clients. `active_administrators` are the ids of all active
+/// administrators before the change, read under lock.
+pub fn removes_last_administrator(active_administrators: &[String], before: &Officer, after: &Officer) -> bool {
+    before.is_active_administrator()
+        && !after.is_active_administrator()
+        && active_administrators.iter().all(|id| *id == before.id)
+}
+
+/// Sign-in throttling (NIST SP 800-63B §5.2.2, "rate limiting"): after [`Throttle::free_failures`] consecutive
+/// failures the account's sign-in is locked for [`Throttle::first_lock`], doubling with every further failure
+/// up to [`Throttle::max_lock`]. Only a successful sign-in resets the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub free_failures: i64,
+    pub first_lock: Duration,
+    pub max_lock: Duration,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self { free_failures: 5, first_lock: Duration::minutes(15), max_lock: Duration::hours(24) }
+    }
+}
+
+impl Throttle {
+    /// How long the sign-in is locked after the `failures`-th consecutive failure, if at all.
+    pub fn lock_after(&self, failures: i64) -> Option<Duration> {
+        if failures < self.free_failures {
+            return None;
+        }
+        // 2^20 times any sensible first lock is past any sensible cap; the bound keeps the product finite.
+        let doublings = (failures - self.free_failures).min(20) as u32;
+        let lock = self.first_lock * 2i32.pow(doublings);
+        Some(lock.min(self.max_lock))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OfficerError {
+    #[error("the username must be 3 to 64 lower-case letters, digits, '.', '-' or '_', starting with a letter")]
+    Username,
+    #[error("the full name must not be empty or longer than 200 characters")]
+    FullName,
+    #[error("an officer needs at least one role")]
+    NoRoles,
+    #[error("the officer has not finished enrolment and cannot be made active; re-enable after enrolment")]
+    NotEnrolled,
+    #[error("the status can only be set to active or disabled")]
+    StatusChange,
+}
+
+/// A username: trimmed and lower-cased; ASCII so that it types the same on every keyboard.
+pub fn parse_username(username: &str) -> Result<String, OfficerError> {
+    let username = username.trim().to_ascii_lowercase();
+    let ok = (3..=64).contains(&username.len())
+        && username.as_bytes()[0].is_ascii_lowercase()
+        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+    if ok { Ok(username) } else { Err(OfficerError::Username) }
+}
+
+pub fn parse_full_name(full_name: &str) -> Result<String, OfficerError> {
+    let name = full_name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() || name.chars().count() > 200 { Err(OfficerError::FullName) } else { Ok(name) }
+}
+
 pub fn format_roles(roles: &BTreeSet<OfficerRole>) -> String {
     roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")
 }
@@ -77,4 +261,113 @@ pub fn parse_roles(list: &str) -> Result<BTreeSet<OfficerRole>, String> {
         .filter(|s| !s.is_empty())
         .map(|s| OfficerRole::parse(s).ok_or_else(|| s.to_owned()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap()
+    }
+
+    fn officer(roles: &[OfficerRole]) -> Officer {
+        let mut o = Officer::new_pending(
+            "o1".into(),
+            "tuan.pm".into(),
+            "Phạm Minh Tuấn".into(),
+            "op".into(),
+            roles.iter().copied().collect(),
+            "hash".into(),
+            now(),
+        );
+        o.set_credentials("pw".into(), "SECRET".into(), now());
+        o.confirm_enrolment(1, now());
+        o
+    }
+
+    #[test]
+    fn five_failures_lock_for_fifteen_minutes_then_doubling_up_to_a_day() {
+        let t = Throttle::default();
+        assert_eq!(t.lock_after(4), None);
+        assert_eq!(t.lock_after(5), Some(Duration::minutes(15)));
+        assert_eq!(t.lock_after(6), Some(Duration::minutes(30)));
+        assert_eq!(t.lock_after(7), Some(Duration::hours(1)));
+        assert_eq!(t.lock_after(12), Some(Duration::hours(24)));
+        assert_eq!(t.lock_after(1_000), Some(Duration::hours(24)));
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let t = Throttle::default();
+        let mut o = officer(&[OfficerRole::Reviewer]);
+        for _ in 0..5 {
+            assert_eq!(o.sign_in_retry_after(now()), None);
+            o.record_failed_sign_in(&t, now());
+        }
+        assert_eq!(o.sign_in_retry_after(now()), Some(15 * 60));
+        assert_eq!(o.sign_in_retry_after(now() + Duration::minutes(15)), None);
+        o.record_failed_sign_in(&t, now() + Duration::minutes(15));
+        assert_eq!(o.sign_in_retry_after(now() + Duration::minutes(15)), Some(30 * 60));
+        o.record_sign_in(9, now() + Duration::minutes(50));
+        assert_eq!((o.failed_sign_ins, o.locked_until, o.totp_last_step), (0, None, Some(9)));
+    }
+
+    #[test]
+    fn enrolment_expires_after_72_hours_and_only_while_pending() {
+        let o = Officer::new_pending(
+            "o".into(),
+            "a.b".into(),
+            "A B".into(),
+            "op".into(),
+            BTreeSet::from([OfficerRole::Reviewer]),
+            "h".into(),
+            now(),
+        );
+        assert!(o.enrolment_open(now() + Duration::hours(71)));
+        assert!(!o.enrolment_open(now() + Duration::hours(72)));
+        assert!(!o.can_sign_in());
+        let active = officer(&[OfficerRole::Reviewer]);
+        assert!(!active.enrolment_open(now()));
+        assert!(active.can_sign_in());
+    }
+
+    #[test]
+    fn status_changes() {
+        let mut o = officer(&[OfficerRole::Reviewer]);
+        o.change_status(OfficerStatus::Disabled, now()).unwrap();
+        assert!(!o.can_sign_in());
+        o.change_status(OfficerStatus::Active, now()).unwrap();
+        assert_eq!(o.status, OfficerStatus::Active);
+        o.restart_enrolment("h2".into(), now());
+        assert_eq!(o.change_status(OfficerStatus::Active, now()), Err(OfficerError::NotEnrolled));
+        o.change_status(OfficerStatus::Disabled, now()).unwrap();
+        o.change_status(OfficerStatus::Active, now()).unwrap();
+        assert_eq!(o.status, OfficerStatus::PendingEnrolment);
+    }
+
+    #[test]
+    fn the_last_active_administrator_stays() {
+        let admin = officer(&[OfficerRole::Administrator]);
+        let mut demoted = admin.clone();
+        demoted.roles = BTreeSet::from([OfficerRole::Supervisor]);
+        assert!(removes_last_administrator(&["o1".into()], &admin, &demoted));
+        assert!(!removes_last_administrator(&["o1".into(), "o2".into()], &admin, &demoted));
+        let mut disabled = admin.clone();
+        disabled.change_status(OfficerStatus::Disabled, now()).unwrap();
+        assert!(removes_last_administrator(&["o1".into()], &admin, &disabled));
+        assert!(!removes_last_administrator(&["o1".into()], &admin, &admin));
+    }
+
+    #[test]
+    fn usernames_and_names() {
+        assert_eq!(parse_username(" Tuan.PM "), Ok("tuan.pm".into()));
+        assert_eq!(parse_username("ab"), Err(OfficerError::Username));
+        assert_eq!(parse_username("1abc"), Err(OfficerError::Username));
+        assert_eq!(parse_username("tuấn"), Err(OfficerError::Username));
+        assert_eq!(parse_full_name("  Phạm   Minh Tuấn "), Ok("Phạm Minh Tuấn".into()));
+        assert_eq!(parse_full_name("  "), Err(OfficerError::FullName));
+    }
 }

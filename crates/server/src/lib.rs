@@ -32,6 +32,9 @@ use crate::ratelimit::{IpRateLimiter, RateLimit};
 /// The server's settings that the domain rules read.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The origin clients reach this service at (`https://eid.example.vn`): the issuer identifier and the
+    /// audience of client assertions. Unset in development, where the request's `Host` stands in.
+    pub public_url: Option<String>,
     pub activation: ActivationPolicy,
     pub provinces: ProvinceTable,
     /// Per-IP limit on the public registration endpoints.
@@ -46,6 +49,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            public_url: None,
             activation: ActivationPolicy::default(),
             provinces: ProvinceTable::builtin(),
             public_rate_limit: RateLimit { per_minute: 30, burst: 10 },

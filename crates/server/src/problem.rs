@@ -77,6 +77,14 @@ pub enum ApiError {
     SignInLocked {
         retry_after_seconds: i64,
     },
+    /// A sign-in with a wrong username, password or code: one answer, whichever it was.
+    SignInFailed,
+    /// The change would leave no active administrator.
+    LastAdministrator,
+    /// The API client is revoked: nothing more can be changed on it.
+    ClientRevoked,
+    /// Removing this credential would leave the API client with none.
+    LastCredential,
     Internal(String),
 }
 
@@ -109,6 +117,10 @@ impl ApiError {
             Self::NotFound { .. } => "not-found",
             Self::Conflict { .. } => "conflict",
             Self::SignInLocked { .. } => "sign-in-locked",
+            Self::SignInFailed => "sign-in-failed",
+            Self::LastAdministrator => "last-administrator",
+            Self::ClientRevoked => "client-revoked",
+            Self::LastCredential => "last-credential",
             Self::Internal(_) => "internal",
         }
     }
@@ -129,6 +141,9 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::SignInFailed => StatusCode::UNAUTHORIZED,
+            Self::LastAdministrator => StatusCode::CONFLICT,
+            Self::ClientRevoked | Self::LastCredential => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -170,6 +185,26 @@ impl ApiError {
                 "Sign-in locked",
                 "Đăng nhập sai quá nhiều lần; hãy thử lại sau.",
                 "Too many failed sign-ins; try again later.",
+            ),
+            Self::SignInFailed => (
+                "Sign-in failed",
+                "Tên đăng nhập, mật khẩu hoặc mã xác thực không đúng.",
+                "The username, password or authentication code is wrong.",
+            ),
+            Self::LastAdministrator => (
+                "Last administrator",
+                "Không thể bỏ quyền quản trị hoặc vô hiệu hóa quản trị viên cuối cùng đang hoạt động.",
+                "The last active administrator cannot lose the role, be disabled or be sent back to enrolment.",
+            ),
+            Self::ClientRevoked => (
+                "Client revoked",
+                "Ứng dụng (API client) này đã bị thu hồi; hãy đăng ký ứng dụng mới.",
+                "This API client is revoked; register a new client.",
+            ),
+            Self::LastCredential => (
+                "Last credential",
+                "Không thể xóa khóa hoặc mật khẩu cuối cùng của ứng dụng; hãy thêm cái mới trước, hoặc thu hồi ứng dụng.",
+                "The last live key or secret of a client cannot be removed; add a new one first, or revoke the client.",
             ),
             Self::MalformedBody(_) => (
                 "Malformed request body",

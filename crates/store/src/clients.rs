@@ -1,11 +1,16 @@
 //! Organizations' API clients, their credentials (JWKs and secret hashes), used client-assertion ids, and the
 //! access tokens issued to them.
 
-use dinhdanh_domain::actor::{OrganizationKind, OrganizationStatus};
-use sqlx::Row;
+use std::collections::BTreeSet;
 
-use crate::time::from_ms;
-use crate::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::actor::{OrganizationKind, OrganizationStatus, Scope, format_scopes, parse_scopes};
+use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::time::{from_ms, to_ms};
+use crate::{Store, StoreError, Tx};
 
 /// Who an access token speaks for, with everything the server checks on every call.
 #[derive(Debug, Clone)]
@@ -43,5 +48,230 @@ impl Store {
             scopes: row.try_get(5)?,
             expires_at: from_ms(row.try_get(6)?)?,
         }))
+    }
+}
+
+const CLIENT_COLUMNS: &str = "id, organization_id, name, auth_method, scopes, status, created_at, revoked_at";
+const CREDENTIAL_COLUMNS: &str = "id, client_id, kind, key_id, material, created_at, revoked_at";
+
+fn client_from_row(row: &AnyRow) -> Result<ApiClient, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("api client {what}"));
+    Ok(ApiClient {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        name: row.try_get("name")?,
+        auth_method: ClientAuthMethod::parse(&row.try_get::<String, _>("auth_method")?)
+            .ok_or_else(|| corrupt("auth method"))?,
+        scopes: parse_scopes(&row.try_get::<String, _>("scopes")?).map_err(|_| corrupt("scopes"))?,
+        status: ClientStatus::parse(&row.try_get::<String, _>("status")?).ok_or_else(|| corrupt("status"))?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_ms).transpose()?,
+    })
+}
+
+fn credential_from_row(row: &AnyRow) -> Result<ClientCredential, StoreError> {
+    Ok(ClientCredential {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        kind: CredentialKind::parse(&row.try_get::<String, _>("kind")?)
+            .ok_or_else(|| StoreError::Corrupt("client credential kind".into()))?,
+        key_id: row.try_get("key_id")?,
+        material: row.try_get("material")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_ms).transpose()?,
+    })
+}
+
+impl Tx {
+    pub async fn insert_api_client(&mut self, client: &ApiClient) -> Result<(), StoreError> {
+        sqlx::query(&format!("INSERT INTO api_clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(&client.id)
+            .bind(&client.organization_id)
+            .bind(&client.name)
+            .bind(client.auth_method.as_str())
+            .bind(format_scopes(&client.scopes))
+            .bind(client.status.as_str())
+            .bind(to_ms(client.created_at))
+            .bind(client.revoked_at.map(to_ms))
+            .execute(&mut *self.inner)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "an API client with this id"))?;
+        Ok(())
+    }
+
+    /// Reads a client and holds its row until the transaction ends, so that credential changes, revocation
+    /// and token issuance for one client happen one after the other.
+    pub async fn lock_api_client(&mut self, id: &str) -> Result<Option<ApiClient>, StoreError> {
+        sqlx::query("UPDATE api_clients SET id = id WHERE id = $1").bind(id).execute(&mut *self.inner).await?;
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    /// Marks a client revoked (final).
+    pub async fn revoke_api_client(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE api_clients SET status = $1, revoked_at = $2 WHERE id = $3")
+            .bind(ClientStatus::Revoked.as_str())
+            .bind(to_ms(at))
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes every access token of a client, expired or not; returns how many there were.
+    pub async fn delete_access_tokens_of_client(&mut self, client_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM access_tokens WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn insert_client_credential(&mut self, credential: &ClientCredential) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO client_credentials ({CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&credential.id)
+        .bind(&credential.client_id)
+        .bind(credential.kind.as_str())
+        .bind(credential.key_id.clone())
+        .bind(&credential.material)
+        .bind(to_ms(credential.created_at))
+        .bind(credential.revoked_at.map(to_ms))
+        .execute(&mut *self.inner)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "a credential with this id"))?;
+        Ok(())
+    }
+
+    /// The live (not removed) credentials of a client, oldest first.
+    pub async fn live_client_credentials_tx(&mut self, client_id: &str) -> Result<Vec<ClientCredential>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM client_credentials WHERE client_id = $1 AND revoked_at IS NULL \
+             ORDER BY created_at, id"
+        ))
+        .bind(client_id)
+        .fetch_all(&mut *self.inner)
+        .await?;
+        rows.iter().map(credential_from_row).collect()
+    }
+
+    /// Removes a live credential of this client; false when there is no such live credential.
+    pub async fn remove_client_credential(
+        &mut self,
+        client_id: &str,
+        credential_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE client_credentials SET revoked_at = $1 WHERE id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(to_ms(at))
+        .bind(credential_id)
+        .bind(client_id)
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the `jti` of a client assertion as used until `expires_at`. [`StoreError::Conflict`] when it was
+    /// used already (a replay). On PostgreSQL the failed insert aborts the transaction: drop it afterwards.
+    pub async fn record_client_assertion(
+        &mut self,
+        client_id: &str,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)")
+            .bind(client_id)
+            .bind(jti)
+            .bind(to_ms(expires_at))
+            .execute(&mut *self.inner)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "a client assertion with this jti"))?;
+        Ok(())
+    }
+
+    /// Stores an access token by its hash.
+    pub async fn insert_access_token(
+        &mut self,
+        token_hash: &str,
+        client_id: &str,
+        scopes: &BTreeSet<Scope>,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, client_id, scopes, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(client_id)
+        .bind(format_scopes(scopes))
+        .bind(to_ms(issued_at))
+        .bind(to_ms(expires_at))
+        .execute(&mut *self.inner)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "an access token with this hash"))?;
+        Ok(())
+    }
+
+    /// Forgets a client's expired access tokens and the `jti`s whose assertions can no longer be replayed
+    /// (both by the client's index, so the cost stays with the client that asks for tokens).
+    pub async fn purge_expired_client_tokens(&mut self, client_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM access_tokens WHERE client_id = $1 AND expires_at <= $2")
+            .bind(client_id)
+            .bind(to_ms(now))
+            .execute(&mut *self.inner)
+            .await?;
+        sqlx::query("DELETE FROM client_assertions WHERE client_id = $1 AND expires_at <= $2")
+            .bind(client_id)
+            .bind(to_ms(now))
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn api_client(&self, id: &str) -> Result<Option<ApiClient>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    /// An organization's clients, oldest first.
+    pub async fn api_clients_of_organization(&self, organization_id: &str) -> Result<Vec<ApiClient>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM api_clients WHERE organization_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    /// Every credential of a client, removed ones included, oldest first.
+    pub async fn client_credentials(&self, client_id: &str) -> Result<Vec<ClientCredential>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM client_credentials WHERE client_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(credential_from_row).collect()
+    }
+
+    /// How many access tokens of a client are stored (expired ones not yet purged included).
+    pub async fn count_access_tokens_of_client(&self, client_id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM access_tokens WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
     }
 }

@@ -97,6 +97,30 @@ impl Tx {
         row.as_ref().map(officer_from_row).transpose()
     }
 
+    /// The ids of every active administrator, each row held until the transaction ends, so that two
+    /// administrators demoting or disabling each other at once cannot leave none (the second waits and counts
+    /// again). Take it before locking the officer being changed, always in this order.
+    pub async fn lock_active_administrators(&mut self) -> Result<Vec<String>, StoreError> {
+        let filter = "status = 'active' AND (' ' || roles || ' ') LIKE '% administrator %'";
+        sqlx::query(&format!("UPDATE officers SET id = id WHERE {filter}")).execute(&mut *self.inner).await?;
+        let rows = sqlx::query(&format!("SELECT id FROM officers WHERE {filter} ORDER BY id"))
+            .fetch_all(&mut *self.inner)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+    }
+
+    /// Keeps other transactions from adding officers until this one ends (the bootstrap's "only on an empty
+    /// database" check). SQLite serialises writers already; PostgreSQL takes a table lock.
+    pub async fn lock_officers_table(&mut self) -> Result<(), StoreError> {
+        if self.inner.backend_name().eq_ignore_ascii_case("postgresql") {
+            sqlx::query("LOCK TABLE officers IN SHARE ROW EXCLUSIVE MODE").execute(&mut *self.inner).await?;
+        } else {
+            // Makes the SQLite transaction a writer now, before it counts.
+            sqlx::query("UPDATE officers SET id = id WHERE 1 = 0").execute(&mut *self.inner).await?;
+        }
+        Ok(())
+    }
+
     pub async fn count_officers_tx(&mut self) -> Result<i64, StoreError> {
         Ok(sqlx::query("SELECT COUNT(*) FROM officers").fetch_one(&mut *self.inner).await?.try_get(0)?)
     }
@@ -118,6 +142,25 @@ impl Tx {
         .execute(&mut *self.inner)
         .await?;
         Ok(())
+    }
+
+    /// Ends one session of an officer (sign-out); false when it was not live.
+    pub async fn revoke_officer_session(
+        &mut self,
+        token_hash: &str,
+        officer_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE officer_sessions SET revoked_at = $1 WHERE token_hash = $2 AND officer_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(to_ms(at))
+        .bind(token_hash)
+        .bind(officer_id)
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     /// Ends every live session of an officer (disabled, roles changed, signed out everywhere).
@@ -146,6 +189,27 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(officer_from_row).transpose()
+    }
+
+    /// The officer whose enrolment token has this SHA-256 hash (expired or not: the caller decides).
+    pub async fn officer_by_enrolment_token(&self, token_hash: &str) -> Result<Option<Officer>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM officers WHERE enrolment_token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(officer_from_row).transpose()
+    }
+
+    /// How many live sessions an officer has at `now`.
+    pub async fn live_officer_sessions(&self, officer_id: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) FROM officer_sessions WHERE officer_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(officer_id)
+        .bind(to_ms(now))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?)
     }
 
     pub async fn officers(&self) -> Result<Vec<Officer>, StoreError> {

@@ -1,5 +1,7 @@
 //! Application services: each public function is one use case (parse → domain → one store transaction), shared
 //! by the HTTP API and, later, the web pages and the CLI.
 
+pub mod clients;
+pub mod officers;
 pub mod organizations;
 pub mod registration;
