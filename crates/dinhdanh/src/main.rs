@@ -3,6 +3,7 @@
 
 mod admin_cmd;
 mod api_client;
+mod audit_cmd;
 mod client_cmd;
 mod config;
 mod node;
@@ -50,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: admin_cmd::AdminCommand,
     },
+    /// The audit log: `audit verify` checks its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
     /// Organizations: the operator's units, prosecuting agencies, competent authorities, relying parties.
     /// Needs an administrator's session (DINHDANH_TOKEN) and a running server (DINHDANH_SERVER).
     Org {
@@ -94,6 +100,7 @@ fn main() -> Result<()> {
             Command::Serve { database, serve } => node::serve(file, database, serve).await,
             Command::Registry { command } => registry_cmd::run(file, command).await,
             Command::Admin { command } => admin_cmd::run(file, command).await,
+            Command::Audit { command } => audit_cmd::run(file, command).await,
             Command::Org { command } => org_cmd::run(command).await,
             Command::Client { command } => client_cmd::run(command).await,
             Command::Officer { command } => officer_cmd::run(command).await,

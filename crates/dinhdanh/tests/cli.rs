@@ -132,3 +132,34 @@ async fn serve_answers_and_stops_on_sigterm() {
     });
     assert!(code.success(), "serve exits 0 after a graceful stop: {code:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_reports_intact_and_tampered_logs() {
+    for db in [TestDb::sqlite(), TestDb::postgres().await] {
+        let store = db.store().await;
+        for i in 0..3 {
+            store
+                .audit(dinhdanh_store::AuditEntry {
+                    at: chrono::Utc::now(),
+                    actor: "system".into(),
+                    action: "test.entry",
+                    subject: None,
+                    outcome: "ok",
+                    detail: serde_json::json!({"i": i}),
+                })
+                .await
+                .unwrap();
+        }
+        let out = dinhdanh(&["audit", "verify", "--database-url", &db.url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("intact: 3 entries"), "{}", text(&out.stdout));
+
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2").execute(&pool).await.unwrap();
+        pool.close().await;
+        let out = dinhdanh(&["audit", "verify", "--database-url", &db.url]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("entry 2 was edited"), "{}", text(&out.stderr));
+    }
+}

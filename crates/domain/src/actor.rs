@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::account::AccountId;
+use crate::account::{AccountId, Level};
 
 string_enum! {
     /// The kinds of organization of domain.md.
@@ -56,8 +56,9 @@ pub fn format_scopes(scopes: &BTreeSet<Scope>) -> String {
 pub enum Actor {
     /// Nobody has proved anything (public endpoints).
     Anonymous,
-    /// The holder of an e-ID account, signed in.
-    Holder { account_id: AccountId },
+    /// The holder of an e-ID account, signed in; `level` is the assurance of this sign-in (Level 2 only after a
+    /// portrait or fingerprint match).
+    Holder { account_id: AccountId, level: Level },
     /// An officer of the operator, signed in with password and TOTP.
     Officer { officer_id: String, organization_id: String, roles: BTreeSet<OfficerRole> },
     /// An organization acting through one of its API clients with an access token.
@@ -71,7 +72,7 @@ impl Actor {
     pub fn audit_name(&self) -> String {
         match self {
             Actor::Anonymous => "anonymous".to_owned(),
-            Actor::Holder { account_id } => format!("holder:{account_id}"),
+            Actor::Holder { account_id, .. } => format!("holder:{account_id}"),
             Actor::Officer { officer_id, .. } => format!("officer:{officer_id}"),
             Actor::Organization { organization_id, client_id, .. } => {
                 format!("organization:{organization_id}/client:{client_id}")

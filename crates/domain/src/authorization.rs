@@ -241,7 +241,11 @@ mod tests {
     use crate::account::AccountId;
 
     fn actors() -> Vec<Actor> {
-        let mut all = vec![Actor::Anonymous, Actor::System, Actor::Holder { account_id: AccountId::new("a".into()) }];
+        let mut all = vec![
+            Actor::Anonymous,
+            Actor::System,
+            Actor::Holder { account_id: AccountId::new("a".into()), level: crate::account::Level::One },
+        ];
         for role in OfficerRole::ALL {
             all.push(Actor::Officer {
                 officer_id: "o".into(),

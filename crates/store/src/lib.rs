@@ -30,7 +30,7 @@ use thiserror::Error;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use accounts::ActivationCodeRow;
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditEntry, AuditRecord, ChainProblem, ChainReport};
 pub use clients::AccessTokenOwner;
 pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
@@ -109,10 +109,14 @@ pub struct Store {
 pub struct Tx {
     pub(crate) inner: Transaction<'static, Any>,
     _write_guard: Option<OwnedMutexGuard<()>>,
+    /// Audit entries of this transaction, chained and written at commit.
+    pending_audit: Vec<audit::AuditEntry>,
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let entries = std::mem::take(&mut self.pending_audit);
+        audit::append_chained(&mut self.inner, &entries).await?;
         self.inner.commit().await?;
         Ok(())
     }
@@ -166,6 +170,7 @@ impl Store {
         let store = Self { pool, dialect, pg, write_lock };
         let mut tx = store.begin().await?;
         migrate::run(&mut tx.inner, dialect).await?;
+        audit::seal_legacy_entries(&mut tx.inner).await?;
         tx.commit().await?;
         Ok(store)
     }
@@ -181,7 +186,7 @@ impl Store {
             None => None,
         };
         let inner = self.pool.begin().await?;
-        Ok(Tx { inner, _write_guard: guard })
+        Ok(Tx { inner, _write_guard: guard, pending_audit: Vec::new() })
     }
 
     /// A cheap round trip, for readiness checks.

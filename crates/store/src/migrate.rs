@@ -17,6 +17,7 @@ pub(crate) struct Migration {
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "actors", sql: include_str!("../migrations/0002_actors.sql") },
+    Migration { version: 3, name: "locks", sql: include_str!("../migrations/0003_locks.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

@@ -266,3 +266,104 @@ async fn unsupported_urls_are_refused_clearly() {
     let err = Store::connect("mysql://localhost/x").await.err().unwrap();
     assert!(err.to_string().contains("sqlite://PATH or postgres://"), "{err}");
 }
+
+mod audit_chain {
+    use super::*;
+    use dinhdanh_store::{ChainProblem, testing::TestDb};
+    use sqlx::AnyPool;
+
+    async fn with_entries(db: &TestDb, n: i64) -> Store {
+        let store = db.store().await;
+        for i in 0..n {
+            // Several entries per transaction too, as a state change writes them.
+            let mut tx = store.begin().await.unwrap();
+            for j in 0..2 {
+                tx.audit(AuditEntry {
+                    at: t0() + Duration::seconds(i * 2 + j),
+                    actor: format!("officer:{i}"),
+                    action: "lock.place",
+                    subject: Some(format!("acc-{i}")),
+                    outcome: "ok",
+                    detail: serde_json::json!({"n": i, "j": j}),
+                })
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        store
+    }
+
+    async fn tamper(db: &TestDb, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    on_both_backends! {
+        an_untouched_chain_verifies(db) {
+            let store = with_entries(&db, 5).await;
+            let report = store.verify_audit_chain().await.unwrap();
+            assert_eq!((report.entries, report.first_problem), (10, None));
+            let newest = store.recent_audit(None, 1).await.unwrap();
+            assert_eq!(newest[0].seq, 10);
+            assert_eq!(newest[0].hash.len(), 64);
+        }
+
+        a_dropped_transaction_leaves_no_entry(db) {
+            let store = with_entries(&db, 1).await;
+            let mut tx = store.begin().await.unwrap();
+            tx.audit(AuditEntry { at: t0(), actor: "x".into(), action: "a", subject: None, outcome: "ok", detail: serde_json::json!({}) }).await.unwrap();
+            drop(tx);
+            assert_eq!(store.verify_audit_chain().await.unwrap().entries, 2);
+        }
+
+        an_edited_entry_is_named(db) {
+            let store = with_entries(&db, 5).await;
+            tamper(&db, "UPDATE audit_log SET outcome = 'refused' WHERE seq = 4").await;
+            assert_eq!(store.verify_audit_chain().await.unwrap().first_problem, Some(ChainProblem::Edited { seq: 4 }));
+        }
+
+        a_deleted_entry_is_named(db) {
+            let store = with_entries(&db, 5).await;
+            tamper(&db, "DELETE FROM audit_log WHERE seq = 3").await;
+            assert_eq!(
+                store.verify_audit_chain().await.unwrap().first_problem,
+                Some(ChainProblem::Missing { expected_seq: 3, found_seq: 4 })
+            );
+        }
+
+        swapped_entries_are_caught(db) {
+            let store = with_entries(&db, 5).await;
+            // Swap the positions of entries 5 and 6 (contents and links move together).
+            tamper(&db, "UPDATE audit_log SET seq = -1 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6; UPDATE audit_log SET seq = 6 WHERE seq = -1").await;
+            assert_eq!(store.verify_audit_chain().await.unwrap().first_problem, Some(ChainProblem::Broken { seq: 5 }));
+        }
+
+        a_removed_tail_is_caught(db) {
+            let store = with_entries(&db, 3).await;
+            tamper(&db, "DELETE FROM audit_log WHERE seq = 6").await;
+            assert_eq!(
+                store.verify_audit_chain().await.unwrap().first_problem,
+                Some(ChainProblem::TailRemoved { last_present: 5, head: 6 })
+            );
+        }
+
+        concurrent_appenders_keep_one_chain(db) {
+            let store = db.store().await;
+            let mut tasks = Vec::new();
+            for i in 0..16 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    store.audit(AuditEntry { at: t0(), actor: format!("t{i}"), action: "x", subject: None, outcome: "ok", detail: serde_json::json!({}) }).await
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+            let report = store.verify_audit_chain().await.unwrap();
+            assert_eq!((report.entries, report.first_problem), (16, None));
+        }
+    }
+}
