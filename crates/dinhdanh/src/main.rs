@@ -10,6 +10,7 @@ mod node;
 mod officer_cmd;
 mod org_cmd;
 mod registry_cmd;
+mod requests_cmd;
 
 use std::path::PathBuf;
 
@@ -72,6 +73,16 @@ enum Command {
         #[command(subcommand)]
         command: officer_cmd::OfficerCommand,
     },
+    /// Officers: the queue of lock and unlock requests, and their steps (claim, forward, approve, reject).
+    Requests {
+        #[command(subcommand)]
+        command: requests_cmd::RequestsCommand,
+    },
+    /// The locks of an account, and whether an identity's account can be used now.
+    Locks {
+        #[command(subcommand)]
+        command: requests_cmd::LocksCommand,
+    },
     /// Try dinhdanh locally: a SQLite file and a generated demo registry under --dir, a dev inbox for the
     /// codes, and the server; prints the URL and identities to register with.
     Demo {
@@ -104,6 +115,8 @@ fn main() -> Result<()> {
             Command::Org { command } => org_cmd::run(command).await,
             Command::Client { command } => client_cmd::run(command).await,
             Command::Officer { command } => officer_cmd::run(command).await,
+            Command::Requests { command } => requests_cmd::run_requests(command).await,
+            Command::Locks { command } => requests_cmd::run_locks(command).await,
             Command::Demo { dir, listen, citizens, foreigners } => {
                 node::demo(file, node::DemoOptions { dir, listen, citizens, foreigners }).await
             }

@@ -208,11 +208,13 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
         }
         let path = dir.join(name);
         generate_to_path(&path, &GenerateOptions { kind, count, seed: 2026, format: Format::Csv })?;
-        let mut import = ImportOptions::new(kind);
+        let mut import = ImportOptions::for_store(kind, &store);
         import.provinces = provinces(&file.extra_province_codes);
         let report = import_file(&store, &path, &import).await?;
         println!("demo registry: imported {} {} from {}", report.written, kind.as_str(), path.display());
     }
+    let automatic = crate::registry_cmd::reconcile_automatic_locks(&store, &file).await?;
+    println!("automatic locks: {} placed, {} lifted", automatic.locks_placed, automatic.locks_lifted);
 
     let mut banner = String::from("\nDemo identities to register with (from the generated registry):\n");
     for c in store.sample_citizens(3).await? {

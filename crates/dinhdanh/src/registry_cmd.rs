@@ -1,13 +1,18 @@
-//! `dinhdanh registry ...`: import a registry file into the database, generate a synthetic one.
+//! `dinhdanh registry ...`: import a registry file into the database (then place and lift the automatic locks it
+//! supports), generate a synthetic one.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use dinhdanh_domain::registry::RegistryKind;
+use dinhdanh_registry::StoreRegistry;
 use dinhdanh_registry::generate::{GenerateOptions, generate_to_path};
 use dinhdanh_registry::import::{Format, ImportOptions, import_file};
+use dinhdanh_server::clock::SystemClock;
+use dinhdanh_server::{AppState, ServerConfig};
 use dinhdanh_store::Store;
 
 use crate::config::{DEFAULT_DATABASE_URL, DatabaseArgs, FileConfig};
@@ -57,9 +62,9 @@ pub enum RegistryCommand {
         /// File format. Default: from the extension (.csv, .jsonl, .ndjson).
         #[arg(long, value_enum)]
         format: Option<FormatArg>,
-        /// Rows per database transaction.
-        #[arg(long, default_value_t = 5000)]
-        batch_size: usize,
+        /// Rows per database transaction. Default: 25,000 on SQLite, 5,000 on PostgreSQL.
+        #[arg(long)]
+        batch_size: Option<usize>,
         /// The file to import.
         file: PathBuf,
     },
@@ -79,14 +84,32 @@ pub enum RegistryCommand {
     },
 }
 
+/// Places and lifts the automatic locks the registry now supports (card revoked or retained, death, expired
+/// passport or stay), through the same requests, notices and audit as a server node's periodic job.
+pub async fn reconcile_automatic_locks(
+    store: &Store,
+    file: &FileConfig,
+) -> Result<dinhdanh_server::service::automatic::ReconcileReport> {
+    let config =
+        ServerConfig { provinces: crate::node::provinces(&file.extra_province_codes), ..ServerConfig::default() };
+    let registry = Arc::new(StoreRegistry::new(store.clone()));
+    let state = AppState::new(store.clone(), registry, Arc::new(SystemClock), config);
+    dinhdanh_server::service::automatic::reconcile_automatic_locks(&state)
+        .await
+        .map_err(|e| anyhow!("automatic locks could not be reconciled: {e:?}"))
+}
+
 pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
     match command {
         RegistryCommand::Import { database, kind, format, batch_size, file: path } => {
-            let url = database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let url =
+                database.database_url.or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let store = Store::connect(&url).await.with_context(|| "cannot open the database")?;
-            let mut options = ImportOptions::new(kind.into());
+            let mut options = ImportOptions::for_store(kind.into(), &store);
             options.format = format.map(Into::into);
-            options.batch_size = batch_size.max(1);
+            if let Some(batch_size) = batch_size {
+                options.batch_size = batch_size.max(1);
+            }
             options.provinces = crate::node::provinces(&file.extra_province_codes);
             options.progress = std::io::stderr().is_terminal();
             let report = import_file(&store, &path, &options)
@@ -106,6 +129,8 @@ pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
                 report.rejected_count,
                 report.rows_per_second()
             );
+            let automatic = reconcile_automatic_locks(&store, &file).await?;
+            println!("automatic locks: {} placed, {} lifted", automatic.locks_placed, automatic.locks_lifted);
             store.close().await;
             Ok(())
         }

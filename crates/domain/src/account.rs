@@ -107,6 +107,17 @@ impl HolderKind {
     }
 }
 
+string_enum! {
+    /// Why a holder signs in. An ordinary sign-in is refused while any lock is in force; a `restore` sign-in is
+    /// allowed then, and its session may only follow the holder's locks and requests and ask for a lift.
+    SignInPurpose {
+        SignIn => "sign_in",
+        Restore => "restore",
+        /// Not a sign-in: the code confirms a lock filed without signing in (a lost phone).
+        LostPhoneLock => "lost_phone_lock",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AccountError {
     #[error("the account is already active")]

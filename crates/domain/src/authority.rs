@@ -43,7 +43,8 @@ pub enum Evidence {
 }
 
 /// How a request becomes effective. Day counts are working days (see [`crate::calendar`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Route {
     /// Effective as soon as the request is accepted.
     Immediate,
@@ -175,11 +176,50 @@ pub const GROUND_RULES: &[GroundRule] = &[
     },
 ];
 
+/// A holder's own lock filed without signing in (a lost phone), on identification number, full name and date of
+/// birth: a code sent to the holder's other registered channel confirms it and it takes effect at once; with no
+/// other channel to send it to, a reviewer verifies the holder (by a call back or at the office) within a working
+/// day. Locking stays easy; the lock still belongs to the holder and is lifted as any `holder_request`.
+pub const LOST_PHONE_CONFIRMED_ROUTE: Route = Route::Immediate;
+pub const LOST_PHONE_UNCONFIRMED_ROUTE: Route = Route::ReviewerDecides { days: 1 };
+
 /// The supervisors' override: any lock, with a legal basis and a second supervisor's approval.
 pub const OVERRIDE_ROUTE: Route = Route::SecondSupervisor { days: 2 };
 
 pub fn ground_rule(ground: Ground) -> &'static GroundRule {
     GROUND_RULES.iter().find(|r| r.ground == ground).expect("every ground has a rule")
+}
+
+/// What a holder refused at sign-in is told about how a lock of `ground` can be lifted: Vietnamese, then
+/// English. Derived from the table's [`GroundRule::lifted_by`], so that it cannot drift from the rule; it never
+/// names the officer or anyone of the organization that asked for the lock (domain.md "Effect of a lock").
+pub fn how_to_lift(ground: Ground) -> (&'static str, &'static str) {
+    match ground_rule(ground).lifted_by {
+        Lifter::HolderWithStrongProof => (
+            "Bạn có thể yêu cầu mở khóa khi đăng nhập ở mức độ 2, hoặc trực tiếp tại cơ quan Công an sau khi được \
+             kiểm tra danh tính.",
+            "You can ask to lift it yourself with a Level 2 sign-in, or in person at a police identity office after \
+             an identity check.",
+        ),
+        Lifter::PlacingOrganization => (
+            "Chỉ cơ quan, tổ chức đã yêu cầu khóa mới có thể đề nghị mở khóa; đề nghị được cơ quan Công an xét duyệt.",
+            "Only the organization that asked for the lock can ask to lift it; the police unit decides on that request.",
+        ),
+        Lifter::HolderAfterRemedy => (
+            "Hãy khắc phục vi phạm rồi gửi yêu cầu mở khóa; cán bộ sẽ xác minh việc khắc phục.",
+            "Remedy the violation and then ask for the lock to be lifted; an officer verifies the remedy.",
+        ),
+        Lifter::SystemWhenGroundEnds => (
+            "Hệ thống tự động mở khóa khi thông tin trong Cơ sở dữ liệu quốc gia được cập nhật (cấp giấy tờ mới, gia \
+             hạn cư trú).",
+            "The system lifts it by itself once the national registry is updated (a new document is issued, the \
+             stay is extended).",
+        ),
+        Lifter::Nobody => (
+            "Khóa này không được mở theo thủ tục thông thường; hãy liên hệ cơ quan quản lý định danh điện tử.",
+            "This lock is not lifted by the ordinary procedure; contact the e-ID operator.",
+        ),
+    }
 }
 
 /// Settings of an operator that change what the table allows.
@@ -637,5 +677,21 @@ mod tests {
             assert_eq!(GROUND_RULES.iter().filter(|r| r.ground == *ground).count(), 1, "{ground:?}");
         }
         assert!(render_markdown().contains("holder_deceased"));
+    }
+    #[test]
+    fn every_ground_says_how_it_is_lifted_without_naming_anyone() {
+        for ground in Ground::ALL {
+            let (vi, en) = how_to_lift(*ground);
+            assert!(!vi.is_empty() && !en.is_empty(), "{ground}");
+            for word in ["officer:", "signer", "cán bộ tên"] {
+                assert!(!vi.contains(word) && !en.contains(word), "{ground}");
+            }
+        }
+        assert!(how_to_lift(Ground::HolderRequest).1.contains("Level 2"));
+        assert!(how_to_lift(Ground::AuthorityRequest).1.contains("organization that asked"));
+        assert_eq!(how_to_lift(Ground::AuthorityRequest), how_to_lift(Ground::RelyingPartyRequest));
+        assert!(how_to_lift(Ground::TermsViolation).1.contains("Remedy"));
+        assert!(how_to_lift(Ground::ResidenceExpired).1.contains("by itself"));
+        assert!(how_to_lift(Ground::HolderDeceased).1.contains("not lifted"));
     }
 }

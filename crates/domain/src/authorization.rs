@@ -38,7 +38,7 @@ actions! {
     RequestUnlock => "locks.lift.request",
     ForwardRequest => "requests.forward",
     DecideRequest => "requests.decide",
-    PlaceTermsViolationLock => "locks.terms_violation.place",
+    PlaceLockAsOfficer => "locks.officer.place",
 }
 
 /// A kind of actor a rule can name.
@@ -128,8 +128,8 @@ pub const RULES: &[Rule] = &[
         action: Action::LockOwnAccount,
         who: &[Who::Holder],
         scope: None,
-        source: "QĐ 34/2021 Art. 10.1",
-        summary: "A holder locks their own account, at once.",
+        source: "QĐ 34/2021 Art. 10.1, 11",
+        summary: "A holder locks their own account at once, and asks to lift locks on it; which ones, and with what proof, the lock authority table says.",
     },
     Rule {
         action: Action::RequestLock,
@@ -160,11 +160,11 @@ pub const RULES: &[Rule] = &[
         summary: "A supervisor approves or refuses a forwarded request (within 2 working days), with reasons.",
     },
     Rule {
-        action: Action::PlaceTermsViolationLock,
+        action: Action::PlaceLockAsOfficer,
         who: &[Who::Officer(Reviewer)],
         scope: None,
-        source: "QĐ 34/2021 Art. 10.3",
-        summary: "A reviewer places a terms-violation lock with the evidence.",
+        source: "QĐ 34/2021 Art. 10.3; NĐ 69/2024 Art. 30",
+        summary: "A reviewer places a terms-violation lock with the evidence, or files a holder's own lock or unlock after checking the holder in person; which grounds, the lock authority table says.",
     },
 ];
 
@@ -244,7 +244,11 @@ mod tests {
         let mut all = vec![
             Actor::Anonymous,
             Actor::System,
-            Actor::Holder { account_id: AccountId::new("a".into()), level: crate::account::Level::One },
+            Actor::Holder {
+                account_id: AccountId::new("a".into()),
+                level: crate::account::Level::One,
+                restore_only: false,
+            },
         ];
         for role in OfficerRole::ALL {
             all.push(Actor::Officer {
@@ -297,7 +301,7 @@ mod tests {
             LockOwnAccount => yes(matches!(actor, Actor::Holder { .. })),
             RequestLock => third_party_with(Scope::LocksRequest),
             RequestUnlock => third_party_with(Scope::LocksLift),
-            ForwardRequest | PlaceTermsViolationLock => yes(officer_has(OfficerRole::Reviewer)),
+            ForwardRequest | PlaceLockAsOfficer => yes(officer_has(OfficerRole::Reviewer)),
             DecideRequest => yes(officer_has(OfficerRole::Supervisor)),
         }
     }

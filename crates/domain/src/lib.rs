@@ -13,6 +13,7 @@ pub mod activation;
 pub mod actor;
 pub mod authority;
 pub mod authorization;
+pub mod automatic;
 pub mod calendar;
 pub mod client;
 pub mod contact;
@@ -26,6 +27,7 @@ pub mod password;
 pub mod registration;
 pub mod registry;
 pub mod request;
+pub mod throttle;
 pub mod totp;
 pub mod tracking;
 

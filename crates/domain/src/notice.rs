@@ -20,6 +20,19 @@ pub fn activation_code(code: &str, valid_minutes: i64) -> Notice {
     }
 }
 
+/// The one-time code of a holder's sign-in, sent after the right password.
+pub fn sign_in_code(code: &str, valid_minutes: i64) -> Notice {
+    Notice {
+        subject: "Mã đăng nhập tài khoản định danh điện tử / e-ID sign-in code".to_owned(),
+        body: format!(
+            "Mã đăng nhập tài khoản định danh điện tử của bạn là {code}. Mã có hiệu lực trong {valid_minutes} phút. \
+             Không chia sẻ mã này với bất kỳ ai; nếu không phải bạn đăng nhập, hãy đổi mật khẩu hoặc khóa tài khoản.\n\
+             Your e-ID sign-in code is {code}. It is valid for {valid_minutes} minutes. Do not share it with anyone; \
+             if you are not signing in, change your password or lock the account."
+        ),
+    }
+}
+
 /// Sent once the account is active.
 pub fn account_activated() -> Notice {
     Notice {
@@ -29,6 +42,63 @@ pub fn account_activated() -> Notice {
                Your e-ID account is now active (Level 1). If this was not you, lock the account at once."
             .to_owned(),
     }
+}
+
+/// The code that confirms a lock filed without signing in (a lost phone), sent to the holder's other channel.
+pub fn lock_confirmation_code(code: &str, valid_minutes: i64) -> Notice {
+    Notice {
+        subject: "Mã xác nhận khóa tài khoản định danh điện tử / e-ID lock confirmation code".to_owned(),
+        body: format!(
+            "Có yêu cầu khóa tài khoản định danh điện tử của bạn. Mã xác nhận là {code}, có hiệu lực trong {valid_minutes} \
+             phút. Nếu không phải bạn yêu cầu, hãy bỏ qua tin này.\n\
+             Someone asked to lock your e-ID account. The confirmation code is {code}, valid for {valid_minutes} minutes. \
+             If this was not you, ignore this message."
+        ),
+    }
+}
+
+/// Sent to the holder at every status change of a request about their account (domain.md "Requests"): the
+/// tracking code, what the request is, its new status, and what the holder can do next.
+pub fn request_update(
+    tracking_code: &str,
+    kind: crate::request::RequestKind,
+    ground: crate::lock::Ground,
+    status: crate::request::RequestStatus,
+    reasons: Option<&str>,
+) -> Notice {
+    use crate::request::{RequestKind, RequestStatus};
+    let (ground_vi, ground_en) = ground.description();
+    let (status_vi, status_en) = status.description();
+    let (what_vi, what_en) = match kind {
+        RequestKind::Lock => ("khóa tài khoản định danh điện tử", "lock your e-ID account"),
+        RequestKind::Unlock => ("mở khóa tài khoản định danh điện tử", "unlock your e-ID account"),
+    };
+    let (next_vi, next_en) = match (kind, status) {
+        (_, RequestStatus::Received | RequestStatus::Verifying | RequestStatus::Approved) => (
+            "Bạn có thể tra cứu tình trạng bằng mã này và số định danh của mình.",
+            "You can follow it with this code and your identification number.",
+        ),
+        (RequestKind::Lock, RequestStatus::Effective) => (
+            "Tài khoản không thể đăng nhập cho đến khi khóa được gỡ. Nếu không phải bạn yêu cầu, hãy liên hệ cơ quan quản lý.",
+            "The account cannot sign in until the lock is lifted. If you did not ask for this, contact the operator.",
+        ),
+        (RequestKind::Unlock, RequestStatus::Effective) => (
+            "Khóa đã được gỡ; tài khoản dùng lại được khi không còn khóa nào khác.",
+            "The lock is lifted; the account works again once no other lock remains.",
+        ),
+        (_, RequestStatus::Rejected) => {
+            ("Yêu cầu bị từ chối; lý do được nêu dưới đây.", "The request was refused; the reasons are given below.")
+        }
+        (_, RequestStatus::Cancelled | RequestStatus::Expired) => ("Không cần làm gì thêm.", "Nothing more to do."),
+    };
+    let mut body = format!(
+        "Yêu cầu {what_vi} ({ground_vi}), mã {tracking_code}: {status_vi}. {next_vi}\n\
+         Request to {what_en} ({ground_en}), code {tracking_code}: {status_en}. {next_en}"
+    );
+    if let Some(reasons) = reasons {
+        body.push_str(&format!("\nLý do / Reasons: {reasons}"));
+    }
+    Notice { subject: format!("Yêu cầu {tracking_code}: {status_vi} / Request {tracking_code}: {status_en}"), body }
 }
 
 #[cfg(test)]
@@ -41,5 +111,29 @@ mod tests {
         assert_eq!(n.body.matches("123456").count(), 2);
         assert!(n.body.starts_with("Mã kích hoạt"));
         assert!(n.body.contains("5 minutes"));
+    }
+
+    #[test]
+    fn request_notices_name_the_code_status_and_reasons() {
+        use crate::lock::Ground;
+        use crate::request::{RequestKind, RequestStatus};
+        let n = request_update(
+            "ABCD-EFGH-JK",
+            RequestKind::Lock,
+            Ground::AuthorityRequest,
+            RequestStatus::Rejected,
+            Some("thiếu căn cứ"),
+        );
+        assert!(n.subject.contains("ABCD-EFGH-JK"));
+        assert!(n.body.contains("bị từ chối") && n.body.contains("refused") && n.body.contains("thiếu căn cứ"));
+    }
+
+    #[test]
+    fn sign_in_notice_names_the_code_in_both_languages() {
+        let n = sign_in_code("654321", 5);
+        assert_eq!(n.body.matches("654321").count(), 2);
+        assert!(n.body.starts_with("Mã đăng nhập"));
+        assert!(n.body.contains("5 minutes"));
+        assert!(n.subject.contains("sign-in code"));
     }
 }

@@ -7,6 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
 
 use crate::actor::OfficerRole;
+/// Sign-in throttling is shared with holders; it lives in [`crate::throttle`].
+pub use crate::throttle::Throttle;
 
 /// How long a one-time enrolment token stays valid.
 pub const ENROLMENT_TTL_HOURS: i64 = 72;
@@ -146,9 +148,7 @@ impl Officer {
 
     /// Seconds until sign-in is possible again, while the account's sign-in is locked.
     pub fn sign_in_retry_after(&self, now: DateTime<Utc>) -> Option<i64> {
-        let until = self.locked_until.filter(|until| *until > now)?;
-        let ms = (until - now).num_milliseconds();
-        Some(((ms + 999) / 1000).max(1))
+        crate::throttle::retry_after_seconds(self.locked_until, now)
     }
 
     /// A failed sign-in: counted, and the sign-in locked when the throttle says so.
@@ -193,35 +193,6 @@ pub fn removes_last_administrator(active_administrators: &[String], before: &Off
     before.is_active_administrator()
         && !after.is_active_administrator()
         && active_administrators.iter().all(|id| *id == before.id)
-}
-
-/// Sign-in throttling (NIST SP 800-63B §5.2.2, "rate limiting"): after [`Throttle::free_failures`] consecutive
-/// failures the account's sign-in is locked for [`Throttle::first_lock`], doubling with every further failure
-/// up to [`Throttle::max_lock`]. Only a successful sign-in resets the count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttle {
-    pub free_failures: i64,
-    pub first_lock: Duration,
-    pub max_lock: Duration,
-}
-
-impl Default for Throttle {
-    fn default() -> Self {
-        Self { free_failures: 5, first_lock: Duration::minutes(15), max_lock: Duration::hours(24) }
-    }
-}
-
-impl Throttle {
-    /// How long the sign-in is locked after the `failures`-th consecutive failure, if at all.
-    pub fn lock_after(&self, failures: i64) -> Option<Duration> {
-        if failures < self.free_failures {
-            return None;
-        }
-        // 2^20 times any sensible first lock is past any sensible cap; the bound keeps the product finite.
-        let doublings = (failures - self.free_failures).min(20) as u32;
-        let lock = self.first_lock * 2i32.pow(doublings);
-        Some(lock.min(self.max_lock))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -286,17 +257,6 @@ mod tests {
         o.set_credentials("pw".into(), "SECRET".into(), now());
         o.confirm_enrolment(1, now());
         o
-    }
-
-    #[test]
-    fn five_failures_lock_for_fifteen_minutes_then_doubling_up_to_a_day() {
-        let t = Throttle::default();
-        assert_eq!(t.lock_after(4), None);
-        assert_eq!(t.lock_after(5), Some(Duration::minutes(15)));
-        assert_eq!(t.lock_after(6), Some(Duration::minutes(30)));
-        assert_eq!(t.lock_after(7), Some(Duration::hours(1)));
-        assert_eq!(t.lock_after(12), Some(Duration::hours(24)));
-        assert_eq!(t.lock_after(1_000), Some(Duration::hours(24)));
     }
 
     #[test]

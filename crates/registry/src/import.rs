@@ -21,7 +21,8 @@
 //! PostgreSQL, whose server does most of the work, two or more writers each own a fixed hash share of the
 //! identities, so they never touch the same row and the file's order still holds per identity. Sorted
 //! batches visit the primary-key index in order instead of at random, which matters once the registry is
-//! larger than the database's cache (measured 1.3× faster on PostgreSQL, 2× on SQLite at 1,000,000 rows).
+//! larger than the database's cache (at 1,000,000 rows: 1.3× faster on PostgreSQL; 1.4× on SQLite with 5000-row
+//! batches, 2× with 20,000-row ones). See BENCHMARKS.md.
 //!
 //! Every row is validated as registration will trust it; a bad row is skipped and reported with its physical
 //! line number in the file (the CSV header is line 1) and a reason, and the good rows around it are still

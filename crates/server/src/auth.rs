@@ -1,7 +1,8 @@
 //! Proving who is asking, and asking the authorization table whether they may. A request carries
 //! `Authorization: Bearer <token>`: `dd_at_…` is an organization's access token (OAuth 2.0 client credentials),
-//! `dd_os_…` an officer's session. Every call re-checks the token, the client's and the organization's status
-//! and the officer's status in the database, so a revocation or suspension takes effect at once, on every node.
+//! `dd_os_…` an officer's session, `dd_hs_…` a holder's session. Every call re-checks the token, the client's
+//! and the organization's status, the officer's status and the holder's session and account in the database, so
+//! a revocation, suspension or lock (which revokes the holder's sessions) takes effect at once, on every node.
 //! [`authorize`] is the one door to [`dinhdanh_domain::authorization`]; a refusal is audited.
 
 use std::collections::BTreeSet;
@@ -9,6 +10,7 @@ use std::collections::BTreeSet;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use dinhdanh_domain::AccountStatus;
 use dinhdanh_domain::actor::{Actor, OfficerRole, OrganizationStatus, parse_scopes};
 use dinhdanh_domain::authorization::{self, Action, Denied};
 use dinhdanh_store::AuditEntry;
@@ -20,6 +22,7 @@ use crate::secrets::token_hash;
 
 pub const ACCESS_TOKEN_PREFIX: &str = "dd_at_";
 pub const OFFICER_SESSION_PREFIX: &str = "dd_os_";
+pub const HOLDER_SESSION_PREFIX: &str = "dd_hs_";
 
 /// An actor proved by a bearer token. Requests without a valid token are refused with 401 before a handler runs.
 pub struct Authenticated(pub Actor);
@@ -70,6 +73,13 @@ pub async fn actor_for_token(state: &AppState, token: &str) -> Result<Actor, Api
             return Err(ApiError::OrganizationSuspended);
         }
         Ok(actor)
+    } else if token.starts_with(HOLDER_SESSION_PREFIX) {
+        // Live: not revoked (a lock revokes them in its own transaction), not expired, of an active account.
+        let owner = state.store.holder_session_owner(&token_hash(token), now).await?.ok_or(ApiError::Unauthorized)?;
+        if owner.account_status != AccountStatus::Active {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(Actor::Holder { account_id: owner.account_id, level: owner.level, restore_only: owner.restore_only })
     } else {
         Err(ApiError::Unauthorized)
     }

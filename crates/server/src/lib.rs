@@ -20,6 +20,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use dinhdanh_domain::ProvinceTable;
 use dinhdanh_domain::activation::ActivationPolicy;
+use dinhdanh_domain::authority::AuthorityPolicy;
+use dinhdanh_domain::calendar::WorkingCalendar;
 use dinhdanh_registry::Registry;
 use dinhdanh_store::Store;
 use tokio::net::TcpListener;
@@ -44,6 +46,10 @@ pub struct ServerConfig {
     pub ops_rate_limit: RateLimit,
     /// Per-IP limit on the endpoints that need a bearer token.
     pub api_rate_limit: RateLimit,
+    /// What the operator's lock authority settings allow (e.g. relying-party requests switched off).
+    pub lock_policy: AuthorityPolicy,
+    /// Working days for request deadlines: weekends and these public holidays do not count.
+    pub calendar: WorkingCalendar,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +61,8 @@ impl Default for ServerConfig {
             public_rate_limit: RateLimit { per_minute: 30, burst: 10 },
             ops_rate_limit: RateLimit { per_minute: 600, burst: 100 },
             api_rate_limit: RateLimit { per_minute: 1200, burst: 200 },
+            lock_policy: AuthorityPolicy::default(),
+            calendar: WorkingCalendar::default(),
         }
     }
 }
@@ -88,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}/activation-code", post(api::registration::resend_activation_code))
         .merge(api::oauth::public_routes())
         .merge(api::officers::public_routes())
+        .merge(api::holders::public_routes())
+        .merge(api::locks::public_routes())
         .merge(api::clients::public_routes())
         .merge(api::organizations::public_routes())
         .layer(axum::middleware::from_fn_with_state(state.public_limiter.clone(), ratelimit::limit_by_ip));
@@ -96,6 +106,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::clients::routes())
         .merge(api::oauth::routes())
         .merge(api::officers::routes())
+        .merge(api::holders::routes())
+        .merge(api::locks::routes())
         .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), ratelimit::limit_by_ip));
     let ops = Router::new()
         .route("/healthz", get(api::ops::healthz))
@@ -103,11 +115,16 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(api::ops::metrics))
         .route("/openapi.json", get(api::ops::openapi_json))
         .layer(axum::middleware::from_fn_with_state(state.ops_limiter.clone(), ratelimit::limit_by_ip));
+    // Bulk lock orders need bodies far above 64 KiB: authenticated routes with their own limit (api::bulk),
+    // merged after the 64 KiB layer so that it does not wrap them.
+    let bulk = api::bulk::routes()
+        .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), ratelimit::limit_by_ip));
     Router::new()
         .merge(public)
         .merge(authenticated)
         .merge(ops)
         .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .merge(bulk)
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -127,7 +144,8 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
     response
 }
 
-/// Runs the periodic jobs of a server node: removing expired registrations, trimming rate-limit memory.
+/// Runs the periodic jobs of a server node: removing expired registrations, placing and lifting the automatic
+/// locks from the registries (the first tick runs at once, so a start does a full run), trimming rate-limit memory.
 pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticker = tokio::time::interval(every);
     tokio::pin!(shutdown);
@@ -137,6 +155,9 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
             _ = ticker.tick() => {
                 if let Err(e) = service::registration::remove_expired_registrations(&state).await {
                     tracing::warn!(error = ?e, "removing expired registrations failed");
+                }
+                if let Err(e) = service::automatic::reconcile_automatic_locks(&state).await {
+                    tracing::warn!(error = ?e, "reconciling automatic locks with the registries failed");
                 }
                 state.public_limiter.shrink();
                 state.ops_limiter.shrink();

@@ -49,5 +49,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(api::clients::Doc::openapi());
     doc.merge(api::oauth::Doc::openapi());
     doc.merge(api::officers::Doc::openapi());
+    doc.merge(api::holders::Doc::openapi());
+    doc.merge(api::locks::Doc::openapi());
+    doc.merge(api::bulk::Doc::openapi());
     doc
 }

@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -34,6 +35,47 @@ pub struct Problem {
     /// Tries left on a one-time code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts_left: Option<i64>,
+    /// `account-locked`: the locks in force on the account, each with its ground and how it can be lifted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<LockNotice>,
+}
+
+/// A lock in force, as the holder is told about it (domain.md "Effect of a lock"): the ground and how it can be
+/// lifted, never who placed it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LockNotice {
+    /// The ground, e.g. `holder_request`, `authority_request`, `residence_expired`.
+    #[schema(example = "authority_request")]
+    pub ground: String,
+    /// What the ground means, in Vietnamese.
+    pub description_vi: String,
+    /// What the ground means, in English.
+    pub description_en: String,
+    /// When the lock took effect.
+    pub since: DateTime<Utc>,
+    /// When a temporary lock ends by itself; absent for a lock that lasts until it is lifted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// How this lock can be lifted, in Vietnamese.
+    pub how_to_lift_vi: String,
+    /// How this lock can be lifted, in English.
+    pub how_to_lift_en: String,
+}
+
+impl LockNotice {
+    pub fn of(lock: &dinhdanh_domain::lock::Lock) -> Self {
+        let (description_vi, description_en) = lock.ground.description();
+        let (how_to_lift_vi, how_to_lift_en) = dinhdanh_domain::authority::how_to_lift(lock.ground);
+        Self {
+            ground: lock.ground.as_str().to_owned(),
+            description_vi: description_vi.to_owned(),
+            description_en: description_en.to_owned(),
+            since: lock.effective_at,
+            until: lock.ends_at,
+            how_to_lift_vi: how_to_lift_vi.to_owned(),
+            how_to_lift_en: how_to_lift_en.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -67,6 +109,10 @@ pub enum ApiError {
         scope: &'static str,
     },
     OrganizationSuspended,
+    /// The lock authority table does not let this party place or lift this lock.
+    LockRefused {
+        reason: String,
+    },
     NotFound {
         what: &'static str,
     },
@@ -77,8 +123,13 @@ pub enum ApiError {
     SignInLocked {
         retry_after_seconds: i64,
     },
-    /// A sign-in with a wrong username, password or code: one answer, whichever it was.
+    /// A sign-in with a wrong identifier, password or code (or of an account that cannot sign in): one answer,
+    /// whichever it was.
     SignInFailed,
+    /// A holder's sign-in with the right password, refused because locks are in force on the account.
+    AccountLocked {
+        locks: Vec<LockNotice>,
+    },
     /// The change would leave no active administrator.
     LastAdministrator,
     /// The API client is revoked: nothing more can be changed on it.
@@ -114,10 +165,12 @@ impl ApiError {
             Self::Forbidden { .. } => "forbidden",
             Self::InsufficientScope { .. } => "insufficient-scope",
             Self::OrganizationSuspended => "organization-suspended",
+            Self::LockRefused { .. } => "lock-refused",
             Self::NotFound { .. } => "not-found",
             Self::Conflict { .. } => "conflict",
             Self::SignInLocked { .. } => "sign-in-locked",
             Self::SignInFailed => "sign-in-failed",
+            Self::AccountLocked { .. } => "account-locked",
             Self::LastAdministrator => "last-administrator",
             Self::ClientRevoked => "client-revoked",
             Self::LastCredential => "last-credential",
@@ -135,13 +188,15 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } | Self::InsufficientScope { .. } | Self::OrganizationSuspended => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Forbidden { .. }
+            | Self::InsufficientScope { .. }
+            | Self::OrganizationSuspended
+            | Self::LockRefused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::SignInFailed => StatusCode::UNAUTHORIZED,
+            Self::AccountLocked { .. } => StatusCode::FORBIDDEN,
             Self::LastAdministrator => StatusCode::CONFLICT,
             Self::ClientRevoked | Self::LastCredential => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,6 +218,13 @@ impl ApiError {
                     "Insufficient scope",
                     format!("Mã truy cập thiếu phạm vi {scope}."),
                     format!("The access token lacks the scope {scope}."),
+                );
+            }
+            Self::LockRefused { reason } => {
+                return (
+                    "Not allowed by the lock authority rules",
+                    format!("Theo quy định, bên yêu cầu không được thực hiện thao tác khóa/mở khóa này: {reason}."),
+                    format!("The lock authority rules do not allow this: {reason}."),
                 );
             }
             Self::NotFound { what } => {
@@ -188,8 +250,15 @@ impl ApiError {
             ),
             Self::SignInFailed => (
                 "Sign-in failed",
-                "Tên đăng nhập, mật khẩu hoặc mã xác thực không đúng.",
-                "The username, password or authentication code is wrong.",
+                "Thông tin đăng nhập (tên đăng nhập hoặc số định danh, mật khẩu, mã xác thực) không đúng.",
+                "The sign-in details (username or identifier, password, code) are wrong.",
+            ),
+            Self::AccountLocked { .. } => (
+                "Account locked",
+                "Tài khoản định danh điện tử đang bị khóa nên không thể đăng nhập; xem lý do và cách mở khóa của từng khóa. \
+                 Để đề nghị mở khóa, hãy đăng nhập với mục đích khôi phục (purpose = restore).",
+                "The e-ID account is locked and cannot sign in; see each lock's ground and how it can be lifted. To ask \
+                 for a lift, sign in with purpose \"restore\".",
             ),
             Self::LastAdministrator => (
                 "Last administrator",
@@ -237,10 +306,10 @@ impl ApiError {
             ),
             Self::CodeExpired => (
                 "Code expired",
-                "Mã kích hoạt đã hết hạn hoặc bị hủy do nhập sai quá số lần cho phép; hãy yêu cầu mã mới.",
-                "The activation code has expired or was voided after too many wrong tries; ask for a new one.",
+                "Mã đã hết hạn hoặc bị hủy do nhập sai quá số lần cho phép; hãy yêu cầu mã mới.",
+                "The code has expired or was voided after too many wrong tries; ask for a new one.",
             ),
-            Self::WrongCode { .. } => ("Wrong code", "Mã kích hoạt không đúng.", "The activation code is wrong."),
+            Self::WrongCode { .. } => ("Wrong code", "Mã không đúng.", "The code is wrong."),
             Self::TooManyRequests { .. } => (
                 "Too many requests",
                 "Bạn đã gửi quá nhiều yêu cầu; hãy thử lại sau.",
@@ -281,6 +350,10 @@ impl ApiError {
             attempts_left: match self {
                 Self::WrongCode { attempts_left } => Some(*attempts_left),
                 _ => None,
+            },
+            locks: match self {
+                Self::AccountLocked { locks } => locks.clone(),
+                _ => Vec::new(),
             },
         }
     }

@@ -94,6 +94,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Records the account's assurance level (Level 2 after a portrait or fingerprint match).
+    pub async fn set_account_level(&mut self, account: &AccountId, level: Level) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET level = $1 WHERE id = $2")
+            .bind(level.number())
+            .bind(account.as_str())
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
     /// Replaces the account's activation code (a resend voids the previous one) and logs the send.
     pub async fn put_activation_code(
         &mut self,

@@ -125,36 +125,58 @@ pub(crate) async fn append_chained(
     sqlx::query("UPDATE audit_head SET id = id WHERE id = 1").execute(&mut **tx).await?;
     let head = sqlx::query("SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetch_one(&mut **tx).await?;
     let (mut seq, mut prev): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
-    for entry in entries {
-        seq += 1;
-        let detail = entry.detail.to_string();
-        let at = to_ms(entry.at);
-        let fields = Hashed {
-            seq,
-            at_ms: at,
-            actor: &entry.actor,
-            action: entry.action,
-            subject: entry.subject.as_deref(),
-            outcome: entry.outcome,
-            detail: &detail,
-        };
-        let hash = fields.hash(&prev);
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, outcome, detail, seq, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(at)
-        .bind(&entry.actor)
-        .bind(entry.action)
-        .bind(entry.subject.clone())
-        .bind(entry.outcome)
-        .bind(detail)
-        .bind(seq)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-        prev = hash;
+    // Hashed one after the other in order; written in multi-row INSERTs of at most ROWS entries (a bulk order
+    // appends thousands in one transaction).
+    const ROWS: usize = 500;
+    for chunk in entries.chunks(ROWS) {
+        let placeholders: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p = r * 9;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8,
+                    p + 9
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_log (at, actor, action, subject, outcome, detail, seq, prev_hash, hash) VALUES {}",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for entry in chunk {
+            seq += 1;
+            let detail = entry.detail.to_string();
+            let at = to_ms(entry.at);
+            let fields = Hashed {
+                seq,
+                at_ms: at,
+                actor: &entry.actor,
+                action: entry.action,
+                subject: entry.subject.as_deref(),
+                outcome: entry.outcome,
+                detail: &detail,
+            };
+            let hash = fields.hash(&prev);
+            query = query
+                .bind(at)
+                .bind(entry.actor.clone())
+                .bind(entry.action)
+                .bind(entry.subject.clone())
+                .bind(entry.outcome)
+                .bind(detail)
+                .bind(seq)
+                .bind(std::mem::replace(&mut prev, hash.clone()))
+                .bind(hash);
+        }
+        query.execute(&mut **tx).await?;
     }
     sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
         .bind(seq)

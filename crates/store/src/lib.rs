@@ -11,12 +11,17 @@
 
 mod accounts;
 mod audit;
+mod automatic;
+mod bulk;
 mod clients;
+mod holders;
+mod locks;
 mod migrate;
 mod officers;
 mod organizations;
 mod outbox;
 mod registry;
+mod requests;
 pub mod testing;
 pub mod time;
 
@@ -31,10 +36,14 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use accounts::ActivationCodeRow;
 pub use audit::{AuditEntry, AuditRecord, ChainProblem, ChainReport};
+pub use automatic::AutomaticCandidate;
+pub use bulk::{AccountBrief, CHUNK as BULK_CHUNK};
 pub use clients::AccessTokenOwner;
+pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
 pub use registry::UpsertOutcome;
+pub use requests::{QueueFilter, RequestTarget, StoredResponse};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

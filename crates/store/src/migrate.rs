@@ -18,6 +18,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "actors", sql: include_str!("../migrations/0002_actors.sql") },
     Migration { version: 3, name: "locks", sql: include_str!("../migrations/0003_locks.sql") },
+    Migration { version: 4, name: "automatic_locks", sql: include_str!("../migrations/0004_automatic_locks.sql") },
+    Migration { version: 5, name: "restore_sessions", sql: include_str!("../migrations/0005_restore_sessions.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

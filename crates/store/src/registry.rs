@@ -25,7 +25,7 @@ impl std::ops::AddAssign for UpsertOutcome {
     }
 }
 
-const CITIZEN_COLUMNS: &str = "id_number, full_name, date_of_birth, gender, place_of_origin, permanent_residence, card_status, died_on, updated_at";
+pub(crate) const CITIZEN_COLUMNS: &str = "id_number, full_name, date_of_birth, gender, place_of_origin, permanent_residence, card_status, died_on, updated_at";
 const CITIZEN_CONFLICT: &str = " ON CONFLICT (id_number) DO UPDATE SET
     full_name = excluded.full_name, date_of_birth = excluded.date_of_birth, gender = excluded.gender,
     place_of_origin = excluded.place_of_origin, permanent_residence = excluded.permanent_residence,
@@ -38,7 +38,7 @@ const CITIZEN_CONFLICT: &str = " ON CONFLICT (id_number) DO UPDATE SET
      OR registry_citizens.card_status IS DISTINCT FROM excluded.card_status
      OR registry_citizens.died_on IS DISTINCT FROM excluded.died_on";
 
-const FOREIGNER_COLUMNS: &str = "nationality, passport_number, full_name, date_of_birth, gender, passport_expires_on, stay_expires_on, died_on, updated_at";
+pub(crate) const FOREIGNER_COLUMNS: &str = "nationality, passport_number, full_name, date_of_birth, gender, passport_expires_on, stay_expires_on, died_on, updated_at";
 const FOREIGNER_CONFLICT: &str = " ON CONFLICT (nationality, passport_number) DO UPDATE SET
     full_name = excluded.full_name, date_of_birth = excluded.date_of_birth, gender = excluded.gender,
     passport_expires_on = excluded.passport_expires_on, stay_expires_on = excluded.stay_expires_on,
@@ -238,7 +238,7 @@ fn opt_date(row: &AnyRow, column: &str) -> Result<Option<chrono::NaiveDate>, Sto
     row.try_get::<Option<String>, _>(column)?.as_deref().map(date_from_text).transpose()
 }
 
-fn citizen_from_row(row: &AnyRow) -> Result<CitizenRecord, StoreError> {
+pub(crate) fn citizen_from_row(row: &AnyRow) -> Result<CitizenRecord, StoreError> {
     Ok(CitizenRecord {
         id_number: IdentificationNumber::from_stored(row.try_get("id_number")?),
         full_name: FullName::parse(&row.try_get::<String, _>("full_name")?).map_err(corrupt("full name"))?,
@@ -252,7 +252,7 @@ fn citizen_from_row(row: &AnyRow) -> Result<CitizenRecord, StoreError> {
     })
 }
 
-fn foreigner_from_row(row: &AnyRow) -> Result<ForeignerRecord, StoreError> {
+pub(crate) fn foreigner_from_row(row: &AnyRow) -> Result<ForeignerRecord, StoreError> {
     Ok(ForeignerRecord {
         nationality: Nationality::parse(&row.try_get::<String, _>("nationality")?).map_err(corrupt("nationality"))?,
         passport_number: PassportNumber::parse(&row.try_get::<String, _>("passport_number")?)

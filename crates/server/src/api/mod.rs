@@ -1,7 +1,10 @@
 //! The JSON API under `/v1` and the operational endpoints. Handlers are thin: parse the body into domain
 //! types, call one service function, shape the response.
 
+pub mod bulk;
 pub mod clients;
+pub mod holders;
+pub mod locks;
 pub mod oauth;
 pub mod officers;
 pub mod ops;

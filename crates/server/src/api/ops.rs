@@ -40,6 +40,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(failed) = state.store.count_messages(OutboxStatus::Failed).await {
         metrics::gauge!("dinhdanh_outbox_failed").set(failed as f64);
     }
+    if let Ok(overdue) = state.store.count_overdue_requests(state.clock.now()).await {
+        metrics::gauge!("dinhdanh_requests_overdue").set(overdue as f64);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
 }
 

@@ -1,7 +1,12 @@
 //! Application services: each public function is one use case (parse → domain → one store transaction), shared
 //! by the HTTP API and, later, the web pages and the CLI.
 
+pub mod automatic;
+pub mod bulk;
 pub mod clients;
+pub mod holders;
+pub mod locks;
+pub mod notices;
 pub mod officers;
 pub mod organizations;
 pub mod registration;

@@ -5,14 +5,15 @@
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::activation::{ActivationCode, ActivationError};
 use dinhdanh_domain::registration::{Declaration, citizen_matches, foreigner_matches};
-use dinhdanh_domain::{Account, AccountError, AccountId, AccountStatus, Channel, Email, Level, PhoneNumber, notice};
-use dinhdanh_store::{AuditEntry, NewMessage, StoreError, Tx};
+use dinhdanh_domain::{Account, AccountError, AccountId, AccountStatus, Email, Level, PhoneNumber, notice};
+use dinhdanh_store::{AuditEntry, StoreError, Tx};
 use rand::Rng;
 use serde_json::json;
 
 use crate::AppState;
 use crate::problem::ApiError;
 use crate::secrets::{hash_secret, verify_secret};
+use crate::service::notices::queue_notice;
 
 /// A registration after its fields have been parsed.
 pub struct Registration {
@@ -244,38 +245,4 @@ async fn send_code(
         code_expires_at: expires_at,
         registration_expires_at: account.created_at + policy.pending_ttl,
     })
-}
-
-/// Queues a notice to every registered channel of the account; returns the masked destinations.
-async fn queue_notice(
-    tx: &mut Tx,
-    account: &Account,
-    kind: &'static str,
-    text: notice::Notice,
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, ApiError> {
-    let mut destinations = Vec::new();
-    if let Some(phone) = &account.phone {
-        let message = NewMessage {
-            kind,
-            channel: Channel::Sms,
-            recipient: phone.as_str().to_owned(),
-            subject: text.subject.clone(),
-            body: text.body.clone(),
-        };
-        tx.enqueue(message, now).await?;
-        destinations.push(phone.masked());
-    }
-    if let Some(email) = &account.email {
-        let message = NewMessage {
-            kind,
-            channel: Channel::Email,
-            recipient: email.as_str().to_owned(),
-            subject: text.subject.clone(),
-            body: text.body.clone(),
-        };
-        tx.enqueue(message, now).await?;
-        destinations.push(email.masked());
-    }
-    Ok(destinations)
 }

@@ -141,6 +141,86 @@ impl TestServer {
         (officer, token)
     }
 
+    /// An active Level 1 or 2 account for a citizen with this identification number, and a live holder session.
+    pub async fn holder(&self, id_number: &str, level: dinhdanh_domain::Level) -> (dinhdanh_domain::Account, String) {
+        self.holder_with_channels(id_number, level, true, true).await
+    }
+
+    /// Like [`Self::holder`], with only the channels asked for (a phone `0912345678`, an e-mail `mai@example.vn`).
+    pub async fn holder_with_channels(
+        &self,
+        id_number: &str,
+        level: dinhdanh_domain::Level,
+        phone: bool,
+        email: bool,
+    ) -> (dinhdanh_domain::Account, String) {
+        use dinhdanh_domain::{
+            Account, AccountId, AccountStatus, FullName, IdentificationNumber, IdentityKey, ProvinceTable,
+        };
+        let now = self.clock.now();
+        let id = IdentificationNumber::parse(id_number, &ProvinceTable::builtin()).unwrap();
+        let account = Account {
+            id: AccountId::new(uuid::Uuid::new_v4().to_string()),
+            identity_key: IdentityKey::citizen(&id),
+            holder_kind: dinhdanh_domain::account::HolderKind::Citizen,
+            full_name: FullName::parse("Trần Thị Mai").unwrap(),
+            level,
+            status: AccountStatus::Active,
+            phone: phone.then(|| dinhdanh_domain::PhoneNumber::parse("0912345678").unwrap()),
+            email: email.then(|| dinhdanh_domain::Email::parse("mai@example.vn").unwrap()),
+            password_hash: "unused".into(),
+            created_at: now,
+            activated_at: Some(now),
+        };
+        let (token, hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+        let mut tx = self.store.begin().await.unwrap();
+        tx.insert_account(&account).await.unwrap();
+        tx.insert_holder_session(&hash, &account.id, level, false, now, now + Duration::hours(1)).await.unwrap();
+        tx.commit().await.unwrap();
+        (account, token)
+    }
+
+    /// A new live session for an existing account (after a lock revoked the old ones, say).
+    pub async fn holder_session(&self, account: &dinhdanh_domain::Account) -> String {
+        let now = self.clock.now();
+        let (token, hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+        let mut tx = self.store.begin().await.unwrap();
+        tx.insert_holder_session(&hash, &account.id, account.level, false, now, now + Duration::hours(1))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        token
+    }
+
+    /// An organization of `kind` with an API client holding `scopes`, and a live access token for it.
+    pub async fn organization_token(
+        &self,
+        code: &str,
+        kind: OrganizationKind,
+        scopes: &[dinhdanh_domain::actor::Scope],
+    ) -> (Organization, String) {
+        use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+        let org = self.organization(code, kind).await;
+        let now = self.clock.now();
+        let scopes: BTreeSet<_> = scopes.iter().copied().collect();
+        let client = ApiClient {
+            id: uuid::Uuid::new_v4().to_string(),
+            organization_id: org.id.clone(),
+            name: format!("{code} client"),
+            auth_method: ClientAuthMethod::ClientSecret,
+            scopes: scopes.clone(),
+            status: ClientStatus::Active,
+            created_at: now,
+            revoked_at: None,
+        };
+        let (token, hash) = new_token(dinhdanh_server::auth::ACCESS_TOKEN_PREFIX);
+        let mut tx = self.store.begin().await.unwrap();
+        tx.insert_api_client(&client).await.unwrap();
+        tx.insert_access_token(&hash, &client.id, &scopes, now, now + Duration::days(30)).await.unwrap();
+        tx.commit().await.unwrap();
+        (org, token)
+    }
+
     /// The operator organization (created on first use) and an administrator's bearer token.
     pub async fn admin(&self) -> String {
         let operator = match self.store.organization_by_code("C06").await.unwrap() {

@@ -1,0 +1,319 @@
+//! The lock benchmarks' client (run by `bench/locks_self_lock.sh` and `bench/locks_bulk.sh` against a running
+//! `dinhdanh serve`): it writes its fixtures straight to the server's database, then measures over HTTP.
+//!
+//!   locks_bench self-lock --db URL --base http://127.0.0.1:8080 --holders 2000 --concurrency 8
+//!   locks_bench bulk --db URL --base http://127.0.0.1:8080 --accounts 10000
+//!
+//! `self-lock`: each holder locks their own account once (`POST /v1/lock-requests`, effective at once); the
+//! latency is from sending the request to receiving the answer, which the server sends after the commit of the
+//! lock, the revocation of the sessions, the notices and the audit entries. Half the holders go one at a time,
+//! the other half from `--concurrency` clients at once. Requests come from many loopback addresses (127.0.x.y),
+//! 100 per address, so that the per-IP API rate limit (1,200 a minute) does not throttle the benchmark.
+//!
+//! `bulk`: files one order naming `--accounts` accounts, has a reviewer claim and forward it, and times the
+//! supervisor's approval, which applies the whole order in one transaction.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use dinhdanh_domain::account::HolderKind;
+use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
+use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+use dinhdanh_domain::officer::{Officer, OfficerStatus};
+use dinhdanh_domain::organization::Organization;
+use dinhdanh_domain::{
+    Account, AccountId, AccountStatus, Email, FullName, IdentificationNumber, IdentityKey, Level, PhoneNumber,
+    ProvinceTable,
+};
+use dinhdanh_server::secrets::new_token;
+use dinhdanh_store::Store;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    SelfLock {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value_t = 2000)]
+        holders: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    Bulk {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value_t = 10_000)]
+        accounts: usize,
+    },
+}
+
+/// A run tag, so that fixtures of several runs on one database do not collide.
+fn tag() -> u32 {
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 900_000) as u32
+}
+
+/// `n` active accounts with one live session each; returns the accounts and the sessions' tokens.
+async fn holders(store: &Store, run: u32, n: usize) -> Result<(Vec<Account>, Vec<String>)> {
+    let now = Utc::now();
+    let provinces = ProvinceTable::builtin();
+    // Identification numbers: province 001, a man born in 1990 (digit 0, year 90); the run tag keeps them apart.
+    let accounts: Vec<Account> = (0..n)
+        .map(|i| {
+            let number = format!("001090{:06}", (run as usize * 1000 + i) % 1_000_000);
+            Account {
+                id: AccountId::new(format!("bench-{run}-{i}")),
+                identity_key: IdentityKey::citizen(&IdentificationNumber::parse(&number, &provinces).unwrap()),
+                holder_kind: HolderKind::Citizen,
+                full_name: FullName::parse("Nguyễn Văn Hùng").unwrap(),
+                level: Level::One,
+                status: AccountStatus::Active,
+                phone: Some(PhoneNumber::parse(&format!("09{:08}", i)).unwrap()),
+                email: Some(Email::parse(&format!("holder{i}@example.vn")).unwrap()),
+                password_hash: "unused".into(),
+                created_at: now,
+                activated_at: Some(now),
+            }
+        })
+        .collect();
+    let mut tokens = Vec::with_capacity(n);
+    let mut sessions = Vec::with_capacity(n);
+    for a in &accounts {
+        let (token, hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+        tokens.push(token);
+        sessions.push((hash, a.id.clone(), a.level));
+    }
+    let mut tx = store.begin().await?;
+    tx.insert_accounts_batch(&accounts).await?;
+    tx.insert_holder_sessions_batch(&sessions, now, now + chrono::Duration::hours(8)).await?;
+    tx.commit().await?;
+    Ok((accounts, tokens))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn report(label: &str, mut latencies: Vec<Duration>, wall: Duration) {
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{label}: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} requests/s",
+        latencies.len(),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap()),
+        latencies.len() as f64 / wall.as_secs_f64()
+    );
+}
+
+/// An HTTP client sending from loopback address number `k` (127.0.x.y, never 127.0.0.1).
+fn client_from(k: usize) -> reqwest::Client {
+    let k = k + 2;
+    let address = Ipv4Addr::new(127, 0, (k / 250) as u8, (k % 250 + 2) as u8);
+    reqwest::Client::builder().local_address(IpAddr::V4(address)).build().unwrap()
+}
+
+async fn self_lock(client: &reqwest::Client, base: &str, token: &str) -> Result<Duration> {
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}/v1/lock-requests"))
+        .bearer_auth(token)
+        .json(&json!({"reason": "mất điện thoại / lost phone"}))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    let elapsed = started.elapsed();
+    if status != 201 || body["status"] != "effective" {
+        bail!("self-lock answered {status}: {body}");
+    }
+    Ok(elapsed)
+}
+
+async fn run_self_lock(db: &str, base: &str, n: usize, concurrency: usize) -> Result<()> {
+    let store = Store::connect(db).await?;
+    let run = tag();
+    let (accounts, tokens) = holders(&store, run, n).await?;
+    let half = n / 2;
+    let clients: Vec<reqwest::Client> = (0..n.div_ceil(100)).map(client_from).collect();
+    // Warm-up: a few requests that are not counted (connections, statement caches).
+    for (i, token) in tokens.iter().take(10).enumerate() {
+        self_lock(&clients[i / 100], base, token).await?;
+    }
+    let started = Instant::now();
+    let mut sequential = Vec::with_capacity(half);
+    for (i, token) in tokens.iter().enumerate().take(half).skip(10) {
+        sequential.push(self_lock(&clients[i / 100], base, token).await?);
+    }
+    report("sequential", sequential, started.elapsed());
+
+    let next = Arc::new(AtomicUsize::new(half));
+    let tokens = Arc::new(tokens);
+    let clients = Arc::new(clients);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (next, tokens, clients, base) = (next.clone(), tokens.clone(), clients.clone(), base.to_owned());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= tokens.len() {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                latencies.push(self_lock(&clients[i / 100], &base, &tokens[i]).await?);
+            }
+        }));
+    }
+    let mut concurrent = Vec::new();
+    for worker in workers {
+        concurrent.extend(worker.await??);
+    }
+    report(&format!("concurrency {concurrency}"), concurrent, started.elapsed());
+    // Every answered lock is committed and in force.
+    let now = Utc::now();
+    let mut locked = 0;
+    for account in accounts.iter().step_by(97) {
+        locked += usize::from(!store.active_locks(&account.id, now).await?.is_empty());
+    }
+    println!("checked: {locked} of {} sampled accounts locked", accounts.iter().step_by(97).count());
+    Ok(())
+}
+
+async fn run_bulk(db: &str, base: &str, n: usize) -> Result<()> {
+    let store = Store::connect(db).await?;
+    let run = tag();
+    let now = Utc::now();
+    let later = now + chrono::Duration::hours(8);
+    let org = |code: String, kind| Organization {
+        id: format!("org-{code}"),
+        code: code.clone(),
+        name: code,
+        kind,
+        parent_id: None,
+        status: OrganizationStatus::Active,
+        contact_email: None,
+        contact_phone: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let authority = org(format!("CSDT-{run}"), OrganizationKind::ProsecutingAgency);
+    let operator = org(format!("C06-{run}"), OrganizationKind::Operator);
+    let scopes: BTreeSet<Scope> = [Scope::LocksRequest].into_iter().collect();
+    let client = ApiClient {
+        id: format!("client-{run}"),
+        organization_id: authority.id.clone(),
+        name: "bench".into(),
+        auth_method: ClientAuthMethod::ClientSecret,
+        scopes: scopes.clone(),
+        status: ClientStatus::Active,
+        created_at: now,
+        revoked_at: None,
+    };
+    let officer = |role: OfficerRole| Officer {
+        id: format!("{}-{run}", role.as_str()),
+        username: format!("{}-{run}", role.as_str()),
+        full_name: "Phạm Minh Tuấn".into(),
+        organization_id: operator.id.clone(),
+        roles: [role].into_iter().collect(),
+        status: OfficerStatus::Active,
+        password_hash: None,
+        totp_secret: None,
+        totp_last_step: None,
+        enrolment_token_hash: None,
+        enrolment_expires_at: None,
+        failed_sign_ins: 0,
+        locked_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let (reviewer, supervisor) = (officer(OfficerRole::Reviewer), officer(OfficerRole::Supervisor));
+    let (authority_token, authority_hash) = new_token(dinhdanh_server::auth::ACCESS_TOKEN_PREFIX);
+    let (reviewer_token, reviewer_hash) = new_token(dinhdanh_server::auth::OFFICER_SESSION_PREFIX);
+    let (supervisor_token, supervisor_hash) = new_token(dinhdanh_server::auth::OFFICER_SESSION_PREFIX);
+    let mut tx = store.begin().await?;
+    tx.insert_organization(&authority).await?;
+    tx.insert_organization(&operator).await?;
+    tx.insert_api_client(&client).await?;
+    tx.insert_access_token(&authority_hash, &client.id, &scopes, now, later).await?;
+    tx.insert_officer(&reviewer).await?;
+    tx.insert_officer(&supervisor).await?;
+    tx.insert_officer_session(&reviewer_hash, &reviewer.id, now, later).await?;
+    tx.insert_officer_session(&supervisor_hash, &supervisor.id, now, later).await?;
+    tx.commit().await?;
+    let (accounts, _) = holders(&store, run, n).await?;
+
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build()?;
+    let entries: Vec<Value> =
+        accounts.iter().map(|a| json!({"id_number": a.identity_key.as_str().trim_start_matches("CID:")})).collect();
+    let order = json!({"ground": "authority_request", "reason": "bench", "accounts": entries,
+        "legal_basis": {"document_kind": "Quyết định", "number": "1/QĐ", "issued_on": "2025-01-02",
+                        "issuing_body": "Cơ quan CSĐT", "signer": "Nguyễn Văn A"}});
+    let post = |path: String, token: String, body: Value| {
+        let http = http.clone();
+        async move {
+            let response = http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send().await?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await?;
+            Ok::<_, anyhow::Error>((status, body))
+        }
+    };
+    let started = Instant::now();
+    let (status, filed) = post("/v1/bulk-lock-orders".into(), authority_token.clone(), order).await?;
+    let filing = started.elapsed();
+    if status != 201 || filed["summary"]["pending"] != n as i64 {
+        bail!("filing answered {status}: {}", filed.to_string().chars().take(500).collect::<String>());
+    }
+    let id = filed["id"].as_str().context("order id")?.to_owned();
+    for step in ["claim", "forward"] {
+        let (status, body) = post(format!("/v1/requests/{id}/{step}"), reviewer_token.clone(), json!({})).await?;
+        if status != 200 {
+            bail!("{step} answered {status}: {body}");
+        }
+    }
+    let started = Instant::now();
+    let (status, approved) =
+        post(format!("/v1/requests/{id}/decision"), supervisor_token, json!({"decision": "approve"})).await?;
+    let approval = started.elapsed();
+    if status != 200 || approved["status"] != "effective" {
+        bail!("approval answered {status}: {approved}");
+    }
+    let response = http.get(format!("{base}/v1/bulk-lock-orders/{id}")).bearer_auth(&authority_token).send().await?;
+    let summary: Value = response.json().await?;
+    let locked = summary["summary"]["locked"].as_i64().unwrap_or(0);
+    println!("filing {n} accounts: {:.2} s", filing.as_secs_f64());
+    println!(
+        "approval of {n} accounts: {:.2} s, {:.0} accounts/s ({locked} locked)",
+        approval.as_secs_f64(),
+        n as f64 / approval.as_secs_f64()
+    );
+    if locked != n as i64 {
+        bail!("only {locked} of {n} accounts locked");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::SelfLock { db, base, holders, concurrency } => run_self_lock(&db, &base, holders, concurrency).await,
+        Cmd::Bulk { db, base, accounts } => run_bulk(&db, &base, accounts).await,
+    }
+}

@@ -1,0 +1,281 @@
+//! Bulk lock orders over HTTP: an authority files one order naming many accounts, follows it, and reads the
+//! per-account results page by page. The officers' steps on an order are the ordinary ones on
+//! `/v1/requests/{id}/…`. This router carries its own body limit ([`BODY_LIMIT`]) instead of the API's 64 KiB.
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use dinhdanh_domain::actor::Actor;
+use dinhdanh_domain::lock::{Ground, LegalBasis};
+use dinhdanh_store::RequestTarget;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::ApiJson;
+use super::locks::LegalBasisBody;
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+use crate::service::bulk::{self, BulkOrder, Entry, OrderView};
+use crate::service::locks::Idempotency;
+
+/// The largest order body accepted: 100,000 entries of passport and nationality fit with room to spare.
+pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(bulk_lock, get_bulk_lock_order, get_bulk_lock_results),
+    components(schemas(BulkLockBody, BulkEntryBody, BulkOrderBody, BulkSummaryBody, BulkResultBody, BulkResultsPage))
+)]
+pub struct Doc;
+
+/// The routes, with their own body limit. Merge them after the API's 64 KiB limit layer, not under it.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/bulk-lock-orders", post(bulk_lock))
+        .route("/v1/bulk-lock-orders/{id}", get(get_bulk_lock_order))
+        .route("/v1/bulk-lock-orders/{id}/results", get(get_bulk_lock_results))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+}
+
+/// One account of an order: a citizen's identification number, or a foreigner's passport number and nationality.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct BulkEntryBody {
+    #[schema(example = "001190123456")]
+    pub id_number: Option<String>,
+    pub passport_number: Option<String>,
+    #[schema(example = "KOR")]
+    pub nationality: Option<String>,
+}
+
+/// A bulk lock order: one ground, legal basis and reason for up to 100,000 accounts.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct BulkLockBody {
+    /// authority_request (prosecuting agencies, competent authorities) or relying_party_request.
+    #[schema(example = "authority_request")]
+    pub ground: String,
+    pub legal_basis: Option<LegalBasisBody>,
+    #[serde(default)]
+    pub reason: String,
+    /// Your own case reference (required from relying parties).
+    pub reference: Option<String>,
+    /// The locks end by themselves at this instant.
+    pub ends_at: Option<DateTime<Utc>>,
+    pub accounts: Vec<BulkEntryBody>,
+}
+
+/// Entries by outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkSummaryBody {
+    pub entries: i64,
+    /// Valid, waiting for the decision.
+    pub pending: i64,
+    pub locked: i64,
+    /// Your organization already had a lock of this ground in force on the account: not locked twice.
+    pub already_locked: i64,
+    pub invalid: i64,
+    pub not_found: i64,
+    pub duplicate: i64,
+}
+
+/// One entry's result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResultBody {
+    /// The entry's index in the order's `accounts`, from 0.
+    pub index: i64,
+    /// The identification number, or NATIONALITY:PASSPORT, as understood (or as given, when invalid).
+    pub identifier: String,
+    /// pending, locked, already_locked, invalid, not_found, duplicate, or not_locked (the order was refused).
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// The lock placed (or already in force), for a later unlock request.
+    pub lock_id: Option<String>,
+}
+
+/// A bulk lock order: one request with its tracking code, status and per-entry summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkOrderBody {
+    /// The request's id: the officers work it at `/v1/requests/{id}/…`.
+    pub id: String,
+    #[schema(example = "7K3M-9QX2-PA")]
+    pub tracking_code: String,
+    pub ground: String,
+    pub status: String,
+    pub received_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    /// The role that takes the next step: reviewer or supervisor.
+    pub next_step_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+    pub effective_at: Option<DateTime<Utc>>,
+    pub lock_ends_at: Option<DateTime<Utc>>,
+    pub summary: BulkSummaryBody,
+    /// The entries not accepted (invalid, not_found, duplicate), the first 1,000 of them.
+    pub problems: Vec<BulkResultBody>,
+    /// More problems than listed: read them from the results.
+    pub problems_truncated: bool,
+}
+
+fn result_body(t: RequestTarget) -> BulkResultBody {
+    BulkResultBody {
+        index: t.position,
+        identifier: t.identifier,
+        outcome: t.outcome,
+        reason: t.detail,
+        lock_id: t.lock_id,
+    }
+}
+
+impl BulkOrderBody {
+    fn new(view: OrderView, now: DateTime<Utc>) -> Self {
+        let r = &view.request;
+        let count = |o: &str| view.counts.get(o).copied().unwrap_or(0);
+        let summary = BulkSummaryBody {
+            entries: view.counts.values().sum(),
+            pending: count(bulk::outcome::PENDING),
+            locked: count(bulk::outcome::LOCKED),
+            already_locked: count(bulk::outcome::ALREADY_LOCKED),
+            invalid: count(bulk::outcome::INVALID),
+            not_found: count(bulk::outcome::NOT_FOUND),
+            duplicate: count(bulk::outcome::DUPLICATE),
+        };
+        Self {
+            id: r.id.clone(),
+            tracking_code: r.tracking_code.to_string(),
+            ground: r.ground.as_str().to_owned(),
+            status: r.status.as_str().to_owned(),
+            received_at: r.received_at,
+            deadline: r.deadline,
+            overdue: r.is_overdue(now),
+            next_step_by: (!r.status.is_final())
+                .then(|| r.next_decider())
+                .flatten()
+                .map(|role| role.as_str().to_owned()),
+            decided_at: r.decided_at,
+            decision_reason: r.decision_reason.clone(),
+            effective_at: r.effective_at,
+            lock_ends_at: r.lock_ends_at,
+            summary,
+            problems: view.problems.into_iter().map(result_body).collect(),
+            problems_truncated: view.problems_truncated,
+        }
+    }
+}
+
+fn legal_basis(body: LegalBasisBody) -> Result<LegalBasis, ApiError> {
+    let issued_on = NaiveDate::parse_from_str(body.issued_on.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::field("legal_basis.issued_on", "the date must be YYYY-MM-DD"))?;
+    Ok(LegalBasis {
+        document_kind: body.document_kind,
+        number: body.number,
+        issued_on,
+        issuing_body: body.issuing_body,
+        signer: body.signer,
+    })
+}
+
+/// The `Idempotency-Key` header, scoped to the caller, with a fingerprint of the body.
+fn idempotency(headers: &HeaderMap, actor: &Actor, body: &impl Serialize) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 200);
+    let key = key.ok_or_else(|| ApiError::field("Idempotency-Key", "give a key of 1 to 200 visible characters"))?;
+    let fingerprint = crate::secrets::hex(&Sha256::digest(serde_json::to_vec(body).unwrap_or_default()));
+    Ok(Some(Idempotency { scope: actor.audit_name(), key: key.to_owned(), fingerprint }))
+}
+
+/// File a bulk lock order: one request for many accounts, decided once by the officers (for authorities: a
+/// reviewer verifies and forwards, a supervisor decides) and applied to every valid account at once, all or
+/// nothing. Invalid entries are reported and do not block the others.
+#[utoipa::path(post, path = "/v1/bulk-lock-orders", operation_id = "bulkLock", tag = "locks",
+    security(("bearer" = [])), request_body = BulkLockBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the same order")),
+    responses(
+        (status = 201, body = BulkOrderBody),
+        (status = 403, description = "Not allowed by the authorization or lock authority table", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The Idempotency-Key was used for a different order", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 16 MiB"),
+        (status = 422, description = "Missing evidence, no account or too many, or no entry names an active account", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn bulk_lock(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<BulkLockBody>,
+) -> Result<(StatusCode, Json<BulkOrderBody>), ApiError> {
+    let idempotency = idempotency(&headers, &actor, &body)?;
+    let ground = Ground::parse(&body.ground).ok_or_else(|| ApiError::field("ground", "unknown ground"))?;
+    let order = BulkOrder {
+        ground,
+        legal_basis: body.legal_basis.map(legal_basis).transpose()?,
+        reason: body.reason,
+        reference: body.reference,
+        ends_at: body.ends_at,
+        entries: body
+            .accounts
+            .into_iter()
+            .map(|a| Entry { id_number: a.id_number, passport_number: a.passport_number, nationality: a.nationality })
+            .collect(),
+    };
+    let view = bulk::file_order(&state, &actor, order, idempotency.as_ref()).await?;
+    Ok((StatusCode::CREATED, Json(BulkOrderBody::new(view, state.clock.now()))))
+}
+
+/// A bulk lock order with its summary: its organization and officers only.
+#[utoipa::path(get, path = "/v1/bulk-lock-orders/{id}", operation_id = "getBulkLockOrder", tag = "locks",
+    security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = BulkOrderBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_bulk_lock_order(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<BulkOrderBody>, ApiError> {
+    let (view, _) = bulk::results(&state, &actor, &id, i64::MAX, 1).await?;
+    Ok(Json(BulkOrderBody::new(view, state.clock.now())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ResultsQuery {
+    /// Results after this index (the previous page's `next_after`); from the start when absent.
+    pub after: Option<i64>,
+    /// 1 to 1,000; default 500.
+    pub limit: Option<i64>,
+}
+
+/// A page of an order's per-account results, in the order's order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResultsPage {
+    pub order_id: String,
+    pub status: String,
+    pub results: Vec<BulkResultBody>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+/// The per-account results of a bulk lock order, page by page: its organization and officers only.
+#[utoipa::path(get, path = "/v1/bulk-lock-orders/{id}/results", operation_id = "getBulkLockResults", tag = "locks",
+    security(("bearer" = [])), params(("id" = String, Path), ResultsQuery),
+    responses((status = 200, body = BulkResultsPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_bulk_lock_results(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<ResultsQuery>,
+) -> Result<Json<BulkResultsPage>, ApiError> {
+    let limit = query.limit.unwrap_or(500).clamp(1, 1000);
+    let (view, page) = bulk::results(&state, &actor, &id, query.after.unwrap_or(-1), limit + 1).await?;
+    let more = page.len() as i64 > limit;
+    let results: Vec<BulkResultBody> = page.into_iter().take(limit as usize).map(result_body).collect();
+    let next_after = if more { results.last().map(|r| r.index) } else { None };
+    Ok(Json(BulkResultsPage {
+        order_id: view.request.id,
+        status: view.request.status.as_str().to_owned(),
+        results,
+        next_after,
+    }))
+}

@@ -1,0 +1,332 @@
+//! Holders over HTTP: sign-in in two steps (`POST /v1/holder-sessions`, then
+//! `POST /v1/holder-sessions/{sign_in_id}/verify`), sign-out (`DELETE /v1/holder-sessions/current`) and the
+//! holder's own account (`GET /v1/me`). Handlers parse and call one function of `crate::service::holders`; the
+//! session token appears once, in the answer that creates it.
+
+use axum::extract::{Path, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::account::HolderKind;
+use dinhdanh_domain::account::SignInPurpose;
+use dinhdanh_domain::activation::ActivationCode;
+use dinhdanh_domain::{Channel, IdentificationNumber, IdentityKey, Nationality, PassportNumber};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use super::ApiJson;
+use super::registration::HolderKindBody;
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, FieldError, LockNotice, Problem};
+use crate::service::holders::{self as service, SignInStart};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(start_holder_sign_in, verify_holder_sign_in, sign_out_holder, get_my_account),
+    components(schemas(
+        StartSignInRequest,
+        ChannelBody,
+        SignInStartedResponse,
+        VerifySignInRequest,
+        HolderSessionResponse,
+        MyAccountResponse,
+        LockNotice,
+    )),
+    tags((name = "holders", description = "Chủ tài khoản / Holders: sign-in, sessions, their own account"))
+)]
+pub struct Doc;
+
+/// Routes that need a holder's bearer token.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/holder-sessions/current", delete(sign_out_holder)).route("/v1/me", get(get_my_account))
+}
+
+/// Routes a stranger can call (the two sign-in steps): the public per-IP limit applies.
+pub fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/holder-sessions", post(start_holder_sign_in))
+        .route("/v1/holder-sessions/{sign_in_id}/verify", post(verify_holder_sign_in))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelBody {
+    Sms,
+    Email,
+}
+
+impl From<ChannelBody> for Channel {
+    fn from(c: ChannelBody) -> Self {
+        match c {
+            ChannelBody::Sms => Channel::Sms,
+            ChannelBody::Email => Channel::Email,
+        }
+    }
+}
+
+/// Step 1 of a holder's sign-in. Citizens give `id_number`; foreigners give `passport_number` and `nationality`.
+#[derive(Deserialize, ToSchema)]
+pub struct StartSignInRequest {
+    pub holder_kind: HolderKindBody,
+    /// Personal identification number (12 digits), citizens only.
+    #[schema(example = "001190123456")]
+    pub id_number: Option<String>,
+    /// Passport or travel document number, foreigners only.
+    pub passport_number: Option<String>,
+    /// ISO 3166-1 alpha-3, foreigners only.
+    #[schema(example = "KOR")]
+    pub nationality: Option<String>,
+    pub password: String,
+    /// Where to send the one-time code: `sms` or `email`. By default the phone if one is registered, else the
+    /// e-mail.
+    pub channel: Option<ChannelBody>,
+    /// `sign_in` (default) or `restore`: a holder whose account is locked signs in with `restore` to follow the
+    /// locks and ask for a lift; that session serves nothing else.
+    pub purpose: Option<String>,
+}
+
+/// The code is on its way.
+#[derive(Serialize, ToSchema)]
+pub struct SignInStartedResponse {
+    /// Give it to the verify step with the code.
+    pub sign_in_id: String,
+    pub channel: ChannelBody,
+    /// The masked destination, e.g. `•••678` or `m•••@example.vn`.
+    pub sent_to: String,
+    pub code_expires_at: DateTime<Utc>,
+}
+
+/// Step 2 of a holder's sign-in.
+#[derive(Deserialize, ToSchema)]
+pub struct VerifySignInRequest {
+    /// The 6-digit code received by SMS or e-mail.
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HolderSessionResponse {
+    /// The session's bearer token (`dd_hs_…`); shown once, stored only as a hash.
+    pub token: String,
+    /// The session lasts 60 minutes and is not extended by use; a lock ends it at once.
+    pub expires_at: DateTime<Utc>,
+    /// The assurance level of this sign-in: 1 or 2.
+    pub level: i64,
+    pub account_id: String,
+    /// A `restore` sign-in: the session serves only to follow the locks and ask for a lift.
+    pub restore_only: bool,
+}
+
+/// The signed-in holder's own account.
+#[derive(Serialize, ToSchema)]
+pub struct MyAccountResponse {
+    pub account_id: String,
+    #[schema(example = "citizen")]
+    pub holder_kind: String,
+    #[schema(example = "active")]
+    pub status: String,
+    pub level: i64,
+    /// The registered phone, masked.
+    pub phone: Option<String>,
+    /// The registered e-mail, masked.
+    pub email: Option<String>,
+    pub activated_at: Option<DateTime<Utc>>,
+    /// Whether the account can be used now: no lock is in force.
+    pub usable: bool,
+    /// The locks in force, each with its ground and how it can be lifted.
+    pub locks: Vec<LockNotice>,
+}
+
+impl StartSignInRequest {
+    fn parse(self, state: &AppState) -> Result<SignInStart, ApiError> {
+        let mut errors = Vec::new();
+        let mut required = |field: &str, value: &Option<String>| -> Option<String> {
+            let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+            if value.is_none() {
+                errors.push(FieldError { field: field.to_owned(), message: format!("{field} is required") });
+            }
+            value
+        };
+        let (holder_kind, identity) = match self.holder_kind {
+            HolderKindBody::Citizen => {
+                let id = required("id_number", &self.id_number);
+                let id = id.and_then(|id| {
+                    IdentificationNumber::parse(&id, &state.config.provinces)
+                        .map_err(|e| errors.push(FieldError { field: "id_number".into(), message: e.to_string() }))
+                        .ok()
+                });
+                (HolderKind::Citizen, id.map(|id| IdentityKey::citizen(&id)))
+            }
+            HolderKindBody::Foreigner => {
+                let passport = required("passport_number", &self.passport_number);
+                let nationality = required("nationality", &self.nationality);
+                let passport = passport.and_then(|p| {
+                    PassportNumber::parse(&p)
+                        .map_err(|e| {
+                            errors.push(FieldError { field: "passport_number".into(), message: e.to_string() })
+                        })
+                        .ok()
+                });
+                let nationality = nationality.and_then(|n| {
+                    Nationality::parse(&n)
+                        .map_err(|e| errors.push(FieldError { field: "nationality".into(), message: e.to_string() }))
+                        .ok()
+                });
+                let key = match (passport, nationality) {
+                    (Some(p), Some(n)) => Some(IdentityKey::foreigner(&n, &p)),
+                    _ => None,
+                };
+                (HolderKind::Foreigner, key)
+            }
+        };
+        let purpose = match self.purpose.as_deref() {
+            None => SignInPurpose::SignIn,
+            Some(p) => SignInPurpose::parse(p).filter(|p| *p != SignInPurpose::LostPhoneLock).unwrap_or_else(|| {
+                errors
+                    .push(FieldError { field: "purpose".into(), message: "purpose must be sign_in or restore".into() });
+                SignInPurpose::SignIn
+            }),
+        };
+        if self.password.is_empty() {
+            errors.push(FieldError { field: "password".into(), message: "password is required".into() });
+        }
+        match identity {
+            Some(identity) if errors.is_empty() => Ok(SignInStart {
+                holder_kind,
+                identity,
+                password: self.password,
+                channel: self.channel.map(Channel::from),
+                purpose,
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// Sign in, step 1: identifier and password. On success a 6-digit code (valid 5 minutes, 5 tries) is sent to
+/// the registered phone or e-mail. An unknown identity, a wrong password and an account that is not active get
+/// the same `401`; repeated failures lock the sign-in for a while (`429`); an account with a lock in force is
+/// refused with `403 account-locked`, which names each lock's ground and how it can be lifted.
+#[utoipa::path(
+    post, path = "/v1/holder-sessions", operation_id = "startHolderSignIn", tag = "holders",
+    request_body = StartSignInRequest,
+    responses(
+        (status = 202, description = "Password accepted; the code is on its way", body = SignInStartedResponse),
+        (status = 401, description = "Unknown identity, wrong password or account not active (one answer)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is locked; see `locks`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or the chosen channel is not registered", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Sign-in locked after repeated failures, or too many requests; see retry_after", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn start_holder_sign_in(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<StartSignInRequest>,
+) -> Result<(StatusCode, Json<SignInStartedResponse>), ApiError> {
+    let start = body.parse(&state)?;
+    let sent = service::start_sign_in(&state, start).await?;
+    let channel = match sent.channel {
+        Channel::Sms => ChannelBody::Sms,
+        Channel::Email => ChannelBody::Email,
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SignInStartedResponse {
+            sign_in_id: sent.sign_in_id,
+            channel,
+            sent_to: sent.sent_to,
+            code_expires_at: sent.code_expires_at,
+        }),
+    ))
+}
+
+/// Sign in, step 2: the code. Each try is counted before the code is compared (5 tries, even in parallel); the
+/// session lasts 60 minutes.
+#[utoipa::path(
+    post, path = "/v1/holder-sessions/{sign_in_id}/verify", operation_id = "verifyHolderSignIn", tag = "holders",
+    params(("sign_in_id" = String, Path, description = "The id returned by step 1")),
+    request_body = VerifySignInRequest,
+    responses(
+        (status = 201, description = "Signed in", body = HolderSessionResponse),
+        (status = 403, description = "A lock took effect since the code was sent; see `locks`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The code expired, was used, or was voided after 5 wrong tries", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong code (see attempts_left), or not 6 digits", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Sign-in locked after repeated failures; see retry_after", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify_holder_sign_in(
+    State(state): State<AppState>,
+    Path(sign_in_id): Path<String>,
+    ApiJson(body): ApiJson<VerifySignInRequest>,
+) -> Result<(StatusCode, Json<HolderSessionResponse>), ApiError> {
+    let code = ActivationCode::parse(&body.code).map_err(|_| ApiError::field("code", "the code must be 6 digits"))?;
+    let session = service::verify_sign_in(&state, &sign_in_id, code).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(HolderSessionResponse {
+            token: session.token,
+            expires_at: session.expires_at,
+            level: session.level.number(),
+            account_id: session.account_id.to_string(),
+            restore_only: session.restore_only,
+        }),
+    ))
+}
+
+/// Sign out: ends the session this request is made with.
+#[utoipa::path(
+    delete, path = "/v1/holder-sessions/current", operation_id = "signOutHolder", tag = "holders",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No live session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a holder's session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sign_out_holder(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)?;
+    service::sign_out(&state, &actor, token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in holder's account: status, level, masked contacts, whether it is usable and the locks in force.
+#[utoipa::path(
+    get, path = "/v1/me", operation_id = "getMyAccount", tag = "holders",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The holder's account", body = MyAccountResponse),
+        (status = 401, description = "No live holder session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a holder's session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_my_account(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<MyAccountResponse>, ApiError> {
+    let me = service::my_account(&state, &actor).await?;
+    let now = state.clock.now();
+    let locks = service::lock_notices(&me.locks, now);
+    let account = me.account;
+    Ok(Json(MyAccountResponse {
+        account_id: account.id.to_string(),
+        holder_kind: account.holder_kind.as_str().to_owned(),
+        status: account.status.as_str().to_owned(),
+        level: account.level.number(),
+        phone: account.phone.as_ref().map(|p| p.masked()),
+        email: account.email.as_ref().map(|e| e.masked()),
+        activated_at: account.activated_at,
+        usable: locks.is_empty(),
+        locks,
+    }))
+}

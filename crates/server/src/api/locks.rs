@@ -1,0 +1,791 @@
+//! Locks and requests over HTTP: file lock and unlock requests (holders, organizations, officers), the officers'
+//! queue and steps, cancellation, the public status check by tracking code, the holder's view of their locks, and
+//! organizations' account-status check. Handlers parse into domain types and call `service::locks`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use dinhdanh_domain::actor::Actor;
+use dinhdanh_domain::authorization::Action;
+use dinhdanh_domain::lock::{Ground, LegalBasis, Lock};
+use dinhdanh_domain::request::{Request, RequestKind, RequestStatus, Step};
+use dinhdanh_domain::tracking::TrackingCode;
+use dinhdanh_domain::{AccountId, IdentificationNumber, IdentityKey, Nationality, PassportNumber};
+use dinhdanh_store::QueueFilter;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::ApiJson;
+use crate::AppState;
+use crate::auth::{Authenticated, authorize};
+use crate::problem::{ApiError, Problem};
+use crate::service::locks::{self, Decision, Idempotency, LockOrder, OfficerStep, UnlockOrder};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        request_lock,
+        request_unlock,
+        list_requests,
+        get_request,
+        claim_request,
+        forward_request,
+        decide_request,
+        cancel_request,
+        get_request_status,
+        list_locks,
+        get_account_status
+    ),
+    components(schemas(
+        LockRequestBody,
+        UnlockRequestBody,
+        AccountRefBody,
+        LegalBasisBody,
+        RequestBody,
+        StepBody,
+        DecisionBody,
+        ForwardBody,
+        PublicRequestStatus,
+        LockBody,
+        AccountStatusBody
+    ))
+)]
+pub struct Doc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/lock-requests", post(request_lock))
+        .route("/v1/unlock-requests", post(request_unlock))
+        .route("/v1/requests", get(list_requests))
+        .route("/v1/requests/{id}", get(get_request))
+        .route("/v1/requests/{id}/claim", post(claim_request))
+        .route("/v1/requests/{id}/forward", post(forward_request))
+        .route("/v1/requests/{id}/decision", post(decide_request))
+        .route("/v1/requests/{id}/cancel", post(cancel_request))
+        .route("/v1/accounts/{account_id}/locks", get(list_locks))
+        .route("/v1/account-status", get(get_account_status))
+}
+
+pub fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/request-status", get(get_request_status))
+        .route("/v1/lock-requests/without-sign-in", post(lock_without_sign_in))
+        .route("/v1/lock-requests/without-sign-in/{confirmation_id}/confirm", post(confirm_lock_without_sign_in))
+}
+
+/// An account named by its holder's identity: a citizen's identification number, or a foreigner's passport
+/// number and nationality.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct AccountRefBody {
+    #[schema(example = "001190123456")]
+    pub id_number: Option<String>,
+    pub passport_number: Option<String>,
+    #[schema(example = "KOR")]
+    pub nationality: Option<String>,
+}
+
+impl AccountRefBody {
+    fn identity_key(&self, state: &AppState) -> Result<IdentityKey, ApiError> {
+        match (&self.id_number, &self.passport_number, &self.nationality) {
+            (Some(id), None, None) => IdentificationNumber::parse(id, &state.config.provinces)
+                .map(|n| IdentityKey::citizen(&n))
+                .map_err(|e| ApiError::field("account.id_number", e)),
+            (None, Some(passport), Some(nationality)) => {
+                let passport =
+                    PassportNumber::parse(passport).map_err(|e| ApiError::field("account.passport_number", e))?;
+                let nationality =
+                    Nationality::parse(nationality).map_err(|e| ApiError::field("account.nationality", e))?;
+                Ok(IdentityKey::foreigner(&nationality, &passport))
+            }
+            _ => Err(ApiError::field("account", "give either id_number, or passport_number and nationality")),
+        }
+    }
+}
+
+/// The document a request rests on (Decision 34/2021 Art. 10.2).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct LegalBasisBody {
+    /// e.g. Quyết định, Lệnh, Công văn
+    pub document_kind: String,
+    #[schema(example = "123/QĐ-CSĐT")]
+    pub number: String,
+    /// YYYY-MM-DD
+    pub issued_on: String,
+    pub issuing_body: String,
+    pub signer: String,
+}
+
+impl LegalBasisBody {
+    fn parse(self) -> Result<LegalBasis, ApiError> {
+        let issued_on = NaiveDate::parse_from_str(self.issued_on.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::field("legal_basis.issued_on", "the date must be YYYY-MM-DD"))?;
+        Ok(LegalBasis {
+            document_kind: self.document_kind,
+            number: self.number,
+            issued_on,
+            issuing_body: self.issuing_body,
+            signer: self.signer,
+        })
+    }
+
+    fn from_domain(b: &LegalBasis) -> Self {
+        Self {
+            document_kind: b.document_kind.clone(),
+            number: b.number.clone(),
+            issued_on: b.issued_on.to_string(),
+            issuing_body: b.issuing_body.clone(),
+            signer: b.signer.clone(),
+        }
+    }
+}
+
+/// A lock request. A signed-in holder sends only `reason` (and optionally `ends_at`): the ground is
+/// `holder_request` and the account their own. Organizations and officers name the account and the ground.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct LockRequestBody {
+    /// holder_request, authority_request, relying_party_request or terms_violation.
+    #[schema(example = "authority_request")]
+    pub ground: Option<String>,
+    pub account: Option<AccountRefBody>,
+    pub legal_basis: Option<LegalBasisBody>,
+    #[serde(default)]
+    pub reason: String,
+    /// Your own case reference (required from relying parties).
+    pub reference: Option<String>,
+    /// A temporary lock ends by itself at this instant.
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// An unlock request for one lock.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct UnlockRequestBody {
+    pub lock_id: String,
+    #[serde(default)]
+    pub reason: String,
+    pub legal_basis: Option<LegalBasisBody>,
+    pub reference: Option<String>,
+    /// Officers: the holder was checked in person at the office.
+    #[serde(default)]
+    pub in_person_check: bool,
+    /// Supervisors: lift another party's lock with a legal basis; a second supervisor must approve.
+    #[serde(default)]
+    pub r#override: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepBody {
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub event: String,
+    pub note: Option<String>,
+}
+
+/// A request as its requester, the holder it concerns, and officers see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestBody {
+    pub id: String,
+    /// Read it aloud or type it to follow the request.
+    #[schema(example = "7K3M-9QX2-PA")]
+    pub tracking_code: String,
+    /// lock or unlock
+    pub kind: String,
+    pub ground: String,
+    pub status: String,
+    pub account_id: String,
+    pub lock_id: Option<String>,
+    pub is_override: bool,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub legal_basis: Option<LegalBasisBody>,
+    pub received_at: DateTime<Utc>,
+    /// Deadline of the step now due (working days).
+    pub deadline: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    /// The role that takes the next step: reviewer or supervisor.
+    pub next_step_by: Option<String>,
+    pub forwarded_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Written reasons of a refusal, or the note of an approval.
+    pub decision_reason: Option<String>,
+    pub effective_at: Option<DateTime<Utc>>,
+    pub lock_ends_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepBody>,
+}
+
+impl RequestBody {
+    fn new(r: &Request, now: DateTime<Utc>, steps: Vec<Step>) -> Self {
+        Self {
+            id: r.id.clone(),
+            tracking_code: r.tracking_code.to_string(),
+            kind: r.kind.as_str().to_owned(),
+            ground: r.ground.as_str().to_owned(),
+            status: r.status.as_str().to_owned(),
+            account_id: r.account_id.to_string(),
+            lock_id: r.lock_id.clone(),
+            is_override: r.is_override,
+            reason: r.reason.clone(),
+            reference: r.reference.clone(),
+            legal_basis: r.legal_basis.as_ref().map(LegalBasisBody::from_domain),
+            received_at: r.received_at,
+            deadline: r.deadline,
+            overdue: r.is_overdue(now),
+            next_step_by: (!r.status.is_final())
+                .then(|| r.next_decider())
+                .flatten()
+                .map(|role| role.as_str().to_owned()),
+            forwarded_at: r.forwarded_at,
+            decided_at: r.decided_at,
+            decision_reason: r.decision_reason.clone(),
+            effective_at: r.effective_at,
+            lock_ends_at: r.lock_ends_at,
+            steps: steps
+                .into_iter()
+                .map(|s| StepBody {
+                    at: s.at,
+                    status: s.status.as_str().to_owned(),
+                    event: s.event.to_owned(),
+                    note: s.note,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn parse_ground(s: &str) -> Result<Ground, ApiError> {
+    Ground::parse(s).ok_or_else(|| ApiError::field("ground", "unknown ground"))
+}
+
+/// The `Idempotency-Key` header, scoped to the caller, with a fingerprint of the body.
+fn idempotency(headers: &HeaderMap, actor: &Actor, body: &impl Serialize) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 200);
+    let key = key.ok_or_else(|| ApiError::field("Idempotency-Key", "give a key of 1 to 200 visible characters"))?;
+    let fingerprint = crate::secrets::hex(&Sha256::digest(serde_json::to_vec(body).unwrap_or_default()));
+    Ok(Some(Idempotency { scope: actor.audit_name(), key: key.to_owned(), fingerprint }))
+}
+
+/// File a lock request. A holder's own lock, and a reviewer's terms-violation lock, take effect at once (201,
+/// status `effective`); third parties' requests are queued for the officers (201, status `received`).
+#[utoipa::path(post, path = "/v1/lock-requests", operation_id = "requestLock", tag = "locks",
+    security(("bearer" = [])), request_body = LockRequestBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key has the effect once and returns the same request")),
+    responses(
+        (status = 201, body = RequestBody),
+        (status = 403, description = "Not allowed by the authorization or lock authority table", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No e-ID account for this identity", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing evidence or invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn request_lock(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LockRequestBody>,
+) -> Result<(StatusCode, Json<RequestBody>), ApiError> {
+    let idempotency = idempotency(&headers, &actor, &body)?;
+    let ground = match (&actor, body.ground.as_deref()) {
+        (Actor::Holder { .. }, None) => Ground::HolderRequest,
+        (_, Some(g)) => parse_ground(g)?,
+        (_, None) => return Err(ApiError::field("ground", "give the ground of the lock")),
+    };
+    let account = match (&actor, &body.account) {
+        (Actor::Holder { .. }, _) => None,
+        (_, Some(a)) => Some(a.identity_key(&state)?),
+        (_, None) => return Err(ApiError::field("account", "name the account to lock")),
+    };
+    let order = LockOrder {
+        account,
+        ground,
+        legal_basis: body.legal_basis.map(LegalBasisBody::parse).transpose()?,
+        reason: body.reason,
+        reference: body.reference,
+        ends_at: body.ends_at,
+    };
+    let request = locks::request_lock(&state, &actor, order, idempotency.as_ref()).await?;
+    Ok((StatusCode::CREATED, Json(RequestBody::new(&request, state.clock.now(), Vec::new()))))
+}
+
+/// File an unlock request for one lock. Who may, with what evidence, and by which route, the lock authority table
+/// decides: the holder's own lock needs Level 2 or an officer's in-person check; an organization may ask only for
+/// its own locks; a supervisor's override needs a legal basis and a second supervisor.
+#[utoipa::path(post, path = "/v1/unlock-requests", operation_id = "requestUnlock", tag = "locks",
+    security(("bearer" = [])), request_body = UnlockRequestBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key has the effect once")),
+    responses(
+        (status = 201, body = RequestBody),
+        (status = 403, description = "Not allowed by the lock authority table", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lock", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An unlock of this lock is already pending", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn request_unlock(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UnlockRequestBody>,
+) -> Result<(StatusCode, Json<RequestBody>), ApiError> {
+    let idempotency = idempotency(&headers, &actor, &body)?;
+    let order = UnlockOrder {
+        lock_id: body.lock_id,
+        reason: body.reason,
+        legal_basis: body.legal_basis.map(LegalBasisBody::parse).transpose()?,
+        reference: body.reference,
+        in_person_check: body.in_person_check,
+        is_override: body.r#override,
+    };
+    let request = locks::request_unlock(&state, &actor, order, idempotency.as_ref()).await?;
+    Ok((StatusCode::CREATED, Json(RequestBody::new(&request, state.clock.now(), Vec::new()))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// received, verifying, approved, effective, rejected, cancelled, expired (comma-separated)
+    pub status: Option<String>,
+    /// lock or unlock
+    pub kind: Option<String>,
+    pub ground: Option<String>,
+    /// Only requests past their deadline.
+    #[serde(default)]
+    pub overdue: bool,
+    pub limit: Option<i64>,
+}
+
+/// Officers: the queue of open requests, the most urgent first (overdue, then by deadline). Organizations: the
+/// requests they filed. Holders: the requests about their account.
+#[utoipa::path(get, path = "/v1/requests", operation_id = "listRequests", tag = "locks", security(("bearer" = [])),
+    params(ListQuery), responses((status = 200, body = Vec<RequestBody>)))]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<RequestBody>>, ApiError> {
+    let now = state.clock.now();
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let requests = match &actor {
+        Actor::Officer { roles, .. } if !roles.is_empty() => {
+            let statuses = match query.status.as_deref() {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(|s| RequestStatus::parse(s.trim()).ok_or_else(|| ApiError::field("status", "unknown status")))
+                    .collect::<Result<_, _>>()?,
+            };
+            let filter = QueueFilter {
+                statuses,
+                kind: query
+                    .kind
+                    .as_deref()
+                    .map(|k| RequestKind::parse(k).ok_or_else(|| ApiError::field("kind", "lock or unlock")))
+                    .transpose()?,
+                ground: query.ground.as_deref().map(parse_ground).transpose()?,
+                overdue_only: query.overdue,
+            };
+            state.store.request_queue(&filter, now, limit).await?
+        }
+        Actor::Organization { organization_id, .. } => {
+            state.store.requests_of_organization(organization_id, limit).await?
+        }
+        Actor::Holder { account_id, .. } => state.store.requests_of_account(account_id, limit).await?,
+        _ => {
+            authorize(&state, &actor, Action::DecideRequest).await?;
+            Vec::new()
+        }
+    };
+    Ok(Json(requests.iter().map(|r| RequestBody::new(r, now, Vec::new())).collect()))
+}
+
+/// A request with its steps.
+#[utoipa::path(get, path = "/v1/requests/{id}", operation_id = "getRequest", tag = "locks", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_request(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let request = state
+        .store
+        .request(&id)
+        .await?
+        .filter(|r| locks::may_read(&actor, r))
+        .ok_or(ApiError::NotFound { what: "request" })?;
+    let steps = state.store.request_steps(&request.id).await?;
+    Ok(Json(RequestBody::new(&request, state.clock.now(), steps)))
+}
+
+/// An officer of the role due takes the request into verification.
+#[utoipa::path(post, path = "/v1/requests/{id}/claim", operation_id = "claimRequest", tag = "locks", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn claim_request(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Claim).await?;
+    Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForwardBody {
+    /// What the reviewer verified.
+    pub note: Option<String>,
+}
+
+/// A reviewer has verified a request on the two-step route (Decree 69/2024 Art. 29–30) and forwards it to the
+/// supervisors, whose 2 working days start now.
+#[utoipa::path(post, path = "/v1/requests/{id}/forward", operation_id = "forwardRequest", tag = "locks", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = ForwardBody, responses((status = 200, body = RequestBody)))]
+pub async fn forward_request(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ForwardBody>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Forward { note: body.note }).await?;
+    Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DecisionBody {
+    /// approve or reject
+    pub decision: String,
+    /// Required to reject: the written reasons the requester receives.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Approve (the request takes effect at once) or reject with written reasons.
+#[utoipa::path(post, path = "/v1/requests/{id}/decision", operation_id = "decideRequest", tag = "locks", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = DecisionBody,
+    responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn decide_request(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionBody>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let decision = match body.decision.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
+        _ => return Err(ApiError::field("decision", "approve or reject")),
+    };
+    let request =
+        locks::officer_step(&state, &actor, &id, OfficerStep::Decide { decision, reason: body.reason }).await?;
+    Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
+}
+
+/// The requester withdraws a pending request.
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", operation_id = "cancelRequest", tag = "locks", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let request = locks::cancel(&state, &actor, &id).await?;
+    Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatusQuery {
+    #[param(example = "7K3M-9QX2-PA")]
+    pub tracking_code: String,
+    pub id_number: Option<String>,
+    pub passport_number: Option<String>,
+    pub nationality: Option<String>,
+}
+
+/// What anyone holding a tracking code and the matching identity may see: no names, no officers, no reasons.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicRequestStatus {
+    pub tracking_code: String,
+    pub kind: String,
+    pub ground: String,
+    pub status: String,
+    /// Vietnamese, then English.
+    pub status_text: String,
+    pub received_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Follow a request with its tracking code and the identification number (or passport and nationality) of the
+/// account it concerns. A wrong pairing and an unknown code get the same answer. Rate limited per IP.
+#[utoipa::path(get, path = "/v1/request-status", operation_id = "getRequestStatus", tag = "locks",
+    params(StatusQuery), responses((status = 200, body = PublicRequestStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_request_status(
+    State(state): State<AppState>,
+    Query(query): Query<StatusQuery>,
+) -> Result<Json<PublicRequestStatus>, ApiError> {
+    let not_found = ApiError::NotFound { what: "request with this tracking code and identity" };
+    let code = TrackingCode::parse(&query.tracking_code).map_err(|e| ApiError::field("tracking_code", e))?;
+    let identity = AccountRefBody {
+        id_number: query.id_number,
+        passport_number: query.passport_number,
+        nationality: query.nationality,
+    }
+    .identity_key(&state)?;
+    let request = state.store.request_by_tracking_code(&code).await?.ok_or(not_found)?;
+    let account = state.store.account(&request.account_id).await?;
+    if account.is_none_or(|a| a.identity_key != identity) {
+        return Err(ApiError::NotFound { what: "request with this tracking code and identity" });
+    }
+    let (vi, en) = request.status.description();
+    let updated_at =
+        [Some(request.received_at), request.forwarded_at, request.decided_at, request.effective_at, request.closed_at]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(request.received_at);
+    Ok(Json(PublicRequestStatus {
+        tracking_code: request.tracking_code.to_string(),
+        kind: request.kind.as_str().to_owned(),
+        ground: request.ground.as_str().to_owned(),
+        status: request.status.as_str().to_owned(),
+        status_text: format!("{vi} / {en}"),
+        received_at: request.received_at,
+        deadline: request.deadline,
+        updated_at,
+    }))
+}
+
+/// A lock as the holder and officers see it; officers' identities are never shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LockBody {
+    pub id: String,
+    pub ground: String,
+    /// Vietnamese, then English.
+    pub ground_text: String,
+    /// The organization's name, or the holder, the operator, the system.
+    pub placed_by: String,
+    pub effective_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub active: bool,
+    pub lifted_at: Option<DateTime<Utc>>,
+    pub lifted_by: Option<String>,
+    /// How this lock can be lifted (Vietnamese, then English).
+    pub how_to_lift: String,
+}
+
+async fn lock_body(state: &AppState, lock: &Lock, now: DateTime<Utc>) -> Result<LockBody, ApiError> {
+    let (vi, en) = lock.ground.description();
+    let (lift_vi, lift_en) = dinhdanh_domain::authority::how_to_lift(lock.ground);
+    Ok(LockBody {
+        id: lock.id.clone(),
+        ground: lock.ground.as_str().to_owned(),
+        ground_text: format!("{vi} / {en}"),
+        placed_by: locks::placed_by_name(state, &lock.placed_by).await?,
+        effective_at: lock.effective_at,
+        ends_at: lock.ends_at,
+        active: lock.is_active(now),
+        lifted_at: lock.lifted.as_ref().map(|l| l.at),
+        lifted_by: match &lock.lifted {
+            Some(l) => Some(locks::placed_by_name(state, &l.by).await?),
+            None => None,
+        },
+        how_to_lift: format!("{lift_vi} / {lift_en}"),
+    })
+}
+
+/// Every lock and lift on an account: the holder sees their own, officers any.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/locks", operation_id = "listLocks", tag = "locks", security(("bearer" = [])),
+    params(("account_id" = String, Path)), responses((status = 200, body = Vec<LockBody>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_locks(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(account_id): Path<String>,
+) -> Result<Json<Vec<LockBody>>, ApiError> {
+    let account_id = AccountId::new(account_id);
+    match &actor {
+        Actor::Holder { account_id: own, .. } if *own == account_id => {}
+        Actor::Holder { .. } => return Err(ApiError::NotFound { what: "account" }),
+        _ => authorize(&state, &actor, Action::AccountStatusRead).await?,
+    }
+    if matches!(actor, Actor::Organization { .. }) {
+        // Organizations learn whether an account is usable (account-status), not its history.
+        return Err(ApiError::Forbidden { action: "locks.list" });
+    }
+    let now = state.clock.now();
+    let mut out = Vec::new();
+    for lock in state.store.locks_of_account(&account_id).await? {
+        out.push(lock_body(&state, &lock, now).await?);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AccountStatusQuery {
+    pub id_number: Option<String>,
+    pub passport_number: Option<String>,
+    pub nationality: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountStatusBody {
+    /// Whether an e-ID account exists for this identity.
+    pub exists: bool,
+    /// Whether it can be used now: active, and no lock in force.
+    pub usable: bool,
+    pub locked: bool,
+}
+
+/// Whether the e-ID account of an identity can be used now. Organizations need the `accounts:status` scope.
+#[utoipa::path(get, path = "/v1/account-status", operation_id = "getAccountStatus", tag = "locks", security(("bearer" = [])),
+    params(AccountStatusQuery), responses((status = 200, body = AccountStatusBody), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_account_status(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Query(query): Query<AccountStatusQuery>,
+) -> Result<Json<AccountStatusBody>, ApiError> {
+    authorize(&state, &actor, Action::AccountStatusRead).await?;
+    let key = AccountRefBody {
+        id_number: query.id_number,
+        passport_number: query.passport_number,
+        nationality: query.nationality,
+    }
+    .identity_key(&state)?;
+    let Some(account) = state.store.account_by_identity(&key).await? else {
+        return Ok(Json(AccountStatusBody { exists: false, usable: false, locked: false }));
+    };
+    if let Actor::Holder { account_id, .. } = &actor
+        && *account_id != account.id
+    {
+        return Err(ApiError::NotFound { what: "account" });
+    }
+    let locked = !state.store.active_locks(&account.id, state.clock.now()).await?.is_empty();
+    let active = account.status == dinhdanh_domain::AccountStatus::Active;
+    Ok(Json(AccountStatusBody { exists: true, usable: active && !locked, locked }))
+}
+
+/// A lock without signing in, for a holder who lost their phone (or e-mail): their identity details, and the
+/// channel they lost.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LostPhoneLockBody {
+    /// citizen or foreigner
+    pub holder_kind: String,
+    pub id_number: Option<String>,
+    pub passport_number: Option<String>,
+    pub nationality: Option<String>,
+    pub full_name: String,
+    /// YYYY-MM-DD
+    pub date_of_birth: String,
+    /// The channel you lost: `sms` (default) or `email`. The confirmation code goes to the other one.
+    pub lost_channel: Option<String>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Either a code went to your other channel (confirm it), or an officer will verify you (follow the tracking code).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LostPhoneAnswer {
+    /// `code_sent` or `queued`
+    pub outcome: String,
+    pub confirmation_id: Option<String>,
+    pub sent_to: Option<String>,
+    pub code_expires_at: Option<DateTime<Utc>>,
+    pub request: Option<RequestBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmLockBody {
+    pub code: String,
+}
+
+/// Lock your own account without signing in (a lost or stolen phone). Give your identification number (or passport
+/// and nationality), full name and date of birth exactly as in the national registry. A code goes to your other
+/// registered channel; confirm it and the lock takes effect at once. With no other channel, the request is queued
+/// and an officer verifies you within a working day. Rate limited per IP.
+#[utoipa::path(post, path = "/v1/lock-requests/without-sign-in", operation_id = "requestLockWithoutSignIn", tag = "locks",
+    request_body = LostPhoneLockBody,
+    responses(
+        (status = 202, description = "A confirmation code went to the other channel", body = LostPhoneAnswer),
+        (status = 201, description = "No other channel: queued for an officer", body = LostPhoneAnswer),
+        (status = 422, description = "The details do not match (one answer for any difference)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn lock_without_sign_in(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LostPhoneLockBody>,
+) -> Result<(StatusCode, Json<LostPhoneAnswer>), ApiError> {
+    use dinhdanh_domain::registration::Declaration;
+    use dinhdanh_domain::{Channel, FullName, Gender};
+    let full_name = FullName::parse(&body.full_name).map_err(|e| ApiError::field("full_name", e))?;
+    let date_of_birth = NaiveDate::parse_from_str(body.date_of_birth.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::field("date_of_birth", "the date must be YYYY-MM-DD"))?;
+    let lost_channel = match body.lost_channel.as_deref().unwrap_or("sms") {
+        "sms" => Channel::Sms,
+        "email" => Channel::Email,
+        _ => return Err(ApiError::field("lost_channel", "sms or email")),
+    };
+    // Gender is not asked for here (domain.md: number, name, date of birth); the registry record supplies it.
+    let declaration = match body.holder_kind.as_str() {
+        "citizen" => {
+            let id = body.id_number.as_deref().ok_or_else(|| ApiError::field("id_number", "id_number is required"))?;
+            let id_number = IdentificationNumber::parse(id, &state.config.provinces)
+                .map_err(|e| ApiError::field("id_number", e))?;
+            let gender = state.registry.citizen(&id_number).await?.map(|r| r.gender).unwrap_or(Gender::Male);
+            Declaration::Citizen { id_number, full_name, date_of_birth, gender }
+        }
+        "foreigner" => {
+            let passport = body
+                .passport_number
+                .as_deref()
+                .ok_or_else(|| ApiError::field("passport_number", "passport_number is required"))?;
+            let nationality =
+                body.nationality.as_deref().ok_or_else(|| ApiError::field("nationality", "nationality is required"))?;
+            let passport_number = PassportNumber::parse(passport).map_err(|e| ApiError::field("passport_number", e))?;
+            let nationality = Nationality::parse(nationality).map_err(|e| ApiError::field("nationality", e))?;
+            let gender = state
+                .registry
+                .foreigner(&nationality, &passport_number)
+                .await?
+                .map(|r| r.gender)
+                .unwrap_or(Gender::Male);
+            Declaration::Foreigner { passport_number, nationality, full_name, date_of_birth, gender }
+        }
+        _ => return Err(ApiError::field("holder_kind", "citizen or foreigner")),
+    };
+    let input = locks::LostPhoneLock { declaration, lost_channel, reason: body.reason };
+    let now = state.clock.now();
+    Ok(match locks::lock_without_sign_in(&state, input).await? {
+        locks::LostPhoneOutcome::CodeSent { confirmation_id, sent_to, code_expires_at } => (
+            StatusCode::ACCEPTED,
+            Json(LostPhoneAnswer {
+                outcome: "code_sent".to_owned(),
+                confirmation_id: Some(confirmation_id),
+                sent_to: Some(sent_to),
+                code_expires_at: Some(code_expires_at),
+                request: None,
+            }),
+        ),
+        locks::LostPhoneOutcome::Queued(request) => (
+            StatusCode::CREATED,
+            Json(LostPhoneAnswer {
+                outcome: "queued".to_owned(),
+                confirmation_id: None,
+                sent_to: None,
+                code_expires_at: None,
+                request: Some(RequestBody::new(&request, now, Vec::new())),
+            }),
+        ),
+    })
+}
+
+/// Confirm a lock without sign-in with the code from your other channel: the lock takes effect at once.
+#[utoipa::path(post, path = "/v1/lock-requests/without-sign-in/{confirmation_id}/confirm", operation_id = "confirmLockWithoutSignIn",
+    tag = "locks", params(("confirmation_id" = String, Path)), request_body = ConfirmLockBody,
+    responses(
+        (status = 201, body = RequestBody),
+        (status = 410, description = "Code expired or voided", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong code; see attempts_left", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn confirm_lock_without_sign_in(
+    State(state): State<AppState>,
+    Path(confirmation_id): Path<String>,
+    ApiJson(body): ApiJson<ConfirmLockBody>,
+) -> Result<(StatusCode, Json<RequestBody>), ApiError> {
+    let request = locks::confirm_lock_without_sign_in(&state, &confirmation_id, &body.code).await?;
+    Ok((StatusCode::CREATED, Json(RequestBody::new(&request, state.clock.now(), Vec::new()))))
+}

@@ -1,0 +1,487 @@
+//! Bulk lock orders: one authority's order naming many accounts (up to [`MAX_ENTRIES`]) is ONE lock request,
+//! decided once, as a whole, by the officers' ordinary steps (`/v1/requests/{id}/…`), with a per-account result.
+//!
+//! Filing parses every entry; an entry that is malformed, names no e-ID account, repeats an earlier one or names
+//! an account that is not active is recorded with its outcome and reason and does not block the others. Whether
+//! the organization may place locks of the order's ground at all, with what evidence and by which route, is the
+//! same decision as for a single request (`service::locks`, asked of `authority::placement`).
+//!
+//! Approval ([`apply`], called from `service::locks` in the approving transaction) applies every pending
+//! target in that one transaction, in multi-row statements: the accounts are held, the locks inserted, the
+//! holders' sessions revoked, one notice per holder and registered channel queued, each account's outcome
+//! written back and one audit entry per account chained. The approval commits whole or not at all: a crash
+//! leaves either every lock of the order in force or none.
+//!
+//! An account on which the same organization already holds a lock of the same ground in force is not locked a
+//! second time: its outcome is `already_locked`, naming that lock.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::actor::Actor;
+use dinhdanh_domain::authorization::Action;
+use dinhdanh_domain::lock::{Ground, LegalBasis, Lock, Party};
+use dinhdanh_domain::request::{NewRequest, Request, RequestKind};
+use dinhdanh_domain::{
+    AccountId, AccountStatus, Channel, IdentificationNumber, IdentityKey, Nationality, PassportNumber, notice,
+};
+use dinhdanh_store::{AuditEntry, NewMessage, RequestTarget, StoreError, StoredResponse, Tx};
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::authorize;
+use crate::problem::ApiError;
+use crate::service::locks::{
+    Idempotency, audit_entry, check_evidence, new_tracking_code, party_of, placement_for, refusal, refused,
+};
+
+/// The most entries one order may name.
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// Problem entries listed in the answer to a filing; the rest are read page by page from the results.
+pub const PROBLEMS_LISTED: usize = 1000;
+
+/// Outcomes of an order's entries.
+pub mod outcome {
+    /// Valid; waits for the order's decision.
+    pub const PENDING: &str = "pending";
+    /// The order's lock is in force on the account.
+    pub const LOCKED: &str = "locked";
+    /// The organization already had a lock of this ground in force on it; not locked twice.
+    pub const ALREADY_LOCKED: &str = "already_locked";
+    /// A malformed entry, or an account that is not active.
+    pub const INVALID: &str = "invalid";
+    /// No e-ID account for this identity.
+    pub const NOT_FOUND: &str = "not_found";
+    /// The same identity as an earlier entry of the order.
+    pub const DUPLICATE: &str = "duplicate";
+    /// The order was rejected, cancelled or expired before this account was locked (reported, not stored).
+    pub const NOT_LOCKED: &str = "not_locked";
+}
+
+/// One entry as the order gives it: an identification number, or a passport number and nationality.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub id_number: Option<String>,
+    pub passport_number: Option<String>,
+    pub nationality: Option<String>,
+}
+
+/// What a bulk lock order asks for.
+#[derive(Debug, Clone)]
+pub struct BulkOrder {
+    pub ground: Ground,
+    pub legal_basis: Option<LegalBasis>,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub entries: Vec<Entry>,
+}
+
+/// An order as it stands, with its per-entry summary.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    pub request: Request,
+    /// Entries by outcome.
+    pub counts: BTreeMap<String, i64>,
+    /// The first [`PROBLEMS_LISTED`] entries that were not accepted (invalid, not found, duplicate).
+    pub problems: Vec<RequestTarget>,
+    pub problems_truncated: bool,
+}
+
+/// Whether a request is a bulk order (it names no single account and carries its own id as order id).
+pub fn is_bulk_order(request: &Request) -> bool {
+    request.kind == RequestKind::Lock
+        && request.account_id.as_str().is_empty()
+        && request.bulk_order_id.as_deref() == Some(request.id.as_str())
+}
+
+fn clip(s: &str) -> String {
+    s.trim().chars().take(64).collect()
+}
+
+/// Parses an entry into its identity key and the identifier stored for it, or says why it is invalid.
+fn parse_entry(entry: &Entry, state: &AppState) -> Result<(IdentityKey, String), (String, String)> {
+    match (&entry.id_number, &entry.passport_number, &entry.nationality) {
+        (Some(id), None, None) => match IdentificationNumber::parse(id, &state.config.provinces) {
+            Ok(n) => Ok((IdentityKey::citizen(&n), n.as_str().to_owned())),
+            Err(e) => Err((clip(id), format!("id_number: {e}"))),
+        },
+        (None, Some(passport), Some(nationality)) => {
+            let shown = format!("{}:{}", clip(nationality), clip(passport));
+            let passport =
+                PassportNumber::parse(passport).map_err(|e| (shown.clone(), format!("passport_number: {e}")))?;
+            let nationality =
+                Nationality::parse(nationality).map_err(|e| (shown.clone(), format!("nationality: {e}")))?;
+            let identifier = format!("{}:{}", nationality.as_str(), passport.as_str());
+            Ok((IdentityKey::foreigner(&nationality, &passport), identifier))
+        }
+        _ => {
+            let shown = [&entry.id_number, &entry.passport_number, &entry.nationality]
+                .iter()
+                .filter_map(|v| v.as_deref())
+                .map(clip)
+                .collect::<Vec<_>>()
+                .join(":");
+            Err((shown, "give either id_number, or passport_number and nationality".to_owned()))
+        }
+    }
+}
+
+/// Resolves every entry to its target: a pending account, or an outcome saying why not.
+async fn resolve(state: &AppState, entries: &[Entry]) -> Result<Vec<RequestTarget>, ApiError> {
+    let mut targets = Vec::with_capacity(entries.len());
+    let mut first_of: HashMap<IdentityKey, i64> = HashMap::with_capacity(entries.len());
+    let mut keyed: Vec<(usize, IdentityKey)> = Vec::with_capacity(entries.len());
+    for (position, entry) in entries.iter().enumerate() {
+        let position = position as i64;
+        let target = |identifier: String, outcome: &str, detail: Option<String>| RequestTarget {
+            position,
+            identifier,
+            account_id: None,
+            outcome: outcome.to_owned(),
+            detail,
+            lock_id: None,
+        };
+        match parse_entry(entry, state) {
+            Err((shown, why)) => targets.push(target(shown, outcome::INVALID, Some(why))),
+            Ok((key, identifier)) => match first_of.get(&key) {
+                Some(first) => targets.push(target(
+                    identifier,
+                    outcome::DUPLICATE,
+                    Some(format!("the same identity as entry {first}")),
+                )),
+                None => {
+                    first_of.insert(key.clone(), position);
+                    keyed.push((targets.len(), key));
+                    targets.push(target(
+                        identifier,
+                        outcome::NOT_FOUND,
+                        Some("no e-ID account for this identity".into()),
+                    ));
+                }
+            },
+        }
+    }
+    let keys: Vec<String> = keyed.iter().map(|(_, k)| k.as_str().to_owned()).collect();
+    let accounts: HashMap<String, _> =
+        state.store.accounts_by_identity_keys(&keys).await?.into_iter().map(|a| (a.identity_key.clone(), a)).collect();
+    for (index, key) in keyed {
+        let Some(account) = accounts.get(key.as_str()) else { continue };
+        let target = &mut targets[index];
+        if account.status == AccountStatus::Active {
+            target.outcome = outcome::PENDING.to_owned();
+            target.detail = None;
+            target.account_id = Some(account.id.clone());
+        } else {
+            target.outcome = outcome::INVALID.to_owned();
+            target.detail = Some(format!("the e-ID account is not active ({})", account.status.as_str()));
+        }
+    }
+    Ok(targets)
+}
+
+/// Files a bulk lock order. With an `Idempotency-Key`, a retry (even a concurrent one) returns the order the
+/// first attempt created, and the key is stored in the transaction that creates the order.
+pub async fn file_order(
+    state: &AppState,
+    actor: &Actor,
+    order: BulkOrder,
+    idempotency: Option<&Idempotency>,
+) -> Result<OrderView, ApiError> {
+    authorize(state, actor, Action::RequestLock).await?;
+    let now = state.clock.now();
+    let requirement = match placement_for(actor, order.ground, state.config.lock_policy) {
+        Ok(r) => r,
+        Err(e) => {
+            state.store.audit(refused(actor, "request.bulk_lock", order.ground, &e, now)).await?;
+            return Err(refusal(e));
+        }
+    };
+    check_evidence(requirement.evidence, order.legal_basis.as_ref(), &order.reason, order.reference.as_deref(), now)?;
+    if order.ends_at.is_some_and(|end| end <= now) {
+        return Err(ApiError::field("ends_at", "a temporary lock must end in the future"));
+    }
+    if order.entries.is_empty() || order.entries.len() > MAX_ENTRIES {
+        return Err(ApiError::field("accounts", format!("name 1 to {MAX_ENTRIES} accounts")));
+    }
+    // A retry of an order already filed gets it back without resolving its entries again.
+    if let Some(first) = replay(state, idempotency).await? {
+        return view(state, &first).await;
+    }
+    let targets = resolve(state, &order.entries).await?;
+    let valid = targets.iter().filter(|t| t.outcome == outcome::PENDING).count();
+    if valid == 0 {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for t in &targets {
+            *counts.entry(t.outcome.as_str()).or_default() += 1;
+        }
+        let counts = counts.iter().map(|(o, n)| format!("{n} {o}")).collect::<Vec<_>>().join(", ");
+        return Err(ApiError::field("accounts", format!("no entry names an active e-ID account ({counts})")));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let new = NewRequest {
+        kind: RequestKind::Lock,
+        account_id: AccountId::new(String::new()),
+        ground: order.ground,
+        lock_id: None,
+        requester: party_of(actor)?,
+        route: requirement.route,
+        is_override: false,
+        legal_basis: order.legal_basis,
+        reason: order.reason.trim().to_owned(),
+        reference: order.reference.filter(|r| !r.trim().is_empty()),
+        lock_ends_at: order.ends_at,
+        bulk_order_id: Some(id.clone()),
+    };
+    let mut tx = state.store.begin().await?;
+    if let Some(k) = idempotency {
+        // First thing in the transaction: a concurrent retry with the same key waits here on the key's primary
+        // key, then fails and reads the order this transaction committed.
+        let stored = StoredResponse { request_hash: k.fingerprint.clone(), status: 201, response: id.clone() };
+        match tx.store_idempotent_response(&k.scope, &k.key, &stored, now).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                drop(tx);
+                let first =
+                    replay(state, idempotency).await?.ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
+                return view(state, &first).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let request = insert_order(&mut tx, state, actor, new, id, &targets, valid, now).await?;
+    tx.commit().await?;
+    metrics::counter!("dinhdanh_requests_total", "kind" => "bulk_lock", "ground" => order.ground.as_str(), "status" => request.status.as_str())
+        .increment(1);
+    metrics::counter!("dinhdanh_bulk_lock_entries_total").increment(targets.len() as u64);
+    view(state, &request.id).await
+}
+
+/// The order id a key was first used for, if any; refuses a key reused for a different body.
+async fn replay(state: &AppState, idempotency: Option<&Idempotency>) -> Result<Option<String>, ApiError> {
+    let Some(k) = idempotency else { return Ok(None) };
+    match state.store.idempotent_response(&k.scope, &k.key).await? {
+        None => Ok(None),
+        Some(s) if s.request_hash == k.fingerprint => Ok(Some(s.response)),
+        Some(_) => Err(ApiError::Conflict { what: "this Idempotency-Key was used for a different request".to_owned() }),
+    }
+}
+
+/// Inserts the order (one request row), its steps, its targets and its audit entry under a fresh tracking code.
+#[allow(clippy::too_many_arguments)]
+async fn insert_order(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    new: NewRequest,
+    id: String,
+    targets: &[RequestTarget],
+    valid: usize,
+    now: DateTime<Utc>,
+) -> Result<Request, ApiError> {
+    let calendar = &state.config.calendar;
+    let mut inserted = None;
+    for _ in 0..5 {
+        let (request, step) = Request::receive(new.clone(), id.clone(), new_tracking_code(), now, calendar);
+        match tx.insert_request(&request).await {
+            Ok(()) => {
+                inserted = Some((request, step));
+                break;
+            }
+            // Only the tracking code can collide (the id is fresh): draw another.
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (mut request, received) = inserted.ok_or_else(|| ApiError::internal("could not draw a free tracking code"))?;
+    let name = actor.audit_name();
+    tx.insert_targets_batch(&request.id, targets).await?;
+    let mut steps = vec![received];
+    let mut audit = vec![audit_entry(
+        &name,
+        "request.receive",
+        &request,
+        now,
+        json!({"route": request.route, "deadline": request.deadline, "bulk": true, "entries": targets.len(), "valid": valid}),
+    )];
+    if request.route == dinhdanh_domain::authority::Route::Immediate {
+        // No organization's ground takes effect at once today; should the table say so, the order applies now.
+        steps.extend(request.take_effect_at_once(now).map_err(|e| ApiError::Conflict { what: e.to_string() })?);
+        audit.extend(apply(tx, &mut request, &name, now).await?);
+        tx.update_request(&request).await?;
+    }
+    for step in &steps {
+        tx.insert_step(&request.id, step).await?;
+    }
+    for entry in audit {
+        tx.audit(entry).await?;
+    }
+    Ok(request)
+}
+
+/// An order with its summary, as its requester and officers see it.
+pub async fn view(state: &AppState, order_id: &str) -> Result<OrderView, ApiError> {
+    let request = state.store.request(order_id).await?.ok_or(ApiError::NotFound { what: "bulk lock order" })?;
+    let counts = state.store.target_outcome_counts(order_id).await?;
+    let problem_outcomes = [outcome::INVALID, outcome::NOT_FOUND, outcome::DUPLICATE];
+    let mut problems = state.store.targets_page(order_id, -1, PROBLEMS_LISTED as i64 + 1, &problem_outcomes).await?;
+    let problems_truncated = problems.len() > PROBLEMS_LISTED;
+    problems.truncate(PROBLEMS_LISTED);
+    Ok(OrderView { request, counts, problems, problems_truncated })
+}
+
+/// A page of an order's per-account results, for its requester and officers; `None` for anyone else (and for
+/// a request that is not a bulk order), who are told it does not exist.
+pub async fn results(
+    state: &AppState,
+    actor: &Actor,
+    order_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<(OrderView, Vec<RequestTarget>), ApiError> {
+    let not_found = ApiError::NotFound { what: "bulk lock order" };
+    let request = state.store.request(order_id).await?.ok_or(ApiError::NotFound { what: "bulk lock order" })?;
+    if !is_bulk_order(&request) || !crate::service::locks::may_read(actor, &request) {
+        return Err(not_found);
+    }
+    let order = view(state, order_id).await?;
+    let mut page = state.store.targets_page(order_id, after, limit, &[]).await?;
+    if order.request.status.is_final() && order.request.status != dinhdanh_domain::request::RequestStatus::Effective {
+        for t in page.iter_mut().filter(|t| t.outcome == outcome::PENDING) {
+            t.outcome = outcome::NOT_LOCKED.to_owned();
+            t.detail = Some(format!("the order is {}", order.request.status.as_str()));
+        }
+    }
+    Ok((order, page))
+}
+
+fn entry_for(
+    actor_name: &str,
+    request: &Request,
+    account: &AccountId,
+    at: DateTime<Utc>,
+    detail: serde_json::Value,
+) -> AuditEntry {
+    let mut detail = detail;
+    detail["request_id"] = json!(request.id);
+    detail["tracking_code"] = json!(request.tracking_code.as_str());
+    detail["ground"] = json!(request.ground.as_str());
+    detail["kind"] = json!(request.kind.as_str());
+    detail["bulk"] = json!(true);
+    AuditEntry {
+        at,
+        actor: actor_name.to_owned(),
+        action: "lock.place",
+        subject: Some(account.to_string()),
+        outcome: "ok",
+        detail,
+    }
+}
+
+/// Applies an approved order inside the approving transaction: locks every pending target (see the module's
+/// documentation) and returns the audit entries (one per account locked, and the order's summary).
+pub(crate) async fn apply(
+    tx: &mut Tx,
+    request: &mut Request,
+    actor_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<AuditEntry>, ApiError> {
+    let started = std::time::Instant::now();
+    let pending = tx.pending_targets(&request.id).await?;
+    let organization = match &request.requester {
+        Party::Organization { organization_id, .. } => Some(organization_id.clone()),
+        _ => None,
+    };
+    let text =
+        notice::request_update(&request.tracking_code.to_string(), request.kind, request.ground, request.status, None);
+    let mut audit = Vec::with_capacity(pending.len() + 1);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for chunk in pending.chunks(dinhdanh_store::BULK_CHUNK) {
+        let ids: Vec<AccountId> = chunk.iter().filter_map(|t| t.account_id.clone()).collect();
+        let accounts: HashMap<String, _> =
+            tx.hold_accounts(&ids).await?.into_iter().map(|a| (a.id.as_str().to_owned(), a)).collect();
+        let already = match &organization {
+            Some(org) => tx.active_locks_by(&ids, request.ground, org, now).await?,
+            None => BTreeMap::new(),
+        };
+        let mut outcomes = Vec::with_capacity(chunk.len());
+        let mut locks = Vec::with_capacity(chunk.len());
+        let mut messages = Vec::with_capacity(chunk.len() * 2);
+        for target in chunk {
+            let mut t = target.clone();
+            let account = t.account_id.as_ref().and_then(|id| accounts.get(id.as_str()));
+            match account {
+                None => {
+                    t.outcome = outcome::NOT_FOUND.to_owned();
+                    t.detail = Some("the e-ID account no longer exists".to_owned());
+                }
+                Some(a) if already.contains_key(a.id.as_str()) => {
+                    t.outcome = outcome::ALREADY_LOCKED.to_owned();
+                    t.detail = Some("your organization already has a lock of this ground in force on it".to_owned());
+                    t.lock_id = already.get(a.id.as_str()).cloned();
+                }
+                Some(a) => {
+                    let lock = Lock {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        account_id: a.id.clone(),
+                        ground: request.ground,
+                        placed_by: request.requester.clone(),
+                        legal_basis: request.legal_basis.clone(),
+                        reference: request.reference.clone(),
+                        reason: request.reason.clone(),
+                        effective_at: now,
+                        ends_at: request.lock_ends_at,
+                        request_id: Some(request.id.clone()),
+                        lifted: None,
+                    };
+                    t.outcome = outcome::LOCKED.to_owned();
+                    t.detail = None;
+                    t.lock_id = Some(lock.id.clone());
+                    for (channel, recipient) in [(Channel::Sms, &a.phone), (Channel::Email, &a.email)] {
+                        if let Some(recipient) = recipient {
+                            messages.push(NewMessage {
+                                kind: "request_update",
+                                channel,
+                                recipient: recipient.clone(),
+                                subject: text.subject.clone(),
+                                body: text.body.clone(),
+                            });
+                        }
+                    }
+                    locks.push(lock);
+                }
+            }
+            *counts.entry(outcome_name(&t.outcome)).or_default() += 1;
+            outcomes.push(t);
+        }
+        tx.insert_locks_batch(&locks).await?;
+        let locked: Vec<AccountId> = locks.iter().map(|l| l.account_id.clone()).collect();
+        let revoked = tx.revoke_sessions_of(&locked, now).await?;
+        tx.enqueue_batch(&messages, now).await?;
+        tx.set_target_outcomes(&request.id, &outcomes).await?;
+        for lock in &locks {
+            let sessions = revoked.get(lock.account_id.as_str()).copied().unwrap_or(0);
+            audit.push(entry_for(
+                actor_name,
+                request,
+                &lock.account_id,
+                now,
+                json!({"lock_id": lock.id, "sessions_revoked": sessions}),
+            ));
+        }
+    }
+    let mut summary = audit_entry(actor_name, "bulk_lock.apply", request, now, json!({"outcomes": counts}));
+    summary.subject = None;
+    audit.push(summary);
+    metrics::histogram!("dinhdanh_bulk_lock_apply_seconds").record(started.elapsed().as_secs_f64());
+    Ok(audit)
+}
+
+fn outcome_name(outcome: &str) -> &'static str {
+    match outcome {
+        outcome::LOCKED => outcome::LOCKED,
+        outcome::ALREADY_LOCKED => outcome::ALREADY_LOCKED,
+        _ => outcome::NOT_FOUND,
+    }
+}

@@ -1,0 +1,451 @@
+//! The lock engine end to end over HTTP, on SQLite and PostgreSQL: who may lock and lift what (asked of the
+//! authority table), the officers' route with its deadlines, the immediate effect on sessions, independent locks,
+//! tracking, cancellation, the override, idempotent retries and concurrency.
+
+use chrono::Duration;
+use dinhdanh_domain::Level;
+use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, Scope};
+use dinhdanh_store::on_both_backends;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+mod support;
+use support::TestServer;
+
+const MAI: &str = "001190123456";
+
+fn basis() -> Value {
+    json!({"document_kind": "Quyết định", "number": "123/QĐ-CSĐT", "issued_on": "2026-05-30",
+           "issuing_body": "Cơ quan Cảnh sát điều tra Công an TP Hà Nội", "signer": "Nguyễn Văn A"})
+}
+
+fn court_lock() -> Value {
+    json!({"ground": "authority_request", "account": {"id_number": MAI}, "legal_basis": basis(),
+           "reason": "phục vụ điều tra / for an investigation"})
+}
+
+/// The actors of a typical case: a holder, a court and a bank with clients, a reviewer and two supervisors.
+struct Cast {
+    holder: dinhdanh_domain::Account,
+    holder_token: String,
+    court: String,
+    other_court: String,
+    bank: String,
+    reviewer: String,
+    supervisor: String,
+    second_supervisor: String,
+}
+
+async fn cast(server: &TestServer, level: Level) -> Cast {
+    let (holder, holder_token) = server.holder(MAI, level).await;
+    let scopes = [Scope::LocksRequest, Scope::LocksLift, Scope::AccountsStatus];
+    let (_, court) = server.organization_token("TAND-HN", OrganizationKind::ProsecutingAgency, &scopes).await;
+    let (_, other_court) = server.organization_token("TAND-HCM", OrganizationKind::ProsecutingAgency, &scopes).await;
+    let (_, bank) = server.organization_token("VCB", OrganizationKind::RelyingParty, &scopes).await;
+    let operator = server.organization("C06", OrganizationKind::Operator).await;
+    let (_, reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+    let (_, supervisor) = server.officer_session(&operator.id, &[OfficerRole::Supervisor]).await;
+    let (_, second_supervisor) = server.officer_session(&operator.id, &[OfficerRole::Supervisor]).await;
+    Cast { holder, holder_token, court, other_court, bank, reviewer, supervisor, second_supervisor }
+}
+
+async fn usable(server: &TestServer, token: &str) -> bool {
+    let (status, body) = server.call(Method::GET, &format!("/v1/account-status?id_number={MAI}"), token, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["usable"].as_bool().unwrap()
+}
+
+/// Takes a third-party request through the reviewer and the supervisor.
+async fn approve_through_officers(server: &TestServer, c: &Cast, request_id: &str) -> Value {
+    let (status, body) =
+        server.call(Method::POST, &format!("/v1/requests/{request_id}/claim"), &c.reviewer, None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/v1/requests/{request_id}/forward"),
+            &c.reviewer,
+            Some(json!({"note": "đã xác minh"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/v1/requests/{request_id}/decision"),
+            &c.supervisor,
+            Some(json!({"decision": "approve"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Mai's row in the population registry, as the lost-phone path compares with it.
+async fn register_mai_in_registry(server: &TestServer) {
+    use dinhdanh_domain::registry::{CardStatus, CitizenRecord};
+    use dinhdanh_domain::{FullName, Gender, IdentificationNumber, ProvinceTable};
+    let record = CitizenRecord {
+        id_number: IdentificationNumber::parse(MAI, &ProvinceTable::builtin()).unwrap(),
+        full_name: FullName::parse("Trần Thị Mai").unwrap(),
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(1990, 5, 1).unwrap(),
+        gender: Gender::Female,
+        place_of_origin: None,
+        permanent_residence: None,
+        card_status: CardStatus::Valid,
+        died_on: None,
+    };
+    server.store.upsert_citizens(&[record], dinhdanh_server::clock::Clock::now(&server.clock)).await.unwrap();
+}
+
+fn lost_phone() -> Value {
+    json!({"holder_kind": "citizen", "id_number": MAI, "full_name": "TRẦN THỊ MAI", "date_of_birth": "1990-05-01", "lost_channel": "sms"})
+}
+
+on_both_backends! {
+    a_lost_phone_lock_is_confirmed_on_the_other_channel(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        register_mai_in_registry(&server).await;
+        for (field, value) in [("full_name", json!("Trần Thị Mại")), ("date_of_birth", json!("1990-05-02")), ("id_number", json!("001190654321"))] {
+            let mut wrong = lost_phone();
+            wrong[field] = value;
+            let (status, body) = server.post("/v1/lock-requests/without-sign-in", wrong).await;
+            assert_eq!((status, body["type"].as_str()), (422, Some("urn:dinhdanh:problem:registry-mismatch")), "{field}: {body}");
+        }
+        let (status, sent) = server.post("/v1/lock-requests/without-sign-in", lost_phone()).await;
+        assert_eq!((status, sent["outcome"].as_str()), (202, Some("code_sent")), "{sent}");
+        assert_eq!(sent["sent_to"], "m•••@example.vn", "the code goes to the channel the holder still has");
+        let messages = server.store.outbox_messages(None, 20).await.unwrap();
+        let message = messages.iter().find(|m| m.kind == "lock_confirmation_code").unwrap();
+        assert_eq!(message.recipient, "mai@example.vn");
+        let code: String = message.body.split(|ch: char| !ch.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned();
+        let confirm = format!("/v1/lock-requests/without-sign-in/{}/confirm", sent["confirmation_id"].as_str().unwrap());
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        let (status, body) = server.post(&confirm, json!({"code": wrong})).await;
+        assert_eq!((status, body["attempts_left"].as_i64()), (422, Some(4)), "{body}");
+        assert!(usable(&server, &c.bank).await);
+        let (status, locked) = server.post(&confirm, json!({"code": code})).await;
+        assert_eq!((status, locked["status"].as_str(), locked["ground"].as_str()), (201, Some("effective"), Some("holder_request")), "{locked}");
+        assert!(!usable(&server, &c.bank).await);
+        let (status, _) = server.post(&confirm, json!({"code": code})).await;
+        assert_eq!(status, 410, "a code confirms once");
+        // The lock is the holder's: lifted like any holder_request (stronger proof), not by a sign-in code.
+        let (_, locks) = server.call(Method::GET, &format!("/v1/accounts/{}/locks", c.holder.id), &c.reviewer, None).await;
+        assert_eq!(locks[0]["placed_by"], "chủ tài khoản / the holder");
+    }
+
+    a_lost_phone_lock_with_no_other_channel_is_queued_for_a_reviewer(db) {
+        let server = TestServer::start(&db).await;
+        let (holder, _) = server.holder_with_channels(MAI, Level::One, true, false).await;
+        register_mai_in_registry(&server).await;
+        let operator = server.organization("C06", OrganizationKind::Operator).await;
+        let (_, reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+        let (status, answer) = server.post("/v1/lock-requests/without-sign-in", lost_phone()).await;
+        assert_eq!((status, answer["outcome"].as_str()), (201, Some("queued")), "{answer}");
+        let request = &answer["request"];
+        assert_eq!((request["status"].as_str(), request["next_step_by"].as_str()), (Some("received"), Some("reviewer")));
+        assert!(request["deadline"].is_string(), "a working day for the reviewer");
+        let id = request["id"].as_str().unwrap();
+        let (status, done) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &reviewer,
+            Some(json!({"decision": "approve", "reason": "đã gọi lại xác minh / verified by call-back"}))).await;
+        assert_eq!((status, done["status"].as_str()), (200, Some("effective")), "{done}");
+        let locks = server.store.active_locks(&holder.id, dinhdanh_server::clock::Clock::now(&server.clock)).await.unwrap();
+        assert_eq!(locks.len(), 1);
+    }
+
+    a_signed_in_holder_locks_at_once_and_every_session_ends(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let second_session = server.holder_session(&c.holder).await;
+        assert!(usable(&server, &c.bank).await);
+        let (status, body) = server.call(Method::POST, "/v1/lock-requests", &c.holder_token, Some(json!({"reason": "mất điện thoại"}))).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!((body["status"].as_str(), body["ground"].as_str()), (Some("effective"), Some("holder_request")));
+        assert_eq!(body["tracking_code"].as_str().unwrap().len(), 12);
+        // From the commit on, the account is locked everywhere and no session of the holder works.
+        assert!(!usable(&server, &c.bank).await);
+        for token in [&c.holder_token, &second_session] {
+            let (status, _) = server.call(Method::GET, "/v1/requests", token, None).await;
+            assert_eq!(status, 401);
+        }
+        let audit: Vec<String> = server.store.audit_of_subject(c.holder.id.as_str(), 50).await.unwrap().into_iter().map(|a| a.action).collect();
+        assert!(audit.contains(&"request.receive".to_owned()) && audit.contains(&"lock.place".to_owned()), "{audit:?}");
+        let notices = server.store.outbox_messages(None, 50).await.unwrap();
+        assert!(notices.iter().any(|m| m.kind == "request_update" && m.body.contains(body["tracking_code"].as_str().unwrap())));
+    }
+
+    the_holders_own_unlock_needs_level_2(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, lock) = server.call(Method::POST, "/v1/lock-requests", &c.holder_token, Some(json!({"reason": "x"}))).await;
+        let lock_id = lock["lock_id"].as_str().unwrap().to_owned();
+        // A stolen phone (a Level 1 session) cannot undo the lock.
+        let level_1 = server.holder_session(&c.holder).await;
+        let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &level_1, Some(json!({"lock_id": lock_id, "reason": "tìm lại"}))).await;
+        assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{body}");
+        // An officer who checked the holder in person can.
+        let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
+            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp", "in_person_check": true}))).await;
+        assert_eq!((status, body["status"].as_str()), (201, Some("effective")), "{body}");
+        assert!(usable(&server, &c.bank).await);
+        let (_, locks) = server.call(Method::GET, &format!("/v1/accounts/{}/locks", c.holder.id), &c.reviewer, None).await;
+        assert_eq!(locks[0]["active"], false);
+        assert!(locks[0]["lifted_by"].as_str().unwrap().contains("operator"), "{locks}");
+    }
+
+    a_court_lock_goes_through_reviewer_and_supervisor_and_only_the_court_lifts_it(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::Two).await;
+        let (status, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        assert_eq!((status, filed["status"].as_str()), (201, Some("received")), "{filed}");
+        assert_eq!(filed["next_step_by"], "reviewer");
+        assert!(filed["deadline"].is_string());
+        assert!(usable(&server, &c.bank).await, "not in force before approval");
+        let id = filed["id"].as_str().unwrap().to_owned();
+        // The supervisor cannot skip the reviewer, the reviewer cannot decide.
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor, Some(json!({"decision": "approve"}))).await;
+        assert_eq!(status, 403);
+        let effective = approve_through_officers(&server, &c, &id).await;
+        assert_eq!(effective["status"], "effective");
+        assert!(!usable(&server, &c.bank).await);
+        let lock_id = effective["lock_id"].as_str().unwrap().to_owned();
+
+        for (who, token) in [("bank", &c.bank), ("another court", &c.other_court), ("holder", &c.holder_token)] {
+            let token = if who == "holder" { server.holder_session(&c.holder).await } else { token.clone() };
+            let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &token,
+                Some(json!({"lock_id": lock_id, "reason": "x", "legal_basis": basis(), "reference": "R1"}))).await;
+            assert_eq!(status, 403, "{who}: {body}");
+        }
+        let (status, unlock) = server.call(Method::POST, "/v1/unlock-requests", &c.court,
+            Some(json!({"lock_id": lock_id, "reason": "đình chỉ điều tra", "legal_basis": basis()}))).await;
+        assert_eq!((status, unlock["status"].as_str()), (201, Some("received")), "{unlock}");
+        approve_through_officers(&server, &c, unlock["id"].as_str().unwrap()).await;
+        assert!(usable(&server, &c.bank).await);
+        let (_, history) = server.call(Method::GET, &format!("/v1/requests/{id}"), &c.court, None).await;
+        let events: Vec<&str> = history["steps"].as_array().unwrap().iter().map(|s| s["event"].as_str().unwrap()).collect();
+        assert_eq!(events, vec!["received", "claimed", "forwarded", "approved", "effective"]);
+    }
+
+    evidence_is_required_and_bad_input_changes_nothing(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let mut no_basis = court_lock();
+        no_basis.as_object_mut().unwrap().remove("legal_basis");
+        let mut future_basis = court_lock();
+        future_basis["legal_basis"]["issued_on"] = json!("2099-01-01");
+        let cases = [
+            (&c.court, no_basis, "legal_basis"),
+            (&c.court, future_basis, "legal_basis"),
+            (&c.bank, json!({"ground": "relying_party_request", "account": {"id_number": MAI}, "reason": "gian lận"}), "reference"),
+            (&c.court, json!({"ground": "authority_request", "account": {"id_number": "123"}, "legal_basis": basis()}), "account.id_number"),
+        ];
+        for (token, body, field) in cases {
+            let (status, problem) = server.call(Method::POST, "/v1/lock-requests", token, Some(body)).await;
+            assert_eq!(status, 422, "{problem}");
+            assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        }
+        // A bank may not claim an authority's ground, a court not a bank's; nobody can place an automatic one.
+        for (token, ground) in [(&c.bank, "authority_request"), (&c.court, "relying_party_request"), (&c.court, "holder_deceased")] {
+            let body = json!({"ground": ground, "account": {"id_number": MAI}, "legal_basis": basis(), "reason": "x", "reference": "R"});
+            let (status, problem) = server.call(Method::POST, "/v1/lock-requests", token, Some(body)).await;
+            assert_eq!((status, problem["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{ground}: {problem}");
+        }
+        let (status, _) = server.call(Method::POST, "/v1/lock-requests", &c.court,
+            Some(json!({"ground": "authority_request", "account": {"id_number": "079190000001"}, "legal_basis": basis()}))).await;
+        assert_eq!(status, 404, "no account for this identity");
+        assert!(server.store.requests_of_account(&c.holder.id, 10).await.unwrap().is_empty());
+        assert!(usable(&server, &c.bank).await);
+    }
+
+    locks_are_independent_holds(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::Two).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        approve_through_officers(&server, &c, filed["id"].as_str().unwrap()).await;
+        let holder = server.holder_session(&c.holder).await;
+        let (status, own) = server.call(Method::POST, "/v1/lock-requests", &holder, Some(json!({"reason": "tự khóa"}))).await;
+        assert_eq!(status, 201, "{own}");
+        let holder = server.holder_session(&c.holder).await;
+        let (status, lifted) = server.call(Method::POST, "/v1/unlock-requests", &holder,
+            Some(json!({"lock_id": own["lock_id"], "reason": "đã tìm lại điện thoại"}))).await;
+        assert_eq!((status, lifted["status"].as_str()), (201, Some("effective")), "{lifted}");
+        assert!(!usable(&server, &c.bank).await, "the court's lock is still in force");
+        let (_, locks) = server.call(Method::GET, &format!("/v1/accounts/{}/locks", c.holder.id), &holder, None).await;
+        let active: Vec<&str> = locks.as_array().unwrap().iter().filter(|l| l["active"] == true).map(|l| l["ground"].as_str().unwrap()).collect();
+        assert_eq!(active, vec!["authority_request"]);
+        let court_lock_body = locks.as_array().unwrap().iter().find(|l| l["ground"] == "authority_request").unwrap();
+        assert_eq!(court_lock_body["placed_by"], "Tổ chức TAND-HN", "the holder sees the organization's name");
+        assert!(!locks.to_string().contains("officer"), "no officer's identity: {locks}");
+    }
+
+    a_refusal_carries_written_reasons_to_the_requester_and_the_holder(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let body = json!({"ground": "relying_party_request", "account": {"id_number": MAI}, "reason": "nghi gian lận", "reference": "VCB-2026-0042"});
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.bank, Some(body)).await;
+        assert_eq!(filed["next_step_by"], "supervisor", "a relying party's request goes straight to a supervisor");
+        let id = filed["id"].as_str().unwrap();
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor, Some(json!({"decision": "reject"}))).await;
+        assert_eq!(status, 422, "reasons are required");
+        let (status, rejected) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor,
+            Some(json!({"decision": "reject", "reason": "Chưa đủ căn cứ / not enough grounds"}))).await;
+        assert_eq!((status, rejected["status"].as_str()), (200, Some("rejected")));
+        let (_, seen) = server.call(Method::GET, &format!("/v1/requests/{id}"), &c.bank, None).await;
+        assert_eq!(seen["decision_reason"], "Chưa đủ căn cứ / not enough grounds");
+        let (status, _) = server.call(Method::GET, &format!("/v1/requests/{id}"), &c.court, None).await;
+        assert_eq!(status, 404, "another organization cannot read it");
+        let notices = server.store.outbox_messages(None, 50).await.unwrap();
+        assert!(notices.iter().any(|m| m.kind == "request_update" && m.body.contains("not enough grounds")));
+        assert!(usable(&server, &c.bank).await);
+    }
+
+    anyone_with_the_code_and_the_identity_can_follow_a_request(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let code = filed["tracking_code"].as_str().unwrap().to_owned();
+        let response = server.http.get(server.url(&format!("/v1/request-status?tracking_code={}&id_number={MAI}", code.to_lowercase()))).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let status: Value = response.json().await.unwrap();
+        assert_eq!((status["status"].as_str(), status["ground"].as_str()), (Some("received"), Some("authority_request")));
+        assert!(status.get("reason").is_none() && status.get("legal_basis").is_none(), "minimal disclosure: {status}");
+        let wrong = server.http.get(server.url(&format!("/v1/request-status?tracking_code={code}&id_number=079190000001"))).send().await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 404);
+        let mut mistyped = code.clone().into_bytes();
+        mistyped[0] = if mistyped[0] == b'A' { b'B' } else { b'A' };
+        let mistyped = String::from_utf8(mistyped).unwrap();
+        let response = server.http.get(server.url(&format!("/v1/request-status?tracking_code={mistyped}&id_number={MAI}"))).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 422, "a mistyped code is caught by its check character");
+    }
+
+    only_the_requester_cancels_a_pending_request(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let id = filed["id"].as_str().unwrap();
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/cancel"), &c.other_court, None).await;
+        assert_eq!(status, 404);
+        let (status, cancelled) = server.call(Method::POST, &format!("/v1/requests/{id}/cancel"), &c.court, None).await;
+        assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")));
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/claim"), &c.reviewer, None).await;
+        assert_eq!(status, 409, "a cancelled request cannot be worked");
+    }
+
+    the_override_needs_a_legal_basis_and_a_second_supervisor(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let lock_id = approve_through_officers(&server, &c, filed["id"].as_str().unwrap()).await["lock_id"].as_str().unwrap().to_owned();
+        let (status, _) = server.call(Method::POST, "/v1/unlock-requests", &c.supervisor,
+            Some(json!({"lock_id": lock_id, "reason": "x", "override": true}))).await;
+        assert_eq!(status, 422, "an override needs a legal basis");
+        let (status, filed) = server.call(Method::POST, "/v1/unlock-requests", &c.supervisor,
+            Some(json!({"lock_id": lock_id, "reason": "bản án đã hủy quyết định", "override": true, "legal_basis": basis()}))).await;
+        assert_eq!((status, filed["is_override"].as_bool()), (201, Some(true)), "{filed}");
+        let id = filed["id"].as_str().unwrap();
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor, Some(json!({"decision": "approve"}))).await;
+        assert_eq!(status, 409, "not the same supervisor");
+        let (status, done) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.second_supervisor, Some(json!({"decision": "approve"}))).await;
+        assert_eq!((status, done["status"].as_str()), (200, Some("effective")), "{done}");
+        assert!(usable(&server, &c.bank).await);
+        let overrides = server.store.recent_audit(Some("lock.override_lift"), 5).await.unwrap();
+        assert_eq!(overrides.len(), 1);
+        // A reviewer cannot invoke the override at all.
+        let (status, _) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
+            Some(json!({"lock_id": lock_id, "reason": "x", "override": true, "legal_basis": basis()}))).await;
+        assert_eq!(status, 403);
+    }
+
+    a_retried_request_with_one_idempotency_key_has_one_effect(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let request = server.http.post(server.url("/v1/lock-requests")).bearer_auth(&c.court).header("Idempotency-Key", "order-42").json(&court_lock());
+            tasks.push(tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap())
+            }));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, 201, "{body}");
+            ids.insert(body["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(ids.len(), 1, "one request for one key");
+        assert_eq!(server.store.requests_of_account(&c.holder.id, 200).await.unwrap().len(), 1);
+        let mut other = court_lock();
+        other["reason"] = json!("something else");
+        let response = server.http.post(server.url("/v1/lock-requests")).bearer_auth(&c.court).header("Idempotency-Key", "order-42").json(&other).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 409, "the key was used for a different request");
+    }
+
+    racing_locks_and_lifts_never_lose_a_lock(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::Two).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let id = filed["id"].as_str().unwrap().to_owned();
+        server.call(Method::POST, &format!("/v1/requests/{id}/forward"), &c.reviewer, Some(json!({}))).await;
+        // The court's lock is approved while the holder locks and unlocks their own, over and over.
+        let holder_loop = {
+            let http = server.http.clone();
+            let base = server.base.clone();
+            let store = server.store.clone();
+            let account = c.holder.clone();
+            let clock = server.clock.clone();
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    let token = {
+                        let now = dinhdanh_server::clock::Clock::now(&clock);
+                        let (token, hash) = dinhdanh_server::secrets::new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+                        let mut tx = store.begin().await.unwrap();
+                        tx.insert_holder_session(&hash, &account.id, account.level, false, now, now + Duration::hours(1)).await.unwrap();
+                        tx.commit().await.unwrap();
+                        token
+                    };
+                    let lock: Value = http.post(format!("{base}/v1/lock-requests")).bearer_auth(&token).json(&json!({"reason": "r"})).send().await.unwrap().json().await.unwrap();
+                    let now = dinhdanh_server::clock::Clock::now(&clock);
+                    let (token, hash) = dinhdanh_server::secrets::new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+                    let mut tx = store.begin().await.unwrap();
+                    tx.insert_holder_session(&hash, &account.id, account.level, false, now, now + Duration::hours(1)).await.unwrap();
+                    tx.commit().await.unwrap();
+                    http.post(format!("{base}/v1/unlock-requests")).bearer_auth(&token).json(&json!({"lock_id": lock["lock_id"], "reason": "r"})).send().await.unwrap();
+                }
+            })
+        };
+        let (status, approved) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor, Some(json!({"decision": "approve"}))).await;
+        assert_eq!(status, 200, "{approved}");
+        holder_loop.await.unwrap();
+        let locks = server.store.active_locks(&c.holder.id, dinhdanh_server::clock::Clock::now(&server.clock)).await.unwrap();
+        let grounds: Vec<&str> = locks.iter().map(|l| l.ground.as_str()).collect();
+        assert_eq!(grounds, vec!["authority_request"], "the court's lock survived every lift of the holder's own");
+        assert!(!usable(&server, &c.bank).await);
+    }
+
+    overdue_requests_come_first_and_are_counted(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, first) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        server.clock.advance(Duration::days(10));
+        // Officers' sessions last a working day: sign in again.
+        let operator = server.store.organization_by_code("C06").await.unwrap().unwrap();
+        let (_, reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+        let (_, supervisor) = server.officer_session(&operator.id, &[OfficerRole::Supervisor]).await;
+        let c = Cast { reviewer, supervisor, ..c };
+        let body = json!({"ground": "relying_party_request", "account": {"id_number": MAI}, "reason": "gian lận", "reference": "R-1"});
+        let (status, second) = server.call(Method::POST, "/v1/lock-requests", &c.bank, Some(body)).await;
+        assert_eq!(status, 201, "{second}");
+        let (_, queue) = server.call(Method::GET, "/v1/requests", &c.reviewer, None).await;
+        let queue = queue.as_array().unwrap();
+        assert_eq!(queue[0]["id"], first["id"], "overdue first");
+        assert_eq!((queue[0]["overdue"].as_bool(), queue[1]["overdue"].as_bool()), (Some(true), Some(false)));
+        let (_, overdue) = server.call(Method::GET, "/v1/requests?overdue=true", &c.reviewer, None).await;
+        assert_eq!(overdue.as_array().unwrap().len(), 1);
+        let (_, locks_only) = server.call(Method::GET, "/v1/requests?ground=relying_party_request", &c.supervisor, None).await;
+        assert_eq!(locks_only[0]["id"], second["id"]);
+        let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.lines().any(|l| l.starts_with("dinhdanh_requests_overdue") && l.ends_with(" 1")), "{metrics}");
+    }
+}
