@@ -4,7 +4,6 @@
 //! session token appears once, in the answer that creates it.
 
 use axum::extract::{Path, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -290,12 +289,7 @@ pub async fn sign_out_holder(
     Authenticated(actor): Authenticated,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .ok_or(ApiError::Unauthorized)?;
+    let token = crate::auth::bearer_token(&headers).ok_or(ApiError::Unauthorized)?;
     service::sign_out(&state, &actor, token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

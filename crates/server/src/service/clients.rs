@@ -459,16 +459,6 @@ struct Authenticated {
     jti: Option<(String, DateTime<Utc>)>,
 }
 
-/// An argon2id hash to verify against when the client is unknown, so that an unknown client takes as long to
-/// refuse as a wrong secret.
-static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-
-async fn dummy_verify(secret: &str) -> Result<(), ApiError> {
-    let hash = DUMMY_HASH.get_or_try_init(|| hash_secret("dd_cs_not-a-secret".to_owned())).await?;
-    verify_secret(secret.to_owned(), hash.clone()).await?;
-    Ok(())
-}
-
 /// The claimed client id of a token request: the form's `client_id`, else the assertion's `sub` (unverified
 /// here; [`verify_assertion`] checks it).
 fn claimed_client_id(authentication: &ClientAuthentication) -> Option<String> {
@@ -488,7 +478,7 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
     let Some(client_id) = claimed_client_id(&request.authentication) else { return refuse("no_client_id") };
     let Some(client) = state.store.api_client(&client_id).await? else {
         if let ClientAuthentication::Secret { secret, .. } = &request.authentication {
-            dummy_verify(secret).await?;
+            crate::secrets::verify_against_nothing(secret.to_owned()).await?;
         }
         return refuse("unknown_client");
     };

@@ -25,9 +25,8 @@ use dinhdanh_domain::lock::{self, Lock};
 use dinhdanh_domain::throttle::{HOLDER_SESSION_TTL_MINUTES, SignInFailures, Throttle};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, Channel, IdentityKey, Level, notice};
 use dinhdanh_store::{AuditEntry, NewHolderSignIn, NewMessage, Tx};
-use rand::{Rng, RngCore};
+use rand::Rng;
 use serde_json::json;
-use tokio::sync::OnceCell;
 
 use crate::AppState;
 use crate::auth::HOLDER_SESSION_PREFIX;
@@ -93,20 +92,6 @@ fn counter(step: &'static str, outcome: &'static str) {
     metrics::counter!("dinhdanh_holder_sign_ins_total", "step" => step, "outcome" => outcome).increment(1);
 }
 
-/// An argon2id hash of a random password: unknown identities are verified against it so that they take as long
-/// as a wrong password.
-async fn dummy_hash() -> Result<String, ApiError> {
-    static DUMMY: OnceCell<String> = OnceCell::const_new();
-    DUMMY
-        .get_or_try_init(|| async {
-            let mut bytes = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            hash_secret(crate::secrets::hex(&bytes)).await
-        })
-        .await
-        .cloned()
-}
-
 fn new_code() -> ActivationCode {
     ActivationCode::from_random(rand::rngs::OsRng.gen_range(0..1_000_000))
 }
@@ -128,7 +113,7 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeS
     let kind = holder_kind.as_str();
     let Some(account) = state.store.account_by_identity(&identity).await? else {
         // Spend the time a wrong password would take.
-        let _ = verify_secret(password, dummy_hash().await?).await?;
+        crate::secrets::verify_against_nothing(password).await?;
         state
             .store
             .audit(entry(

@@ -16,7 +16,6 @@ use dinhdanh_domain::totp::{self, TotpCheck};
 use dinhdanh_store::{AuditEntry, Store, StoreError, Tx};
 use rand::RngCore;
 use serde_json::json;
-use tokio::sync::OnceCell;
 
 use crate::AppState;
 use crate::auth::OFFICER_SESSION_PREFIX;
@@ -379,20 +378,6 @@ pub async fn confirm_enrolment(state: &AppState, token: &str, code: &str) -> Res
     Ok(officer)
 }
 
-/// An argon2id hash of a random password: unknown usernames are verified against it so that they take as
-/// long as a wrong password.
-async fn dummy_hash() -> Result<String, ApiError> {
-    static DUMMY: OnceCell<String> = OnceCell::const_new();
-    DUMMY
-        .get_or_try_init(|| async {
-            let mut bytes = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            hash_secret(crate::secrets::hex(&bytes)).await
-        })
-        .await
-        .cloned()
-}
-
 fn sign_in_counter(outcome: &'static str) {
     metrics::counter!("dinhdanh_officer_sign_ins_total", "outcome" => outcome).increment(1);
 }
@@ -411,7 +396,7 @@ pub async fn sign_in(
     let found = if username.is_empty() { None } else { state.store.officer_by_username(&username).await? };
     let Some(officer) = found else {
         // Spend the time a wrong password would take.
-        let _ = verify_secret(password, dummy_hash().await?).await?;
+        crate::secrets::verify_against_nothing(password).await?;
         state
             .store
             .audit(entry(
@@ -433,7 +418,7 @@ pub async fn sign_in(
     let password_ok = match &stored_hash {
         Some(hash) => verify_secret(password, hash.clone()).await?,
         None => {
-            let _ = verify_secret(password, dummy_hash().await?).await?;
+            crate::secrets::verify_against_nothing(password).await?;
             false
         }
     };
