@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub smtp: Option<SmtpFile>,
     pub sms_gateway: Option<SmsGatewayFile>,
     pub rate_limit: Option<RateLimitFile>,
+    pub locks: Option<LocksFile>,
     /// Province codes a deployment adds to the built-in list: `"003" = "Name"`.
     #[serde(default)]
     pub extra_province_codes: BTreeMap<String, String>,
@@ -45,6 +46,17 @@ pub struct SmsGatewayFile {
     pub bearer_token: Option<String>,
 }
 
+/// The operator's lock settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocksFile {
+    /// Accept lock requests from relying parties (Decision 34/2021 lists them; the Law of 2023 does not).
+    pub relying_party_requests: Option<bool>,
+    /// Public holidays (YYYY-MM-DD) that do not count as working days for request deadlines.
+    #[serde(default)]
+    pub holidays: Vec<chrono::NaiveDate>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitFile {
@@ -52,6 +64,8 @@ pub struct RateLimitFile {
     pub public_burst: Option<u32>,
     pub ops_per_minute: Option<u32>,
     pub ops_burst: Option<u32>,
+    pub api_per_minute: Option<u32>,
+    pub api_burst: Option<u32>,
 }
 
 impl FileConfig {
@@ -109,4 +123,27 @@ pub struct ServeArgs {
     /// Bearer token for the SMS gateway.
     #[arg(long, env = "DINHDANH_SMS_GATEWAY_TOKEN", hide_env_values = true)]
     pub sms_gateway_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_settings_are_read_from_the_file() {
+        let file: FileConfig = toml::from_str(
+            "[locks]\nrelying_party_requests = false\nholidays = [\"2026-09-02\"]\n[rate_limit]\napi_per_minute = 5\n",
+        )
+        .unwrap();
+        let locks = file.locks.unwrap();
+        assert_eq!(locks.relying_party_requests, Some(false));
+        assert_eq!(locks.holidays, vec![chrono::NaiveDate::from_ymd_opt(2026, 9, 2).unwrap()]);
+        assert_eq!(file.rate_limit.unwrap().api_per_minute, Some(5));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("[locks]\nholiday = []\n").is_err());
+        assert!(toml::from_str::<FileConfig>("listen_on = \"x\"\n").is_err());
+    }
 }

@@ -84,6 +84,16 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
             per_minute: limits.ops_per_minute.unwrap_or(server.ops_rate_limit.per_minute),
             burst: limits.ops_burst.unwrap_or(server.ops_rate_limit.burst),
         };
+        server.api_rate_limit = RateLimit {
+            per_minute: limits.api_per_minute.unwrap_or(server.api_rate_limit.per_minute),
+            burst: limits.api_burst.unwrap_or(server.api_rate_limit.burst),
+        };
+    }
+    if let Some(locks) = file.locks {
+        if let Some(enabled) = locks.relying_party_requests {
+            server.lock_policy.relying_party_requests_enabled = enabled;
+        }
+        server.calendar = dinhdanh_domain::calendar::WorkingCalendar::new(locks.holidays);
     }
     Ok(NodeSettings {
         database_url: database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),

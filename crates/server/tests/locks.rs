@@ -424,6 +424,33 @@ on_both_backends! {
         assert!(!usable(&server, &c.bank).await);
     }
 
+    an_operator_can_switch_relying_party_requests_off(db) {
+        let mut config = support::relaxed_config();
+        config.lock_policy.relying_party_requests_enabled = false;
+        let server = TestServer::start_with(&db, config).await;
+        let c = cast(&server, Level::One).await;
+        let body = json!({"ground": "relying_party_request", "account": {"id_number": MAI}, "reason": "gian lận", "reference": "R-1"});
+        let (status, problem) = server.call(Method::POST, "/v1/lock-requests", &c.bank, Some(body)).await;
+        assert_eq!((status, problem["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("does not accept relying-party lock requests"), "{problem}");
+        let (status, _) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        assert_eq!(status, 201, "authorities are not affected");
+    }
+
+    configured_holidays_push_deadlines_back(db) {
+        // The fixture clock stands on Monday 1 June 2026; make Tuesday and Wednesday holidays.
+        let mut config = support::relaxed_config();
+        config.calendar = dinhdanh_domain::calendar::WorkingCalendar::new([
+            chrono::NaiveDate::from_ymd_opt(2026, 6, 2).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 6, 3).unwrap(),
+        ]);
+        let server = TestServer::start_with(&db, config).await;
+        let c = cast(&server, Level::One).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        // One working day for the reviewer: Thursday 4 June, end of day in Hà Nội (16:59:59.999 UTC).
+        assert_eq!(filed["deadline"], "2026-06-04T16:59:59.999Z", "{filed}");
+    }
+
     overdue_requests_come_first_and_are_counted(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server, Level::One).await;

@@ -125,10 +125,10 @@ pub(crate) async fn append_chained(
     sqlx::query("UPDATE audit_head SET id = id WHERE id = 1").execute(&mut **tx).await?;
     let head = sqlx::query("SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetch_one(&mut **tx).await?;
     let (mut seq, mut prev): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
-    // Hashed one after the other in order; written in multi-row INSERTs of at most ROWS entries (a bulk order
-    // appends thousands in one transaction).
-    const ROWS: usize = 500;
-    for chunk in entries.chunks(ROWS) {
+    // Hashed one after the other in order; written in multi-row INSERTs (a bulk order appends thousands in one
+    // transaction), sized for the backend.
+    let rows = (crate::bulk::params_per_statement(tx.backend_name()) / 9).clamp(1, 500);
+    for chunk in entries.chunks(rows) {
         let placeholders: Vec<String> = (0..chunk.len())
             .map(|r| {
                 let p = r * 9;

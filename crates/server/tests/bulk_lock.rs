@@ -1,0 +1,311 @@
+//! Bulk lock orders end to end over HTTP, on SQLite and PostgreSQL: an order mixing valid and invalid entries,
+//! approved through the reviewer and the supervisor, locks exactly the valid accounts (sessions revoked, notices
+//! queued, one audit entry each, the chain intact); a rejected order locks none; concurrent retries with one
+//! Idempotency-Key create one order; the per-account results page by page; orders above the API's 64 KiB body
+//! limit are accepted.
+
+use chrono::Duration;
+use dinhdanh_domain::account::HolderKind;
+use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, Scope};
+use dinhdanh_domain::{
+    Account, AccountId, AccountStatus, Email, FullName, IdentificationNumber, IdentityKey, Level, PhoneNumber,
+    ProvinceTable,
+};
+use dinhdanh_server::clock::Clock;
+use dinhdanh_store::on_both_backends;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+mod support;
+use support::TestServer;
+
+/// A valid identification number: Hà Nội (001), a man born in 1990 (century/gender digit 0, year 90).
+fn id_number(i: usize) -> String {
+    format!("001090{i:06}")
+}
+
+/// `n` active accounts (numbers `first..first + n`) with a live session each, written in one transaction.
+/// Returns the accounts and the session tokens.
+async fn accounts(server: &TestServer, first: usize, n: usize, status: AccountStatus) -> (Vec<Account>, Vec<String>) {
+    let now = server.clock.now();
+    let provinces = ProvinceTable::builtin();
+    let accounts: Vec<Account> = (first..first + n)
+        .map(|i| Account {
+            id: AccountId::new(uuid::Uuid::new_v4().to_string()),
+            identity_key: IdentityKey::citizen(&IdentificationNumber::parse(&id_number(i), &provinces).unwrap()),
+            holder_kind: HolderKind::Citizen,
+            full_name: FullName::parse("Nguyễn Văn Hùng").unwrap(),
+            level: Level::One,
+            status,
+            phone: Some(PhoneNumber::parse(&format!("09{:08}", i % 100_000_000)).unwrap()),
+            email: Some(Email::parse(&format!("holder{i}@example.vn")).unwrap()),
+            password_hash: "unused".into(),
+            created_at: now,
+            activated_at: (status == AccountStatus::Active).then_some(now),
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    let mut sessions = Vec::new();
+    for a in &accounts {
+        let (token, hash) = dinhdanh_server::secrets::new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+        tokens.push(token);
+        sessions.push((hash, a.id.clone(), a.level));
+    }
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_accounts_batch(&accounts).await.unwrap();
+    tx.insert_holder_sessions_batch(&sessions, now, now + Duration::hours(8)).await.unwrap();
+    tx.commit().await.unwrap();
+    (accounts, tokens)
+}
+
+fn basis() -> Value {
+    json!({"document_kind": "Quyết định", "number": "77/QĐ-VKSND", "issued_on": "2026-05-29",
+           "issuing_body": "Viện kiểm sát nhân dân TP Hà Nội", "signer": "Lê Thị B"})
+}
+
+fn order(entries: Vec<Value>) -> Value {
+    json!({"ground": "authority_request", "legal_basis": basis(), "reason": "đường dây lừa đảo / a fraud ring",
+           "reference": "VKS-2026-118", "accounts": entries})
+}
+
+fn entries(range: std::ops::Range<usize>) -> Vec<Value> {
+    range.map(|i| json!({"id_number": id_number(i)})).collect()
+}
+
+struct Cast {
+    procuracy: String,
+    other: String,
+    reviewer: String,
+    supervisor: String,
+}
+
+async fn cast(server: &TestServer) -> Cast {
+    let scopes = [Scope::LocksRequest, Scope::LocksLift, Scope::AccountsStatus];
+    let (_, procuracy) = server.organization_token("VKSND-HN", OrganizationKind::ProsecutingAgency, &scopes).await;
+    let (_, other) = server.organization_token("VKSND-HP", OrganizationKind::ProsecutingAgency, &scopes).await;
+    let operator = server.organization("C06", OrganizationKind::Operator).await;
+    let (_, reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+    let (_, supervisor) = server.officer_session(&operator.id, &[OfficerRole::Supervisor]).await;
+    Cast { procuracy, other, reviewer, supervisor }
+}
+
+/// Claim and forward by the reviewer; returns the supervisor's answer to `decision`.
+async fn decide(server: &TestServer, c: &Cast, id: &str, decision: Value) -> (u16, Value) {
+    let (status, body) = server.call(Method::POST, &format!("/v1/requests/{id}/claim"), &c.reviewer, None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .call(Method::POST, &format!("/v1/requests/{id}/forward"), &c.reviewer, Some(json!({"note": "ok"})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor, Some(decision)).await
+}
+
+async fn active_lock_count(server: &TestServer, account: &Account) -> usize {
+    server.store.active_locks(&account.id, server.clock.now()).await.unwrap().len()
+}
+
+/// Every result of an order, read page by page.
+async fn all_results(server: &TestServer, token: &str, id: &str, limit: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let path = match after {
+            None => format!("/v1/bulk-lock-orders/{id}/results?limit={limit}"),
+            Some(a) => format!("/v1/bulk-lock-orders/{id}/results?limit={limit}&after={a}"),
+        };
+        let (status, page) = server.call(Method::GET, &path, token, None).await;
+        assert_eq!(status, 200, "{page}");
+        out.extend(page["results"].as_array().unwrap().iter().cloned());
+        match page["next_after"].as_i64() {
+            Some(a) => after = Some(a),
+            None => return out,
+        }
+    }
+}
+
+on_both_backends! {
+    an_approved_order_locks_exactly_the_valid_accounts(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server).await;
+        let (valid, tokens) = accounts(&server, 0, 500, AccountStatus::Active).await;
+        let (pending, _) = accounts(&server, 900, 1, AccountStatus::PendingActivation).await;
+        // 500 valid entries, then: a malformed number, an unknown province, no account, a duplicate, an account
+        // not active, a half-given foreigner, and a foreigner without an account.
+        let mut list = entries(0..500);
+        list.extend([
+            json!({"id_number": "12345"}),
+            json!({"id_number": "999090000001"}),
+            json!({"id_number": id_number(777)}),
+            json!({"id_number": id_number(42)}),
+            json!({"id_number": id_number(900)}),
+            json!({"passport_number": "M1234567"}),
+            json!({"passport_number": "M1234567", "nationality": "KOR"}),
+        ]);
+        let (status, filed) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(list))).await;
+        assert_eq!(status, 201, "{filed}");
+        assert_eq!(filed["status"], "received");
+        assert_eq!(filed["next_step_by"], "reviewer", "an authority's order takes the Decree 69 route");
+        assert_eq!(filed["tracking_code"].as_str().unwrap().len(), 12);
+        let summary = &filed["summary"];
+        assert_eq!(
+            (summary["entries"].as_i64(), summary["pending"].as_i64(), summary["invalid"].as_i64(),
+             summary["not_found"].as_i64(), summary["duplicate"].as_i64()),
+            (Some(507), Some(500), Some(4), Some(2), Some(1)),
+            "{summary}"
+        );
+        let problems: Vec<(i64, &str)> = filed["problems"].as_array().unwrap().iter()
+            .map(|p| (p["index"].as_i64().unwrap(), p["outcome"].as_str().unwrap())).collect();
+        assert_eq!(problems, vec![(500, "invalid"), (501, "invalid"), (502, "not_found"), (503, "duplicate"),
+            (504, "invalid"), (505, "invalid"), (506, "not_found")]);
+        assert!(filed["problems"][4]["reason"].as_str().unwrap().contains("not active"), "{filed}");
+        assert!(filed["problems"][3]["reason"].as_str().unwrap().contains("entry 42"), "{filed}");
+        let id = filed["id"].as_str().unwrap().to_owned();
+        assert_eq!(active_lock_count(&server, &valid[0]).await, 0, "nothing in force before the decision");
+
+        // The order is one request in the officers' queue, with the organization's view of it.
+        let (_, queue) = server.call(Method::GET, "/v1/requests", &c.reviewer, None).await;
+        assert_eq!(queue.as_array().unwrap().iter().filter(|r| r["id"] == id.as_str()).count(), 1);
+        let (status, _) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{id}"), &c.other, None).await;
+        assert_eq!(status, 404, "another organization cannot see the order");
+        let (status, _) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{id}/results"), &c.other, None).await;
+        assert_eq!(status, 404);
+
+        let audit_before = server.store.recent_audit(Some("lock.place"), 1000).await.unwrap().len();
+        let (status, approved) = decide(&server, &c, &id, json!({"decision": "approve"})).await;
+        assert_eq!((status, approved["status"].as_str()), (200, Some("effective")), "{approved}");
+
+        for account in &valid {
+            assert_eq!(active_lock_count(&server, account).await, 1);
+        }
+        assert_eq!(active_lock_count(&server, &pending[0]).await, 0, "an inactive account is not locked");
+        // Every session of the locked holders has ended.
+        for token in tokens.iter().step_by(50) {
+            let (status, _) = server.call(Method::GET, "/v1/requests", token, None).await;
+            assert_eq!(status, 401);
+        }
+        let code = filed["tracking_code"].as_str().unwrap();
+        let notices = server.store.outbox_messages(None, 5000).await.unwrap();
+        let to_holders = notices.iter().filter(|m| m.kind == "request_update" && m.body.contains(code)).count();
+        assert_eq!(to_holders, 1000, "one notice per holder and channel (SMS and e-mail)");
+        let placed = server.store.recent_audit(Some("lock.place"), 1000).await.unwrap();
+        assert_eq!(placed.len() - audit_before, 500);
+        assert!(placed.iter().all(|e| e.detail["request_id"] == id.as_str() && e.subject.is_some()));
+        let report = server.store.verify_audit_chain().await.unwrap();
+        assert_eq!(report.first_problem, None, "the chain is intact after a bulk approval");
+
+        // Per-account results, page by page, for the organization and for officers.
+        let results = all_results(&server, &c.procuracy, &id, 128).await;
+        assert_eq!(results.len(), 507);
+        assert!(results[..500].iter().all(|r| r["outcome"] == "locked" && r["lock_id"].is_string()), "{}", results[0]);
+        assert_eq!(results[502]["outcome"], "not_found");
+        assert_eq!(all_results(&server, &c.reviewer, &id, 1000).await.len(), 507);
+        let (_, summary) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{id}"), &c.procuracy, None).await;
+        assert_eq!((summary["summary"]["locked"].as_i64(), summary["summary"]["pending"].as_i64()), (Some(500), Some(0)));
+
+        // A second order over the same accounts by the same organization does not lock them twice.
+        let (status, again) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(entries(0..10)))).await;
+        assert_eq!(status, 201, "{again}");
+        let again_id = again["id"].as_str().unwrap().to_owned();
+        let (status, _) = decide(&server, &c, &again_id, json!({"decision": "approve"})).await;
+        assert_eq!(status, 200);
+        let (_, summary) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{again_id}"), &c.procuracy, None).await;
+        assert_eq!(summary["summary"]["already_locked"], 10, "{summary}");
+        assert_eq!(active_lock_count(&server, &valid[3]).await, 1);
+    }
+
+    a_rejected_order_locks_none(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server).await;
+        let (valid, tokens) = accounts(&server, 0, 50, AccountStatus::Active).await;
+        let (_, filed) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(entries(0..50)))).await;
+        let id = filed["id"].as_str().unwrap().to_owned();
+        let (status, rejected) =
+            decide(&server, &c, &id, json!({"decision": "reject", "reason": "Căn cứ không đủ / insufficient basis"})).await;
+        assert_eq!((status, rejected["status"].as_str()), (200, Some("rejected")), "{rejected}");
+        for account in &valid {
+            assert_eq!(active_lock_count(&server, account).await, 0);
+        }
+        let (status, _) = server.call(Method::GET, "/v1/requests", &tokens[0], None).await;
+        assert_eq!(status, 200, "sessions live on");
+        let results = all_results(&server, &c.procuracy, &id, 1000).await;
+        assert!(results.iter().all(|r| r["outcome"] == "not_locked"), "{}", results[0]);
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor,
+            Some(json!({"decision": "approve"}))).await;
+        assert_eq!(status, 409, "a rejected order cannot be approved afterwards");
+        assert!(server.store.recent_audit(Some("lock.place"), 10).await.unwrap().is_empty());
+    }
+
+    a_hundred_retries_with_one_key_file_one_order(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server).await;
+        accounts(&server, 0, 50, AccountStatus::Active).await;
+        let body = order(entries(0..50));
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let request = server.http.post(server.url("/v1/bulk-lock-orders")).bearer_auth(&c.procuracy)
+                .header("Idempotency-Key", "bulk-2026-118").json(&body);
+            tasks.push(tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap())
+            }));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, 201, "{body}");
+            assert_eq!(body["summary"]["pending"], 50, "{body}");
+            ids.insert(body["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(ids.len(), 1, "one order for one key");
+        let (_, listed) = server.call(Method::GET, "/v1/requests", &c.procuracy, None).await;
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+        let id = ids.into_iter().next().unwrap();
+        assert_eq!(all_results(&server, &c.procuracy, &id, 1000).await.len(), 50, "the targets were written once");
+        let receipts = server.store.recent_audit(Some("request.receive"), 200).await.unwrap();
+        assert_eq!(receipts.len(), 1);
+        // The same key for another order is a conflict; another organization's same key is its own.
+        let response = server.http.post(server.url("/v1/bulk-lock-orders")).bearer_auth(&c.procuracy)
+            .header("Idempotency-Key", "bulk-2026-118").json(&order(entries(0..49))).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 409);
+        let response = server.http.post(server.url("/v1/bulk-lock-orders")).bearer_auth(&c.other)
+            .header("Idempotency-Key", "bulk-2026-118").json(&body).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let other: Value = response.json().await.unwrap();
+        assert_ne!(other["id"].as_str().unwrap(), id);
+    }
+
+    orders_are_checked_like_single_requests_and_may_exceed_64_kib(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server).await;
+        accounts(&server, 0, 3, AccountStatus::Active).await;
+        let scopes = [Scope::LocksRequest];
+        let (_, bank) = server.organization_token("VCB", OrganizationKind::RelyingParty, &scopes).await;
+        let (_, no_scope) = server.organization_token("CA-HUE", OrganizationKind::CompetentAuthority, &[Scope::AccountsStatus]).await;
+        // The authority table decides: a bank cannot claim an authority's ground.
+        let (status, problem) = server.call(Method::POST, "/v1/bulk-lock-orders", &bank, Some(order(entries(0..3)))).await;
+        assert_eq!((status, problem["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{problem}");
+        let (status, _) = server.call(Method::POST, "/v1/bulk-lock-orders", &no_scope, Some(order(entries(0..3)))).await;
+        assert_eq!(status, 403);
+        let mut no_basis = order(entries(0..3));
+        no_basis.as_object_mut().unwrap().remove("legal_basis");
+        let (status, problem) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(no_basis)).await;
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("legal_basis")), "{problem}");
+        let (status, problem) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(vec![]))).await;
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("accounts")), "{problem}");
+        let (status, problem) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy,
+            Some(order(entries(100..110)))).await;
+        assert_eq!(status, 422, "no entry names an account: {problem}");
+        // 4,000 entries (about 120 KB of JSON): above the API's 64 KiB limit, within the order's.
+        let big = order(entries(0..4000));
+        assert!(serde_json::to_vec(&big).unwrap().len() > 64 * 1024);
+        let (status, filed) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(big)).await;
+        assert_eq!(status, 201, "{filed}");
+        assert_eq!((filed["summary"]["pending"].as_i64(), filed["summary"]["not_found"].as_i64()), (Some(3), Some(3997)));
+        assert_eq!(filed["problems"].as_array().unwrap().len(), 1000);
+        assert_eq!(filed["problems_truncated"], true);
+        // The single-request endpoints keep their 64 KiB limit.
+        let huge = json!({"ground": "authority_request", "account": {"id_number": id_number(0)}, "reason": "x".repeat(70_000)});
+        let (status, _) = server.call(Method::POST, "/v1/lock-requests", &c.procuracy, Some(huge)).await;
+        assert_eq!(status, 413);
+    }
+}
