@@ -236,7 +236,8 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
             c.gender.as_str()
         ));
     }
-    for f in store.sample_foreigners(2).await? {
+    let today = chrono::Utc::now().with_timezone(&dinhdanh_domain::calendar::vietnam()).date_naive();
+    for f in store.sample_foreigners(2, today).await? {
         banner.push_str(&format!(
             "  foreigner  passport_number={}  nationality={}  full_name=\"{}\"  date_of_birth={}  gender={}\n",
             f.passport_number,

@@ -163,3 +163,88 @@ async fn audit_verify_reports_intact_and_tampered_logs() {
         assert!(text(&out.stderr).contains("entry 2 was edited"), "{}", text(&out.stderr));
     }
 }
+
+/// The newcomer's path: `dinhdanh demo` prints the URL and identities; one of them registers and the activation
+/// code lands in the dev inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_serves_and_a_sample_identity_registers_with_its_code_in_the_dev_inbox() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+        .args([
+            "demo",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--citizens",
+            "60",
+            "--foreigners",
+            "20",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = String::new();
+    while !printed.contains("Ctrl-C") {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                printed.push_str(&line);
+                printed.push('\n');
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("demo did not start:\n{printed}");
+            }
+        }
+    }
+    assert!(printed.contains(&format!("http://{listen}")), "{printed}");
+    let citizen = printed.lines().find(|l| l.trim_start().starts_with("citizen")).expect("a sample citizen").to_owned();
+    let field = |name: &str| -> String {
+        let start = citizen.find(&format!("{name}=")).unwrap() + name.len() + 1;
+        let rest = &citizen[start..];
+        if let Some(quoted) = rest.strip_prefix('"') {
+            quoted[..quoted.find('"').unwrap()].to_owned()
+        } else {
+            rest.split_whitespace().next().unwrap().to_owned()
+        }
+    };
+    let body = serde_json::json!({
+        "holder_kind": "citizen", "id_number": field("id_number"), "full_name": field("full_name"),
+        "date_of_birth": field("date_of_birth"), "gender": field("gender"), "email": "newcomer@example.vn",
+        "password": "a long demo passphrase"
+    });
+    let response =
+        reqwest::Client::new().post(format!("http://{listen}/v1/accounts")).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{answer}");
+    let inbox = dir.path().join("inbox");
+    let mut code_found = false;
+    for _ in 0..50 {
+        if let Ok(entries) = std::fs::read_dir(&inbox) {
+            for entry in entries.flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                code_found |= text.contains("newcomer@example.vn") && text.contains("Mã kích hoạt");
+            }
+        }
+        if code_found {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(code_found, "the activation code reached the dev inbox");
+}

@@ -190,9 +190,11 @@ impl Store {
     }
 
     /// A few citizens, in identifier order, for demos and samples.
+    /// Living people with a valid card, who can register and use an account (for demos).
     pub async fn sample_citizens(&self, limit: i64) -> Result<Vec<CitizenRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {CITIZEN_COLUMNS} FROM registry_citizens WHERE died_on IS NULL ORDER BY id_number LIMIT $1"
+            "SELECT {CITIZEN_COLUMNS} FROM registry_citizens WHERE died_on IS NULL AND card_status = 'valid' \
+             ORDER BY id_number LIMIT $1"
         ))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -201,12 +203,20 @@ impl Store {
     }
 
     /// A few foreigners, for demos and samples.
-    pub async fn sample_foreigners(&self, limit: i64) -> Result<Vec<ForeignerRecord>, StoreError> {
+    /// Living foreigners whose passport and stay are still valid on `today` (for demos).
+    pub async fn sample_foreigners(
+        &self,
+        limit: i64,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<ForeignerRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {FOREIGNER_COLUMNS} FROM registry_foreigners WHERE died_on IS NULL \
+             AND (passport_expires_on IS NULL OR passport_expires_on >= $2) \
+             AND (stay_expires_on IS NULL OR stay_expires_on >= $2) \
              ORDER BY nationality, passport_number LIMIT $1"
         ))
         .bind(limit)
+        .bind(date_to_text(today))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(foreigner_from_row).collect()
