@@ -6,12 +6,10 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
-use dinhdanh_domain::actor::Actor;
-use dinhdanh_domain::lock::{Ground, LegalBasis};
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::lock::Ground;
 use dinhdanh_store::RequestTarget;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -21,7 +19,6 @@ use crate::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
 use crate::service::bulk::{self, BulkOrder, Entry, OrderView};
-use crate::service::locks::Idempotency;
 
 /// The largest order body accepted: 100,000 entries of passport and nationality fit with room to spare.
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -168,27 +165,6 @@ impl BulkOrderBody {
     }
 }
 
-fn legal_basis(body: LegalBasisBody) -> Result<LegalBasis, ApiError> {
-    let issued_on = NaiveDate::parse_from_str(body.issued_on.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::field("legal_basis.issued_on", "the date must be YYYY-MM-DD"))?;
-    Ok(LegalBasis {
-        document_kind: body.document_kind,
-        number: body.number,
-        issued_on,
-        issuing_body: body.issuing_body,
-        signer: body.signer,
-    })
-}
-
-/// The `Idempotency-Key` header, scoped to the caller, with a fingerprint of the body.
-fn idempotency(headers: &HeaderMap, actor: &Actor, body: &impl Serialize) -> Result<Option<Idempotency>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
-    let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 200);
-    let key = key.ok_or_else(|| ApiError::field("Idempotency-Key", "give a key of 1 to 200 visible characters"))?;
-    let fingerprint = crate::secrets::hex(&Sha256::digest(serde_json::to_vec(body).unwrap_or_default()));
-    Ok(Some(Idempotency { scope: actor.audit_name(), key: key.to_owned(), fingerprint }))
-}
-
 /// File a bulk lock order: one request for many accounts, decided once by the officers (for authorities: a
 /// reviewer verifies and forwards, a supervisor decides) and applied to every valid account at once, all or
 /// nothing. Invalid entries are reported and do not block the others.
@@ -208,11 +184,11 @@ pub async fn bulk_lock(
     headers: HeaderMap,
     ApiJson(body): ApiJson<BulkLockBody>,
 ) -> Result<(StatusCode, Json<BulkOrderBody>), ApiError> {
-    let idempotency = idempotency(&headers, &actor, &body)?;
+    let idempotency = super::locks::idempotency(&headers, &actor, &body)?;
     let ground = Ground::parse(&body.ground).ok_or_else(|| ApiError::field("ground", "unknown ground"))?;
     let order = BulkOrder {
         ground,
-        legal_basis: body.legal_basis.map(legal_basis).transpose()?,
+        legal_basis: body.legal_basis.map(LegalBasisBody::parse).transpose()?,
         reason: body.reason,
         reference: body.reference,
         ends_at: body.ends_at,

@@ -119,7 +119,7 @@ pub struct LegalBasisBody {
 }
 
 impl LegalBasisBody {
-    fn parse(self) -> Result<LegalBasis, ApiError> {
+    pub(crate) fn parse(self) -> Result<LegalBasis, ApiError> {
         let issued_on = NaiveDate::parse_from_str(self.issued_on.trim(), "%Y-%m-%d")
             .map_err(|_| ApiError::field("legal_basis.issued_on", "the date must be YYYY-MM-DD"))?;
         Ok(LegalBasis {
@@ -260,7 +260,11 @@ fn parse_ground(s: &str) -> Result<Ground, ApiError> {
 }
 
 /// The `Idempotency-Key` header, scoped to the caller, with a fingerprint of the body.
-fn idempotency(headers: &HeaderMap, actor: &Actor, body: &impl Serialize) -> Result<Option<Idempotency>, ApiError> {
+pub(crate) fn idempotency(
+    headers: &HeaderMap,
+    actor: &Actor,
+    body: &impl Serialize,
+) -> Result<Option<Idempotency>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 200);
     let key = key.ok_or_else(|| ApiError::field("Idempotency-Key", "give a key of 1 to 200 visible characters"))?;
