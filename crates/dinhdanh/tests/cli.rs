@@ -248,3 +248,35 @@ async fn the_demo_serves_and_a_sample_identity_registers_with_its_code_in_the_de
     let _ = child.wait();
     assert!(code_found, "the activation code reached the dev inbox");
 }
+
+/// Even at debug level the logs name routes, not URIs: a status check's identification number never reaches them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_no_personal_data_even_at_debug_level() {
+    let db = TestDb::sqlite();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+        .args(["serve", "--database-url", &db.url, "--listen", &listen])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log.reopen().unwrap()))
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut answered = false;
+    for _ in 0..100 {
+        let url = format!("http://{listen}/v1/request-status?tracking_code=AAAA-AAAA-AA&id_number=001190123456");
+        if http.get(url).send().await.is_ok() {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answered);
+    let logs = std::fs::read_to_string(log.path()).unwrap();
+    assert!(logs.contains("/v1/request-status"), "the route is logged: {logs}");
+    assert!(!logs.contains("001190123456"), "the identification number is not");
+}

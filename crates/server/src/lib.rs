@@ -126,8 +126,15 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .merge(bulk)
         .layer(axum::middleware::from_fn(count_requests))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request names its route template, never the raw URI: paths and query strings can carry
+/// identification numbers (the public status check) and ids, which must not reach the logs.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str()).unwrap_or("unmatched");
+    tracing::debug_span!("request", method = %request.method(), route)
 }
 
 /// Counts requests by route template (never by raw path, which would carry ids) and status.
