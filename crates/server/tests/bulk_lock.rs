@@ -124,6 +124,23 @@ async fn all_results(server: &TestServer, token: &str, id: &str, limit: usize) -
 }
 
 on_both_backends! {
+    a_holder_in_an_order_follows_it_with_the_tracking_code(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server).await;
+        accounts(&server, 0, 3, AccountStatus::Active).await;
+        accounts(&server, 10, 1, AccountStatus::Active).await;
+        let (status, filed) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(entries(0..3)))).await;
+        assert_eq!(status, 201, "{filed}");
+        let code = filed["tracking_code"].as_str().unwrap().to_owned();
+        let url = |i: usize| server.url(&format!("/v1/request-status?tracking_code={code}&id_number={}", id_number(i)));
+        let named = server.http.get(url(1)).send().await.unwrap();
+        assert_eq!(named.status().as_u16(), 200);
+        let status_body: Value = named.json().await.unwrap();
+        assert_eq!(status_body["status"], "received");
+        let outsider = server.http.get(url(10)).send().await.unwrap();
+        assert_eq!(outsider.status().as_u16(), 404, "an account not in the order learns nothing");
+    }
+
     an_approved_order_locks_exactly_the_valid_accounts(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server).await;

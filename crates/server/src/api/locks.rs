@@ -532,8 +532,21 @@ pub async fn get_request_status(
     }
     .identity_key(&state)?;
     let request = state.store.request_by_tracking_code(&code).await?.ok_or(not_found)?;
-    let account = state.store.account(&request.account_id).await?;
-    if account.is_none_or(|a| a.identity_key != identity) {
+    let concerned = if crate::service::bulk::is_bulk_order(&request) {
+        // A bulk order names many accounts: the identity must be one of them.
+        match state.store.account_by_identity(&identity).await? {
+            Some(account) => state
+                .store
+                .request_targets(&request.id)
+                .await?
+                .iter()
+                .any(|t| t.account_id.as_ref() == Some(&account.id)),
+            None => false,
+        }
+    } else {
+        state.store.account(&request.account_id).await?.is_some_and(|a| a.identity_key == identity)
+    };
+    if !concerned {
         return Err(ApiError::NotFound { what: "request with this tracking code and identity" });
     }
     let (vi, en) = request.status.description();
