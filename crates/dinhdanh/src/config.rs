@@ -18,6 +18,9 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client for the per-IP rate limits.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub dev_inbox: Option<PathBuf>,
     pub smtp: Option<SmtpFile>,
     pub sms_gateway: Option<SmsGatewayFile>,
@@ -132,13 +135,14 @@ mod tests {
     #[test]
     fn the_lock_settings_are_read_from_the_file() {
         let file: FileConfig = toml::from_str(
-            "[locks]\nrelying_party_requests = false\nholidays = [\"2026-09-02\"]\n[rate_limit]\napi_per_minute = 5\n",
+            "trusted_proxies = [\"10.0.0.2\"]\n[locks]\nrelying_party_requests = false\nholidays = [\"2026-09-02\"]\n[rate_limit]\napi_per_minute = 5\n",
         )
         .unwrap();
         let locks = file.locks.unwrap();
         assert_eq!(locks.relying_party_requests, Some(false));
         assert_eq!(locks.holidays, vec![chrono::NaiveDate::from_ymd_opt(2026, 9, 2).unwrap()]);
         assert_eq!(file.rate_limit.unwrap().api_per_minute, Some(5));
+        assert_eq!(file.trusted_proxies, vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]);
     }
 
     #[test]

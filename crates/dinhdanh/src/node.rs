@@ -73,6 +73,7 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
     let mut server = ServerConfig {
         provinces: provinces(&file.extra_province_codes),
         public_url: args.public_url.or(file.public_url),
+        trusted_proxies: file.trusted_proxies.clone(),
         ..ServerConfig::default()
     };
     if let Some(limits) = file.rate_limit {

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub ops_rate_limit: RateLimit,
     /// Per-IP limit on the endpoints that need a bearer token.
     pub api_rate_limit: RateLimit,
+    /// Reverse proxies in front of the server: their `X-Forwarded-For` names the client for the per-IP limits.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// What the operator's lock authority settings allow (e.g. relying-party requests switched off).
     pub lock_policy: AuthorityPolicy,
     /// Working days for request deadlines: weekends and these public holidays do not count.
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
             public_rate_limit: RateLimit { per_minute: 30, burst: 10 },
             ops_rate_limit: RateLimit { per_minute: 600, burst: 100 },
             api_rate_limit: RateLimit { per_minute: 1200, burst: 200 },
+            trusted_proxies: Vec::new(),
             lock_policy: AuthorityPolicy::default(),
             calendar: WorkingCalendar::default(),
         }
@@ -82,9 +85,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, registry: Arc<dyn Registry>, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
         crate::metrics::install();
-        let public_limiter = IpRateLimiter::new(config.public_rate_limit);
-        let ops_limiter = IpRateLimiter::new(config.ops_rate_limit);
-        let api_limiter = IpRateLimiter::new(config.api_rate_limit);
+        let public_limiter = IpRateLimiter::new(config.public_rate_limit, &config.trusted_proxies);
+        let ops_limiter = IpRateLimiter::new(config.ops_rate_limit, &config.trusted_proxies);
+        let api_limiter = IpRateLimiter::new(config.api_rate_limit, &config.trusted_proxies);
         Self { store, registry, clock, config: Arc::new(config), public_limiter, ops_limiter, api_limiter }
     }
 }

@@ -338,3 +338,22 @@ async fn health_readiness_and_metrics() {
     assert!(metrics.contains("route=\"/v1/accounts\""), "{metrics}");
     assert!(metrics.contains("dinhdanh_outbox_pending"), "{metrics}");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_quota() {
+    let db = TestDb::sqlite();
+    let config = ServerConfig {
+        public_rate_limit: RateLimit { per_minute: 1, burst: 2 },
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(&db, config).await;
+    let status_from = |client: &'static str| {
+        let request = server.http.post(server.url("/v1/accounts")).header("x-forwarded-for", client).json(&json!({}));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status_from("203.0.113.5").await, 422);
+    assert_eq!(status_from("203.0.113.5").await, 422);
+    assert_eq!(status_from("203.0.113.5").await, 429, "the first client used its quota");
+    assert_eq!(status_from("203.0.113.6").await, 422, "another client behind the same proxy still has its own");
+}
