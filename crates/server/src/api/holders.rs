@@ -15,11 +15,11 @@ use dinhdanh_domain::{Channel, IdentificationNumber, IdentityKey, Nationality, P
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use super::ApiJson;
 use super::registration::HolderKindBody;
+use super::{ApiJson, Fields};
 use crate::AppState;
 use crate::auth::Authenticated;
-use crate::problem::{ApiError, FieldError, LockNotice, Problem};
+use crate::problem::{ApiError, LockNotice, Problem};
 use crate::service::holders::{self as service, SignInStart};
 
 #[derive(OpenApi)]
@@ -141,39 +141,21 @@ pub struct MyAccountResponse {
 
 impl StartSignInRequest {
     fn parse(self, state: &AppState) -> Result<SignInStart, ApiError> {
-        let mut errors = Vec::new();
-        let mut required = |field: &str, value: &Option<String>| -> Option<String> {
-            let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
-            if value.is_none() {
-                errors.push(FieldError { field: field.to_owned(), message: format!("{field} is required") });
-            }
-            value
-        };
+        let mut f = Fields::default();
         let (holder_kind, identity) = match self.holder_kind {
             HolderKindBody::Citizen => {
-                let id = required("id_number", &self.id_number);
-                let id = id.and_then(|id| {
-                    IdentificationNumber::parse(&id, &state.config.provinces)
-                        .map_err(|e| errors.push(FieldError { field: "id_number".into(), message: e.to_string() }))
-                        .ok()
-                });
+                let id = f
+                    .required("id_number", &self.id_number)
+                    .and_then(|id| f.take("id_number", IdentificationNumber::parse(id, &state.config.provinces)));
                 (HolderKind::Citizen, id.map(|id| IdentityKey::citizen(&id)))
             }
             HolderKindBody::Foreigner => {
-                let passport = required("passport_number", &self.passport_number);
-                let nationality = required("nationality", &self.nationality);
-                let passport = passport.and_then(|p| {
-                    PassportNumber::parse(&p)
-                        .map_err(|e| {
-                            errors.push(FieldError { field: "passport_number".into(), message: e.to_string() })
-                        })
-                        .ok()
-                });
-                let nationality = nationality.and_then(|n| {
-                    Nationality::parse(&n)
-                        .map_err(|e| errors.push(FieldError { field: "nationality".into(), message: e.to_string() }))
-                        .ok()
-                });
+                let passport = f
+                    .required("passport_number", &self.passport_number)
+                    .and_then(|p| f.take("passport_number", PassportNumber::parse(p)));
+                let nationality = f
+                    .required("nationality", &self.nationality)
+                    .and_then(|n| f.take("nationality", Nationality::parse(n)));
                 let key = match (passport, nationality) {
                     (Some(p), Some(n)) => Some(IdentityKey::foreigner(&n, &p)),
                     _ => None,
@@ -182,26 +164,25 @@ impl StartSignInRequest {
             }
         };
         let purpose = match self.purpose.as_deref() {
-            None => SignInPurpose::SignIn,
-            Some(p) => SignInPurpose::parse(p).filter(|p| *p != SignInPurpose::LostPhoneLock).unwrap_or_else(|| {
-                errors
-                    .push(FieldError { field: "purpose".into(), message: "purpose must be sign_in or restore".into() });
-                SignInPurpose::SignIn
-            }),
+            None => Some(SignInPurpose::SignIn),
+            Some(p) => f.take(
+                "purpose",
+                SignInPurpose::parse(p)
+                    .filter(|p| *p != SignInPurpose::LostPhoneLock)
+                    .ok_or("purpose must be sign_in or restore"),
+            ),
         };
         if self.password.is_empty() {
-            errors.push(FieldError { field: "password".into(), message: "password is required".into() });
+            f.take::<(), _>("password", Err("password is required"));
         }
-        match identity {
-            Some(identity) if errors.is_empty() => Ok(SignInStart {
-                holder_kind,
-                identity,
-                password: self.password,
-                channel: self.channel.map(Channel::from),
-                purpose,
-            }),
-            _ => Err(ApiError::Validation(errors)),
-        }
+        let parsed = identity.zip(purpose).map(|(identity, purpose)| SignInStart {
+            holder_kind,
+            identity,
+            password: self.password,
+            channel: self.channel.map(Channel::from),
+            purpose,
+        });
+        f.finish(parsed)
     }
 }
 

@@ -13,9 +13,9 @@ use dinhdanh_domain::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiJson;
+use super::{ApiJson, Fields};
 use crate::AppState;
-use crate::problem::{ApiError, FieldError, Problem};
+use crate::problem::{ApiError, Problem};
 use crate::service::registration::{self, CodeSent, Registration};
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
@@ -93,31 +93,6 @@ pub struct AccountResponse {
     pub status: String,
     pub level: i64,
     pub activated_at: Option<DateTime<Utc>>,
-}
-
-/// Collects every field error of a request instead of stopping at the first.
-#[derive(Default)]
-struct Fields(Vec<FieldError>);
-
-impl Fields {
-    fn take<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result.map_err(|e| self.0.push(FieldError { field: field.to_owned(), message: e.to_string() })).ok()
-    }
-
-    fn required<'a>(&mut self, field: &str, value: &'a Option<String>) -> Option<&'a str> {
-        let value = value.as_deref().filter(|v| !v.trim().is_empty());
-        if value.is_none() {
-            self.0.push(FieldError { field: field.to_owned(), message: format!("{field} is required") });
-        }
-        value
-    }
-
-    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
-        match value {
-            Some(v) if self.0.is_empty() => Ok(v),
-            _ => Err(ApiError::Validation(self.0)),
-        }
-    }
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, &'static str> {
