@@ -33,6 +33,7 @@ actions! {
     OfficersManage => "officers.manage",
     AuditRead => "audit.read",
     AccountStatusRead => "accounts.status.read",
+    LocksRead => "locks.read",
     LockOwnAccount => "locks.own.place",
     RequestLock => "locks.request",
     RequestUnlock => "locks.lift.request",
@@ -123,6 +124,13 @@ pub const RULES: &[Rule] = &[
         scope: Some(Scope::AccountsStatus),
         source: "domain.md Effect of a lock",
         summary: "Holders see their own account; reviewers, supervisors and organizations with accounts:status see whether an account is usable.",
+    },
+    Rule {
+        action: Action::LocksRead,
+        who: &[Who::Holder, Who::Officer(Reviewer), Who::Officer(Supervisor)],
+        scope: None,
+        source: "domain.md Audit",
+        summary: "A holder sees every lock and lift on their own account, reviewers and supervisors on any; organizations learn only whether an account is usable.",
     },
     Rule {
         action: Action::LockOwnAccount,
@@ -295,6 +303,10 @@ mod tests {
             }
             AccountStatusRead => match actor {
                 Actor::Organization { .. } => third_party_with(Scope::AccountsStatus),
+                Actor::Holder { .. } => Ok(()),
+                _ => yes(officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor)),
+            },
+            LocksRead => match actor {
                 Actor::Holder { .. } => Ok(()),
                 _ => yes(officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor)),
             },

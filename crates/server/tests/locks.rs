@@ -451,6 +451,20 @@ on_both_backends! {
         assert_eq!(filed["deadline"], "2026-06-04T16:59:59.999Z", "{filed}");
     }
 
+    only_the_holder_and_officers_see_an_accounts_locks(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, other_holder) = server.holder("079190000001", Level::One).await;
+        let path = format!("/v1/accounts/{}/locks", c.holder.id);
+        assert_eq!(server.call(Method::GET, &path, &c.holder_token, None).await.0, 200);
+        assert_eq!(server.call(Method::GET, &path, &c.reviewer, None).await.0, 200);
+        let (status, body) = server.call(Method::GET, &path, &c.bank, None).await;
+        assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:forbidden")), "{body}");
+        assert_eq!(server.call(Method::GET, &path, &other_holder, None).await.0, 404);
+        let denied = server.store.recent_audit(Some("authorization.denied"), 10).await.unwrap();
+        assert!(denied.iter().any(|a| a.detail["action"] == "locks.read"));
+    }
+
     overdue_requests_come_first_and_are_counted(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server, Level::One).await;

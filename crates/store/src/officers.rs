@@ -200,18 +200,6 @@ impl Store {
         row.as_ref().map(officer_from_row).transpose()
     }
 
-    /// How many live sessions an officer has at `now`.
-    pub async fn live_officer_sessions(&self, officer_id: &str, now: DateTime<Utc>) -> Result<i64, StoreError> {
-        Ok(sqlx::query(
-            "SELECT COUNT(*) FROM officer_sessions WHERE officer_id = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(officer_id)
-        .bind(to_ms(now))
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?)
-    }
-
     pub async fn officers(&self) -> Result<Vec<Officer>, StoreError> {
         let rows =
             sqlx::query(&format!("SELECT {COLUMNS} FROM officers ORDER BY username")).fetch_all(&self.pool).await?;

@@ -80,10 +80,6 @@ impl Tx {
             .await?;
         row.as_ref().map(organization_from_row).transpose()
     }
-
-    pub async fn count_organizations_tx(&mut self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM organizations").fetch_one(&mut *self.inner).await?.try_get(0)?)
-    }
 }
 
 impl Store {

@@ -615,14 +615,12 @@ pub async fn list_locks(
     Path(account_id): Path<String>,
 ) -> Result<Json<Vec<LockBody>>, ApiError> {
     let account_id = AccountId::new(account_id);
-    match &actor {
-        Actor::Holder { account_id: own, .. } if *own == account_id => {}
-        Actor::Holder { .. } => return Err(ApiError::NotFound { what: "account" }),
-        _ => authorize(&state, &actor, Action::AccountStatusRead).await?,
-    }
-    if matches!(actor, Actor::Organization { .. }) {
-        // Organizations learn whether an account is usable (account-status), not its history.
-        return Err(ApiError::Forbidden { action: "locks.list" });
+    authorize(&state, &actor, Action::LocksRead).await?;
+    if let Actor::Holder { account_id: own, .. } = &actor
+        && *own != account_id
+    {
+        // Another holder's account: not even whether it exists.
+        return Err(ApiError::NotFound { what: "account" });
     }
     let now = state.clock.now();
     let mut out = Vec::new();
