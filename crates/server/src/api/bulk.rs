@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
 use crate::service::bulk::{self, BulkOrder, Entry, OrderView};
+use crate::service::locks::LockOrder;
 
 /// The largest order body accepted: 100,000 entries of passport and nationality fit with room to spare.
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -187,11 +188,14 @@ pub async fn bulk_lock(
     let idempotency = super::locks::idempotency(&headers, &actor, &body)?;
     let ground = Ground::parse(&body.ground).ok_or_else(|| ApiError::field("ground", "unknown ground"))?;
     let order = BulkOrder {
-        ground,
-        legal_basis: body.legal_basis.map(LegalBasisBody::parse).transpose()?,
-        reason: body.reason,
-        reference: body.reference,
-        ends_at: body.ends_at,
+        lock: LockOrder {
+            account: None,
+            ground,
+            legal_basis: body.legal_basis.map(LegalBasisBody::parse).transpose()?,
+            reason: body.reason,
+            reference: body.reference,
+            ends_at: body.ends_at,
+        },
         entries: body
             .accounts
             .into_iter()

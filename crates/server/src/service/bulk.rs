@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
-use dinhdanh_domain::lock::{Ground, LegalBasis, Lock, Party};
+use dinhdanh_domain::lock::{Lock, Party};
 use dinhdanh_domain::request::{NewRequest, Request, RequestKind};
 use dinhdanh_domain::{
     AccountId, AccountStatus, Channel, IdentificationNumber, IdentityKey, Nationality, PassportNumber, notice,
@@ -31,9 +31,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::authorize;
 use crate::problem::ApiError;
-use crate::service::locks::{
-    Idempotency, audit_entry, check_evidence, new_tracking_code, party_of, placement_for, refusal, refused,
-};
+use crate::service::locks::{Idempotency, LockOrder, audit_entry, check_lock_order, new_tracking_code, party_of};
 
 /// The most entries one order may name.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -70,11 +68,8 @@ pub struct Entry {
 /// What a bulk lock order asks for.
 #[derive(Debug, Clone)]
 pub struct BulkOrder {
-    pub ground: Ground,
-    pub legal_basis: Option<LegalBasis>,
-    pub reason: String,
-    pub reference: Option<String>,
-    pub ends_at: Option<DateTime<Utc>>,
+    /// What every account of the order gets (its `account` is unused: the entries name the accounts).
+    pub lock: LockOrder,
     pub entries: Vec<Entry>,
 }
 
@@ -191,17 +186,7 @@ pub async fn file_order(
 ) -> Result<OrderView, ApiError> {
     authorize(state, actor, Action::RequestLock).await?;
     let now = state.clock.now();
-    let requirement = match placement_for(actor, order.ground, state.config.lock_policy) {
-        Ok(r) => r,
-        Err(e) => {
-            state.store.audit(refused(actor, "request.bulk_lock", order.ground, &e, now)).await?;
-            return Err(refusal(e));
-        }
-    };
-    check_evidence(requirement.evidence, order.legal_basis.as_ref(), &order.reason, order.reference.as_deref(), now)?;
-    if order.ends_at.is_some_and(|end| end <= now) {
-        return Err(ApiError::field("ends_at", "a temporary lock must end in the future"));
-    }
+    let requirement = check_lock_order(state, actor, "request.bulk_lock", &order.lock, now).await?;
     if order.entries.is_empty() || order.entries.len() > MAX_ENTRIES {
         return Err(ApiError::field("accounts", format!("name 1 to {MAX_ENTRIES} accounts")));
     }
@@ -223,15 +208,15 @@ pub async fn file_order(
     let new = NewRequest {
         kind: RequestKind::Lock,
         account_id: AccountId::new(String::new()),
-        ground: order.ground,
+        ground: order.lock.ground,
         lock_id: None,
         requester: party_of(actor)?,
         route: requirement.route,
         is_override: false,
-        legal_basis: order.legal_basis,
-        reason: order.reason.trim().to_owned(),
-        reference: order.reference.filter(|r| !r.trim().is_empty()),
-        lock_ends_at: order.ends_at,
+        legal_basis: order.lock.legal_basis,
+        reason: order.lock.reason.trim().to_owned(),
+        reference: order.lock.reference.filter(|r| !r.trim().is_empty()),
+        lock_ends_at: order.lock.ends_at,
         bulk_order_id: Some(id.clone()),
     };
     let mut tx = state.store.begin().await?;
@@ -252,7 +237,7 @@ pub async fn file_order(
     }
     let request = insert_order(&mut tx, state, actor, new, id, &targets, valid, now).await?;
     tx.commit().await?;
-    metrics::counter!("dinhdanh_requests_total", "kind" => "bulk_lock", "ground" => order.ground.as_str(), "status" => request.status.as_str())
+    metrics::counter!("dinhdanh_requests_total", "kind" => "bulk_lock", "ground" => request.ground.as_str(), "status" => request.status.as_str())
         .increment(1);
     metrics::counter!("dinhdanh_bulk_lock_entries_total").increment(targets.len() as u64);
     view(state, &request.id).await

@@ -112,7 +112,7 @@ fn role_action(role: OfficerRole) -> Action {
     }
 }
 
-pub(crate) fn refusal(e: authority::Refusal) -> ApiError {
+fn refusal(e: authority::Refusal) -> ApiError {
     ApiError::LockRefused { reason: e.to_string() }
 }
 
@@ -130,11 +130,7 @@ pub(crate) fn party_of(actor: &Actor) -> Result<Party, ApiError> {
 }
 
 /// The first role of an officer (or the actor's kind) that the authority table lets place `ground`.
-pub(crate) fn placement_for(
-    actor: &Actor,
-    ground: Ground,
-    policy: AuthorityPolicy,
-) -> Result<Requirement, authority::Refusal> {
+fn placement_for(actor: &Actor, ground: Ground, policy: AuthorityPolicy) -> Result<Requirement, authority::Refusal> {
     match actor {
         Actor::Holder { .. } => authority::placement(Placer::Holder, ground, policy),
         Actor::Organization { kind, .. } => authority::placement(Placer::Organization(*kind), ground, policy),
@@ -165,7 +161,7 @@ fn filing_action(actor: &Actor, kind: RequestKind, is_override: bool) -> Action 
 }
 
 /// Checks that a request carries what the authority table asks for.
-pub(crate) fn check_evidence(
+fn check_evidence(
     evidence: Evidence,
     legal_basis: Option<&LegalBasis>,
     reason: &str,
@@ -345,6 +341,30 @@ async fn apply_effect(
     }
 }
 
+/// What a lock order must pass before anything is written, filed alone or in bulk: the authority table's
+/// placement for this actor and ground (a refusal is audited under `audit_action`), the evidence it asks for, and
+/// an end in the future for a temporary lock.
+pub(crate) async fn check_lock_order(
+    state: &AppState,
+    actor: &Actor,
+    audit_action: &'static str,
+    order: &LockOrder,
+    now: DateTime<Utc>,
+) -> Result<Requirement, ApiError> {
+    let requirement = match placement_for(actor, order.ground, state.config.lock_policy) {
+        Ok(r) => r,
+        Err(e) => {
+            state.store.audit(refused(actor, audit_action, order.ground, &e, now)).await?;
+            return Err(refusal(e));
+        }
+    };
+    check_evidence(requirement.evidence, order.legal_basis.as_ref(), &order.reason, order.reference.as_deref(), now)?;
+    if order.ends_at.is_some_and(|end| end <= now) {
+        return Err(ApiError::field("ends_at", "a temporary lock must end in the future"));
+    }
+    Ok(requirement)
+}
+
 /// Files a lock request; an immediate route takes effect in the same transaction.
 pub async fn request_lock(
     state: &AppState,
@@ -354,17 +374,7 @@ pub async fn request_lock(
 ) -> Result<Request, ApiError> {
     authorize(state, actor, filing_action(actor, RequestKind::Lock, false)).await?;
     let now = state.clock.now();
-    let requirement = match placement_for(actor, order.ground, state.config.lock_policy) {
-        Ok(r) => r,
-        Err(e) => {
-            state.store.audit(refused(actor, "request.lock", order.ground, &e, now)).await?;
-            return Err(refusal(e));
-        }
-    };
-    check_evidence(requirement.evidence, order.legal_basis.as_ref(), &order.reason, order.reference.as_deref(), now)?;
-    if order.ends_at.is_some_and(|end| end <= now) {
-        return Err(ApiError::field("ends_at", "a temporary lock must end in the future"));
-    }
+    let requirement = check_lock_order(state, actor, "request.lock", &order, now).await?;
     let account_id = match (actor, &order.account) {
         (Actor::Holder { account_id, .. }, _) => account_id.clone(),
         (_, Some(key)) => {
@@ -434,7 +444,7 @@ pub(crate) async fn file(
     Ok(request)
 }
 
-pub(crate) fn refused(
+fn refused(
     actor: &Actor,
     action: &'static str,
     ground: Ground,
