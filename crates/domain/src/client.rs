@@ -89,9 +89,10 @@ pub const MAX_LIVE_CREDENTIALS: usize = 5;
 /// How far clocks may disagree when checking a client assertion's `exp`, `nbf` and `iat`.
 pub const ASSERTION_LEEWAY_SECONDS: i64 = 60;
 
-/// A client assertion may not be valid for longer than this (its `exp` at most this far ahead): assertions are
-/// single-use and short-lived, and dinhdanh remembers each `jti` until it expires.
-pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 600;
+/// A client assertion may not be valid for longer than this (its `exp` at most this far ahead): one hour, what
+/// RFC 7523 deployments allow and what common client libraries sign by default (authlib's `PrivateKeyJWT` sets
+/// `exp` = `iat` + 3600). Assertions are single-use, and dinhdanh remembers each `jti` until it expires.
+pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 3600;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ClientError {
@@ -305,8 +306,11 @@ mod tests {
         // Within the leeway either way.
         assert_eq!(check_assertion_times(AssertionTimes { exp: t - 30, nbf: None, iat: Some(t + 30) }, now), Ok(()));
         assert_eq!(check_assertion_times(AssertionTimes { exp: t - 60, ..ok }, now), Err(AssertionTimeError::Expired));
+        // One hour (authlib's default) passes, also with the clocks a little apart; beyond it does not.
+        assert_eq!(check_assertion_times(AssertionTimes { exp: t + 3600, ..ok }, now), Ok(()));
+        assert_eq!(check_assertion_times(AssertionTimes { exp: t + 3660, ..ok }, now), Ok(()));
         assert_eq!(
-            check_assertion_times(AssertionTimes { exp: t + 3600, ..ok }, now),
+            check_assertion_times(AssertionTimes { exp: t + 3661, ..ok }, now),
             Err(AssertionTimeError::TooLong)
         );
         assert_eq!(

@@ -333,7 +333,7 @@ on_both_backends! {
         expired.exp_in = -120;
         refused(assertion_status(&server, &client_id, &expired.sign(&server)).await);
         let mut too_long = Assertion::new(&server, &rsa, Some("k1"), &client_id);
-        too_long.exp_in = 3600;
+        too_long.exp_in = 3600 + 120;
         refused(assertion_status(&server, &client_id, &too_long.sign(&server)).await);
         // Wrong audience.
         let mut elsewhere = Assertion::new(&server, &rsa, Some("k1"), &client_id);
@@ -377,6 +377,38 @@ on_both_backends! {
         for reason in ["bad_signature", "unknown_key", "assertion_expired", "assertion_lifetime_too_long", "wrong_audience", "wrong_issuer", "algorithm_not_allowed", "assertion_replayed"] {
             assert!(reasons.contains(&reason), "{reason} not in {reasons:?}");
         }
+    }
+
+    one_hour_assertions_as_client_libraries_sign_them(db) {
+        // authlib's PrivateKeyJWT (and other RFC 7523 clients) sign assertions with exp = iat + 3600.
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let bank = server.organization("TPBank", OrganizationKind::RelyingParty).await;
+        let rsa = key("rsa-1");
+        let client_id = id(&jwt_client(&server, &admin, &bank.id, vec![with_kid(rsa.jwk.clone(), "k1")], json!(["accounts:status"])).await);
+        let mut hour = Assertion::new(&server, &rsa, Some("k1"), &client_id);
+        hour.exp_in = 3600;
+        let jwt = hour.sign(&server);
+        let (status, body) = assertion_status(&server, &client_id, &jwt).await;
+        assert_eq!(status, 200, "{body}");
+        // Its jti is kept until exp: 59 minutes later the same assertion, and a fresh one reusing the jti, are
+        // still replays.
+        server.clock.advance(Duration::minutes(59));
+        assert_eq!(assertion_status(&server, &client_id, &jwt).await.0, 401);
+        let mut reuse = Assertion::new(&server, &rsa, Some("k1"), &client_id);
+        reuse.jti = hour.jti.clone();
+        assert_eq!(assertion_status(&server, &client_id, &reuse.sign(&server)).await.0, 401);
+        // A second more than an hour (plus the leeway) is refused as too long.
+        let mut longer = Assertion::new(&server, &rsa, Some("k1"), &client_id);
+        longer.exp_in = 3600 + 61;
+        assert_eq!(assertion_status(&server, &client_id, &longer.sign(&server)).await.0, 401);
+        // Once past exp plus the leeway, the first assertion is refused as expired.
+        server.clock.advance(Duration::minutes(2));
+        assert_eq!(assertion_status(&server, &client_id, &jwt).await.0, 401, "an expired assertion");
+        let refusals = server.store.recent_audit(Some("oauth.token"), 100).await.unwrap();
+        let reasons: Vec<&str> = refusals.iter().filter(|r| r.outcome == "refused").filter_map(|r| r.detail["reason"].as_str()).collect();
+        assert_eq!(reasons.iter().filter(|r| **r == "assertion_replayed").count(), 2, "{reasons:?}");
+        assert!(reasons.contains(&"assertion_lifetime_too_long") && reasons.contains(&"assertion_expired"), "{reasons:?}");
     }
 
     revoked_client_and_suspended_organization(db) {

@@ -518,7 +518,7 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
 
 /// Verifies a client assertion: signed with RS256, ES256 or EdDSA by one of the client's live keys (the one
 /// named by `kid`, or any if there is no `kid`), `iss` = `sub` = the client id, `aud` naming this token
-/// endpoint, `exp` not past and at most 10 minutes ahead, `nbf` and `iat` not in the future (60 s leeway,
+/// endpoint, `exp` not past and at most one hour ahead, `nbf` and `iat` not in the future (60 s leeway,
 /// against the server's clock), and a `jti`. Returns the `jti` and until when to remember it.
 fn verify_assertion(
     state: &AppState,
