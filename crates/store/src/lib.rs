@@ -194,7 +194,13 @@ impl Store {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
-        let inner = self.pool.begin().await?;
+        // On SQLite a transaction begun DEFERRED that writes after reading must upgrade its lock, and when another
+        // connection (another Store in the same file, or another process) has committed in between, SQLite answers
+        // SQLITE_BUSY at once, without waiting out the busy timeout. Beginning as a writer waits at BEGIN instead.
+        let inner = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
         Ok(Tx { inner, _write_guard: guard, pending_audit: Vec::new() })
     }
 
