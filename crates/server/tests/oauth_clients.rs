@@ -402,9 +402,12 @@ on_both_backends! {
         let mut longer = Assertion::new(&server, &rsa, Some("k1"), &client_id);
         longer.exp_in = 3600 + 61;
         assert_eq!(assertion_status(&server, &client_id, &longer.sign(&server)).await.0, 401);
-        // Once past exp plus the leeway, the first assertion is refused as expired.
+        // Once past exp plus the leeway, the first assertion is refused as expired and its jti is forgotten.
         server.clock.advance(Duration::minutes(2));
         assert_eq!(assertion_status(&server, &client_id, &jwt).await.0, 401, "an expired assertion");
+        let mut later = Assertion::new(&server, &rsa, Some("k1"), &client_id);
+        later.jti = hour.jti.clone();
+        assert_eq!(assertion_status(&server, &client_id, &later.sign(&server)).await.0, 200);
         let refusals = server.store.recent_audit(Some("oauth.token"), 100).await.unwrap();
         let reasons: Vec<&str> = refusals.iter().filter(|r| r.outcome == "refused").filter_map(|r| r.detail["reason"].as_str()).collect();
         assert_eq!(reasons.iter().filter(|r| **r == "assertion_replayed").count(), 2, "{reasons:?}");

@@ -652,6 +652,8 @@ pub async fn issue_token(state: &AppState, request: TokenRequest) -> Result<Issu
             return Err(TokenError::InvalidClient { reason: "client_revoked" });
         }
     }
+    // Forget expired tokens and jtis first, so a jti whose assertion can no longer be replayed is free again.
+    tx.purge_expired_client_tokens(&client.id, now).await?;
     if let Some((jti, until)) = &jti {
         match tx.record_client_assertion(&client.id, jti, *until).await {
             Ok(()) => {}
@@ -663,7 +665,6 @@ pub async fn issue_token(state: &AppState, request: TokenRequest) -> Result<Issu
             Err(other) => return Err(other.into()),
         }
     }
-    tx.purge_expired_client_tokens(&client.id, now).await?;
     tx.insert_access_token(&hash, &client.id, &scopes, now, expires_at).await?;
     let actor = Actor::Organization {
         organization_id: organization.id.clone(),
