@@ -209,6 +209,16 @@ async fn audit_text(server: &TestServer) -> String {
     records.iter().map(|r| format!("{} {} {} {}\n", r.actor, r.action, r.outcome, r.detail)).collect()
 }
 
+/// The reasons of the token endpoint's recent refusals, as its audit entries give them.
+async fn token_refusal_reasons(server: &TestServer) -> Vec<String> {
+    let records = server.store.recent_audit(Some("oauth.token"), 100).await.unwrap();
+    records
+        .iter()
+        .filter(|r| r.outcome == "refused")
+        .filter_map(|r| r.detail["reason"].as_str().map(str::to_owned))
+        .collect()
+}
+
 on_both_backends! {
     private_key_jwt_with_a_real_oauth2_client(db) {
         let server = TestServer::start(&db).await;
@@ -306,9 +316,8 @@ on_both_backends! {
         assert_eq!(wrong, unknown);
         assert_eq!(wrong["error"], "invalid_client");
         // A JWT client's id with a secret: refused too.
-        let refusals = server.store.recent_audit(Some("oauth.token"), 10).await.unwrap();
-        let reasons: Vec<&str> = refusals.iter().filter(|r| r.outcome == "refused").filter_map(|r| r.detail["reason"].as_str()).collect();
-        assert!(reasons.contains(&"wrong_secret") && reasons.contains(&"unknown_client"), "{reasons:?}");
+        let reasons = token_refusal_reasons(&server).await;
+        assert!(reasons.iter().any(|r| r == "wrong_secret") && reasons.iter().any(|r| r == "unknown_client"), "{reasons:?}");
         assert!(!audit_text(&server).await.contains("dd_cs_"), "a secret reached the audit log");
     }
 
@@ -372,10 +381,9 @@ on_both_backends! {
         assert_eq!(results.iter().filter(|s| **s == 200).count(), 1, "{results:?}");
         assert_eq!(results.iter().filter(|s| **s == 401).count(), 3, "{results:?}");
 
-        let refusals = server.store.recent_audit(Some("oauth.token"), 100).await.unwrap();
-        let reasons: Vec<&str> = refusals.iter().filter(|r| r.outcome == "refused").filter_map(|r| r.detail["reason"].as_str()).collect();
+        let reasons = token_refusal_reasons(&server).await;
         for reason in ["bad_signature", "unknown_key", "assertion_expired", "assertion_lifetime_too_long", "wrong_audience", "wrong_issuer", "algorithm_not_allowed", "assertion_replayed"] {
-            assert!(reasons.contains(&reason), "{reason} not in {reasons:?}");
+            assert!(reasons.iter().any(|r| r == reason), "{reason} not in {reasons:?}");
         }
     }
 
@@ -408,10 +416,9 @@ on_both_backends! {
         let mut later = Assertion::new(&server, &rsa, Some("k1"), &client_id);
         later.jti = hour.jti.clone();
         assert_eq!(assertion_status(&server, &client_id, &later.sign(&server)).await.0, 200);
-        let refusals = server.store.recent_audit(Some("oauth.token"), 100).await.unwrap();
-        let reasons: Vec<&str> = refusals.iter().filter(|r| r.outcome == "refused").filter_map(|r| r.detail["reason"].as_str()).collect();
+        let reasons = token_refusal_reasons(&server).await;
         assert_eq!(reasons.iter().filter(|r| **r == "assertion_replayed").count(), 2, "{reasons:?}");
-        assert!(reasons.contains(&"assertion_lifetime_too_long") && reasons.contains(&"assertion_expired"), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r == "assertion_lifetime_too_long") && reasons.iter().any(|r| r == "assertion_expired"), "{reasons:?}");
     }
 
     revoked_client_and_suspended_organization(db) {
