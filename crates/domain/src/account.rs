@@ -83,6 +83,27 @@ impl Level {
     }
 }
 
+/// What one sign-in proved (domain.md "Assurance of a sign-in"). A session carries the assurance its own sign-in
+/// reached, never the account's level: a password and a code to the phone are exactly what a phone thief has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInProof {
+    /// The password and a one-time code sent to a registered channel.
+    PasswordAndCode,
+    /// A portrait or fingerprint captured in this sign-in matched the registry's (Level 2 issue).
+    BiometricMatch,
+}
+
+impl SignInProof {
+    /// The assurance a session opened by this proof carries: Level 2 only for a biometric match, and only on an
+    /// account whose registry data and biometrics were verified (a Level 2 account).
+    pub fn assurance(self, account_level: Level) -> Level {
+        match self {
+            Self::PasswordAndCode => Level::One,
+            Self::BiometricMatch => account_level,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HolderKind {
@@ -212,5 +233,13 @@ mod tests {
             assert_eq!(Level::from_number(l.number()), Some(l));
         }
         assert_eq!(Level::from_number(3), None);
+    }
+
+    #[test]
+    fn a_session_is_level_2_only_after_a_biometric_match_on_a_level_2_account() {
+        assert_eq!(SignInProof::PasswordAndCode.assurance(Level::Two), Level::One, "what a phone thief has");
+        assert_eq!(SignInProof::PasswordAndCode.assurance(Level::One), Level::One);
+        assert_eq!(SignInProof::BiometricMatch.assurance(Level::Two), Level::Two);
+        assert_eq!(SignInProof::BiometricMatch.assurance(Level::One), Level::One, "the account was never verified");
     }
 }

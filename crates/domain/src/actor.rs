@@ -56,10 +56,11 @@ pub fn format_scopes(scopes: &BTreeSet<Scope>) -> String {
 pub enum Actor {
     /// Nobody has proved anything (public endpoints).
     Anonymous,
-    /// The holder of an e-ID account, signed in; `level` is the assurance of this sign-in (Level 2 only after a
-    /// portrait or fingerprint match); `restore_only` for a session opened while the account was locked, which
-    /// serves only to follow the locks and ask for a lift (never to sign in to relying parties).
-    Holder { account_id: AccountId, level: Level, restore_only: bool },
+    /// The holder of an e-ID account, signed in. `assurance` is what this session's own sign-in proved (see
+    /// [`crate::SignInProof`]), never copied from the account's level; `restore_only` for a session opened while
+    /// the account was locked, which serves only to follow the locks and ask for a lift (never to sign in to
+    /// relying parties).
+    Holder { account_id: AccountId, assurance: Level, restore_only: bool },
     /// An officer of the operator, signed in with password and TOTP.
     Officer { officer_id: String, organization_id: String, roles: BTreeSet<OfficerRole> },
     /// An organization acting through one of its API clients with an access token.

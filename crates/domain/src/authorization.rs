@@ -32,11 +32,22 @@ actions! {
     OfficersRead => "officers.read",
     OfficersManage => "officers.manage",
     AuditRead => "audit.read",
+    OwnOfficerRead => "officers.me.read",
+    OfficerSignOut => "officers.sign_out",
+    OwnClientRead => "clients.me.read",
+    OwnAccountRead => "holders.me.read",
+    HolderSignOut => "holders.sign_out",
     AccountStatusRead => "accounts.status.read",
     LocksRead => "locks.read",
     LockOwnAccount => "locks.own.place",
+    RequestOwnUnlock => "locks.own.lift.request",
     RequestLock => "locks.request",
     RequestUnlock => "locks.lift.request",
+    RequestsList => "requests.list",
+    RequestsRead => "requests.read",
+    RequestsCancel => "requests.cancel",
+    BulkResultsRead => "bulk.results.read",
+    WorkQueue => "requests.queue.work",
     ForwardRequest => "requests.forward",
     DecideRequest => "requests.decide",
     PlaceLockAsOfficer => "locks.officer.place",
@@ -45,7 +56,11 @@ actions! {
 /// A kind of actor a rule can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Who {
+    /// A holder in an ordinary session.
     Holder,
+    /// A holder in a `restore_only` session, opened while the account was locked: it may follow the locks and
+    /// requests of its own account, ask for a lift and sign out, and nothing else (holder-sign-in.md).
+    RestoringHolder,
     Officer(OfficerRole),
     Organization(OrganizationKind),
     System,
@@ -66,6 +81,24 @@ use OrganizationKind::{CompetentAuthority, ProsecutingAgency, RelyingParty};
 
 const THIRD_PARTIES: [Who; 3] =
     [Who::Organization(ProsecutingAgency), Who::Organization(CompetentAuthority), Who::Organization(RelyingParty)];
+const ANY_OFFICER: [Who; 3] = [Who::Officer(Administrator), Who::Officer(Supervisor), Who::Officer(Reviewer)];
+const ANY_ORGANIZATION: [Who; 4] = [
+    Who::Organization(OrganizationKind::Operator),
+    Who::Organization(ProsecutingAgency),
+    Who::Organization(CompetentAuthority),
+    Who::Organization(RelyingParty),
+];
+/// Who takes part in requests: the holders they concern (restore sessions included), the organizations that file
+/// them and the officers who work them. Not the administrator role, which manages who exists, not locks.
+const REQUEST_PARTIES: [Who; 7] = [
+    Who::Holder,
+    Who::RestoringHolder,
+    Who::Officer(Reviewer),
+    Who::Officer(Supervisor),
+    Who::Organization(ProsecutingAgency),
+    Who::Organization(CompetentAuthority),
+    Who::Organization(RelyingParty),
+];
 
 /// The table. One row per action; the server asks [`authorize`], never re-decides.
 pub const RULES: &[Rule] = &[
@@ -112,6 +145,41 @@ pub const RULES: &[Rule] = &[
         summary: "Supervisors and administrators read the audit log.",
     },
     Rule {
+        action: Action::OwnOfficerRead,
+        who: &ANY_OFFICER,
+        scope: None,
+        source: "domain.md Actors",
+        summary: "An officer reads their own profile and roles.",
+    },
+    Rule {
+        action: Action::OfficerSignOut,
+        who: &ANY_OFFICER,
+        scope: None,
+        source: "domain.md Actors",
+        summary: "An officer ends their own session.",
+    },
+    Rule {
+        action: Action::OwnClientRead,
+        who: &ANY_ORGANIZATION,
+        scope: None,
+        source: "domain.md Actors",
+        summary: "An organization's API client reads what its own token proves (client, organization, scopes).",
+    },
+    Rule {
+        action: Action::OwnAccountRead,
+        who: &[Who::Holder, Who::RestoringHolder],
+        scope: None,
+        source: "QĐ 34/2021 Art. 11; NĐ 69/2024 Art. 30",
+        summary: "A holder reads their own account and the locks in force on it, in a restore session too.",
+    },
+    Rule {
+        action: Action::HolderSignOut,
+        who: &[Who::Holder, Who::RestoringHolder],
+        scope: None,
+        source: "domain.md Actors",
+        summary: "A holder ends their own session.",
+    },
+    Rule {
         action: Action::AccountStatusRead,
         who: &[
             Who::Holder,
@@ -127,7 +195,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         action: Action::LocksRead,
-        who: &[Who::Holder, Who::Officer(Reviewer), Who::Officer(Supervisor)],
+        who: &[Who::Holder, Who::RestoringHolder, Who::Officer(Reviewer), Who::Officer(Supervisor)],
         scope: None,
         source: "domain.md Audit",
         summary: "A holder sees every lock and lift on their own account, reviewers and supervisors on any; organizations learn only whether an account is usable.",
@@ -136,8 +204,15 @@ pub const RULES: &[Rule] = &[
         action: Action::LockOwnAccount,
         who: &[Who::Holder],
         scope: None,
-        source: "QĐ 34/2021 Art. 10.1, 11",
-        summary: "A holder locks their own account at once, and asks to lift locks on it; which ones, and with what proof, the lock authority table says.",
+        source: "QĐ 34/2021 Art. 10.1",
+        summary: "A holder locks their own account at once.",
+    },
+    Rule {
+        action: Action::RequestOwnUnlock,
+        who: &[Who::Holder, Who::RestoringHolder],
+        scope: None,
+        source: "QĐ 34/2021 Art. 11; NĐ 69/2024 Art. 30",
+        summary: "A holder asks to lift a lock on their own account, from a restore session too; which locks, and with what proof, the lock authority table says.",
     },
     Rule {
         action: Action::RequestLock,
@@ -152,6 +227,54 @@ pub const RULES: &[Rule] = &[
         scope: Some(Scope::LocksLift),
         source: "QĐ 34/2021 Art. 11.2",
         summary: "The organization that asked for a lock asks for it to be lifted.",
+    },
+    Rule {
+        action: Action::RequestsList,
+        who: &REQUEST_PARTIES,
+        scope: None,
+        source: "domain.md Requests; NĐ 69/2024 Art. 30",
+        summary: "Reviewers and supervisors list the queue; holders list the requests about their account, organizations the ones they filed.",
+    },
+    Rule {
+        action: Action::RequestsRead,
+        who: &REQUEST_PARTIES,
+        scope: None,
+        source: "domain.md Requests",
+        summary: "Reviewers and supervisors read any request with its steps; holders the requests about their account, organizations the ones they filed (any other answers 404).",
+    },
+    Rule {
+        action: Action::RequestsCancel,
+        who: &[
+            Who::Holder,
+            Who::Officer(Reviewer),
+            Who::Officer(Supervisor),
+            Who::Organization(ProsecutingAgency),
+            Who::Organization(CompetentAuthority),
+            Who::Organization(RelyingParty),
+        ],
+        scope: None,
+        source: "domain.md Requests",
+        summary: "The requester withdraws a pending request of their own (any other answers 404).",
+    },
+    Rule {
+        action: Action::BulkResultsRead,
+        who: &[
+            Who::Officer(Reviewer),
+            Who::Officer(Supervisor),
+            Who::Organization(ProsecutingAgency),
+            Who::Organization(CompetentAuthority),
+            Who::Organization(RelyingParty),
+        ],
+        scope: None,
+        source: "NĐ 59/2022 Art. 19; domain.md Requests",
+        summary: "A bulk lock order and its per-account results: the organization that filed it, reviewers and supervisors.",
+    },
+    Rule {
+        action: Action::WorkQueue,
+        who: &[Who::Officer(Reviewer), Who::Officer(Supervisor)],
+        scope: None,
+        source: "NĐ 69/2024 Art. 29–30",
+        summary: "Reviewers and supervisors work the queue (claim, verify, forward, decide); which role takes which step, the request's route says (the two actions below).",
     },
     Rule {
         action: Action::ForwardRequest,
@@ -196,7 +319,8 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), Denied> {
     let Some(rule) = rule(action) else { return Err(Denied::NotPermitted) };
     let allowed = match actor {
         Actor::Anonymous => return Err(Denied::NotAuthenticated),
-        Actor::Holder { .. } => rule.who.contains(&Who::Holder),
+        Actor::Holder { restore_only: false, .. } => rule.who.contains(&Who::Holder),
+        Actor::Holder { restore_only: true, .. } => rule.who.contains(&Who::RestoringHolder),
         Actor::System => rule.who.contains(&Who::System),
         Actor::Officer { roles, .. } => roles.iter().any(|role| rule.who.contains(&Who::Officer(*role))),
         Actor::Organization { kind, scopes, .. } => {
@@ -222,6 +346,7 @@ pub fn render_markdown() -> String {
             .iter()
             .map(|w| match w {
                 Who::Holder => "holder".to_owned(),
+                Who::RestoringHolder => "holder (restore session)".to_owned(),
                 Who::Officer(role) => format!("officer: {role}"),
                 Who::Organization(kind) => format!("organization: {kind}"),
                 Who::System => "system".to_owned(),
@@ -254,8 +379,13 @@ mod tests {
             Actor::System,
             Actor::Holder {
                 account_id: AccountId::new("a".into()),
-                level: crate::account::Level::One,
+                assurance: crate::account::Level::One,
                 restore_only: false,
+            },
+            Actor::Holder {
+                account_id: AccountId::new("a".into()),
+                assurance: crate::account::Level::Two,
+                restore_only: true,
             },
         ];
         for role in OfficerRole::ALL {
@@ -284,6 +414,10 @@ mod tests {
         use Action::*;
         let officer_has = |role: OfficerRole| matches!(actor, Actor::Officer { roles, .. } if roles.contains(&role));
         let is_officer = matches!(actor, Actor::Officer { roles, .. } if !roles.is_empty());
+        let holder = matches!(actor, Actor::Holder { restore_only: false, .. });
+        let restoring = matches!(actor, Actor::Holder { restore_only: true, .. });
+        let works_requests = officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor);
+        let third_party = matches!(actor, Actor::Organization { kind, .. } if *kind != OrganizationKind::Operator);
         let third_party_with = |scope: Scope| match actor {
             Actor::Organization { kind, scopes, .. } if *kind != OrganizationKind::Operator => {
                 if scopes.contains(&scope) { Ok(()) } else { Err(Denied::MissingScope(scope)) }
@@ -294,6 +428,13 @@ mod tests {
         if *actor == Actor::Anonymous {
             return Err(Denied::NotAuthenticated);
         }
+        // A restore session follows its own account's locks and requests, asks for a lift, signs out: no more.
+        if restoring {
+            return yes(matches!(
+                action,
+                OwnAccountRead | HolderSignOut | LocksRead | RequestsList | RequestsRead | RequestOwnUnlock
+            ));
+        }
         match action {
             // The administrator role has no power over locks, only over who exists.
             OrganizationsManage | ClientsManage | OfficersManage => yes(officer_has(OfficerRole::Administrator)),
@@ -301,6 +442,12 @@ mod tests {
             OfficersRead | AuditRead => {
                 yes(officer_has(OfficerRole::Administrator) || officer_has(OfficerRole::Supervisor))
             }
+            OwnOfficerRead | OfficerSignOut => yes(is_officer),
+            OwnClientRead => yes(matches!(actor, Actor::Organization { .. })),
+            OwnAccountRead | HolderSignOut | LockOwnAccount | RequestOwnUnlock => yes(holder),
+            RequestsList | RequestsRead | RequestsCancel => yes(holder || third_party || works_requests),
+            BulkResultsRead => yes(third_party || works_requests),
+            WorkQueue => yes(works_requests),
             AccountStatusRead => match actor {
                 Actor::Organization { .. } => third_party_with(Scope::AccountsStatus),
                 Actor::Holder { .. } => Ok(()),
@@ -310,7 +457,6 @@ mod tests {
                 Actor::Holder { .. } => Ok(()),
                 _ => yes(officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor)),
             },
-            LockOwnAccount => yes(matches!(actor, Actor::Holder { .. })),
             RequestLock => third_party_with(Scope::LocksRequest),
             RequestUnlock => third_party_with(Scope::LocksLift),
             ForwardRequest | PlaceLockAsOfficer => yes(officer_has(OfficerRole::Reviewer)),
@@ -328,13 +474,54 @@ mod tests {
             }
         }
         assert_eq!(checked, actors().len() * Action::ALL.len());
-        assert!(checked >= 195, "{checked}");
+        assert!(checked >= 400, "{checked}");
     }
 
     #[test]
     fn every_action_has_exactly_one_rule() {
         for action in Action::ALL {
             assert_eq!(RULES.iter().filter(|r| r.action == *action).count(), 1, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn a_restore_session_follows_its_locks_asks_for_a_lift_and_signs_out_and_nothing_else() {
+        let restoring = Actor::Holder {
+            account_id: AccountId::new("a".into()),
+            assurance: crate::account::Level::Two,
+            restore_only: true,
+        };
+        let allowed: Vec<&str> =
+            Action::ALL.iter().filter(|a| authorize(&restoring, **a).is_ok()).map(|a| a.as_str()).collect();
+        assert_eq!(
+            allowed,
+            [
+                "holders.me.read",
+                "holders.sign_out",
+                "locks.read",
+                "locks.own.lift.request",
+                "requests.list",
+                "requests.read"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_administrator_role_reads_no_request_and_no_lock() {
+        let admin = Actor::Officer {
+            officer_id: "o".into(),
+            organization_id: "op".into(),
+            roles: BTreeSet::from([OfficerRole::Administrator]),
+        };
+        for action in [
+            Action::RequestsList,
+            Action::RequestsRead,
+            Action::RequestsCancel,
+            Action::BulkResultsRead,
+            Action::LocksRead,
+            Action::WorkQueue,
+        ] {
+            assert_eq!(authorize(&admin, action), Err(Denied::NotPermitted), "{action:?}");
         }
     }
 

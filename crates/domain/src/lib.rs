@@ -31,7 +31,7 @@ pub mod throttle;
 pub mod totp;
 pub mod tracking;
 
-pub use account::{Account, AccountError, AccountId, AccountStatus, Level};
+pub use account::{Account, AccountError, AccountId, AccountStatus, Level, SignInProof};
 pub use contact::{Channel, ContactError, Email, PhoneNumber};
 pub use identity::{
     Gender, IdentificationNumber, IdentityError, IdentityKey, Nationality, PassportNumber, ProvinceTable,

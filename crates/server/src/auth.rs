@@ -82,7 +82,7 @@ pub async fn actor_for_token(state: &AppState, token: &str) -> Result<Actor, Api
         if owner.account_status != AccountStatus::Active {
             return Err(ApiError::Unauthorized);
         }
-        Ok(Actor::Holder { account_id: owner.account_id, level: owner.level, restore_only: owner.restore_only })
+        Ok(Actor::Holder { account_id: owner.account_id, assurance: owner.assurance, restore_only: owner.restore_only })
     } else {
         Err(ApiError::Unauthorized)
     }
@@ -91,7 +91,10 @@ pub async fn actor_for_token(state: &AppState, token: &str) -> Result<Actor, Api
 /// Asks the authorization table; a refusal is written to the audit log and answered 401 or 403.
 pub async fn authorize(state: &AppState, actor: &Actor, action: Action) -> Result<(), ApiError> {
     match authorization::authorize(actor, action) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            crate::api::access::record_grant(action);
+            Ok(())
+        }
         Err(Denied::NotAuthenticated) => Err(ApiError::Unauthorized),
         Err(Denied::NotPermitted) => {
             deny(state, actor, Some(action), "not_permitted").await?;

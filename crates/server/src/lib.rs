@@ -80,6 +80,8 @@ pub struct AppState {
     pub public_limiter: IpRateLimiter,
     pub ops_limiter: IpRateLimiter,
     pub api_limiter: IpRateLimiter,
+    /// argon2id verifications spent (see [`secrets::Work`]).
+    pub work: Arc<secrets::Work>,
 }
 
 impl AppState {
@@ -88,7 +90,16 @@ impl AppState {
         let public_limiter = IpRateLimiter::new(config.public_rate_limit, &config.trusted_proxies);
         let ops_limiter = IpRateLimiter::new(config.ops_rate_limit, &config.trusted_proxies);
         let api_limiter = IpRateLimiter::new(config.api_rate_limit, &config.trusted_proxies);
-        Self { store, registry, clock, config: Arc::new(config), public_limiter, ops_limiter, api_limiter }
+        Self {
+            store,
+            registry,
+            clock,
+            config: Arc::new(config),
+            public_limiter,
+            ops_limiter,
+            api_limiter,
+            work: Arc::default(),
+        }
     }
 }
 
@@ -111,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::officers::routes())
         .merge(api::holders::routes())
         .merge(api::locks::routes())
+        .route_layer(axum::middleware::from_fn(api::access::guard))
         .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), ratelimit::limit_by_ip));
     let ops = Router::new()
         .route("/healthz", get(api::ops::healthz))
@@ -121,6 +133,7 @@ pub fn router(state: AppState) -> Router {
     // Bulk lock orders need bodies far above 64 KiB: authenticated routes with their own limit (api::bulk),
     // merged after the 64 KiB layer so that it does not wrap them.
     let bulk = api::bulk::routes()
+        .route_layer(axum::middleware::from_fn(api::access::guard))
         .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), ratelimit::limit_by_ip));
     Router::new()
         .merge(public)

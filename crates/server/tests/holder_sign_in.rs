@@ -157,6 +157,16 @@ async fn sign_in(server: &TestServer, credentials: Value) -> Value {
     session
 }
 
+/// A restore-only session as a sign-in that proved `assurance` would open it.
+async fn restore_session(server: &TestServer, account: &AccountId, assurance: dinhdanh_domain::Level) -> String {
+    let now = server.clock.now();
+    let (token, hash) = dinhdanh_server::secrets::new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_holder_session(&hash, account, assurance, true, now, now + Duration::hours(1)).await.unwrap();
+    tx.commit().await.unwrap();
+    token
+}
+
 async fn me(server: &TestServer, token: &str) -> (u16, Value) {
     server.call(reqwest::Method::GET, "/v1/me", token, None).await
 }
@@ -233,7 +243,7 @@ on_both_backends! {
         assert_eq!(status, 201, "{session}");
         let token = session["token"].as_str().unwrap();
         assert!(token.starts_with("dd_hs_"), "{token}");
-        assert_eq!(session["level"], 1);
+        assert_eq!(session["assurance"], 1);
         assert_eq!(session["account_id"], id.as_str());
         assert_eq!(session["expires_at"], json!(now + Duration::minutes(60)));
         let (status, body) = verify(&server, sign_in_id, &code).await;
@@ -251,6 +261,7 @@ on_both_backends! {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["account_id"], id.as_str());
         assert_eq!((body["status"].as_str(), body["level"].as_i64()), (Some("active"), Some(1)));
+        assert_eq!(body["session_assurance"], 1);
         assert_eq!((body["phone"].as_str(), body["email"].as_str()), (Some("•••678"), Some("m•••@example.vn")));
         assert_eq!((body["usable"].as_bool(), body["locks"].clone()), (Some(true), json!([])));
         assert_eq!(body["holder_kind"], "citizen");
@@ -520,7 +531,7 @@ on_both_backends! {
         assert_eq!(status, 403);
     }
 
-    a_locked_holder_signs_in_to_restore_and_lifts_their_own_lock_at_level_2(db) {
+    a_locked_holder_signs_in_to_restore_and_only_a_level_2_sign_in_lifts_their_own_lock(db) {
         let server = TestServer::start(&db).await;
         let id = mai(&server).await;
         // The holder locked their own account (say, a lost phone); the lock is theirs.
@@ -543,14 +554,26 @@ on_both_backends! {
         let (status, body) = server.call(reqwest::Method::POST, "/v1/unlock-requests", &token,
             Some(json!({"lock_id": own.id, "reason": "đã tìm lại điện thoại"}))).await;
         assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{body}");
-        // At Level 2 (after a portrait or fingerprint match) the same request lifts it at once.
+        // Once the account is Level 2, a password and a code still prove Level 1 (exactly what a phone thief
+        // has): the session carries what its own sign-in proved, and the lift stays refused.
         let mut tx = server.store.begin().await.unwrap();
         tx.set_account_level(&id, dinhdanh_domain::Level::Two).await.unwrap();
         tx.commit().await.unwrap();
         let session = sign_in(&server, with(mai_credentials(), "purpose", json!("restore"))).await;
-        assert_eq!(session["level"], 2);
+        assert_eq!(session["assurance"], 1, "{session}");
         let token = session["token"].as_str().unwrap().to_owned();
+        let (status, me_body) = me(&server, &token).await;
+        assert_eq!((status, me_body["level"].as_i64(), me_body["session_assurance"].as_i64()), (200, Some(2), Some(1)));
         let (status, body) = server.call(reqwest::Method::POST, "/v1/unlock-requests", &token,
+            Some(json!({"lock_id": own.id, "reason": "đã tìm lại điện thoại"}))).await;
+        assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{body}");
+        let opened = audit(&server, "holder.sign_in").await;
+        let last = opened.iter().find(|r| r.outcome == "ok").unwrap();
+        assert_eq!((last.detail["assurance"].as_i64(), last.detail["account_level"].as_i64()), (Some(1), Some(2)));
+        // A session whose own sign-in proved Level 2 (a biometric match, inserted directly until the Level 2
+        // sign-in lands) lifts it at once.
+        let biometric = restore_session(&server, &id, dinhdanh_domain::Level::Two).await;
+        let (status, body) = server.call(reqwest::Method::POST, "/v1/unlock-requests", &biometric,
             Some(json!({"lock_id": own.id, "reason": "đã tìm lại điện thoại"}))).await;
         assert_eq!((status, body["status"].as_str()), (201, Some("effective")), "{body}");
         let session = sign_in(&server, mai_credentials()).await;

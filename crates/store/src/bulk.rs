@@ -393,7 +393,7 @@ impl Tx {
         Ok(())
     }
 
-    /// Creates live holder sessions `(token hash, account, level)`, [`CHUNK`] per statement (fixtures and
+    /// Creates live holder sessions `(token hash, account, assurance)`, [`CHUNK`] per statement (fixtures and
     /// benchmarks).
     pub async fn insert_holder_sessions_batch(
         &mut self,
@@ -403,7 +403,7 @@ impl Tx {
     ) -> Result<(), StoreError> {
         for chunk in sessions.chunks(self.rows_per_statement(3)) {
             let sql = format!(
-                "INSERT INTO holder_sessions (token_hash, account_id, level, created_at, expires_at) VALUES {}",
+                "INSERT INTO holder_sessions (token_hash, account_id, assurance, created_at, expires_at) VALUES {}",
                 (0..chunk.len())
                     .map(|r| format!("(${}, ${}, ${}, $1, $2)", 3 + r * 3, 4 + r * 3, 5 + r * 3))
                     .collect::<Vec<_>>()

@@ -38,8 +38,8 @@ pub struct HolderSignInAttempt {
 #[derive(Debug, Clone)]
 pub struct HolderSessionOwner {
     pub account_id: AccountId,
-    /// The assurance level of the sign-in that opened the session.
-    pub level: Level,
+    /// What the sign-in that opened the session proved (never the account's level).
+    pub assurance: Level,
     pub account_status: AccountStatus,
     pub expires_at: DateTime<Utc>,
     /// A session opened while the account was locked: only for following the locks and asking for a lift.
@@ -120,18 +120,18 @@ impl Tx {
         &mut self,
         token_hash: &str,
         account: &AccountId,
-        level: Level,
+        assurance: Level,
         restore_only: bool,
         created_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO holder_sessions (token_hash, account_id, level, created_at, expires_at, purpose) \
+            "INSERT INTO holder_sessions (token_hash, account_id, assurance, created_at, expires_at, purpose) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(token_hash)
         .bind(account.as_str())
-        .bind(level.number())
+        .bind(assurance.number())
         .bind(to_ms(created_at))
         .bind(to_ms(expires_at))
         .bind(if restore_only { "restore" } else { "full" })
@@ -242,7 +242,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<HolderSessionOwner>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.account_id, s.level, a.status, s.expires_at, s.purpose \
+            "SELECT s.account_id, s.assurance, a.status, s.expires_at, s.purpose \
              FROM holder_sessions s JOIN accounts a ON a.id = s.account_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         )
@@ -254,7 +254,7 @@ impl Store {
         let corrupt = |what: &str| StoreError::Corrupt(format!("holder session {what}"));
         Ok(Some(HolderSessionOwner {
             account_id: AccountId::new(row.try_get(0)?),
-            level: Level::from_number(row.try_get(1)?).ok_or_else(|| corrupt("level"))?,
+            assurance: Level::from_number(row.try_get(1)?).ok_or_else(|| corrupt("assurance"))?,
             account_status: AccountStatus::parse(&row.try_get::<String, _>(2)?).ok_or_else(|| corrupt("status"))?,
             expires_at: from_ms(row.try_get(3)?)?,
             restore_only: row.try_get::<String, _>(4)? == "restore",

@@ -467,8 +467,9 @@ pub async fn current_client(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<Json<CurrentClientResponse>, ApiError> {
+    authorize(&state, &actor, Action::OwnClientRead).await?;
     let Actor::Organization { organization_id, kind, client_id, scopes } = actor else {
-        return Err(ApiError::Forbidden { action: "clients.me" });
+        return Err(ApiError::Forbidden { action: Action::OwnClientRead.as_str() });
     };
     let client = state.store.api_client(&client_id).await?.ok_or(ApiError::Unauthorized)?;
     Ok(Json(CurrentClientResponse {

@@ -112,8 +112,9 @@ pub struct HolderSessionResponse {
     pub token: String,
     /// The session lasts 60 minutes and is not extended by use; a lock ends it at once.
     pub expires_at: DateTime<Utc>,
-    /// The assurance level of this sign-in: 1 or 2.
-    pub level: i64,
+    /// What this sign-in proved, 1 or 2 (the future `acr`): 1 for a password and a code, whatever the account's
+    /// level; 2 only when the sign-in itself included a portrait or fingerprint match.
+    pub assurance: i64,
     pub account_id: String,
     /// A `restore` sign-in: the session serves only to follow the locks and ask for a lift.
     pub restore_only: bool,
@@ -127,7 +128,10 @@ pub struct MyAccountResponse {
     pub holder_kind: String,
     #[schema(example = "active")]
     pub status: String,
+    /// The account's level: 1 (registry data matched) or 2 (and a portrait or fingerprint matched).
     pub level: i64,
+    /// What the sign-in of the session making this call proved (1 or 2); it may be below the account's level.
+    pub session_assurance: i64,
     /// The registered phone, masked.
     pub phone: Option<String>,
     /// The registered e-mail, masked.
@@ -248,7 +252,7 @@ pub async fn verify_holder_sign_in(
         Json(HolderSessionResponse {
             token: session.token,
             expires_at: session.expires_at,
-            level: session.level.number(),
+            assurance: session.assurance.number(),
             account_id: session.account_id.to_string(),
             restore_only: session.restore_only,
         }),
@@ -298,6 +302,7 @@ pub async fn get_my_account(
         holder_kind: account.holder_kind.as_str().to_owned(),
         status: account.status.as_str().to_owned(),
         level: account.level.number(),
+        session_assurance: me.session_assurance.number(),
         phone: account.phone.as_ref().map(|p| p.masked()),
         email: account.email.as_ref().map(|e| e.masked()),
         activated_at: account.activated_at,

@@ -365,10 +365,11 @@ pub async fn list_requests(
     Authenticated(actor): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<RequestBody>>, ApiError> {
+    authorize(&state, &actor, Action::RequestsList).await?;
     let now = state.clock.now();
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let requests = match &actor {
-        Actor::Officer { roles, .. } if !roles.is_empty() => {
+        Actor::Officer { .. } => {
             let statuses = match query.status.as_deref() {
                 None => Vec::new(),
                 Some(list) => list
@@ -392,10 +393,7 @@ pub async fn list_requests(
             state.store.requests_of_organization(organization_id, limit).await?
         }
         Actor::Holder { account_id, .. } => state.store.requests_of_account(account_id, limit).await?,
-        _ => {
-            authorize(&state, &actor, Action::DecideRequest).await?;
-            Vec::new()
-        }
+        Actor::System | Actor::Anonymous => return Err(ApiError::Forbidden { action: Action::RequestsList.as_str() }),
     };
     Ok(Json(requests.iter().map(|r| RequestBody::new(r, now, Vec::new())).collect()))
 }
@@ -408,6 +406,7 @@ pub async fn get_request(
     Authenticated(actor): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<RequestBody>, ApiError> {
+    authorize(&state, &actor, Action::RequestsRead).await?;
     let request = state
         .store
         .request(&id)

@@ -1,6 +1,7 @@
 //! The JSON API under `/v1` and the operational endpoints. Handlers are thin: parse the body into domain
 //! types, call one service function, shape the response.
 
+pub mod access;
 pub mod bulk;
 pub mod clients;
 pub mod holders;

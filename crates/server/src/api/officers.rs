@@ -468,8 +468,10 @@ pub async fn get_current_officer(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<Json<OfficerResponse>, ApiError> {
-    // Not an authorization question: an officer's session proves who they are, and only officers have one.
-    let Actor::Officer { officer_id, .. } = &actor else { return Err(ApiError::Forbidden { action: "officers.me" }) };
+    authorize(&state, &actor, Action::OwnOfficerRead).await?;
+    let Actor::Officer { officer_id, .. } = &actor else {
+        return Err(ApiError::Forbidden { action: Action::OwnOfficerRead.as_str() });
+    };
     let officer = state.store.officer(officer_id).await?.ok_or(ApiError::Unauthorized)?;
     Ok(Json(OfficerResponse::new(&officer, state.clock.now())))
 }

@@ -325,6 +325,7 @@ pub async fn results(
     after: i64,
     limit: i64,
 ) -> Result<(OrderView, Vec<RequestTarget>), ApiError> {
+    authorize(state, actor, Action::BulkResultsRead).await?;
     let not_found = ApiError::NotFound { what: "bulk lock order" };
     let request = state.store.request(order_id).await?.ok_or(ApiError::NotFound { what: "bulk lock order" })?;
     if !is_bulk_order(&request) || !crate::service::locks::may_read(actor, &request) {

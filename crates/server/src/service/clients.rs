@@ -478,7 +478,7 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
     let Some(client_id) = claimed_client_id(&request.authentication) else { return refuse("no_client_id") };
     let Some(client) = state.store.api_client(&client_id).await? else {
         if let ClientAuthentication::Secret { secret, .. } = &request.authentication {
-            crate::secrets::verify_against_nothing(secret.to_owned()).await?;
+            crate::secrets::verify_against_nothing(state, secret.to_owned()).await?;
         }
         return refuse("unknown_client");
     };
@@ -501,7 +501,7 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
     match (&request.authentication, client.auth_method) {
         (ClientAuthentication::Secret { secret, .. }, ClientAuthMethod::ClientSecret) => {
             for credential in &credentials {
-                if verify_secret(secret.clone(), credential.material.clone()).await? {
+                if verify_secret(state, secret.clone(), credential.material.clone()).await? {
                     return Ok(Authenticated { client, organization, jti: None });
                 }
             }

@@ -23,15 +23,16 @@ use dinhdanh_domain::activation::ActivationCode;
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::lock::{self, Lock};
 use dinhdanh_domain::throttle::{HOLDER_SESSION_TTL_MINUTES, SignInFailures, Throttle};
-use dinhdanh_domain::{Account, AccountId, AccountStatus, Channel, IdentityKey, Level, notice};
+use dinhdanh_domain::{Account, AccountId, AccountStatus, Channel, IdentityKey, Level, SignInProof, notice};
 use dinhdanh_store::{AuditEntry, NewHolderSignIn, NewMessage, Tx};
 use rand::Rng;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::HOLDER_SESSION_PREFIX;
+use crate::auth::{HOLDER_SESSION_PREFIX, authorize};
 use crate::problem::{ApiError, LockNotice};
 use crate::secrets::{hash_secret, new_token, token_hash, verify_secret};
+use dinhdanh_domain::authorization::Action;
 
 /// Step 1 of a sign-in, parsed.
 pub struct SignInStart {
@@ -57,7 +58,8 @@ pub struct CodeSent {
 pub struct HolderSession {
     pub token: String,
     pub expires_at: DateTime<Utc>,
-    pub level: Level,
+    /// What this sign-in proved: Level 1 for a password and a code, whatever the account's level.
+    pub assurance: Level,
     pub account_id: AccountId,
     /// Opened on a locked account: only for following the locks and asking for a lift.
     pub restore_only: bool,
@@ -68,6 +70,8 @@ pub struct MyAccount {
     pub account: Account,
     /// The locks in force now.
     pub locks: Vec<Lock>,
+    /// What the sign-in of the asking session proved.
+    pub session_assurance: Level,
 }
 
 const START: &str = "holder.sign_in.start";
@@ -113,7 +117,7 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeS
     let kind = holder_kind.as_str();
     let Some(account) = state.store.account_by_identity(&identity).await? else {
         // Spend the time a wrong password would take.
-        crate::secrets::verify_against_nothing(password).await?;
+        crate::secrets::verify_against_nothing(state, password).await?;
         state
             .store
             .audit(entry(
@@ -132,7 +136,7 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeS
     if let Some(retry_after_seconds) = state.store.holder_sign_in_failures(&account.id).await?.retry_after(now) {
         return throttled(state, START, &account.id, retry_after_seconds, now).await;
     }
-    let password_ok = verify_secret(password, account.password_hash.clone()).await?;
+    let password_ok = verify_secret(state, password, account.password_hash.clone()).await?;
     // The code is hashed before the transaction (argon2 must not run while the account is held), and only when
     // it may be needed, so that a wrong password costs exactly one argon2 verification.
     let prepared = if password_ok && account.status == AccountStatus::Active {
@@ -283,7 +287,7 @@ pub async fn verify_sign_in(
     if let Some(retry_after_seconds) = state.store.holder_sign_in_failures(&account_id).await?.retry_after(now) {
         return throttled(state, SIGN_IN, &account_id, retry_after_seconds, now).await;
     }
-    let code_ok = verify_secret(code.as_str().to_owned(), attempt.code_hash).await?;
+    let code_ok = verify_secret(state, code.as_str().to_owned(), attempt.code_hash).await?;
 
     let mut tx = state.store.begin().await?;
     let Some(account) = tx.lock_account(&account_id).await? else {
@@ -360,26 +364,29 @@ pub async fn verify_sign_in(
     let expires_at = now + Duration::minutes(HOLDER_SESSION_TTL_MINUTES);
     // A restore sign-in opens a restore-only session, even if the lock has gone meanwhile: it asked for no more.
     let restore_only = attempt.purpose == SignInPurpose::Restore;
-    tx.insert_holder_session(&hash, &account.id, account.level, restore_only, now, expires_at).await?;
+    let assurance = SignInProof::PasswordAndCode.assurance(account.level);
+    tx.insert_holder_session(&hash, &account.id, assurance, restore_only, now, expires_at).await?;
     tx.audit(entry(
         holder(&account.id),
         SIGN_IN,
         Some(&account.id),
         "ok",
-        json!({"level": account.level.number(), "session_expires_at": expires_at, "restore_only": restore_only,
+        json!({"assurance": assurance.number(), "account_level": account.level.number(),
+               "session_expires_at": expires_at, "restore_only": restore_only,
                "locked": locked}),
         now,
     ))
     .await?;
     tx.commit().await?;
     counter("verify", "ok");
-    Ok(HolderSession { token, expires_at, level: account.level, account_id: account.id, restore_only })
+    Ok(HolderSession { token, expires_at, assurance, account_id: account.id, restore_only })
 }
 
 /// `DELETE /v1/holder-sessions/current`: ends the session the request was made with.
 pub async fn sign_out(state: &AppState, actor: &Actor, token: &str) -> Result<(), ApiError> {
+    authorize(state, actor, Action::HolderSignOut).await?;
     let Actor::Holder { account_id, .. } = actor else {
-        return Err(ApiError::Forbidden { action: "holders.sign_out" });
+        return Err(ApiError::Forbidden { action: Action::HolderSignOut.as_str() });
     };
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
@@ -391,13 +398,14 @@ pub async fn sign_out(state: &AppState, actor: &Actor, token: &str) -> Result<()
 
 /// `GET /v1/me`: the signed-in holder's account and the locks in force on it.
 pub async fn my_account(state: &AppState, actor: &Actor) -> Result<MyAccount, ApiError> {
-    let Actor::Holder { account_id, .. } = actor else {
-        return Err(ApiError::Forbidden { action: "holders.me" });
+    authorize(state, actor, Action::OwnAccountRead).await?;
+    let Actor::Holder { account_id, assurance, .. } = actor else {
+        return Err(ApiError::Forbidden { action: Action::OwnAccountRead.as_str() });
     };
     let now = state.clock.now();
     let account = state.store.account(account_id).await?.ok_or(ApiError::Unauthorized)?;
     let locks = state.store.active_locks(account_id, now).await?;
-    Ok(MyAccount { account, locks })
+    Ok(MyAccount { account, locks, session_assurance: *assurance })
 }
 
 /// Counts a failure on the held account row, audits it, commits, and answers `401`, or `429` when this failure

@@ -152,7 +152,8 @@ fn placement_for(actor: &Actor, ground: Ground, policy: AuthorityPolicy) -> Resu
 /// The authorization-table action that lets this kind of actor file lock requests at all.
 fn filing_action(actor: &Actor, kind: RequestKind, is_override: bool) -> Action {
     match (actor, kind) {
-        (Actor::Holder { .. }, _) => Action::LockOwnAccount,
+        (Actor::Holder { .. }, RequestKind::Lock) => Action::LockOwnAccount,
+        (Actor::Holder { .. }, RequestKind::Unlock) => Action::RequestOwnUnlock,
         (Actor::Organization { .. }, RequestKind::Lock) => Action::RequestLock,
         (Actor::Organization { .. }, RequestKind::Unlock) => Action::RequestUnlock,
         (Actor::Officer { .. }, RequestKind::Unlock) if is_override => Action::DecideRequest,
@@ -480,9 +481,10 @@ pub async fn request_unlock(
     // Read the lock again now that the account is held: a lift may have committed in between.
     let lock = tx.lock_by_id(&order.lock_id).await?.ok_or(ApiError::NotFound { what: "lock" })?;
     let requester = match actor {
-        Actor::Holder { account_id, level, .. } => LiftRequester::Holder {
+        // The proof is this session's sign-in, never the account's level (domain.md "Assurance of a sign-in").
+        Actor::Holder { account_id, assurance, .. } => LiftRequester::Holder {
             account_id: account_id.clone(),
-            strong_proof: *level >= dinhdanh_domain::Level::Two,
+            strong_proof: *assurance >= dinhdanh_domain::Level::Two,
         },
         Actor::Organization { organization_id, kind, .. } => {
             LiftRequester::Organization { organization_id: organization_id.clone(), kind: *kind }
@@ -538,9 +540,10 @@ pub async fn officer_step(
     request_id: &str,
     step: OfficerStep,
 ) -> Result<Request, ApiError> {
+    // Asked before the request is looked up, so that nobody outside the queue learns which ids exist.
+    authorize(state, actor, Action::WorkQueue).await?;
     let Actor::Officer { officer_id, roles, .. } = actor else {
-        authorize(state, actor, Action::DecideRequest).await?;
-        return Err(ApiError::Forbidden { action: Action::DecideRequest.as_str() });
+        return Err(ApiError::Forbidden { action: Action::WorkQueue.as_str() });
     };
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
@@ -598,6 +601,7 @@ pub enum OfficerStep {
 
 /// The requester withdraws a pending request.
 pub async fn cancel(state: &AppState, actor: &Actor, request_id: &str) -> Result<Request, ApiError> {
+    authorize(state, actor, Action::RequestsCancel).await?;
     let party = party_of(actor)?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
@@ -616,7 +620,8 @@ pub async fn cancel(state: &AppState, actor: &Actor, request_id: &str) -> Result
     Ok(request)
 }
 
-/// Whether an actor may read a request in full: its requester, an officer, or the holder it concerns.
+/// Which requests an actor the authorization table lets read requests (`requests.read`) may see: officers any,
+/// a holder those about their account, an organization those it filed. Asked after [`authorize`], never instead.
 pub fn may_read(actor: &Actor, request: &Request) -> bool {
     match actor {
         Actor::Officer { roles, .. } => !roles.is_empty(),
@@ -792,7 +797,7 @@ pub async fn confirm_lock_without_sign_in(
     .filter(|a| a.purpose == dinhdanh_domain::account::SignInPurpose::LostPhoneLock)
     .ok_or(ApiError::CodeExpired)?;
     let actor_name = format!("holder:{}", attempt.account_id);
-    if !crate::secrets::verify_secret(code.as_str().to_owned(), attempt.code_hash.clone()).await? {
+    if !crate::secrets::verify_secret(state, code.as_str().to_owned(), attempt.code_hash.clone()).await? {
         let attempts_left = (policy.max_attempts - attempt.attempts).max(0);
         state
             .store

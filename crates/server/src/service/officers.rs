@@ -18,9 +18,10 @@ use rand::RngCore;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::OFFICER_SESSION_PREFIX;
+use crate::auth::{OFFICER_SESSION_PREFIX, authorize};
 use crate::problem::ApiError;
 use crate::secrets::{hash_secret, new_token, token_hash, verify_secret};
+use dinhdanh_domain::authorization::Action;
 
 /// Prefix of one-time enrolment tokens.
 pub const ENROLMENT_TOKEN_PREFIX: &str = "dd_en_";
@@ -396,7 +397,7 @@ pub async fn sign_in(
     let found = if username.is_empty() { None } else { state.store.officer_by_username(&username).await? };
     let Some(officer) = found else {
         // Spend the time a wrong password would take.
-        crate::secrets::verify_against_nothing(password).await?;
+        crate::secrets::verify_against_nothing(state, password).await?;
         state
             .store
             .audit(entry(
@@ -416,9 +417,9 @@ pub async fn sign_in(
     }
     let stored_hash = officer.password_hash.clone();
     let password_ok = match &stored_hash {
-        Some(hash) => verify_secret(password, hash.clone()).await?,
+        Some(hash) => verify_secret(state, password, hash.clone()).await?,
         None => {
-            crate::secrets::verify_against_nothing(password).await?;
+            crate::secrets::verify_against_nothing(state, password).await?;
             false
         }
     };
@@ -506,8 +507,9 @@ async fn locked<T>(
 
 /// `DELETE /v1/officer-sessions/current`: ends the session the request was made with.
 pub async fn sign_out(state: &AppState, actor: &Actor, token: &str) -> Result<(), ApiError> {
+    authorize(state, actor, Action::OfficerSignOut).await?;
     let Actor::Officer { officer_id, .. } = actor else {
-        return Err(ApiError::Forbidden { action: "officers.sign_out" });
+        return Err(ApiError::Forbidden { action: Action::OfficerSignOut.as_str() });
     };
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;

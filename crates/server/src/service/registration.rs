@@ -130,7 +130,7 @@ pub async fn activate(state: &AppState, account_id: &AccountId, code: Activation
             .await?;
         return Err(ApiError::CodeExpired);
     };
-    if !verify_secret(code.as_str().to_owned(), stored.code_hash).await? {
+    if !verify_secret(state, code.as_str().to_owned(), stored.code_hash).await? {
         let attempts_left = (policy.max_attempts - stored.attempts).max(0);
         state
             .store

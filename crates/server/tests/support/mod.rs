@@ -141,7 +141,8 @@ impl TestServer {
         (officer, token)
     }
 
-    /// An active Level 1 or 2 account for a citizen with this identification number, and a live holder session.
+    /// An active Level 1 or 2 account for a citizen with this identification number, and a live holder session
+    /// whose sign-in proved that level (see [`Self::holder_session`]).
     pub async fn holder(&self, id_number: &str, level: dinhdanh_domain::Level) -> (dinhdanh_domain::Account, String) {
         self.holder_with_channels(id_number, level, true, true).await
     }
@@ -180,7 +181,9 @@ impl TestServer {
         (account, token)
     }
 
-    /// A new live session for an existing account (after a lock revoked the old ones, say).
+    /// A new live session for an existing account (after a lock revoked the old ones, say), opened at the
+    /// account's level as a sign-in with a biometric match will open it; a password-and-code sign-in (Level 1
+    /// whatever the account) goes through the API.
     pub async fn holder_session(&self, account: &dinhdanh_domain::Account) -> String {
         let now = self.clock.now();
         let (token, hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);

@@ -1,0 +1,126 @@
+//! Which action of the authorization table each authenticated route asks, and the guard that holds the handlers
+//! to it. [`SECURED_ROUTES`] answers "what does `POST /v1/requests/{id}/cancel` check?" in one place; the guard,
+//! layered on every authenticated route, answers `500 internal` (and logs the route, never the caller) when a
+//! route is missing from the list, or when its handler answered with a success without a granted
+//! [`crate::auth::authorize`] for one of the route's actions. A handler that forgets to ask fails closed, in the
+//! tests and in production alike. Which of several actions a route checks depends on who calls (a holder files
+//! their own lock, an organization requests one); ownership (a holder's own requests, an organization's own
+//! orders) is narrowed by the service after the table allowed the kind of actor.
+
+use std::cell::RefCell;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use dinhdanh_domain::authorization::Action;
+
+use crate::problem::ApiError;
+
+/// An authenticated route and the actions its handler may check (one of them must be granted for a success).
+#[derive(Debug, Clone, Copy)]
+pub struct SecuredRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub actions: &'static [Action],
+}
+
+const fn route(method: &'static str, path: &'static str, actions: &'static [Action]) -> SecuredRoute {
+    SecuredRoute { method, path, actions }
+}
+
+use Action::*;
+
+/// Every route behind a bearer token, with the actions of [`dinhdanh_domain::authorization::RULES`] it asks.
+pub const SECURED_ROUTES: &[SecuredRoute] = &[
+    route("POST", "/v1/organizations", &[OrganizationsManage]),
+    route("GET", "/v1/organizations", &[OrganizationsRead]),
+    route("GET", "/v1/organizations/{id}", &[OrganizationsRead]),
+    route("PATCH", "/v1/organizations/{id}", &[OrganizationsManage]),
+    route("POST", "/v1/organizations/{id}/suspend", &[OrganizationsManage]),
+    route("POST", "/v1/organizations/{id}/reinstate", &[OrganizationsManage]),
+    route("POST", "/v1/organizations/{org_id}/clients", &[ClientsManage]),
+    route("GET", "/v1/organizations/{org_id}/clients", &[ClientsManage]),
+    route("GET", "/v1/clients/me", &[OwnClientRead]),
+    route("GET", "/v1/clients/{client_id}", &[ClientsManage]),
+    route("POST", "/v1/clients/{client_id}/keys", &[ClientsManage]),
+    route("POST", "/v1/clients/{client_id}/secrets", &[ClientsManage]),
+    route("DELETE", "/v1/clients/{client_id}/credentials/{credential_id}", &[ClientsManage]),
+    route("POST", "/v1/clients/{client_id}/revoke", &[ClientsManage]),
+    route("DELETE", "/v1/officer-sessions/current", &[OfficerSignOut]),
+    route("POST", "/v1/officers", &[OfficersManage]),
+    route("GET", "/v1/officers", &[OfficersRead]),
+    route("GET", "/v1/officers/me", &[OwnOfficerRead]),
+    route("GET", "/v1/officers/{officer_id}", &[OfficersRead]),
+    route("PATCH", "/v1/officers/{officer_id}", &[OfficersManage]),
+    route("POST", "/v1/officers/{officer_id}/enrolment", &[OfficersManage]),
+    route("DELETE", "/v1/holder-sessions/current", &[HolderSignOut]),
+    route("GET", "/v1/me", &[OwnAccountRead]),
+    route("POST", "/v1/lock-requests", &[LockOwnAccount, RequestLock, PlaceLockAsOfficer]),
+    route("POST", "/v1/unlock-requests", &[RequestOwnUnlock, RequestUnlock, PlaceLockAsOfficer, DecideRequest]),
+    route("GET", "/v1/requests", &[RequestsList]),
+    route("GET", "/v1/requests/{id}", &[RequestsRead]),
+    route("POST", "/v1/requests/{id}/claim", &[WorkQueue]),
+    route("POST", "/v1/requests/{id}/forward", &[WorkQueue]),
+    route("POST", "/v1/requests/{id}/decision", &[WorkQueue]),
+    route("POST", "/v1/requests/{id}/cancel", &[RequestsCancel]),
+    route("GET", "/v1/accounts/{account_id}/locks", &[LocksRead]),
+    route("GET", "/v1/account-status", &[AccountStatusRead]),
+    route("POST", "/v1/bulk-lock-orders", &[RequestLock]),
+    route("GET", "/v1/bulk-lock-orders/{id}", &[BulkResultsRead]),
+    route("GET", "/v1/bulk-lock-orders/{id}/results", &[BulkResultsRead]),
+];
+
+/// The entry for a method and route template.
+pub fn secured_route(method: &str, path: &str) -> Option<&'static SecuredRoute> {
+    SECURED_ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
+
+tokio::task_local! {
+    /// The actions granted while the current request is handled.
+    static GRANTED: RefCell<Vec<Action>>;
+}
+
+/// Called by [`crate::auth::authorize`] for every granted action; outside a guarded request it does nothing.
+pub(crate) fn record_grant(action: Action) {
+    let _ = GRANTED.try_with(|granted| granted.borrow_mut().push(action));
+}
+
+/// The guard around every authenticated route (see the module docs).
+pub async fn guard(request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let Some(route) = secured_route(&method, &path) else {
+        tracing::error!(%method, route = %path, "an authenticated route is missing from api::access::SECURED_ROUTES");
+        return ApiError::internal("route without an authorization entry").into_response();
+    };
+    let (response, granted) = GRANTED
+        .scope(RefCell::new(Vec::new()), async move {
+            let response = next.run(request).await;
+            (response, GRANTED.with(|granted| granted.take()))
+        })
+        .await;
+    if response.status().is_success() && !granted.iter().any(|action| route.actions.contains(action)) {
+        tracing::error!(%method, route = %path, "a handler answered without asking the authorization table");
+        return ApiError::internal("answered without authorization").into_response();
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn every_route_is_listed_once_and_names_actions_of_the_table() {
+        let mut seen = BTreeSet::new();
+        for route in SECURED_ROUTES {
+            assert!(seen.insert((route.method, route.path)), "{} {} listed twice", route.method, route.path);
+            assert!(!route.actions.is_empty(), "{} {}", route.method, route.path);
+            for action in route.actions {
+                assert!(dinhdanh_domain::authorization::rule(*action).is_some(), "{action:?}");
+            }
+        }
+    }
+}
