@@ -25,6 +25,13 @@ impl Default for Throttle {
 }
 
 impl Throttle {
+    /// The account-wide throttle of a holder's sign-in, across all sources: no lock before 100 consecutive
+    /// failures (NIST SP 800-63B §5.2.2 allows no more), so that a stranger typing wrong passwords from their own
+    /// addresses cannot lock the holder out; the per-source [`Throttle::default`] slows each guesser long before.
+    pub fn account_wide() -> Self {
+        Self { free_failures: 100, first_lock: Duration::hours(1), max_lock: Duration::hours(24) }
+    }
+
     /// How long the sign-in is locked after the `failures`-th consecutive failure, if at all.
     pub fn lock_after(&self, failures: i64) -> Option<Duration> {
         if failures < self.free_failures {
@@ -70,6 +77,59 @@ impl SignInFailures {
     /// A successful sign-in: the count starts again.
     pub fn reset(&mut self) {
         *self = Self::default();
+    }
+}
+
+/// The two counters a holder's failed sign-in moves: this source's on this account (throttled by
+/// [`Throttle::default`]) and the account's across all sources (by [`Throttle::account_wide`]). Either one
+/// throttles; a completed sign-in resets both (the other sources' counters stay: a guesser stays slowed down).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HolderThrottle {
+    pub source: SignInFailures,
+    pub account: SignInFailures,
+}
+
+impl HolderThrottle {
+    pub fn retry_after(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.source.retry_after(now).max(self.account.retry_after(now))
+    }
+
+    pub fn record_failure(&mut self, now: DateTime<Utc>) {
+        self.source.record_failure(&Throttle::default(), now);
+        self.account.record_failure(&Throttle::account_wide(), now);
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// How many one-time codes (activation, sign-in, lock confirmation) may go out in a window: to one phone number
+/// or address whatever the source, and for one identity over all its channels. SMS and e-mail cost money, and a
+/// stream of codes is harassment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeSendLimit {
+    pub per_destination: i64,
+    pub per_identity: i64,
+    pub window: Duration,
+}
+
+impl Default for CodeSendLimit {
+    fn default() -> Self {
+        Self { per_destination: 5, per_identity: 10, window: Duration::hours(1) }
+    }
+}
+
+impl CodeSendLimit {
+    /// Whether one more code may go out, given the codes already sent in the window to that destination and for
+    /// that identity; `Err` carries the seconds to wait (the whole window: the server does not say when the
+    /// oldest code leaves it).
+    pub fn check(&self, to_destination: i64, for_identity: i64) -> Result<(), i64> {
+        if to_destination >= self.per_destination || for_identity >= self.per_identity {
+            Err(self.window.num_seconds())
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -122,5 +182,30 @@ mod tests {
     #[test]
     fn a_holder_session_lasts_an_hour() {
         assert_eq!(HOLDER_SESSION_TTL_MINUTES, 60);
+    }
+
+    #[test]
+    fn a_stranger_from_another_address_cannot_lock_the_holder_out() {
+        let now = Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap();
+        let mut stranger = HolderThrottle::default();
+        for _ in 0..99 {
+            stranger.record_failure(now);
+        }
+        assert!(stranger.source.retry_after(now).is_some(), "the guesser is slowed down");
+        // The holder's own source has no failures; the account-wide count is below 100.
+        let holder = HolderThrottle { source: SignInFailures::default(), account: stranger.account };
+        assert_eq!(holder.retry_after(now), None, "99 failures elsewhere do not lock the holder out");
+        let mut one_more = holder;
+        one_more.record_failure(now);
+        assert_eq!(one_more.account.count, 100);
+        assert_eq!(one_more.retry_after(now), Some(3600), "the 100th consecutive failure locks for an hour");
+    }
+
+    #[test]
+    fn codes_are_limited_per_destination_and_per_identity() {
+        let limit = CodeSendLimit::default();
+        assert_eq!(limit.check(4, 9), Ok(()));
+        assert_eq!(limit.check(5, 5), Err(3600));
+        assert_eq!(limit.check(0, 10), Err(3600));
     }
 }

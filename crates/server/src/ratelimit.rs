@@ -81,6 +81,29 @@ pub async fn limit_by_ip(State(limiter): State<IpRateLimiter>, request: Request,
     }
 }
 
+/// Where a request comes from, for the per-source sign-in throttles: a pseudonym of the client address (as the
+/// per-IP limits see it, behind the trusted proxies), the SHA-256 of the address, so that the database never holds
+/// the address itself.
+pub struct ClientSource(pub String);
+
+impl axum::extract::FromRequestParts<crate::AppState> for ClientSource {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let forwarded_for = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let ip = state.public_limiter.client_ip(peer, forwarded_for);
+        Ok(ClientSource(crate::secrets::token_hash(&ip.to_string())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

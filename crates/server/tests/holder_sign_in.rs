@@ -143,6 +143,33 @@ fn other_code(code: &str) -> String {
     if code == "000000" { "111111".to_owned() } else { "000000".to_owned() }
 }
 
+const STRANGER: &str = "203.0.113.66";
+const MAI_ADDRESS: &str = "198.51.100.20";
+
+/// Step 1 from `source` (an `X-Forwarded-For` the trusted proxy passes on): status, the headers a client could
+/// tell answers apart by, and the body.
+async fn answer(server: &TestServer, source: &str, credentials: &Value) -> (u16, Value) {
+    let response = server
+        .http
+        .post(server.url("/v1/holder-sessions"))
+        .header("x-forwarded-for", source)
+        .json(credentials)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers: Vec<String> = ["content-type", "retry-after", "www-authenticate"]
+        .iter()
+        .filter_map(|h| response.headers().get(*h).map(|v| format!("{h}: {}", v.to_str().unwrap())))
+        .collect();
+    let mut body: Value = response.json().await.unwrap();
+    if status == 202 {
+        return (status, body);
+    }
+    body["headers"] = json!(headers);
+    (status, body)
+}
+
 async fn verify(server: &TestServer, sign_in_id: &str, code: &str) -> (u16, Value) {
     server.post(&format!("/v1/holder-sessions/{sign_in_id}/verify"), json!({"code": code})).await
 }
@@ -383,42 +410,95 @@ on_both_backends! {
         assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("id_number")), "{body}");
     }
 
-    five_failures_throttle_the_sign_in_until_the_time_passes(db) {
-        let server = TestServer::start(&db).await;
+    failures_slow_down_their_source_and_never_lock_the_holder_out(db) {
+        // Behind a trusted proxy, X-Forwarded-For names the source: a stranger at one address, Mai at another.
+        let mut config = support::relaxed_config();
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        let server = TestServer::start_with(&db, config).await;
         let id = mai(&server).await;
         let wrong = with(mai_credentials(), "password", json!("not my password"));
-        for _ in 0..4 {
-            let (status, body) = server.post("/v1/holder-sessions", wrong.clone()).await;
-            assert_eq!(status, 401, "{body}");
+        let nobody = with(wrong.clone(), "id_number", json!("001190999999"));
+        let unknown_identity = answer(&server, STRANGER, &nobody).await;
+        assert_eq!(unknown_identity.0, 401);
+        for _ in 0..5 {
+            assert_eq!(answer(&server, STRANGER, &wrong).await, unknown_identity, "a wrong password");
         }
-        let response = server.http.post(server.url("/v1/holder-sessions")).json(&wrong).send().await.unwrap();
-        assert_eq!(response.status().as_u16(), 429);
-        assert_eq!(response.headers()["retry-after"], "900");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!((body["type"].as_str(), body["retry_after"].as_i64()), (Some("urn:dinhdanh:problem:sign-in-locked"), Some(900)));
-
-        let (status, body) = server.post("/v1/holder-sessions", mai_credentials()).await;
-        assert_eq!((status, body["retry_after"].as_i64()), (429, Some(900)), "even the right password: {body}");
-        server.clock.advance(Duration::minutes(10));
-        let (status, body) = server.post("/v1/holder-sessions", mai_credentials()).await;
-        assert_eq!((status, body["retry_after"].as_i64()), (429, Some(300)), "{body}");
+        // The stranger's source is throttled now, and its answer is still exactly a wrong password's: a 429 here
+        // would tell the stranger that this identity has an account. Not even the right password gets through.
+        assert_eq!(answer(&server, STRANGER, &mai_credentials()).await, unknown_identity, "throttled");
         assert_eq!(sign_in_codes_sent(&server).await, 0);
-
-        server.clock.advance(Duration::minutes(5));
-        let (status, body) = server.post("/v1/holder-sessions", wrong.clone()).await;
-        assert_eq!((status, body["retry_after"].as_i64()), (429, Some(1800)), "the next failure doubles: {body}");
-        server.clock.advance(Duration::minutes(30));
-        let failures = server.store.holder_sign_in_failures(&id).await.unwrap();
-        assert_eq!(failures.count, 6);
-        sign_in(&server, mai_credentials()).await;
-        let failures = server.store.holder_sign_in_failures(&id).await.unwrap();
-        assert_eq!((failures.count, failures.locked_until), (0, None), "a sign-in resets the count");
-        let (status, _) = server.post("/v1/holder-sessions", wrong).await;
-        assert_eq!(status, 401, "counting starts again");
+        // Mai, from her own address, is not locked out by the stranger.
+        let (status, body) = answer(&server, MAI_ADDRESS, &mai_credentials()).await;
+        assert_eq!(status, 202, "{body}");
+        let (code, _, _) = last_sign_in_code(&server).await;
+        assert_eq!(verify(&server, body["sign_in_id"].as_str().unwrap(), &code).await.0, 201);
+        assert_eq!(server.store.holder_sign_in_failures(&id).await.unwrap().count, 0, "her sign-in reset the count");
+        // The stranger stays slowed down until the time passes, then the next failure doubles the wait.
+        assert_eq!(answer(&server, STRANGER, &mai_credentials()).await, unknown_identity, "still throttled");
+        server.clock.advance(Duration::minutes(15));
+        assert_eq!(answer(&server, STRANGER, &wrong).await, unknown_identity);
+        server.clock.advance(Duration::minutes(29));
+        assert_eq!(answer(&server, STRANGER, &mai_credentials()).await, unknown_identity, "30 minutes after the 6th");
+        server.clock.advance(Duration::minutes(1));
+        assert_eq!(answer(&server, STRANGER, &mai_credentials()).await.0, 202, "the wait is over");
 
         let why = reasons(&audit(&server, "holder.sign_in.start").await);
-        assert_eq!(why.iter().filter(|r| *r == "wrong_password").count(), 7);
-        assert_eq!(why.iter().filter(|r| *r == "throttled").count(), 2);
+        assert_eq!(why.iter().filter(|r| *r == "wrong_password").count(), 6);
+        assert_eq!(why.iter().filter(|r| *r == "throttled").count(), 3);
+        assert_eq!(why.iter().filter(|r| *r == "unknown_identity").count(), 1);
+    }
+
+    only_a_hundred_consecutive_failures_from_everywhere_lock_the_account(db) {
+        let mut config = support::relaxed_config();
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        let server = TestServer::start_with(&db, config).await;
+        let id = mai(&server).await;
+        let wrong = with(mai_credentials(), "password", json!("not my password"));
+        // 99 failures from 20 addresses (each slowed down after its 5th): the holder still signs in.
+        for n in 0..99 {
+            let source = format!("203.0.113.{}", n / 5);
+            assert_eq!(answer(&server, &source, &wrong).await.0, 401);
+        }
+        assert_eq!(server.store.holder_sign_in_failures(&id).await.unwrap().count, 99);
+        // The holder signs in: the count starts again.
+        let (status, body) = answer(&server, MAI_ADDRESS, &mai_credentials()).await;
+        assert_eq!(status, 202);
+        let (code, _, _) = last_sign_in_code(&server).await;
+        assert_eq!(verify(&server, body["sign_in_id"].as_str().unwrap(), &code).await.0, 201);
+        for n in 0..100 {
+            let source = format!("198.51.100.{}", n / 5);
+            assert_eq!(answer(&server, &source, &wrong).await.0, 401);
+        }
+        // The 100th consecutive failure is the first that holds the account, from every address, for an hour.
+        assert_eq!(answer(&server, MAI_ADDRESS, &mai_credentials()).await.0, 401);
+        assert_eq!(sign_in_codes_sent(&server).await, 1);
+        server.clock.advance(Duration::hours(1));
+        assert_eq!(answer(&server, MAI_ADDRESS, &mai_credentials()).await.0, 202);
+    }
+
+    codes_are_limited_per_destination_whatever_the_source(db) {
+        let mut config = support::relaxed_config();
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        let server = TestServer::start_with(&db, config).await;
+        mai(&server).await;
+        for n in 0..5 {
+            let (status, body) = answer(&server, &format!("203.0.113.{n}"), &mai_credentials()).await;
+            assert_eq!(status, 202, "{body}");
+        }
+        let (status, body) = answer(&server, "203.0.113.77", &mai_credentials()).await;
+        assert_eq!((status, body["type"].as_str()), (429, Some("urn:dinhdanh:problem:too-many-requests")), "{body}");
+        assert_eq!(body["retry_after"], 3600);
+        assert_eq!(sign_in_codes_sent(&server).await, 5, "five codes an hour to one phone");
+        // The e-mail is another destination, but the identity has had ten codes at most an hour.
+        for n in 0..5 {
+            let (status, body) = answer(&server, &format!("198.51.100.{n}"), &with(mai_credentials(), "channel", json!("email"))).await;
+            assert_eq!(status, 202, "{body}");
+        }
+        let (status, _) = answer(&server, "198.51.100.9", &with(mai_credentials(), "channel", json!("email"))).await;
+        assert_eq!(status, 429);
+        assert!(reasons(&audit(&server, "holder.sign_in.start").await).contains(&"code_limit".to_owned()));
+        server.clock.advance(Duration::minutes(61));
+        assert_eq!(answer(&server, "203.0.113.1", &mai_credentials()).await.0, 202, "an hour later");
     }
 
     wrong_codes_count_down_then_void_and_codes_expire(db) {
@@ -441,8 +521,8 @@ on_both_backends! {
         let (status, body) = verify(&server, &sign_in_id, &code).await;
         assert_eq!((status, body["type"].as_str()), (410, Some("urn:dinhdanh:problem:code-expired")), "voided: {body}");
         let (status, body) = server.post("/v1/holder-sessions", mai_credentials()).await;
-        assert_eq!((status, body["type"].as_str()), (429, Some("urn:dinhdanh:problem:sign-in-locked")),
-            "five wrong codes are five failed sign-ins: {body}");
+        assert_eq!((status, body["type"].as_str()), (401, Some("urn:dinhdanh:problem:sign-in-failed")),
+            "five wrong codes are five failed sign-ins from this source, answered as a wrong password: {body}");
         let sign_ins = audit(&server, "holder.sign_in").await;
         assert!(sign_ins.iter().all(|r| r.subject.as_deref() == Some(mai_id.as_str())));
         let mut why = reasons(&sign_ins);

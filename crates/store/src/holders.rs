@@ -101,6 +101,75 @@ impl Tx {
         }
     }
 
+    /// The failures of one source (the SHA-256 of a client address) on an account, inside the transaction that
+    /// holds the account row.
+    pub async fn holder_source_failures(
+        &mut self,
+        account: &AccountId,
+        source: &str,
+    ) -> Result<SignInFailures, StoreError> {
+        let row = sqlx::query(
+            "SELECT failures, locked_until FROM holder_sign_in_sources WHERE account_id = $1 AND source = $2",
+        )
+        .bind(account.as_str())
+        .bind(source)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        match row {
+            Some(row) => failures_from(row.try_get(0)?, row.try_get(1)?),
+            None => Ok(SignInFailures::default()),
+        }
+    }
+
+    /// Writes one source's failure counter on an account; a reset counter removes the row.
+    pub async fn set_holder_source_failures(
+        &mut self,
+        account: &AccountId,
+        source: &str,
+        failures: &SignInFailures,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if *failures == SignInFailures::default() {
+            sqlx::query("DELETE FROM holder_sign_in_sources WHERE account_id = $1 AND source = $2")
+                .bind(account.as_str())
+                .bind(source)
+                .execute(&mut *self.inner)
+                .await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO holder_sign_in_sources (account_id, source, failures, locked_until, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, source) DO UPDATE \
+             SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at",
+        )
+        .bind(account.as_str())
+        .bind(source)
+        .bind(failures.count)
+        .bind(failures.locked_until.map(to_ms))
+        .bind(to_ms(now))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    /// One-time codes queued to any of `recipients` since `since` (sign-in, activation and lock-confirmation
+    /// codes), for the per-destination and per-identity limits.
+    pub async fn codes_sent_since(&mut self, recipients: &[&str], since: DateTime<Utc>) -> Result<i64, StoreError> {
+        let mut total = 0;
+        for recipient in recipients {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at > $2 \
+                 AND kind IN ('activation_code', 'holder_sign_in_code', 'lock_confirmation_code')",
+            )
+            .bind(*recipient)
+            .bind(to_ms(since))
+            .fetch_one(&mut *self.inner)
+            .await?;
+            total += count;
+        }
+        Ok(total)
+    }
+
     /// Writes the account's failure counter (the result of a domain decision taken on the locked row).
     pub async fn set_holder_sign_in_failures(
         &mut self,

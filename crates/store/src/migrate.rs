@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "automatic_locks", sql: include_str!("../migrations/0004_automatic_locks.sql") },
     Migration { version: 5, name: "restore_sessions", sql: include_str!("../migrations/0005_restore_sessions.sql") },
     Migration { version: 6, name: "session_assurance", sql: include_str!("../migrations/0006_session_assurance.sql") },
+    Migration { version: 7, name: "sign_in_sources", sql: include_str!("../migrations/0007_sign_in_sources.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

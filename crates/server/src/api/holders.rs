@@ -3,6 +3,7 @@
 //! holder's own account (`GET /v1/me`). Handlers parse and call one function of `crate::service::holders`; the
 //! session token appears once, in the answer that creates it.
 
+use crate::ratelimit::ClientSource;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
@@ -192,7 +193,8 @@ impl StartSignInRequest {
 
 /// Sign in, step 1: identifier and password. On success a 6-digit code (valid 5 minutes, 5 tries) is sent to
 /// the registered phone or e-mail. An unknown identity, a wrong password and an account that is not active get
-/// the same `401`; repeated failures lock the sign-in for a while (`429`); an account with a lock in force is
+/// the same `401`, and so do repeated failures from one source, which slow that source down (a per-account and
+/// per-source throttle: a stranger cannot lock the holder out); an account with a lock in force is
 /// refused with `403 account-locked`, which names each lock's ground and how it can be lifted.
 #[utoipa::path(
     post, path = "/v1/holder-sessions", operation_id = "startHolderSignIn", tag = "holders",
@@ -202,15 +204,16 @@ impl StartSignInRequest {
         (status = 401, description = "Unknown identity, wrong password or account not active (one answer)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is locked; see `locks`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or the chosen channel is not registered", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Sign-in locked after repeated failures, or too many requests; see retry_after", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address, or too many codes sent to this destination or identity in the last hour; see retry_after", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn start_holder_sign_in(
     State(state): State<AppState>,
+    ClientSource(source): ClientSource,
     ApiJson(body): ApiJson<StartSignInRequest>,
 ) -> Result<(StatusCode, Json<SignInStartedResponse>), ApiError> {
     let start = body.parse(&state)?;
-    let sent = service::start_sign_in(&state, start).await?;
+    let sent = service::start_sign_in(&state, start, &source).await?;
     let channel = match sent.channel {
         Channel::Sms => ChannelBody::Sms,
         Channel::Email => ChannelBody::Email,
@@ -242,11 +245,12 @@ pub async fn start_holder_sign_in(
 )]
 pub async fn verify_holder_sign_in(
     State(state): State<AppState>,
+    ClientSource(source): ClientSource,
     Path(sign_in_id): Path<String>,
     ApiJson(body): ApiJson<VerifySignInRequest>,
 ) -> Result<(StatusCode, Json<HolderSessionResponse>), ApiError> {
     let code = ActivationCode::parse(&body.code).map_err(|_| ApiError::field("code", "the code must be 6 digits"))?;
-    let session = service::verify_sign_in(&state, &sign_in_id, code).await?;
+    let session = service::verify_sign_in(&state, &sign_in_id, code, &source).await?;
     Ok((
         StatusCode::CREATED,
         Json(HolderSessionResponse {

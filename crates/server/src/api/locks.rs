@@ -660,14 +660,17 @@ pub async fn get_account_status(
         nationality: query.nationality,
     }
     .identity_key(&state)?;
-    let Some(account) = state.store.account_by_identity(&key).await? else {
-        return Ok(Json(AccountStatusBody { exists: false, usable: false, locked: false }));
-    };
+    let account = state.store.account_by_identity(&key).await?;
+    // A holder learns about their own account only: no account and someone else's get one answer, since an
+    // identification number is printed on many documents and knowing one proves nothing.
     if let Actor::Holder { account_id, .. } = &actor
-        && *account_id != account.id
+        && account.as_ref().is_none_or(|a| a.id != *account_id)
     {
         return Err(ApiError::NotFound { what: "account" });
     }
+    let Some(account) = account else {
+        return Ok(Json(AccountStatusBody { exists: false, usable: false, locked: false }));
+    };
     let locked = !state.store.active_locks(&account.id, state.clock.now()).await?.is_empty();
     let active = account.status == dinhdanh_domain::AccountStatus::Active;
     Ok(Json(AccountStatusBody { exists: true, usable: active && !locked, locked }))
@@ -697,7 +700,6 @@ pub struct LostPhoneAnswer {
     /// `code_sent` or `queued`
     pub outcome: String,
     pub confirmation_id: Option<String>,
-    pub sent_to: Option<String>,
     pub code_expires_at: Option<DateTime<Utc>>,
     pub request: Option<RequestBody>,
 }
@@ -764,12 +766,11 @@ pub async fn lock_without_sign_in(
     let input = locks::LostPhoneLock { declaration, lost_channel, reason: body.reason };
     let now = state.clock.now();
     Ok(match locks::lock_without_sign_in(&state, input).await? {
-        locks::LostPhoneOutcome::CodeSent { confirmation_id, sent_to, code_expires_at } => (
+        locks::LostPhoneOutcome::CodeSent { confirmation_id, code_expires_at } => (
             StatusCode::ACCEPTED,
             Json(LostPhoneAnswer {
                 outcome: "code_sent".to_owned(),
                 confirmation_id: Some(confirmation_id),
-                sent_to: Some(sent_to),
                 code_expires_at: Some(code_expires_at),
                 request: None,
             }),
@@ -779,7 +780,6 @@ pub async fn lock_without_sign_in(
             Json(LostPhoneAnswer {
                 outcome: "queued".to_owned(),
                 confirmation_id: None,
-                sent_to: None,
                 code_expires_at: None,
                 request: Some(RequestBody::new(&request, now, Vec::new())),
             }),

@@ -4,9 +4,10 @@
 //!
 //! - An unknown identity, a wrong password and an account that cannot sign in (pending activation) get one
 //!   answer, `401 sign-in-failed`, after the same argon2 work.
-//! - Consecutive failures (wrong passwords and wrong codes) are counted on the account row and throttled by
-//!   [`Throttle`]; a throttled account answers `429 sign-in-locked`, even to the right password. Only a
-//!   completed sign-in resets the count.
+//! - Consecutive failures (wrong passwords and wrong codes) are counted per account and source and throttled by
+//!   [`HolderThrottle`] (a stranger cannot lock the holder out); a throttled step 1 answers exactly as a wrong
+//!   password does, even to the right password. Only a completed sign-in resets the counts. One-time codes are
+//!   limited per destination and identity ([`dinhdanh_domain::throttle::CodeSendLimit`]).
 //! - While any lock is in force, the right password gets `403 account-locked` with each lock's ground and how it
 //!   can be lifted (never who placed it), no code is sent, and a code already sent no longer opens a session:
 //!   the lock is checked again in the transaction that would open it.
@@ -22,7 +23,7 @@ use dinhdanh_domain::account::{HolderKind, SignInPurpose};
 use dinhdanh_domain::activation::ActivationCode;
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::lock::{self, Lock};
-use dinhdanh_domain::throttle::{HOLDER_SESSION_TTL_MINUTES, SignInFailures, Throttle};
+use dinhdanh_domain::throttle::{HOLDER_SESSION_TTL_MINUTES, HolderThrottle};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, Channel, IdentityKey, Level, SignInProof, notice};
 use dinhdanh_store::{AuditEntry, NewHolderSignIn, NewMessage, Tx};
 use rand::Rng;
@@ -110,7 +111,11 @@ fn grounds(locks: &[Lock], now: DateTime<Utc>) -> Vec<&'static str> {
 }
 
 /// `POST /v1/holder-sessions`: checks identifier and password and sends a one-time code.
-pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeSent, ApiError> {
+///
+/// `source` is the pseudonymous client address ([`crate::ratelimit::ClientSource`]): failures are throttled per
+/// account and source, and a throttled start answers exactly as a wrong password does (`401`), so that only
+/// someone who knows the password could tell an existing account from an unknown one.
+pub async fn start_sign_in(state: &AppState, start: SignInStart, source: &str) -> Result<CodeSent, ApiError> {
     let now = state.clock.now();
     let policy = &state.config.activation;
     let SignInStart { holder_kind, identity, password, channel, purpose } = start;
@@ -133,9 +138,7 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeS
         return Err(ApiError::SignInFailed);
     };
     let actor = holder(&account.id);
-    if let Some(retry_after_seconds) = state.store.holder_sign_in_failures(&account.id).await?.retry_after(now) {
-        return throttled(state, START, &account.id, retry_after_seconds, now).await;
-    }
+    // Verified even while throttled: a throttled sign-in costs and answers what a wrong password does.
     let password_ok = verify_secret(state, password, account.password_hash.clone()).await?;
     // The code is hashed before the transaction (argon2 must not run while the account is held), and only when
     // it may be needed, so that a wrong password costs exactly one argon2 verification.
@@ -165,11 +168,10 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeS
         counter("start", "failed");
         return Err(ApiError::SignInFailed);
     };
-    let mut failures = tx.holder_sign_in_failures(&current.id).await?;
-    // Decided again on the held row: parallel guesses queue here and each sees the others' failures.
+    let mut failures = throttle_of(&mut tx, &current.id, source).await?;
+    // Decided on the held row: parallel guesses queue here and each sees the others' failures.
     if let Some(retry_after_seconds) = failures.retry_after(now) {
-        drop(tx);
-        return throttled(state, START, &current.id, retry_after_seconds, now).await;
+        return throttled(tx, START, &current.id, retry_after_seconds, now).await;
     }
     let verdict = if !password_ok || current.password_hash != account.password_hash {
         Err("wrong_password")
@@ -181,7 +183,7 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeS
         Ok(prepared) => prepared,
         Err(reason) => {
             let detail = json!({"reason": reason, "holder_kind": kind});
-            return failed(tx, START, &current.id, &mut failures, detail, now).await;
+            return failed(tx, START, &current.id, source, &mut failures, detail, now).await;
         }
     };
 
@@ -225,6 +227,12 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart) -> Result<CodeS
         return Err(ApiError::field("channel", what));
     };
 
+    if let Err(too_many) = crate::service::notices::check_code_limit(&mut tx, &current, &[&recipient], now).await {
+        tx.audit(entry(actor, START, Some(&current.id), "refused", json!({"reason": "code_limit"}), now)).await?;
+        tx.commit().await?;
+        counter("start", "code_limit");
+        return Err(too_many);
+    }
     let sign_in_id = uuid::Uuid::new_v4().to_string();
     let code_expires_at = policy.code_expires_at(now);
     tx.insert_holder_sign_in(&NewHolderSignIn {
@@ -260,10 +268,10 @@ pub async fn verify_sign_in(
     state: &AppState,
     sign_in_id: &str,
     code: ActivationCode,
+    source: &str,
 ) -> Result<HolderSession, ApiError> {
     let now = state.clock.now();
     let policy = &state.config.activation;
-    let throttle = Throttle::default();
     let known_id = uuid::Uuid::parse_str(sign_in_id).is_ok();
     let taken = if known_id {
         state.store.take_holder_sign_in_attempt(sign_in_id, now, policy.max_attempts).await?
@@ -283,10 +291,6 @@ pub async fn verify_sign_in(
         return Err(ApiError::CodeExpired);
     };
     let account_id = attempt.account_id.clone();
-    // While the sign-in is throttled the code is not even compared.
-    if let Some(retry_after_seconds) = state.store.holder_sign_in_failures(&account_id).await?.retry_after(now) {
-        return throttled(state, SIGN_IN, &account_id, retry_after_seconds, now).await;
-    }
     let code_ok = verify_secret(state, code.as_str().to_owned(), attempt.code_hash).await?;
 
     let mut tx = state.store.begin().await?;
@@ -299,18 +303,23 @@ pub async fn verify_sign_in(
         counter("verify", "code_expired");
         return Err(ApiError::CodeExpired);
     };
-    let mut failures = tx.holder_sign_in_failures(&account.id).await?;
+    let mut failures = throttle_of(&mut tx, &account.id, source).await?;
+    // Decided on the held row: a throttle, a status change or a lock may have come since the code was sent.
+    // A throttled sign-in is refused even with the right code (the code was compared, so the work is the same).
+    if let Some(retry_after_seconds) = failures.retry_after(now) {
+        return throttled(tx, SIGN_IN, &account.id, retry_after_seconds, now).await;
+    }
     if !code_ok {
         let attempts_left = (policy.max_attempts - attempt.attempts).max(0);
-        failures.record_failure(&throttle, now);
-        tx.set_holder_sign_in_failures(&account.id, &failures).await?;
+        failures.record_failure(now);
+        save_throttle(&mut tx, &account.id, source, &failures, now).await?;
         tx.audit(entry(
             holder(&account.id),
             SIGN_IN,
             Some(&account.id),
             "refused",
-            json!({"reason": "wrong_code", "attempts_left": attempts_left, "failed_sign_ins": failures.count,
-                   "locked_until": failures.locked_until}),
+            json!({"reason": "wrong_code", "attempts_left": attempts_left, "failed_sign_ins": failures.account.count,
+                   "failed_from_source": failures.source.count, "locked_until": failures.source.locked_until}),
             now,
         ))
         .await?;
@@ -318,14 +327,8 @@ pub async fn verify_sign_in(
         counter("verify", "wrong_code");
         return Err(ApiError::WrongCode { attempts_left });
     }
-    // Everything below is decided again on the held row: a throttle, a status change or a lock may have come
-    // since the code was sent.
-    if let Some(retry_after_seconds) = failures.retry_after(now) {
-        drop(tx);
-        return throttled(state, SIGN_IN, &account.id, retry_after_seconds, now).await;
-    }
     if account.status != AccountStatus::Active {
-        return failed(tx, SIGN_IN, &account.id, &mut failures, json!({"reason": "not_active"}), now).await;
+        return failed(tx, SIGN_IN, &account.id, source, &mut failures, json!({"reason": "not_active"}), now).await;
     }
     let locks = tx.locks_of_account(&account.id).await?;
     let locked = !lock::account_usable(&locks, now);
@@ -359,7 +362,7 @@ pub async fn verify_sign_in(
         return Err(ApiError::CodeExpired);
     }
     failures.reset();
-    tx.set_holder_sign_in_failures(&account.id, &failures).await?;
+    save_throttle(&mut tx, &account.id, source, &failures, now).await?;
     let (token, hash) = new_token(HOLDER_SESSION_PREFIX);
     let expires_at = now + Duration::minutes(HOLDER_SESSION_TTL_MINUTES);
     // A restore sign-in opens a restore-only session, even if the lock has gone meanwhile: it asked for no more.
@@ -408,53 +411,78 @@ pub async fn my_account(state: &AppState, actor: &Actor) -> Result<MyAccount, Ap
     Ok(MyAccount { account, locks, session_assurance: *assurance })
 }
 
-/// Counts a failure on the held account row, audits it, commits, and answers `401`, or `429` when this failure
-/// throttles the sign-in.
+/// The throttle counters of an account and a source, read on the held account row.
+async fn throttle_of(tx: &mut Tx, account: &AccountId, source: &str) -> Result<HolderThrottle, ApiError> {
+    Ok(HolderThrottle {
+        source: tx.holder_source_failures(account, source).await?,
+        account: tx.holder_sign_in_failures(account).await?,
+    })
+}
+
+async fn save_throttle(
+    tx: &mut Tx,
+    account: &AccountId,
+    source: &str,
+    failures: &HolderThrottle,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    tx.set_holder_source_failures(account, source, &failures.source, now).await?;
+    tx.set_holder_sign_in_failures(account, &failures.account).await?;
+    Ok(())
+}
+
+/// The answer of a refused step: step 1 always answers `401 sign-in-failed`, throttled or not (a `429` there
+/// would tell a stranger that the identity has an account); step 2, which only someone who knew the password
+/// reaches, answers `429 sign-in-locked` while throttled.
+fn refusal(action: &'static str, retry_after_seconds: Option<i64>) -> ApiError {
+    match retry_after_seconds {
+        Some(retry_after_seconds) if action == SIGN_IN => ApiError::SignInLocked { retry_after_seconds },
+        _ => ApiError::SignInFailed,
+    }
+}
+
+/// Counts a failure on the held account row (this source's and the account's), audits it, commits, and answers
+/// as [`refusal`] says.
 async fn failed<T>(
     mut tx: Tx,
     action: &'static str,
     account: &AccountId,
-    failures: &mut SignInFailures,
+    source: &str,
+    failures: &mut HolderThrottle,
     mut detail: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<T, ApiError> {
-    failures.record_failure(&Throttle::default(), now);
-    tx.set_holder_sign_in_failures(account, failures).await?;
-    detail["failed_sign_ins"] = json!(failures.count);
-    detail["locked_until"] = json!(failures.locked_until);
+    failures.record_failure(now);
+    save_throttle(&mut tx, account, source, failures, now).await?;
+    detail["failed_sign_ins"] = json!(failures.account.count);
+    detail["failed_from_source"] = json!(failures.source.count);
+    detail["locked_until"] = json!(failures.source.locked_until.max(failures.account.locked_until));
     tx.audit(entry(holder(account), action, Some(account), "refused", detail, now)).await?;
     tx.commit().await?;
     let step = if action == START { "start" } else { "verify" };
-    match failures.retry_after(now) {
-        Some(retry_after_seconds) => {
-            counter(step, "throttled");
-            Err(ApiError::SignInLocked { retry_after_seconds })
-        }
-        None => {
-            counter(step, "failed");
-            Err(ApiError::SignInFailed)
-        }
-    }
+    let retry_after = failures.retry_after(now);
+    counter(step, if retry_after.is_some() { "throttled" } else { "failed" });
+    Err(refusal(action, retry_after))
 }
 
+/// A step refused because the account and source are throttled: audited in the transaction that holds the row.
 async fn throttled<T>(
-    state: &AppState,
+    mut tx: Tx,
     action: &'static str,
     account: &AccountId,
     retry_after_seconds: i64,
     now: DateTime<Utc>,
 ) -> Result<T, ApiError> {
-    state
-        .store
-        .audit(entry(
-            holder(account),
-            action,
-            Some(account),
-            "refused",
-            json!({"reason": "throttled", "retry_after": retry_after_seconds}),
-            now,
-        ))
-        .await?;
+    tx.audit(entry(
+        holder(account),
+        action,
+        Some(account),
+        "refused",
+        json!({"reason": "throttled", "retry_after": retry_after_seconds}),
+        now,
+    ))
+    .await?;
+    tx.commit().await?;
     counter(if action == START { "start" } else { "verify" }, "throttled");
-    Err(ApiError::SignInLocked { retry_after_seconds })
+    Err(refusal(action, Some(retry_after_seconds)))
 }

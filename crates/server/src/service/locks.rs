@@ -658,7 +658,11 @@ pub struct LostPhoneLock {
 /// What became of a lost-phone lock: a code went to the other channel, or (no other channel) an officer will verify.
 #[derive(Debug)]
 pub enum LostPhoneOutcome {
-    CodeSent { confirmation_id: String, sent_to: String, code_expires_at: DateTime<Utc> },
+    /// The caller is anonymous: where the code went (even masked) is not told, only that it went.
+    CodeSent {
+        confirmation_id: String,
+        code_expires_at: DateTime<Utc>,
+    },
     Queued(Box<Request>),
 }
 
@@ -714,7 +718,7 @@ pub async fn lock_without_sign_in(state: &AppState, input: LostPhoneLock) -> Res
         .unwrap_or_else(|| "mất thiết bị / lost device".to_owned());
     let actor_name = format!("holder:{}", account.id);
     match other {
-        Some((channel, recipient, sent_to)) => {
+        Some((channel, recipient, _masked)) => {
             let code =
                 dinhdanh_domain::activation::ActivationCode::from_random((rand::rngs::OsRng.next_u32()) % 1_000_000);
             let code_hash = crate::secrets::hash_secret(code.as_str().to_owned()).await?;
@@ -723,6 +727,7 @@ pub async fn lock_without_sign_in(state: &AppState, input: LostPhoneLock) -> Res
             let code_expires_at = policy.code_expires_at(now);
             let mut tx = state.store.begin().await?;
             tx.lock_account(&account.id).await?;
+            crate::service::notices::check_code_limit(&mut tx, &account, &[&recipient], now).await?;
             tx.insert_holder_sign_in(&dinhdanh_store::NewHolderSignIn {
                 id: confirmation_id.clone(),
                 account_id: account.id.clone(),
@@ -755,7 +760,7 @@ pub async fn lock_without_sign_in(state: &AppState, input: LostPhoneLock) -> Res
             })
             .await?;
             tx.commit().await?;
-            Ok(LostPhoneOutcome::CodeSent { confirmation_id, sent_to, code_expires_at })
+            Ok(LostPhoneOutcome::CodeSent { confirmation_id, code_expires_at })
         }
         None => {
             let new = NewRequest {

@@ -2,6 +2,7 @@
 //! the transaction of the change that causes it.
 
 use chrono::{DateTime, Utc};
+use dinhdanh_domain::throttle::CodeSendLimit;
 use dinhdanh_domain::{Account, Channel, notice};
 use dinhdanh_store::{NewMessage, Tx};
 
@@ -39,4 +40,29 @@ pub async fn queue_notice(
         destinations.push(email.masked());
     }
     Ok(destinations)
+}
+
+/// Whether one more one-time code may go to `recipient` for `account` ([`CodeSendLimit`]: per destination
+/// whatever the source, and per identity over all its registered channels); `Err` is the `429` to answer.
+pub async fn check_code_limit(
+    tx: &mut Tx,
+    account: &Account,
+    recipients: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let limit = CodeSendLimit::default();
+    let since = now - limit.window;
+    let mut to_destination = 0;
+    for recipient in recipients {
+        to_destination = to_destination.max(tx.codes_sent_since(&[recipient], since).await?);
+    }
+    let contacts: Vec<&str> = [account.phone.as_ref().map(|p| p.as_str()), account.email.as_ref().map(|e| e.as_str())]
+        .into_iter()
+        .flatten()
+        .collect();
+    let for_identity = tx.codes_sent_since(&contacts, since).await?;
+    limit.check(to_destination, for_identity).map_err(|retry_after_seconds| {
+        metrics::counter!("dinhdanh_code_limit_total").increment(1);
+        ApiError::TooManyRequests { retry_after_seconds }
+    })
 }
