@@ -141,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .merge(bulk)
+        .layer(axum::middleware::from_fn(problem::uniform_errors))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)

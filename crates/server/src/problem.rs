@@ -136,6 +136,12 @@ pub enum ApiError {
     ClientRevoked,
     /// Removing this credential would leave the API client with none.
     LastCredential,
+    /// No route has this path.
+    NoSuchRoute,
+    /// The route exists, not with this method (the `Allow` header lists the ones it has).
+    MethodNotAllowed,
+    /// The body is larger than the route accepts.
+    PayloadTooLarge,
     Internal(String),
 }
 
@@ -174,6 +180,9 @@ impl ApiError {
             Self::LastAdministrator => "last-administrator",
             Self::ClientRevoked => "client-revoked",
             Self::LastCredential => "last-credential",
+            Self::NoSuchRoute => "no-such-route",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::PayloadTooLarge => "payload-too-large",
             Self::Internal(_) => "internal",
         }
     }
@@ -199,6 +208,9 @@ impl ApiError {
             Self::AccountLocked { .. } => StatusCode::FORBIDDEN,
             Self::LastAdministrator => StatusCode::CONFLICT,
             Self::ClientRevoked | Self::LastCredential => StatusCode::CONFLICT,
+            Self::NoSuchRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -320,6 +332,21 @@ impl ApiError {
                 "Không kết nối được Cơ sở dữ liệu quốc gia; hãy thử lại sau.",
                 "The national registry cannot be reached; try again later.",
             ),
+            Self::NoSuchRoute => (
+                "No such route",
+                "Không có địa chỉ này trong API; xem /openapi.json.",
+                "There is no such path in the API; see /openapi.json.",
+            ),
+            Self::MethodNotAllowed => (
+                "Method not allowed",
+                "Địa chỉ này không nhận phương thức HTTP đó; xem tiêu đề Allow.",
+                "This path does not take that HTTP method; see the Allow header.",
+            ),
+            Self::PayloadTooLarge => (
+                "Payload too large",
+                "Nội dung yêu cầu vượt quá kích thước cho phép.",
+                "The request body is larger than this endpoint accepts.",
+            ),
             Self::Internal(_) => (
                 "Internal error",
                 "Đã có lỗi ở máy chủ; hãy thử lại sau.",
@@ -389,4 +416,52 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Errors produced before a handler runs come from axum and tower-http as plain text: an unknown route, a wrong
+/// method, an over-long body, a body or query string an extractor without our rejection refused. This layer, around
+/// the whole router, gives each the error format of its path: an OAuth 2.0 error (RFC 6749 §5.2) on the token
+/// endpoint, an RFC 9457 problem everywhere else. Answers that already are JSON pass untouched.
+pub async fn uniform_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let oauth = request.uri().path().starts_with("/oauth/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/problem+json"));
+    if is_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(response.into_body(), 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NoSuchRoute,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => {
+            ApiError::MalformedBody(text.clone())
+        }
+        _ => ApiError::internal(format!("{status}: {text}")),
+    };
+    let mut response = if oauth {
+        let description = error.texts().2;
+        let body = serde_json::json!({"error": "invalid_request", "error_description": description});
+        let mut response = (error.status(), axum::Json(body)).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    } else {
+        error.into_response()
+    };
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }

@@ -2,7 +2,7 @@
 //! per-account results page by page. The officers' steps on an order are the ordinary ones on
 //! `/v1/requests/{id}/…`. This router carries its own body limit ([`BODY_LIMIT`]) instead of the API's 64 KiB.
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::ApiJson;
 use super::locks::LegalBasisBody;
+use super::{ApiJson, ApiQuery};
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
 
 /// One account of an order: a citizen's identification number, or a foreigner's passport number and nationality.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BulkEntryBody {
     #[schema(example = "001190123456")]
     pub id_number: Option<String>,
@@ -53,6 +54,7 @@ pub struct BulkEntryBody {
 
 /// A bulk lock order: one ground, legal basis and reason for up to 100,000 accounts.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BulkLockBody {
     /// authority_request (prosecuting agencies, competent authorities) or relying_party_request.
     #[schema(example = "authority_request")]
@@ -220,6 +222,8 @@ pub async fn get_bulk_lock_order(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
     /// Results after this index (the previous page's `next_after`); from the start when absent.
     pub after: Option<i64>,
@@ -245,9 +249,12 @@ pub async fn get_bulk_lock_results(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(id): Path<String>,
-    Query(query): Query<ResultsQuery>,
+    ApiQuery(query): ApiQuery<ResultsQuery>,
 ) -> Result<Json<BulkResultsPage>, ApiError> {
-    let limit = query.limit.unwrap_or(500).clamp(1, 1000);
+    let limit = super::page_limit(query.limit, 500, 1000)?;
+    if query.after.is_some_and(|after| after < 0) {
+        return Err(ApiError::field("after", "after must be 0 or more (the previous page's next_after)"));
+    }
     let (view, page) = bulk::results(&state, &actor, &id, query.after.unwrap_or(-1), limit + 1).await?;
     let more = page.len() as i64 > limit;
     let results: Vec<BulkResultBody> = page.into_iter().take(limit as usize).map(result_body).collect();

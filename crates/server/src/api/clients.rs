@@ -89,6 +89,7 @@ impl From<AuthMethodBody> for ClientAuthMethod {
 
 /// A JWK Set (RFC 7517 §5) of public keys.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JwksBody {
     /// RSA (≥ 2048 bits, RS256), EC P-256 (ES256) or Ed25519 (EdDSA) public keys.
     #[schema(value_type = Vec<Object>)]
@@ -96,6 +97,7 @@ pub struct JwksBody {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateClientRequest {
     #[schema(example = "Hệ thống chống gian lận")]
     pub name: String,
@@ -108,6 +110,7 @@ pub struct CreateClientRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddKeyRequest {
     /// One public JWK. A key without `kid` gets its RFC 7638 thumbprint as `kid`.
     #[schema(value_type = Object)]

@@ -69,6 +69,7 @@ impl From<ChannelBody> for Channel {
 
 /// Step 1 of a holder's sign-in. Citizens give `id_number`; foreigners give `passport_number` and `nationality`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StartSignInRequest {
     pub holder_kind: HolderKindBody,
     /// Personal identification number (12 digits), citizens only.
@@ -101,6 +102,7 @@ pub struct SignInStartedResponse {
 
 /// Step 2 of a holder's sign-in.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifySignInRequest {
     /// The 6-digit code received by SMS or e-mail.
     #[schema(example = "123456")]

@@ -2,7 +2,7 @@
 //! queue and steps, cancellation, the public status check by tracking code, the holder's view of their locks, and
 //! organizations' account-status check. Handlers parse into domain types and call `service::locks`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::AppState;
 use crate::auth::{Authenticated, authorize};
 use crate::problem::{ApiError, Problem};
@@ -79,6 +79,7 @@ pub fn public_routes() -> Router<AppState> {
 /// An account named by its holder's identity: a citizen's identification number, or a foreigner's passport
 /// number and nationality.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AccountRefBody {
     #[schema(example = "001190123456")]
     pub id_number: Option<String>,
@@ -107,6 +108,7 @@ impl AccountRefBody {
 
 /// The document a request rests on (Decision 34/2021 Art. 10.2).
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LegalBasisBody {
     /// e.g. Quyết định, Lệnh, Công văn
     pub document_kind: String,
@@ -145,6 +147,7 @@ impl LegalBasisBody {
 /// A lock request. A signed-in holder sends only `reason` (and optionally `ends_at`): the ground is
 /// `holder_request` and the account their own. Organizations and officers name the account and the ground.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LockRequestBody {
     /// holder_request, authority_request, relying_party_request or terms_violation.
     #[schema(example = "authority_request")]
@@ -161,6 +164,7 @@ pub struct LockRequestBody {
 
 /// An unlock request for one lock.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UnlockRequestBody {
     pub lock_id: String,
     #[serde(default)]
@@ -344,6 +348,8 @@ pub async fn request_unlock(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// received, verifying, approved, effective, rejected, cancelled, expired (comma-separated)
     pub status: Option<String>,
@@ -363,11 +369,11 @@ pub struct ListQuery {
 pub async fn list_requests(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<RequestBody>>, ApiError> {
     authorize(&state, &actor, Action::RequestsList).await?;
     let now = state.clock.now();
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::page_limit(query.limit, 100, 1000)?;
     let requests = match &actor {
         Actor::Officer { .. } => {
             let statuses = match query.status.as_deref() {
@@ -430,6 +436,7 @@ pub async fn claim_request(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ForwardBody {
     /// What the reviewer verified.
     pub note: Option<String>,
@@ -450,6 +457,7 @@ pub async fn forward_request(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// approve or reject
     pub decision: String,
@@ -492,6 +500,8 @@ pub async fn cancel_request(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     #[param(example = "7K3M-9QX2-PA")]
     pub tracking_code: String,
@@ -520,7 +530,7 @@ pub struct PublicRequestStatus {
     params(StatusQuery), responses((status = 200, body = PublicRequestStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_request_status(
     State(state): State<AppState>,
-    Query(query): Query<StatusQuery>,
+    ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<PublicRequestStatus>, ApiError> {
     let not_found = ApiError::NotFound { what: "request with this tracking code and identity" };
     let code = TrackingCode::parse(&query.tracking_code).map_err(|e| ApiError::field("tracking_code", e))?;
@@ -630,6 +640,8 @@ pub async fn list_locks(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AccountStatusQuery {
     pub id_number: Option<String>,
     pub passport_number: Option<String>,
@@ -651,7 +663,7 @@ pub struct AccountStatusBody {
 pub async fn get_account_status(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
-    Query(query): Query<AccountStatusQuery>,
+    ApiQuery(query): ApiQuery<AccountStatusQuery>,
 ) -> Result<Json<AccountStatusBody>, ApiError> {
     authorize(&state, &actor, Action::AccountStatusRead).await?;
     let key = AccountRefBody {
@@ -679,6 +691,7 @@ pub async fn get_account_status(
 /// A lock without signing in, for a holder who lost their phone (or e-mail): their identity details, and the
 /// channel they lost.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LostPhoneLockBody {
     /// citizen or foreigner
     pub holder_kind: String,
@@ -705,6 +718,7 @@ pub struct LostPhoneAnswer {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmLockBody {
     pub code: String,
 }

@@ -12,8 +12,8 @@ pub mod ops;
 pub mod organizations;
 pub mod registration;
 
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 
 use crate::problem::{ApiError, FieldError};
 
@@ -53,9 +53,81 @@ pub struct ApiJson<T>(pub T);
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            // Well-formed JSON of the wrong shape (a missing field, an unknown holder kind) is a validation error.
-            JsonRejection::JsonDataError(e) => ApiError::field("body", e.body_text()),
+            // Well-formed JSON of the wrong shape (a missing or unknown field, an unknown holder kind) is a
+            // validation error, under the field's name where serde gives it.
+            JsonRejection::JsonDataError(e) => {
+                let text = e.body_text();
+                ApiError::field(&named_field(&text).unwrap_or_else(|| "body".to_owned()), text)
+            }
+            JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge
+            }
             other => ApiError::MalformedBody(other.body_text()),
         }
+    }
+}
+
+/// `Query<T>` whose rejections (a missing or unknown parameter, a value of the wrong type) are `422 validation`
+/// problems naming the parameter where serde does, instead of axum's plain-text `400`.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        let text = rejection.body_text();
+        ApiError::field(&named_field(&text).unwrap_or_else(|| "query".to_owned()), text)
+    }
+}
+
+/// The field serde names in "missing field `x`" or "unknown field `x`", or the path that
+/// `serde_path_to_error` puts before the message ("account.id_number: invalid type …").
+fn named_field(message: &str) -> Option<String> {
+    let message = message.split_once(": ").map(|(_, rest)| rest).unwrap_or(message);
+    for marker in ["unknown field `", "missing field `"] {
+        if let Some(start) = message.find(marker) {
+            let rest = &message[start + marker.len()..];
+            if let Some(end) = rest.find('`') {
+                let prefix = message[..start].trim_end_matches(": ").trim_end_matches(':').trim();
+                let name = &rest[..end];
+                // serde_path_to_error's path already ends with an unknown field's name; a missing one's it does not.
+                return Some(match prefix {
+                    "" | "." => name.to_owned(),
+                    path if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
+                    path => format!("{path}.{name}"),
+                });
+            }
+        }
+    }
+    let (path, _) = message.split_once(": ")?;
+    (!path.is_empty() && !path.contains(' ')).then(|| path.to_owned())
+}
+
+/// A page size: absent means `default`; anything outside 1 to `max` is refused, never clamped.
+pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::field("limit", format!("limit must be between 1 and {max}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_field;
+
+    #[test]
+    fn the_field_is_named_where_serde_names_it() {
+        let top = "Failed to deserialize the JSON body into the target type: end_at: unknown field `end_at`, expected one of `ground`, `ends_at`";
+        assert_eq!(named_field(top).as_deref(), Some("end_at"));
+        let nested = "Failed to deserialize the JSON body into the target type: account.id_numbr: unknown field `id_numbr`, expected `id_number`";
+        assert_eq!(named_field(nested).as_deref(), Some("account.id_numbr"));
+        let missing = "Failed to deserialize the JSON body into the target type: account: missing field `code`";
+        assert_eq!(named_field(missing).as_deref(), Some("account.code"));
+        let typed = "Failed to deserialize the JSON body into the target type: legal_basis.number: invalid type: integer `5`, expected a string at line 1 column 40";
+        assert_eq!(named_field(typed).as_deref(), Some("legal_basis.number"));
+        let query = "Failed to deserialize query string: missing field `tracking_code`";
+        assert_eq!(named_field(query).as_deref(), Some("tracking_code"));
+        assert_eq!(named_field("Failed to deserialize query string: invalid digit found in string"), None);
     }
 }

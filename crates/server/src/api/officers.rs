@@ -72,6 +72,7 @@ pub fn public_routes() -> Router<AppState> {
 
 /// Enrolment step 1.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     /// The one-time enrolment token (`dd_en_…`) an administrator handed over.
     pub token: String,
@@ -90,6 +91,7 @@ pub struct EnrolResponse {
 
 /// Enrolment step 2.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmEnrolmentRequest {
     pub token: String,
     /// The 6-digit code the authenticator app shows now.
@@ -98,6 +100,7 @@ pub struct ConfirmEnrolmentRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     #[schema(example = "tuan.pm")]
     pub username: String,
@@ -125,6 +128,7 @@ pub struct SignInResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateOfficerRequest {
     /// 3 to 64 lower-case ASCII letters, digits, `.`, `-`, `_`, starting with a letter.
     #[schema(example = "tuan.pm")]
@@ -140,6 +144,7 @@ pub struct CreateOfficerRequest {
 
 /// Fields to change; those left out stay as they are.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateOfficerRequest {
     pub full_name: Option<String>,
     pub roles: Option<Vec<String>>,

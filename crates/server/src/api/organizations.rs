@@ -1,6 +1,6 @@
 //! `/v1/organizations`: register, list, read, change, suspend and reinstate organizations.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use dinhdanh_domain::{Email, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::AppState;
 use crate::auth::{Authenticated, authorize};
 use crate::problem::{ApiError, Problem};
@@ -81,6 +81,7 @@ impl From<Organization> for OrganizationBody {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
     #[schema(example = "VCB")]
     pub code: String,
@@ -96,6 +97,7 @@ pub struct CreateOrganizationRequest {
 
 /// Fields to change; absent fields stay as they are, `null` clears an optional one.
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
@@ -115,12 +117,15 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StatusChangeRequest {
     /// Why; kept in the audit log.
     pub reason: String,
 }
 
 #[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only organizations of this kind.
     pub kind: Option<String>,
@@ -178,7 +183,7 @@ pub async fn create_organization(
 pub async fn list_organizations(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<OrganizationBody>>, ApiError> {
     authorize(&state, &actor, Action::OrganizationsRead).await?;
     let kind = query.kind.as_deref().map(parse_kind).transpose()?;

@@ -27,6 +27,7 @@ pub enum HolderKindBody {
 
 /// A registration. Citizens give `id_number`; foreigners give `passport_number` and `nationality`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub holder_kind: HolderKindBody,
     /// Personal identification number (12 digits), citizens only.
@@ -80,6 +81,7 @@ impl From<CodeSent> for CodeSentResponse {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
     /// The 6-digit code received by SMS or e-mail.
     #[schema(example = "123456")]

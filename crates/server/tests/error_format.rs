@@ -1,0 +1,152 @@
+//! One error format everywhere (issue 12, items 1 to 3): every error under `/v1` is an RFC 9457 problem with a
+//! stable `type`, including the ones axum and tower-http produce before a handler runs (an unknown route, a wrong
+//! method, an over-long body, a query string that does not parse); every error of the token endpoint is an OAuth
+//! error JSON; unknown JSON fields and query parameters are refused naming the field; out-of-range page sizes are
+//! refused, not clamped; and the OpenAPI document declares query parameters `in: query`.
+
+mod support;
+
+use dinhdanh_domain::Level;
+use dinhdanh_store::on_both_backends;
+use dinhdanh_store::testing::TestDb;
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::TestServer;
+
+/// Status, content type and the body as JSON (or `null` when it is not JSON).
+async fn send(server: &TestServer, request: reqwest::RequestBuilder) -> (u16, String, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let text = response.text().await.unwrap();
+    let _ = server;
+    (status, content_type, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn assert_problem(answer: &(u16, String, Value), status: u16, kind: &str) {
+    let (got, content_type, body) = answer;
+    assert_eq!(*got, status, "{body}");
+    assert_eq!(content_type, "application/problem+json", "{body}");
+    assert_eq!(body["type"], format!("urn:dinhdanh:problem:{kind}"), "{body}");
+    assert_eq!(body["status"], status);
+}
+
+fn field_errors(body: &Value) -> Vec<String> {
+    body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn what_axum_answers_before_a_handler_is_a_problem_too() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let http = &server.http;
+    assert_problem(&send(&server, http.get(server.url("/v1/no-such-thing"))).await, 404, "no-such-route");
+    assert_problem(&send(&server, http.get(server.url("/nothing/here"))).await, 404, "no-such-route");
+    let wrong_method = http.put(server.url("/v1/holder-sessions")).send().await.unwrap();
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    assert_eq!(wrong_method.headers()["allow"], "POST");
+    assert_problem(&send(&server, http.put(server.url("/v1/holder-sessions"))).await, 405, "method-not-allowed");
+    let big = "x".repeat(70 * 1024);
+    let too_long = send(
+        &server,
+        http.post(server.url("/v1/holder-sessions")).header("content-type", "application/json").body(big),
+    )
+    .await;
+    assert_problem(&too_long, 413, "payload-too-large");
+    let not_json = send(&server, http.post(server.url("/v1/holder-sessions")).body("{")).await;
+    assert_problem(&not_json, 400, "malformed-body");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_answers_oauth_errors_only() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let http = &server.http;
+    for (request, status) in [
+        (http.get(server.url("/oauth/token")), 405),
+        (
+            http.post(server.url("/oauth/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("x".repeat(70 * 1024)),
+            413,
+        ),
+        (http.post(server.url("/oauth/token")).form(&[("grant_type", "client_credentials")]), 401),
+    ] {
+        let (got, content_type, body) = send(&server, request).await;
+        assert_eq!(got, status, "{body}");
+        assert!(content_type.starts_with("application/json"), "{content_type}");
+        assert!(body["error"].is_string() && body["error_description"].is_string(), "{body}");
+        assert!(body.get("type").is_none(), "not a problem: {body}");
+    }
+}
+
+on_both_backends! {
+    query_strings_that_do_not_parse_are_problems_naming_the_parameter(db) {
+        let server = TestServer::start(&db).await;
+        let (_, token) = server.holder("001190123456", Level::One).await;
+        let http = &server.http;
+        let missing = send(&server, http.get(server.url("/v1/request-status?id_number=001190123456"))).await;
+        assert_problem(&missing, 422, "validation");
+        assert_eq!(field_errors(&missing.2), ["tracking_code"]);
+        for query in ["limit=abc", "overdue=maybe", "limit=-5", "limit=0", "limit=1001", "colour=red"] {
+            let answer = send(&server, http.get(server.url(&format!("/v1/requests?{query}"))).bearer_auth(&token)).await;
+            assert_problem(&answer, 422, "validation");
+        }
+        let answer = send(&server, http.get(server.url("/v1/requests?limit=-5")).bearer_auth(&token)).await;
+        assert_eq!(field_errors(&answer.2), ["limit"]);
+        let answer = send(&server, http.get(server.url("/v1/requests?colour=red")).bearer_auth(&token)).await;
+        assert_eq!(field_errors(&answer.2), ["colour"]);
+        let answer = send(&server, http.get(server.url("/v1/requests?limit=1000")).bearer_auth(&token)).await;
+        assert_eq!(answer.0, 200, "the largest page is allowed: {}", answer.2);
+        let operator = server.organization("C06", dinhdanh_domain::actor::OrganizationKind::Operator).await;
+        let (_, reviewer) = server.officer_session(&operator.id, &[dinhdanh_domain::actor::OfficerRole::Reviewer]).await;
+        let answer = send(&server, http.get(server.url("/v1/bulk-lock-orders/x/results?after=-2")).bearer_auth(&reviewer)).await;
+        assert_problem(&answer, 422, "validation");
+        assert_eq!(field_errors(&answer.2), ["after"]);
+    }
+
+    an_unknown_field_is_refused_and_changes_nothing(db) {
+        let server = TestServer::start(&db).await;
+        let (holder, token) = server.holder("001190123456", Level::One).await;
+        // "end_at" meaning "ends_at": accepted, it would have been a permanent lock.
+        let typo = json!({"reason": "mất điện thoại", "end_at": "2026-06-01T09:00:00Z"});
+        let (status, body) = server.call(Method::POST, "/v1/lock-requests", &token, Some(typo)).await;
+        assert_eq!((status, body["type"].as_str()), (422, Some("urn:dinhdanh:problem:validation")), "{body}");
+        assert_eq!(field_errors(&body), ["end_at"]);
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("ends_at"), "names what was meant: {body}");
+        let now = dinhdanh_server::clock::Clock::now(&server.clock);
+        assert!(server.store.active_locks(&holder.id, now).await.unwrap().is_empty(), "nothing changed");
+        let nested = json!({"ground": "authority_request", "account": {"id_numbr": "001190123456"}, "reason": "x"});
+        let admin = server.admin().await;
+        let (status, body) = server.call(Method::POST, "/v1/lock-requests", &admin, Some(nested)).await;
+        assert_eq!((status, field_errors(&body)), (422, vec!["account.id_numbr".to_owned()]), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn query_parameters_are_declared_in_query_and_optional_ones_not_required() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let doc: Value = server.http.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap();
+                let where_ = param["in"].as_str().unwrap();
+                if where_ == "path" {
+                    assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: {name} is not in the path");
+                    continue;
+                }
+                if where_ == "query" {
+                    seen += 1;
+                    let required = param["required"].as_bool().unwrap_or(false);
+                    let expected = path == "/v1/request-status" && name == "tracking_code";
+                    assert_eq!(required, expected, "{method} {path}: {name}");
+                }
+            }
+        }
+    }
+    assert!(seen >= 15, "{seen} query parameters");
+}
