@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::account::AccountId;
@@ -80,6 +81,36 @@ pub enum RequestError {
     ReasonsRequired,
     #[error("only the party that filed the request can cancel it")]
     NotTheRequester,
+    #[error("the officer who verified and forwarded this request cannot also decide it: two people take the two steps")]
+    ForwarderCannotDecide,
+    #[error("another officer has claimed this request; it is theirs until they release it or the claim expires")]
+    ClaimedByAnother,
+    #[error("only the officer who claimed this request can release it")]
+    NotTheClaimant,
+}
+
+/// How long a claim keeps a request an officer's own, unless they release it or take its step first.
+pub const CLAIM_HOURS: i64 = 4;
+
+/// What an officer checked in person before filing a holder's own unlock (Decision 34/2021 Art. 11: the holder
+/// comes to the office): the identity document seen and where. Kept with the request; the audit log gets the
+/// document kind, the office and only the last digits of the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InPersonCheck {
+    /// e.g. `cccd` (căn cước công dân), `passport`.
+    pub document_kind: String,
+    pub document_number: String,
+    /// The office where the holder was seen.
+    pub office: String,
+}
+
+impl InPersonCheck {
+    /// The document number with all but the last three characters hidden, for the audit log.
+    pub fn masked_number(&self) -> String {
+        let chars: Vec<char> = self.document_number.chars().collect();
+        let keep = chars.len().min(3);
+        format!("{}{}", "•".repeat(chars.len() - keep), chars[chars.len() - keep..].iter().collect::<String>())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +136,8 @@ pub struct Request {
     /// The deadline of the step now due (none once final, or for an immediate route).
     pub deadline: Option<DateTime<Utc>>,
     pub claimed_by: Option<String>,
+    /// When the claim was taken; it holds for [`CLAIM_HOURS`].
+    pub claimed_at: Option<DateTime<Utc>>,
     pub forwarded_at: Option<DateTime<Utc>>,
     pub forwarded_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -115,6 +148,8 @@ pub struct Request {
     pub closed_at: Option<DateTime<Utc>>,
     /// The bulk order this request belongs to, if any.
     pub bulk_order_id: Option<String>,
+    /// For a holder's own unlock filed by an officer at the office: what the officer checked.
+    pub in_person_check: Option<InPersonCheck>,
 }
 
 /// One recorded step of a request, for its history and notices.
@@ -143,6 +178,7 @@ pub struct NewRequest {
     pub reference: Option<String>,
     pub lock_ends_at: Option<DateTime<Utc>>,
     pub bulk_order_id: Option<String>,
+    pub in_person_check: Option<InPersonCheck>,
 }
 
 /// The working days allowed for the first officer step of a route.
@@ -186,6 +222,7 @@ impl Request {
             received_at: now,
             deadline,
             claimed_by: None,
+            claimed_at: None,
             forwarded_at: None,
             forwarded_by: None,
             decided_at: None,
@@ -194,6 +231,7 @@ impl Request {
             effective_at: None,
             closed_at: None,
             bulk_order_id: new.bulk_order_id,
+            in_person_check: new.in_person_check,
         };
         (request, step)
     }
@@ -218,6 +256,29 @@ impl Request {
     fn check_decider(&self, roles: &BTreeSet<OfficerRole>) -> Result<(), RequestError> {
         let role = self.next_decider().ok_or(RequestError::NoOfficerStep)?;
         if roles.contains(&role) { Ok(()) } else { Err(RequestError::WrongRole(role)) }
+    }
+
+    /// Whether another officer's claim holds the request at `now`.
+    pub fn claimed_by_another(&self, officer_id: &str, now: DateTime<Utc>) -> bool {
+        self.claimed_by.as_deref().is_some_and(|by| by != officer_id)
+            && self.claimed_at.is_some_and(|at| now < at + chrono::Duration::hours(CLAIM_HOURS))
+    }
+
+    /// An officer's step is theirs to take: of the role due, and not held by another officer's claim.
+    fn check_officer_step(
+        &self,
+        officer_id: &str,
+        roles: &BTreeSet<OfficerRole>,
+        now: DateTime<Utc>,
+    ) -> Result<(), RequestError> {
+        self.check_decider(roles)?;
+        if self.claimed_by_another(officer_id, now) { Err(RequestError::ClaimedByAnother) } else { Ok(()) }
+    }
+
+    /// Separation of duties on the two-step route (Decree 69/2024 Art. 29–30): the officer who verified and
+    /// forwarded does not decide, whatever roles they hold.
+    fn check_not_forwarder(&self, officer_id: &str) -> Result<(), RequestError> {
+        if self.forwarded_by.as_deref() == Some(officer_id) { Err(RequestError::ForwarderCannotDecide) } else { Ok(()) }
     }
 
     /// An immediate request takes effect as it is accepted.
@@ -247,10 +308,23 @@ impl Request {
         now: DateTime<Utc>,
     ) -> Result<Step, RequestError> {
         self.open()?;
-        self.check_decider(roles)?;
+        self.check_officer_step(officer_id, roles, now)?;
+        self.check_not_forwarder(officer_id)?;
         self.status = RequestStatus::Verifying;
         self.claimed_by = Some(officer_id.to_owned());
+        self.claimed_at = Some(now);
         Ok(Step { at: now, status: self.status, event: "claimed", by: officer(officer_id), note: None })
+    }
+
+    /// The claimant gives the request back to the queue before taking its step.
+    pub fn release(&mut self, officer_id: &str, now: DateTime<Utc>) -> Result<Step, RequestError> {
+        self.open()?;
+        if self.claimed_by.as_deref() != Some(officer_id) {
+            return Err(RequestError::NotTheClaimant);
+        }
+        self.claimed_by = None;
+        self.claimed_at = None;
+        Ok(Step { at: now, status: self.status, event: "released", by: officer(officer_id), note: None })
     }
 
     /// A reviewer has verified a request on the two-step route and forwards it to the supervisors; the decision
@@ -270,11 +344,12 @@ impl Request {
         if self.forwarded_at.is_some() {
             return Err(RequestError::AlreadyForwarded);
         }
-        self.check_decider(roles)?;
+        self.check_officer_step(officer_id, roles, now)?;
         self.status = RequestStatus::Verifying;
         self.forwarded_at = Some(now);
         self.forwarded_by = Some(officer_id.to_owned());
         self.claimed_by = None;
+        self.claimed_at = None;
         self.deadline = Some(calendar.deadline(now, decide_days));
         Ok(Step { at: now, status: self.status, event: "forwarded", by: officer(officer_id), note })
     }
@@ -293,7 +368,8 @@ impl Request {
             // The reviewer's step comes first; a supervisor cannot skip it.
             return Err(RequestError::NotForwarded);
         }
-        self.check_decider(roles)?;
+        self.check_officer_step(officer_id, roles, now)?;
+        self.check_not_forwarder(officer_id)?;
         if matches!(self.route, Route::SecondSupervisor { .. })
             && self.requester == (Party::Officer { officer_id: officer_id.to_owned() })
         {
@@ -321,7 +397,8 @@ impl Request {
         now: DateTime<Utc>,
     ) -> Result<Step, RequestError> {
         self.open()?;
-        self.check_decider(roles)?;
+        self.check_officer_step(officer_id, roles, now)?;
+        self.check_not_forwarder(officer_id)?;
         let reasons = reasons.trim();
         if reasons.is_empty() {
             return Err(RequestError::ReasonsRequired);
@@ -407,6 +484,7 @@ mod tests {
             reference: None,
             lock_ends_at: None,
             bulk_order_id: None,
+            in_person_check: None,
         };
         Request::receive(new, "r1".into(), TrackingCode::from_random(7), t0(), &WorkingCalendar::default()).0
     }
@@ -481,6 +559,7 @@ mod tests {
             reference: None,
             lock_ends_at: None,
             bulk_order_id: None,
+            in_person_check: None,
         };
         let (mut r, _) =
             Request::receive(new, "r2".into(), TrackingCode::from_random(9), t0(), &WorkingCalendar::default());
@@ -496,5 +575,47 @@ mod tests {
         let deadline = r.deadline.unwrap();
         assert!(!r.is_overdue(deadline));
         assert!(r.is_overdue(deadline + Duration::milliseconds(1)));
+    }
+
+    #[test]
+    fn the_officer_who_forwarded_cannot_decide_even_with_both_roles() {
+        let calendar = WorkingCalendar::default();
+        let both = roles(&[OfficerRole::Reviewer, OfficerRole::Supervisor]);
+        let mut r = court_request();
+        r.forward("minh", &both, None, t0(), &calendar).unwrap();
+        assert_eq!(r.approve("minh", &both, None, t0()), Err(RequestError::ForwarderCannotDecide));
+        assert_eq!(r.reject("minh", &both, "không đủ căn cứ", t0()), Err(RequestError::ForwarderCannotDecide));
+        assert_eq!(r.claim("minh", &both, t0()), Err(RequestError::ForwarderCannotDecide));
+        assert_eq!(r.status, RequestStatus::Verifying, "nothing changed");
+        r.approve("lan", &roles(&[OfficerRole::Supervisor]), None, t0()).unwrap();
+        assert_eq!(r.decided_by.as_deref(), Some("lan"));
+    }
+
+    #[test]
+    fn a_claim_is_the_officers_until_released_or_expired() {
+        let calendar = WorkingCalendar::default();
+        let reviewer = roles(&[OfficerRole::Reviewer]);
+        let mut r = court_request();
+        r.claim("an", &reviewer, t0()).unwrap();
+        assert_eq!(r.claim("binh", &reviewer, t0()), Err(RequestError::ClaimedByAnother));
+        assert_eq!(r.forward("binh", &reviewer, None, t0(), &calendar), Err(RequestError::ClaimedByAnother));
+        assert_eq!(r.release("binh", t0()), Err(RequestError::NotTheClaimant));
+        r.release("an", t0()).unwrap();
+        r.claim("binh", &reviewer, t0()).unwrap();
+        let later = t0() + Duration::hours(CLAIM_HOURS) - Duration::seconds(1);
+        assert_eq!(r.forward("an", &reviewer, None, later, &calendar), Err(RequestError::ClaimedByAnother));
+        let expired = t0() + Duration::hours(CLAIM_HOURS);
+        r.forward("an", &reviewer, None, expired, &calendar).unwrap();
+        assert_eq!((r.forwarded_by.as_deref(), r.claimed_by.as_deref()), (Some("an"), None));
+    }
+
+    #[test]
+    fn an_in_person_check_shows_only_the_last_digits_to_the_audit_log() {
+        let check = InPersonCheck {
+            document_kind: "cccd".into(),
+            document_number: "001190123456".into(),
+            office: "Công an quận Ba Đình".into(),
+        };
+        assert_eq!(check.masked_number(), "•••••••••456");
     }
 }

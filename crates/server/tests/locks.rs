@@ -103,6 +103,77 @@ fn lost_phone() -> Value {
 }
 
 on_both_backends! {
+    separation_of_duties_means_two_people_and_a_claim_is_one_officers(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let operator = server.store.organization_by_code("C06").await.unwrap().unwrap();
+        let (_, both) = server.officer_session(&operator.id, &[OfficerRole::Reviewer, OfficerRole::Supervisor]).await;
+        let (_, other_reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let id = filed["id"].as_str().unwrap().to_owned();
+        let step = |what: &'static str| format!("/v1/requests/{id}/{what}");
+        // A claim is the claimant's: nobody else claims, forwards or releases it until released or expired.
+        assert_eq!(server.call(Method::POST, &step("claim"), &c.reviewer, None).await.0, 200);
+        let (status, body) = server.call(Method::POST, &step("claim"), &other_reviewer, None).await;
+        assert_eq!((status, body["type"].as_str()), (409, Some("urn:dinhdanh:problem:conflict")), "{body}");
+        let (status, _) = server.call(Method::POST, &step("forward"), &other_reviewer, Some(json!({"note": "x"}))).await;
+        assert_eq!(status, 409);
+        assert_eq!(server.call(Method::POST, &step("release"), &other_reviewer, None).await.0, 409);
+        assert_eq!(server.call(Method::POST, &step("release"), &c.reviewer, None).await.0, 200);
+        // The officer with both roles claims and forwards: they verified it, so they cannot also decide it.
+        assert_eq!(server.call(Method::POST, &step("claim"), &both, None).await.0, 200);
+        let (status, _) = server.call(Method::POST, &step("forward"), &c.reviewer, Some(json!({"note": "x"}))).await;
+        assert_eq!(status, 409, "claimed by the other officer");
+        server.clock.advance(Duration::hours(4));
+        let (status, _) = server.call(Method::POST, &step("forward"), &c.reviewer, Some(json!({"note": "x"}))).await;
+        assert_eq!(status, 200, "the claim expired after 4 hours");
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.other_court, Some(court_lock())).await;
+        let second = filed["id"].as_str().unwrap().to_owned();
+        assert_eq!(server.call(Method::POST, &format!("/v1/requests/{second}/forward"), &both, Some(json!({"note": "đã xác minh"}))).await.0, 200);
+        let (status, body) = server.call(Method::POST, &format!("/v1/requests/{second}/decision"), &both,
+            Some(json!({"decision": "approve"}))).await;
+        assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:forbidden")), "{body}");
+        let (status, body) = server.call(Method::POST, &format!("/v1/requests/{second}/decision"), &both,
+            Some(json!({"decision": "reject", "reason": "không đủ căn cứ"}))).await;
+        assert_eq!(status, 403, "{body}");
+        let (status, body) = server.call(Method::POST, &format!("/v1/requests/{second}/decision"), &c.supervisor,
+            Some(json!({"decision": "approve"}))).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("effective")), "another supervisor: {body}");
+        let events: Vec<String> = server.store.recent_audit(None, 100).await.unwrap().into_iter().map(|a| a.action).collect();
+        assert!(events.contains(&"request.release".to_owned()), "{events:?}");
+    }
+
+    an_in_person_lift_records_what_was_checked(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, lock) = server.call(Method::POST, "/v1/lock-requests", &c.holder_token, Some(json!({"reason": "mất máy"}))).await;
+        let lock_id = lock["lock_id"].as_str().unwrap().to_owned();
+        let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
+            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp", "in_person_check": true}))).await;
+        assert_eq!((status, body["type"].as_str()), (422, Some("urn:dinhdanh:problem:validation")), "a bare yes is not a record: {body}");
+        let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
+            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp",
+                "in_person_check": {"document_kind": "x", "document_number": "1", "office": " "}}))).await;
+        assert_eq!(status, 422, "{body}");
+        let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["in_person_check.document_kind", "in_person_check.document_number", "in_person_check.office"]);
+        assert!(!usable(&server, &c.bank).await, "nothing changed");
+        let check = json!({"document_kind": "CCCD", "document_number": "001190123456", "office": "Công an phường Điện Biên"});
+        let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
+            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp", "in_person_check": check}))).await;
+        assert_eq!((status, body["status"].as_str()), (201, Some("effective")), "{body}");
+        let request = server.store.request(body["id"].as_str().unwrap()).await.unwrap().unwrap();
+        let kept = request.in_person_check.unwrap();
+        assert_eq!((kept.document_kind.as_str(), kept.document_number.as_str(), kept.office.as_str()),
+            ("cccd", "001190123456", "Công an phường Điện Biên"));
+        let received = server.store.recent_audit(Some("request.receive"), 1).await.unwrap().remove(0);
+        assert_eq!(received.detail["in_person_check"],
+            json!({"document_kind": "cccd", "document_number": "•••••••••456", "office": "Công an phường Điện Biên"}));
+        assert!(!received.detail.to_string().contains("001190123456"), "the audit keeps only the last digits");
+    }
+}
+
+on_both_backends! {
     a_lost_phone_lock_is_confirmed_on_the_other_channel(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server, Level::One).await;
@@ -186,7 +257,8 @@ on_both_backends! {
         assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{body}");
         // An officer who checked the holder in person can.
         let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
-            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp", "in_person_check": true}))).await;
+            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp",
+                "in_person_check": {"document_kind": "cccd", "document_number": "001190123456", "office": "Công an phường Điện Biên"}}))).await;
         assert_eq!((status, body["status"].as_str()), (201, Some("effective")), "{body}");
         assert!(usable(&server, &c.bank).await);
         let (_, locks) = server.call(Method::GET, &format!("/v1/accounts/{}/locks", c.holder.id), &c.reviewer, None).await;

@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "restore_sessions", sql: include_str!("../migrations/0005_restore_sessions.sql") },
     Migration { version: 6, name: "session_assurance", sql: include_str!("../migrations/0006_session_assurance.sql") },
     Migration { version: 7, name: "sign_in_sources", sql: include_str!("../migrations/0007_sign_in_sources.sql") },
+    Migration { version: 8, name: "claims_and_checks", sql: include_str!("../migrations/0008_claims_and_checks.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use dinhdanh_domain::AccountId;
 use dinhdanh_domain::authority::Route;
 use dinhdanh_domain::lock::{Ground, LegalBasis, Party};
-use dinhdanh_domain::request::{Request, RequestKind, RequestStatus, Step};
+use dinhdanh_domain::request::{InPersonCheck, Request, RequestKind, RequestStatus, Step};
 use dinhdanh_domain::tracking::TrackingCode;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -16,7 +16,7 @@ use crate::{Store, StoreError, Tx};
 
 const COLUMNS: &str = "id, tracking_code, kind, account_id, ground, lock_id, requester, route, is_override, status, \
     legal_basis, reason, reference, lock_ends_at, received_at, deadline, claimed_by, forwarded_at, forwarded_by, \
-    decided_at, decided_by, decision_reason, effective_at, closed_at, bulk_order_id";
+    decided_at, decided_by, decision_reason, effective_at, closed_at, bulk_order_id, claimed_at, in_person_check";
 
 fn opt_ms(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
     row.try_get::<Option<i64>, _>(column)?.map(from_ms).transpose()
@@ -54,6 +54,11 @@ fn request_from_row(row: &AnyRow) -> Result<Request, StoreError> {
         effective_at: opt_ms(row, "effective_at")?,
         closed_at: opt_ms(row, "closed_at")?,
         bulk_order_id: row.try_get("bulk_order_id")?,
+        claimed_at: opt_ms(row, "claimed_at")?,
+        in_person_check: row
+            .try_get::<Option<String>, _>("in_person_check")?
+            .map(|c| from_json::<InPersonCheck>(&c, "in-person check"))
+            .transpose()?,
     })
 }
 
@@ -98,7 +103,7 @@ impl Tx {
         let account = (!r.account_id.as_str().is_empty()).then(|| r.account_id.as_str().to_owned());
         sqlx::query(&format!(
             "INSERT INTO requests ({COLUMNS}, requester_org) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         ))
         .bind(&r.id)
         .bind(r.tracking_code.as_str())
@@ -125,6 +130,8 @@ impl Tx {
         .bind(r.effective_at.map(to_ms))
         .bind(r.closed_at.map(to_ms))
         .bind(r.bulk_order_id.clone())
+        .bind(r.claimed_at.map(to_ms))
+        .bind(r.in_person_check.as_ref().map(to_json))
         .bind(requester_org)
         .execute(&mut *self.inner)
         .await
@@ -137,7 +144,7 @@ impl Tx {
         sqlx::query(
             "UPDATE requests SET lock_id = $1, status = $2, deadline = $3, claimed_by = $4, forwarded_at = $5, \
              forwarded_by = $6, decided_at = $7, decided_by = $8, decision_reason = $9, effective_at = $10, \
-             closed_at = $11 WHERE id = $12",
+             closed_at = $11, claimed_at = $12 WHERE id = $13",
         )
         .bind(r.lock_id.clone())
         .bind(r.status.as_str())
@@ -150,6 +157,7 @@ impl Tx {
         .bind(r.decision_reason.clone())
         .bind(r.effective_at.map(to_ms))
         .bind(r.closed_at.map(to_ms))
+        .bind(r.claimed_at.map(to_ms))
         .bind(&r.id)
         .execute(&mut *self.inner)
         .await?;
@@ -411,6 +419,7 @@ fn step_event(event: &str) -> &'static str {
     match event {
         "received" => "received",
         "claimed" => "claimed",
+        "released" => "released",
         "forwarded" => "forwarded",
         "approved" => "approved",
         "effective" => "effective",

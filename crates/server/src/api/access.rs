@@ -60,6 +60,7 @@ pub const SECURED_ROUTES: &[SecuredRoute] = &[
     route("GET", "/v1/requests", &[RequestsList]),
     route("GET", "/v1/requests/{id}", &[RequestsRead]),
     route("POST", "/v1/requests/{id}/claim", &[WorkQueue]),
+    route("POST", "/v1/requests/{id}/release", &[WorkQueue]),
     route("POST", "/v1/requests/{id}/forward", &[WorkQueue]),
     route("POST", "/v1/requests/{id}/decision", &[WorkQueue]),
     route("POST", "/v1/requests/{id}/cancel", &[RequestsCancel]),

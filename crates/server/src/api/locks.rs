@@ -32,6 +32,7 @@ use crate::service::locks::{self, Decision, Idempotency, LockOrder, OfficerStep,
         list_requests,
         get_request,
         claim_request,
+        release_request,
         forward_request,
         decide_request,
         cancel_request,
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/requests", get(list_requests))
         .route("/v1/requests/{id}", get(get_request))
         .route("/v1/requests/{id}/claim", post(claim_request))
+        .route("/v1/requests/{id}/release", post(release_request))
         .route("/v1/requests/{id}/forward", post(forward_request))
         .route("/v1/requests/{id}/decision", post(decide_request))
         .route("/v1/requests/{id}/cancel", post(cancel_request))
@@ -162,6 +164,49 @@ pub struct LockRequestBody {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
+/// What an officer checked in person before filing a holder's own unlock.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InPersonCheckBody {
+    /// The identity document seen: `cccd` (căn cước / citizen identity card) or `passport`.
+    #[schema(example = "cccd")]
+    pub document_kind: String,
+    /// Its number, as read from the document.
+    #[schema(example = "001190123456")]
+    pub document_number: String,
+    /// The office where the holder came.
+    #[schema(example = "Công an phường Điện Biên, Hà Nội")]
+    pub office: String,
+}
+
+impl InPersonCheckBody {
+    fn parse(self) -> Result<dinhdanh_domain::request::InPersonCheck, ApiError> {
+        let mut f = super::Fields::default();
+        let kind = self.document_kind.trim().to_ascii_lowercase();
+        if !["cccd", "passport"].contains(&kind.as_str()) {
+            f.0.push(crate::problem::FieldError {
+                field: "in_person_check.document_kind".into(),
+                message: "cccd or passport".into(),
+            });
+        }
+        let number = self.document_number.trim().to_owned();
+        if !(6..=20).contains(&number.chars().count()) || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+            f.0.push(crate::problem::FieldError {
+                field: "in_person_check.document_number".into(),
+                message: "6 to 20 letters and digits, as on the document".into(),
+            });
+        }
+        let office = self.office.trim().to_owned();
+        if office.is_empty() || office.chars().count() > 200 {
+            f.0.push(crate::problem::FieldError {
+                field: "in_person_check.office".into(),
+                message: "name the office (at most 200 characters)".into(),
+            });
+        }
+        f.finish(Some(dinhdanh_domain::request::InPersonCheck { document_kind: kind, document_number: number, office }))
+    }
+}
+
 /// An unlock request for one lock.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -171,9 +216,8 @@ pub struct UnlockRequestBody {
     pub reason: String,
     pub legal_basis: Option<LegalBasisBody>,
     pub reference: Option<String>,
-    /// Officers: the holder was checked in person at the office.
-    #[serde(default)]
-    pub in_person_check: bool,
+    /// Officers: the holder was checked in person at the office; what was checked, and where.
+    pub in_person_check: Option<InPersonCheckBody>,
     /// Supervisors: lift another party's lock with a legal basis; a second supervisor must approve.
     #[serde(default)]
     pub r#override: bool,
@@ -340,7 +384,7 @@ pub async fn request_unlock(
         reason: body.reason,
         legal_basis: body.legal_basis.map(LegalBasisBody::parse).transpose()?,
         reference: body.reference,
-        in_person_check: body.in_person_check,
+        in_person_check: body.in_person_check.map(InPersonCheckBody::parse).transpose()?,
         is_override: body.r#override,
     };
     let request = locks::request_unlock(&state, &actor, order, idempotency.as_ref()).await?;
@@ -432,6 +476,20 @@ pub async fn claim_request(
     Path(id): Path<String>,
 ) -> Result<Json<RequestBody>, ApiError> {
     let request = locks::officer_step(&state, &actor, &id, OfficerStep::Claim).await?;
+    Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
+}
+
+/// The officer who claimed a request gives it back to the queue before taking its step (a claim otherwise holds
+/// for 4 hours, during which no other officer can take its steps).
+#[utoipa::path(post, path = "/v1/requests/{id}/release", operation_id = "releaseRequest", tag = "locks", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not claimed by this officer, or no longer open", body = Problem, content_type = "application/problem+json")))]
+pub async fn release_request(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Release).await?;
     Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
 }
 

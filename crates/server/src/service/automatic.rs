@@ -109,6 +109,7 @@ async fn reconcile_account(
             reference: Some(reference),
             lock_ends_at: None,
             bulk_order_id: None,
+            in_person_check: None,
         };
         file(&mut tx, &state.config.calendar, &actor, Some(&account), new, now).await?;
     }
@@ -131,6 +132,7 @@ async fn reconcile_account(
             reference: Some(reference),
             lock_ends_at: None,
             bulk_order_id: None,
+            in_person_check: None,
         };
         file(&mut tx, &state.config.calendar, &actor, Some(&account), new, now).await?;
     }

@@ -218,6 +218,7 @@ pub async fn file_order(
         reference: order.lock.reference.filter(|r| !r.trim().is_empty()),
         lock_ends_at: order.lock.ends_at,
         bulk_order_id: Some(id.clone()),
+        in_person_check: None,
     };
     let mut tx = state.store.begin().await?;
     if let Some(k) = idempotency {

@@ -43,8 +43,8 @@ pub struct UnlockOrder {
     pub reason: String,
     pub legal_basis: Option<LegalBasis>,
     pub reference: Option<String>,
-    /// An officer who has checked the holder in person files the holder's own unlock.
-    pub in_person_check: bool,
+    /// An officer who has checked the holder in person files the holder's own unlock: what they checked.
+    pub in_person_check: Option<dinhdanh_domain::request::InPersonCheck>,
     /// A supervisor lifts another party's lock with a legal basis (four-eyes).
     pub is_override: bool,
 }
@@ -101,6 +101,7 @@ fn request_error(e: RequestError) -> ApiError {
         RequestError::WrongRole(role) => ApiError::Forbidden { action: role_action(role).as_str() },
         RequestError::NotTheRequester => ApiError::Forbidden { action: "requests.cancel" },
         RequestError::ReasonsRequired => ApiError::field("reason", e),
+        RequestError::ForwarderCannotDecide => ApiError::Forbidden { action: "requests.decide (separation of duties)" },
         other => ApiError::Conflict { what: other.to_string() },
     }
 }
@@ -402,6 +403,7 @@ pub async fn request_lock(
         reference: order.reference.filter(|r| !r.trim().is_empty()),
         lock_ends_at: order.ends_at,
         bulk_order_id: None,
+        in_person_check: None,
     };
     let mut tx = state.store.begin().await?;
     let account = tx.lock_account(&account_id).await?.ok_or(ApiError::NotFound { what: "e-ID account" })?;
@@ -434,7 +436,10 @@ pub(crate) async fn file(
         "request.receive",
         &request,
         now,
-        json!({"route": request.route, "deadline": request.deadline}),
+        json!({"route": request.route, "deadline": request.deadline,
+               // What the officer saw at the office, as the audit may keep it: the number only by its last digits.
+               "in_person_check": request.in_person_check.as_ref().map(|c| json!({
+                   "document_kind": c.document_kind, "document_number": c.masked_number(), "office": c.office}))}),
     )];
     if request.route == Route::Immediate {
         steps.extend(request.take_effect_at_once(now).map_err(request_error)?);
@@ -492,7 +497,7 @@ pub async fn request_unlock(
         Actor::Officer { officer_id, roles, .. } => LiftRequester::Officer {
             officer_id: officer_id.clone(),
             roles: roles.clone(),
-            in_person_check: order.in_person_check,
+            in_person_check: order.in_person_check.is_some(),
             override_basis: order.is_override,
         },
         Actor::System => LiftRequester::System { ground_still_holds: true },
@@ -524,6 +529,7 @@ pub async fn request_unlock(
         reference: order.reference.filter(|r| !r.trim().is_empty()),
         lock_ends_at: None,
         bulk_order_id: None,
+        in_person_check: order.in_person_check,
     };
     let filed = file(&mut tx, &state.config.calendar, &actor.audit_name(), Some(&account), new, now).await?;
     remember(&mut tx, idempotency, &filed.id, now).await?;
@@ -562,6 +568,10 @@ pub async fn officer_step(
             let s = request.claim(officer_id, roles, now).map_err(request_error)?;
             (vec![s], vec![audit_entry(&name, "request.claim", &request, now, json!({}))])
         }
+        OfficerStep::Release => {
+            let s = request.release(officer_id, now).map_err(request_error)?;
+            (vec![s], vec![audit_entry(&name, "request.release", &request, now, json!({}))])
+        }
         OfficerStep::Forward { note } => {
             let s =
                 request.forward(officer_id, roles, note.clone(), now, &state.config.calendar).map_err(request_error)?;
@@ -587,7 +597,8 @@ pub async fn officer_step(
         audit.extend(apply_effect(&mut tx, &mut request, &name, now).await?);
     }
     tx.update_request(&request).await?;
-    record(&mut tx, account.as_ref(), &request, &steps, audit, now).await?;
+    let notify = if matches!(step, OfficerStep::Release) { None } else { account.as_ref() };
+    record(&mut tx, notify, &request, &steps, audit, now).await?;
     tx.commit().await?;
     Ok(request)
 }
@@ -595,8 +606,15 @@ pub async fn officer_step(
 #[derive(Debug, Clone)]
 pub enum OfficerStep {
     Claim,
-    Forward { note: Option<String> },
-    Decide { decision: Decision, reason: String },
+    /// The claimant gives the request back to the queue (nobody is notified: nothing happened to the request).
+    Release,
+    Forward {
+        note: Option<String>,
+    },
+    Decide {
+        decision: Decision,
+        reason: String,
+    },
 }
 
 /// The requester withdraws a pending request.
@@ -776,6 +794,7 @@ pub async fn lock_without_sign_in(state: &AppState, input: LostPhoneLock) -> Res
                 reference: None,
                 lock_ends_at: None,
                 bulk_order_id: None,
+                in_person_check: None,
             };
             let mut tx = state.store.begin().await?;
             let account = tx.lock_account(&account.id).await?.ok_or(ApiError::NotFound { what: "e-ID account" })?;
@@ -835,6 +854,7 @@ pub async fn confirm_lock_without_sign_in(
         reference: None,
         lock_ends_at: None,
         bulk_order_id: None,
+        in_person_check: None,
     };
     let filed = file(&mut tx, &state.config.calendar, &actor_name, Some(&account), new, now).await?;
     tx.commit().await?;
