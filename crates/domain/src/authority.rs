@@ -83,7 +83,28 @@ pub struct GroundRule {
     pub lifted_by: Lifter,
     pub lift_evidence: Evidence,
     pub lift_route: Route,
+    /// When the holder of the account hears of a lock request someone else filed (domain.md "Requests").
+    pub holder_told: HolderTold,
     pub source: &'static str,
+}
+
+/// When the holder learns of a lock request on their account that someone else filed: at every step, or only
+/// once the lock takes effect. Until then the request does not exist for the holder (no notice, not listed, not
+/// readable, its legal basis unseen): telling the subject of a criminal case before the lock would defeat it.
+/// Unlock requests, and the holder's own, are told at every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HolderTold {
+    AtEveryStep,
+    WhenTheLockTakesEffect,
+}
+
+/// Whether the holder of the account may be told of, and read, this request as it now stands.
+pub fn holder_sees(ground: Ground, kind: crate::request::RequestKind, status: crate::request::RequestStatus) -> bool {
+    use crate::request::{RequestKind, RequestStatus};
+    match (ground_rule(ground).holder_told, kind) {
+        (HolderTold::WhenTheLockTakesEffect, RequestKind::Lock) => status == RequestStatus::Effective,
+        _ => true,
+    }
 }
 
 use OfficerRole::{Reviewer, Supervisor};
@@ -102,6 +123,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::HolderWithStrongProof,
         lift_evidence: Evidence::StrongHolderProof,
         lift_route: Route::Immediate,
+        holder_told: HolderTold::AtEveryStep,
         source: "QĐ 34/2021 Art. 10.1, 11.1; NĐ 69/2024 Art. 30",
     },
     GroundRule {
@@ -112,6 +134,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::PlacingOrganization,
         lift_evidence: Evidence::LegalBasis,
         lift_route: AUTHORITY_ROUTE,
+        holder_told: HolderTold::WhenTheLockTakesEffect,
         source: "QĐ 34/2021 Art. 10.2, 11.2; NĐ 59/2022 Art. 19; NĐ 69/2024 Art. 29–30",
     },
     GroundRule {
@@ -122,6 +145,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::PlacingOrganization,
         lift_evidence: Evidence::ReasonAndReference,
         lift_route: Route::SupervisorDecides { days: 2 },
+        holder_told: HolderTold::AtEveryStep,
         source: "QĐ 34/2021 Art. 10.2, 11.2; NĐ 59/2022 Art. 19",
     },
     GroundRule {
@@ -132,6 +156,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::HolderAfterRemedy,
         lift_evidence: Evidence::OfficerEvidence,
         lift_route: Route::ReviewerDecides { days: 2 },
+        holder_told: HolderTold::AtEveryStep,
         source: "QĐ 34/2021 Art. 10.3, 11.3",
     },
     GroundRule {
@@ -142,6 +167,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::SystemWhenGroundEnds,
         lift_evidence: Evidence::RegistryRecord,
         lift_route: Route::Immediate,
+        holder_told: HolderTold::AtEveryStep,
         source: "NĐ 59/2022 Art. 19; Law on Identification 2023 Art. 34",
     },
     GroundRule {
@@ -152,6 +178,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::Nobody,
         lift_evidence: Evidence::LegalBasis,
         lift_route: Route::SecondSupervisor { days: 2 },
+        holder_told: HolderTold::AtEveryStep,
         source: "NĐ 59/2022 Art. 19; Law on Identification 2023 Art. 34",
     },
     GroundRule {
@@ -162,6 +189,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::SystemWhenGroundEnds,
         lift_evidence: Evidence::RegistryRecord,
         lift_route: Route::Immediate,
+        holder_told: HolderTold::AtEveryStep,
         source: "NĐ 59/2022 Art. 19; NĐ 69/2024 Art. 15",
     },
     GroundRule {
@@ -172,6 +200,7 @@ pub const GROUND_RULES: &[GroundRule] = &[
         lifted_by: Lifter::SystemWhenGroundEnds,
         lift_evidence: Evidence::RegistryRecord,
         lift_route: Route::Immediate,
+        holder_told: HolderTold::AtEveryStep,
         source: "NĐ 59/2022 Art. 19; NĐ 69/2024 Art. 15",
     },
 ];
@@ -396,12 +425,12 @@ pub fn render_markdown() -> String {
         }
     }
     let mut out = String::from(
-        "| ground | placed by | evidence | takes effect | lifted by | lift evidence | lift takes effect | source |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| ground | placed by | evidence | takes effect | lifted by | lift evidence | lift takes effect | holder told of a request by another | source |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in GROUND_RULES {
         out.push_str(&format!(
-            "| `{}` | {} | {:?} | {} | {} | {:?} | {} | {} |\n",
+            "| `{}` | {} | {:?} | {} | {} | {:?} | {} | {} | {} |\n",
             r.ground,
             r.placed_by.iter().map(placer).collect::<Vec<_>>().join(", "),
             r.place_evidence,
@@ -409,11 +438,15 @@ pub fn render_markdown() -> String {
             lifter(r.lifted_by),
             r.lift_evidence,
             route(r.lift_route),
+            match r.holder_told {
+                HolderTold::AtEveryStep => "at every step",
+                HolderTold::WhenTheLockTakesEffect => "only when the lock takes effect (no tip-off)",
+            },
             r.source
         ));
     }
     out.push_str(&format!(
-        "| *any* (override) | — | — | — | an operator supervisor, with a legal basis | LegalBasis | {} | domain.md |\n",
+        "| *any* (override) | — | — | — | an operator supervisor, with a legal basis | LegalBasis | {} | at every step | domain.md |\n",
         route(OVERRIDE_ROUTE)
     ));
     out
@@ -693,5 +726,19 @@ mod tests {
         assert!(how_to_lift(Ground::TermsViolation).1.contains("Remedy"));
         assert!(how_to_lift(Ground::ResidenceExpired).1.contains("by itself"));
         assert!(how_to_lift(Ground::HolderDeceased).1.contains("not lifted"));
+    }
+
+    #[test]
+    fn an_authoritys_pending_lock_request_is_not_told_to_the_holder() {
+        use crate::request::{RequestKind, RequestStatus};
+        for status in
+            [RequestStatus::Received, RequestStatus::Verifying, RequestStatus::Rejected, RequestStatus::Cancelled]
+        {
+            assert!(!holder_sees(Ground::AuthorityRequest, RequestKind::Lock, status), "{status:?}");
+        }
+        assert!(holder_sees(Ground::AuthorityRequest, RequestKind::Lock, RequestStatus::Effective));
+        assert!(holder_sees(Ground::AuthorityRequest, RequestKind::Unlock, RequestStatus::Received));
+        assert!(holder_sees(Ground::RelyingPartyRequest, RequestKind::Lock, RequestStatus::Received));
+        assert!(holder_sees(Ground::HolderRequest, RequestKind::Lock, RequestStatus::Received));
     }
 }

@@ -143,6 +143,49 @@ on_both_backends! {
         assert!(events.contains(&"request.release".to_owned()), "{events:?}");
     }
 
+    an_authoritys_lock_request_is_not_told_to_the_holder_until_it_takes_effect(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let holder_notices = |server: &TestServer| {
+            let store = server.store.clone();
+            async move {
+                store.outbox_messages(None, 1000).await.unwrap().into_iter()
+                    .filter(|m| m.kind == "request_update" && ["+84912345678", "mai@example.vn"].contains(&m.recipient.as_str()))
+                    .count()
+            }
+        };
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let id = filed["id"].as_str().unwrap().to_owned();
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/claim"), &c.reviewer, None).await;
+        assert_eq!(status, 200);
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/forward"), &c.reviewer, Some(json!({"note": "ok"}))).await;
+        assert_eq!(status, 200);
+        assert_eq!(holder_notices(&server).await, 0, "no tip-off while the request is pending");
+        let (status, listed) = server.call(Method::GET, "/v1/requests", &c.holder_token, None).await;
+        assert_eq!((status, listed), (200, json!([])));
+        let (status, body) = server.call(Method::GET, &format!("/v1/requests/{id}"), &c.holder_token, None).await;
+        assert_eq!((status, body["type"].as_str()), (404, Some("urn:dinhdanh:problem:not-found")), "{body}");
+        assert!(!body.to_string().contains("Nguyễn Văn A"), "not the signer");
+        // The court follows its request all along.
+        assert_eq!(server.call(Method::GET, &format!("/v1/requests/{id}"), &c.court, None).await.0, 200);
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{id}/decision"), &c.supervisor, Some(json!({"decision": "approve"}))).await;
+        assert_eq!(status, 200);
+        assert!(holder_notices(&server).await >= 1, "told when the lock takes effect");
+        let holder = server.holder_session(&c.holder).await;
+        let (status, body) = server.call(Method::GET, &format!("/v1/requests/{id}"), &holder, None).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("effective")), "{body}");
+        // A rejected one is never told to the holder.
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.other_court, Some(court_lock())).await;
+        let second = filed["id"].as_str().unwrap().to_owned();
+        let before = holder_notices(&server).await;
+        server.call(Method::POST, &format!("/v1/requests/{second}/forward"), &c.reviewer, Some(json!({"note": "ok"}))).await;
+        let (status, _) = server.call(Method::POST, &format!("/v1/requests/{second}/decision"), &c.supervisor,
+            Some(json!({"decision": "reject", "reason": "không đủ căn cứ"}))).await;
+        assert_eq!(status, 200);
+        assert_eq!(holder_notices(&server).await, before);
+        assert_eq!(server.call(Method::GET, &format!("/v1/requests/{second}"), &holder, None).await.0, 404);
+    }
+
     an_in_person_lift_records_what_was_checked(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server, Level::One).await;

@@ -442,7 +442,12 @@ pub async fn list_requests(
         Actor::Organization { organization_id, .. } => {
             state.store.requests_of_organization(organization_id, limit).await?
         }
-        Actor::Holder { account_id, .. } => state.store.requests_of_account(account_id, limit).await?,
+        Actor::Holder { account_id, .. } => {
+            // Without the requests the holder may not hear of yet (an authority's pending lock request).
+            let mut own = state.store.requests_of_account(account_id, limit).await?;
+            own.retain(|r| locks::may_read(&actor, r));
+            own
+        }
         Actor::System | Actor::Anonymous => return Err(ApiError::Forbidden { action: Action::RequestsList.as_str() }),
     };
     Ok(Json(requests.iter().map(|r| RequestBody::new(r, now, Vec::new())).collect()))

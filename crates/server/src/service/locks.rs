@@ -257,7 +257,8 @@ async fn record(
     for step in steps {
         tx.insert_step(&request.id, step).await?;
     }
-    if let Some(account) = account {
+    // The authority table says when the holder may hear of it: an authority's lock request only once effective.
+    if let Some(account) = account.filter(|_| authority::holder_sees(request.ground, request.kind, request.status)) {
         let reasons =
             (request.status == RequestStatus::Rejected).then_some(request.decision_reason.as_deref()).flatten();
         let text = notice::request_update(
@@ -643,7 +644,9 @@ pub async fn cancel(state: &AppState, actor: &Actor, request_id: &str) -> Result
 pub fn may_read(actor: &Actor, request: &Request) -> bool {
     match actor {
         Actor::Officer { roles, .. } => !roles.is_empty(),
-        Actor::Holder { account_id, .. } => *account_id == request.account_id,
+        Actor::Holder { account_id, .. } => {
+            *account_id == request.account_id && authority::holder_sees(request.ground, request.kind, request.status)
+        }
         Actor::Organization { organization_id, .. } => {
             matches!(&request.requester, Party::Organization { organization_id: o, .. } if o == organization_id)
         }
