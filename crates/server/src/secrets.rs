@@ -50,6 +50,39 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The stored form of a secret the server generated (a client secret: 256 random bits). No one chose it, so
+/// there is no dictionary to guess from and a fast hash suffices; argon2id stays for what people choose.
+pub fn server_secret_digest(secret: &str) -> String {
+    format!("{SERVER_SECRET_SCHEME}{}", token_hash(secret))
+}
+
+const SERVER_SECRET_SCHEME: &str = "sha256:";
+
+/// How a presented server-generated secret compared with its stored form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretMatch {
+    No,
+    Yes,
+    /// It matched a legacy argon2id hash: store [`server_secret_digest`] instead.
+    YesUpgrade,
+}
+
+/// Compares a presented server-generated secret with its stored form: a SHA-256 digest compared in constant time,
+/// or (secrets stored before digests were used) an argon2id hash, which the caller then replaces.
+pub async fn verify_server_secret(state: &AppState, secret: &str, stored: &str) -> Result<SecretMatch, ApiError> {
+    use subtle::ConstantTimeEq;
+    if let Some(_digest) = stored.strip_prefix(SERVER_SECRET_SCHEME) {
+        let presented = server_secret_digest(secret);
+        let same: bool = presented.as_bytes().ct_eq(stored.as_bytes()).into();
+        return Ok(if same { SecretMatch::Yes } else { SecretMatch::No });
+    }
+    Ok(if verify_secret(state, secret.to_owned(), stored.to_owned()).await? {
+        SecretMatch::YesUpgrade
+    } else {
+        SecretMatch::No
+    })
+}
+
 /// argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
 fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("argon2 params"))

@@ -220,6 +220,36 @@ async fn token_refusal_reasons(server: &TestServer) -> Vec<String> {
 }
 
 on_both_backends! {
+    client_secrets_are_checked_at_hash_speed_and_old_argon2_hashes_upgrade_on_first_use(db) {
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let bank = server.organization("ACB", OrganizationKind::RelyingParty).await;
+        let created = secret_client(&server, &admin, &bank.id).await;
+        let (client_id, secret) = (id(&created), created["client_secret"].as_str().unwrap().to_owned());
+        let stored = server.store.client_credentials(&client_id).await.unwrap().remove(0);
+        assert_eq!(stored.material, dinhdanh_server::secrets::server_secret_digest(&secret), "a SHA-256 digest");
+        // A token request with the secret spends no argon2id verification, right or wrong.
+        let before = server.state.work.argon2_verifications();
+        assert!(oauth2_with_secret(&server, &client_id, &secret, AuthType::BasicAuth).await.is_ok());
+        assert_eq!(oauth_error(oauth2_with_secret(&server, &client_id, "dd_cs_wrong", AuthType::BasicAuth).await), "invalid_client");
+        assert_eq!(oauth_error(oauth2_with_secret(&server, "no-such-client", &secret, AuthType::BasicAuth).await), "invalid_client");
+        assert_eq!(server.state.work.argon2_verifications(), before);
+        // A secret stored by an earlier version as an argon2id hash still works, once, and is then a digest.
+        let mut tx = server.store.begin().await.unwrap();
+        tx.set_credential_material(&stored.id, &dinhdanh_server::secrets::hash_secret(secret.clone()).await.unwrap()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(oauth_error(oauth2_with_secret(&server, &client_id, "dd_cs_wrong", AuthType::BasicAuth).await), "invalid_client");
+        assert!(server.store.client_credentials(&client_id).await.unwrap()[0].material.starts_with("$argon2id$"), "a failure upgrades nothing");
+        assert!(oauth2_with_secret(&server, &client_id, &secret, AuthType::BasicAuth).await.is_ok());
+        let upgraded = server.store.client_credentials(&client_id).await.unwrap().remove(0);
+        assert_eq!(upgraded.material, dinhdanh_server::secrets::server_secret_digest(&secret));
+        let before = server.state.work.argon2_verifications();
+        assert!(oauth2_with_secret(&server, &client_id, &secret, AuthType::BasicAuth).await.is_ok());
+        assert_eq!(server.state.work.argon2_verifications(), before, "checked at hash speed from then on");
+    }
+}
+
+on_both_backends! {
     private_key_jwt_with_a_real_oauth2_client(db) {
         let server = TestServer::start(&db).await;
         let admin = server.admin().await;

@@ -147,6 +147,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Replaces the stored form of a credential (a client secret's legacy argon2id hash by its SHA-256 digest).
+    pub async fn set_credential_material(&mut self, credential_id: &str, material: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE client_credentials SET material = $1 WHERE id = $2")
+            .bind(material)
+            .bind(credential_id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
     /// The live (not removed) credentials of a client, oldest first.
     pub async fn live_client_credentials_tx(&mut self, client_id: &str) -> Result<Vec<ClientCredential>, StoreError> {
         let rows = sqlx::query(&format!(

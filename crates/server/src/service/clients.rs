@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::ACCESS_TOKEN_PREFIX;
 use crate::problem::ApiError;
-use crate::secrets::{hash_secret, new_token, token_hash, verify_secret};
+use crate::secrets::{SecretMatch, new_token, token_hash};
 
 /// How long an access token lives. Short, so that a token leaked or issued just before a key was removed
 /// does little harm; revocation and suspension stop tokens at once anyway.
@@ -184,7 +184,7 @@ async fn secret_credential(client_id: &str, now: DateTime<Utc>) -> Result<(Clien
         client_id: client_id.to_owned(),
         kind: CredentialKind::Secret,
         key_id: None,
-        material: hash_secret(secret.clone()).await?,
+        material: crate::secrets::server_secret_digest(&secret),
         created_at: now,
         revoked_at: None,
     };
@@ -478,7 +478,8 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
     let Some(client_id) = claimed_client_id(&request.authentication) else { return refuse("no_client_id") };
     let Some(client) = state.store.api_client(&client_id).await? else {
         if let ClientAuthentication::Secret { secret, .. } = &request.authentication {
-            crate::secrets::verify_against_nothing(state, secret.to_owned()).await?;
+            // The digest a known client's secret would cost, so timing does not tell which client ids exist.
+            let _ = crate::secrets::server_secret_digest(secret);
         }
         return refuse("unknown_client");
     };
@@ -501,9 +502,18 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
     match (&request.authentication, client.auth_method) {
         (ClientAuthentication::Secret { secret, .. }, ClientAuthMethod::ClientSecret) => {
             for credential in &credentials {
-                if verify_secret(state, secret.clone(), credential.material.clone()).await? {
-                    return Ok(Authenticated { client, organization, jti: None });
+                match crate::secrets::verify_server_secret(state, secret, &credential.material).await? {
+                    SecretMatch::No => continue,
+                    SecretMatch::Yes => {}
+                    SecretMatch::YesUpgrade => {
+                        // Migrated on first successful use: from now on checked at hash speed.
+                        let mut tx = state.store.begin().await?;
+                        tx.set_credential_material(&credential.id, &crate::secrets::server_secret_digest(secret))
+                            .await?;
+                        tx.commit().await?;
+                    }
                 }
+                return Ok(Authenticated { client, organization, jti: None });
             }
             refuse("wrong_secret")
         }
