@@ -25,8 +25,9 @@
 //! batches, 2× with 20,000-row ones). See BENCHMARKS.md.
 //!
 //! Every row is validated as registration will trust it; a bad row is skipped and reported with its physical
-//! line number in the file (the CSV header is line 1) and a reason, and the good rows around it are still
-//! imported. Reasons never repeat a row's values (no names, numbers or dates; at most a 3-digit province code
+//! line number in the file (the line it starts on, counting from 1: the CSV header is line 1 and blank lines
+//! count; `\n`, `\r\n` and, in CSV, a lone `\r` end a line, and a quoted CSV field may span several) and a
+//! reason, and the good rows around it are still imported. Reasons never repeat a row's values (no names, numbers or dates; at most a 3-digit province code
 //! or a column name), so they are safe to log; tracing gets line numbers and reasons only.
 //!
 //! Upsert semantics: a row identical to the stored one is left untouched, so importing the same file twice
@@ -47,6 +48,10 @@ use dinhdanh_store::{Dialect, Store, StoreError, UpsertOutcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use tokio::sync::mpsc;
+
+use self::lines::LineBreaks;
+
+mod lines;
 
 /// The columns of a population (citizens) file, in their usual order; the first four are required.
 pub const POPULATION_COLUMNS: [&str; 8] = [
@@ -187,7 +192,8 @@ impl ImportOptions {
     }
 }
 
-/// A row that was not imported: its physical line in the file (the CSV header is line 1) and why.
+/// A row that was not imported: the physical line of the file it starts on (the CSV header is line 1; LF,
+/// CRLF and CR endings number alike) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedRow {
     pub line: u64,
@@ -516,7 +522,8 @@ impl Parser {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(BufReader::with_capacity(256 * 1024, file));
+            .buffer_capacity(256 * 1024)
+            .from_reader(LineBreaks::new(file));
         let mut record = csv::ByteRecord::new();
         if !reader.read_byte_record(&mut record).map_err(csv_fatal)? {
             return Err(ImportError::BadHeader(format!(
@@ -527,7 +534,9 @@ impl Parser {
         let positions = self.header(&record)?;
         let width = record.len();
         while !out.closed && reader.read_byte_record(&mut record).map_err(csv_fatal)? {
-            let line = record.position().map_or(0, |p| p.line());
+            // The reader's own `Position::line()` is wrong for CRLF files and after blank lines; its byte offset
+            // is exact, and `LineBreaks` knows which line that byte is on.
+            let line = reader.get_mut().line_at(record.position().map_or(0, |p| p.byte()));
             if record.len() != width {
                 let reason = format!("malformed CSV line: the row has {} fields, the header has {width}", record.len());
                 out.reject(line, reason);

@@ -128,6 +128,57 @@ on_both_backends! {
         assert!(report.rejected.iter().all(|r| !r.reason.contains("Nguyễn") && !r.reason.contains("Sai")));
     }
 
+    rejected_rows_keep_their_physical_lines_whatever_the_line_endings(db) {
+        let store = db.store().await;
+        let header = "id_number,full_name,date_of_birth,gender,place_of_origin,permanent_residence,card_status,died_on";
+        let plain = [
+            header,                                                      // 1
+            "001090000001,Nguyễn Văn An,1990-05-01,male,,,,",            // 2 good
+            "00109000001,Nguyễn Văn Sai,1990-05-01,male,,,,",            // 3 11 digits
+            "079195000010,Trần Thị Bình,1995-12-31,nữ,,,,",              // 4 good
+            "001090000006,Nguyễn Văn Sai,1990-05-01,x,,,,",              // 5 gender
+            "",                                                          // 6 blank: not a row
+            "001090000009,Nguyễn Văn Sai,1990-05-01",                    // 7 malformed: 3 fields
+            "001205000014,Lê Hoàng Cường,2005-01-15,nam,,,,",            // 8 good
+            "001090000008,Nguyễn Văn Sai,1990-05-01,male,,,lost,",       // 9 card status
+        ];
+        let plain_expected = vec![
+            rejected(3, IdentityError::IdNumberFormat),
+            rejected(5, IdentityError::Gender),
+            rejected(7, "malformed CSV line: the row has 3 fields, the header has 8"),
+            rejected(9, "`card_status` must be valid, revoked or retained (or empty for valid)"),
+        ];
+        // The same rows with a quoted field over three lines before the bad ones.
+        let mut multiline = plain.to_vec();
+        multiline.insert(3, "001090000020,Nguyễn Văn Sai,1990-05-01,male,\"Thôn 1\nXã 2\nHuyện 3\",,,"); // 4-6
+        let multiline_expected = vec![
+            rejected(3, IdentityError::IdNumberFormat),
+            rejected(4, "`place_of_origin` contains control characters"),
+            rejected(8, IdentityError::Gender),
+            rejected(10, "malformed CSV line: the row has 3 fields, the header has 8"),
+            rejected(12, "`card_status` must be valid, revoked or retained (or empty for valid)"),
+        ];
+        for (rows, expected) in [(plain.to_vec(), plain_expected), (multiline, multiline_expected)] {
+            let lf = format!("{}\n", rows.join("\n"));
+            let files = [
+                ("LF", lf.clone()),
+                ("CRLF", lf.replace('\n', "\r\n")),
+                // As spreadsheets write it: CRLF between rows, LF inside a cell.
+                ("CRLF rows, LF in cells", format!("{}\r\n", rows.join("\r\n"))),
+                ("CR", lf.replace('\n', "\r")),
+                ("LF, no final newline", rows.join("\n")),
+            ];
+            for (endings, contents) in files {
+                let report = import(&store, &file("citizens.csv", contents), RegistryKind::Population).await;
+                assert_eq!(report.rejected, expected, "{endings}, {} rows", rows.len());
+                assert_eq!(report.rejected_count, expected.len() as u64, "{endings}");
+                assert_eq!(report.rows_read, rows.len() as u64 - 2, "{endings}: every row but the header and the blank");
+                assert_eq!(report.written + report.unchanged, 3, "{endings}: the three good rows");
+            }
+        }
+        assert_eq!(store.count_citizens().await.unwrap(), 3);
+    }
+
     bad_json_lines_are_rejected_with_their_physical_line(db) {
         let store = db.store().await;
         let lines = [
