@@ -52,7 +52,9 @@ impl From<FormatArg> for Format {
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
     /// Import (insert or update) a registry file: CSV with a header row, or JSON Lines. Bad rows are skipped
-    /// and reported with their line number; re-importing the same file changes nothing. See docs/registry.md.
+    /// and reported with their line number, the valid rows are imported all the same, and the command exits
+    /// non-zero if any row was rejected (unless --allow-rejections). Re-importing the same file changes
+    /// nothing. See docs/registry.md.
     Import {
         #[command(flatten)]
         database: DatabaseArgs,
@@ -65,6 +67,10 @@ pub enum RegistryCommand {
         /// Rows per database transaction. Default: 25,000 on SQLite, 5,000 on PostgreSQL.
         #[arg(long)]
         batch_size: Option<usize>,
+        /// Exit 0 even if rows were rejected. Without it the command exits 1 when any row was rejected; either
+        /// way the valid rows are imported and kept, and the rejected rows and the summary are printed.
+        #[arg(long)]
+        allow_rejections: bool,
         /// The file to import.
         file: PathBuf,
     },
@@ -101,7 +107,7 @@ pub async fn reconcile_automatic_locks(
 
 pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
     match command {
-        RegistryCommand::Import { database, kind, format, batch_size, file: path } => {
+        RegistryCommand::Import { database, kind, format, batch_size, allow_rejections, file: path } => {
             let url =
                 database.database_url.or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let store = Store::connect(&url).await.with_context(|| "cannot open the database")?;
@@ -132,6 +138,15 @@ pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
             let automatic = reconcile_automatic_locks(&store, &file).await?;
             println!("automatic locks: {} placed, {} lifted", automatic.locks_placed, automatic.locks_lifted);
             store.close().await;
+            if report.rejected_count > 0 && !allow_rejections {
+                bail!(
+                    "{} of {} rows were rejected (the {} valid rows were imported); \
+                     pass --allow-rejections to accept a file with rejected rows",
+                    report.rejected_count,
+                    report.rows_read,
+                    report.rows_read - report.rejected_count
+                );
+            }
             Ok(())
         }
         RegistryCommand::Generate { kind, count, out, seed } => {

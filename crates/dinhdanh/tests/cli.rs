@@ -30,7 +30,9 @@ fn help_explains_every_command() {
         assert!(help.contains(flag), "{flag} missing from serve --help:\n{help}");
     }
     let out = dinhdanh(&["registry", "import", "--help"]);
-    assert!(text(&out.stdout).contains("population"));
+    let help = text(&out.stdout);
+    assert!(help.contains("population"), "{help}");
+    assert!(help.contains("--allow-rejections") && help.contains("valid rows are imported"), "{help}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,26 +53,49 @@ async fn generate_then_import_reports_bad_rows_and_is_idempotent() {
             file.to_str().unwrap(),
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        // Append two bad rows after the good ones.
-        let mut contents = std::fs::read_to_string(&file).unwrap();
+        let good = std::fs::read_to_string(&file).unwrap();
+        let import = |url: &str, extra: &[&str]| {
+            let mut args = vec!["registry", "import", "--kind", "population", "--database-url", url];
+            args.extend_from_slice(extra);
+            args.push(file.to_str().unwrap());
+            dinhdanh(&args)
+        };
+
+        // A file without bad rows: exit 0, no flag needed.
+        let out = import(&db.url, &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("500 rows read: 500 new or changed, 0 unchanged, 0 rejected"));
+
+        // Two bad rows after the good ones, and one good row more: exit 1, yet the valid rows are kept.
+        let mut contents = good.clone();
         contents.push_str("12345,Nguyễn Văn A,1990-01-01,male,,,,\n");
         contents.push_str("001190000001,Nguyễn Văn B,1990-01-01,male,,,,\n");
+        contents.push_str("001090000001,Nguyễn Văn C,1990-01-01,male,,,,\n");
         std::fs::write(&file, contents).unwrap();
-
-        let import = |url: &str| {
-            dinhdanh(&["registry", "import", "--kind", "population", "--database-url", url, file.to_str().unwrap()])
-        };
-        let out = import(&db.url);
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = import(&db.url, &[]);
+        assert_eq!(out.status.code(), Some(1), "rejected rows fail the command: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
-        assert!(stdout.contains("502 rows read: 500 new or changed, 0 unchanged, 2 rejected"), "{stdout}");
+        assert!(stdout.contains("503 rows read: 1 new or changed, 500 unchanged, 2 rejected"), "{stdout}");
+        assert!(stdout.contains("automatic locks:"), "the import finished its work: {stdout}");
         let stderr = text(&out.stderr);
         assert!(stderr.contains("line 502:") && stderr.contains("line 503:"), "{stderr}");
+        assert!(stderr.contains("2 of 503 rows were rejected") && stderr.contains("--allow-rejections"), "{stderr}");
         assert!(!stderr.contains("Nguyễn Văn"), "rejections do not echo personal data: {stderr}");
+        let store = db.store().await;
+        assert_eq!(store.count_citizens().await.unwrap(), 501, "the valid rows were imported");
+        let id = dinhdanh_domain::IdentificationNumber::parse("001090000001", &Default::default()).unwrap();
+        assert!(store.find_citizen(&id).await.unwrap().is_some(), "the good row after the bad ones too");
 
-        let again = import(&db.url);
-        assert!(text(&again.stdout).contains("0 new or changed, 500 unchanged"), "{}", text(&again.stdout));
-        assert_eq!(db.store().await.count_citizens().await.unwrap(), 500);
+        // With --allow-rejections the same file exits 0 and prints the same report.
+        let again = import(&db.url, &["--allow-rejections"]);
+        assert!(again.status.success(), "{}", text(&again.stderr));
+        let stdout = text(&again.stdout);
+        assert!(stdout.contains("503 rows read: 0 new or changed, 501 unchanged, 2 rejected"), "{stdout}");
+        let stderr = text(&again.stderr);
+        assert!(stderr.contains("line 502:") && stderr.contains("line 503:"), "{stderr}");
+        assert!(!stderr.contains("--allow-rejections"), "{stderr}");
+        assert_eq!(store.count_citizens().await.unwrap(), 501);
+        store.close().await;
     }
 }
 
