@@ -101,6 +101,31 @@ pub fn request_update(
     Notice { subject: format!("Yêu cầu {tracking_code}: {status_vi} / Request {tracking_code}: {status_en}"), body }
 }
 
+/// Sent to the organization whose lock the operator's supervisors lifted by override (four-eyes, with a legal
+/// basis): which lock (by the tracking code of the request that placed it), when, and on what basis.
+pub fn lock_lifted_by_override(
+    lock_request_code: Option<&str>,
+    ground: crate::lock::Ground,
+    lifted_at: chrono::DateTime<chrono::Utc>,
+    basis: Option<&crate::lock::LegalBasis>,
+) -> Notice {
+    let (ground_vi, ground_en) = ground.description();
+    let code = lock_request_code.unwrap_or("—");
+    let when = lifted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let basis = basis
+        .map(|b| format!("{} {} ({}, {})", b.document_kind, b.number, b.issued_on, b.issuing_body))
+        .unwrap_or_else(|| "—".to_owned());
+    Notice {
+        subject: format!("Khóa theo yêu cầu {code} đã được gỡ / The lock of request {code} was lifted"),
+        body: format!(
+            "Khóa tài khoản ({ground_vi}) theo yêu cầu {code} của quý cơ quan đã được cơ quan quản lý định danh gỡ lúc \
+             {when} (hai lãnh đạo phê duyệt), căn cứ: {basis}.\n\
+             The lock ({ground_en}) placed at your request {code} was lifted by the e-ID operator at {when} (approved \
+             by two supervisors), on the basis of: {basis}."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

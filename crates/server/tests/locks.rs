@@ -450,8 +450,14 @@ on_both_backends! {
     the_override_needs_a_legal_basis_and_a_second_supervisor(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server, Level::One).await;
-        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
-        let lock_id = approve_through_officers(&server, &c, filed["id"].as_str().unwrap()).await["lock_id"].as_str().unwrap().to_owned();
+        let mut court = server.store.organization_by_code("TAND-HN").await.unwrap().unwrap();
+        court.contact_email = Some(dinhdanh_domain::Email::parse("vanthu@toaan.gov.vn").unwrap());
+        let mut tx = server.store.begin().await.unwrap();
+        tx.update_organization(&court).await.unwrap();
+        tx.commit().await.unwrap();
+        let (_, placing) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let placing_id = placing["id"].as_str().unwrap().to_owned();
+        let lock_id = approve_through_officers(&server, &c, &placing_id).await["lock_id"].as_str().unwrap().to_owned();
         let (status, _) = server.call(Method::POST, "/v1/unlock-requests", &c.supervisor,
             Some(json!({"lock_id": lock_id, "reason": "x", "override": true}))).await;
         assert_eq!(status, 422, "an override needs a legal basis");
@@ -466,6 +472,17 @@ on_both_backends! {
         assert!(usable(&server, &c.bank).await);
         let overrides = server.store.recent_audit(Some("lock.override_lift"), 5).await.unwrap();
         assert_eq!(overrides.len(), 1);
+        assert_eq!(overrides[0].detail["owner_notified"], true);
+        // The court, whose lock it was, is told at its contact address, and reads it on its own request.
+        let messages = server.store.outbox_messages(None, 100).await.unwrap();
+        let told = messages.iter().find(|m| m.kind == "lock_overridden").expect("the owner is told");
+        assert_eq!(told.recipient, "vanthu@toaan.gov.vn");
+        assert!(told.body.contains(placing["tracking_code"].as_str().unwrap()) && told.body.contains("123/QĐ-CSĐT"), "{}", told.body);
+        let (status, own) = server.call(Method::GET, &format!("/v1/requests/{placing_id}"), &c.court, None).await;
+        assert_eq!(status, 200);
+        let last = own["steps"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["event"], "lifted_by_override", "{own}");
+        assert!(last["note"].as_str().unwrap().contains("123/QĐ-CSĐT"), "{last}");
         // A reviewer cannot invoke the override at all.
         let (status, _) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
             Some(json!({"lock_id": lock_id, "reason": "x", "override": true, "legal_basis": basis()}))).await;

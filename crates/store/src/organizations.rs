@@ -71,6 +71,15 @@ impl Tx {
         Ok(())
     }
 
+    /// Reads an organization inside the transaction, without holding it.
+    pub async fn organization(&mut self, id: &str) -> Result<Option<Organization>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        row.as_ref().map(organization_from_row).transpose()
+    }
+
     /// Reads an organization and holds it until the transaction ends.
     pub async fn lock_organization(&mut self, id: &str) -> Result<Option<Organization>, StoreError> {
         sqlx::query("UPDATE organizations SET id = id WHERE id = $1").bind(id).execute(&mut *self.inner).await?;

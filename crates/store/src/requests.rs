@@ -174,6 +174,15 @@ impl Tx {
         row.as_ref().map(request_from_row).transpose()
     }
 
+    /// Reads a request inside the transaction without holding it (a closed request one only adds a step to).
+    pub async fn request_tx(&mut self, id: &str) -> Result<Option<Request>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM requests WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        row.as_ref().map(request_from_row).transpose()
+    }
+
     pub async fn insert_step(&mut self, request_id: &str, step: &Step) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO request_steps (request_id, at, status, event, by_party, note) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -420,6 +429,7 @@ fn step_event(event: &str) -> &'static str {
         "received" => "received",
         "claimed" => "claimed",
         "released" => "released",
+        "lifted_by_override" => "lifted_by_override",
         "forwarded" => "forwarded",
         "approved" => "approved",
         "effective" => "effective",

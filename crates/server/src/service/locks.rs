@@ -14,7 +14,7 @@ use dinhdanh_domain::lock::{Ground, LegalBasis, Lift, Lock, Party};
 use dinhdanh_domain::request::{NewRequest, Request, RequestError, RequestKind, RequestStatus, Step};
 use dinhdanh_domain::tracking::TrackingCode;
 use dinhdanh_domain::{Account, IdentityKey, notice};
-use dinhdanh_store::{AuditEntry, StoreError, Tx};
+use dinhdanh_store::{AuditEntry, NewMessage, StoreError, Tx};
 use rand::RngCore;
 use serde_json::json;
 
@@ -329,19 +329,57 @@ async fn apply_effect(
                 reason: request.reason.clone(),
                 request_id: Some(request.id.clone()),
             };
+            let lock = tx.lock_by_id(&lock_id).await?;
             if !tx.lift_lock(&lock_id, &lift).await? {
                 return Err(ApiError::Conflict { what: "the lock was lifted already".to_owned() });
             }
             let action = if request.is_override { "lock.override_lift" } else { "lock.lift" };
+            let owner_notified = match (&lock, request.is_override) {
+                (Some(lock), true) => tell_owner_of_override(tx, lock, request, now).await?,
+                _ => false,
+            };
             Ok(vec![audit_entry(
                 actor_name,
                 action,
                 request,
                 now,
-                json!({"lock_id": lock_id, "override": request.is_override}),
+                json!({"lock_id": lock_id, "override": request.is_override, "owner_notified": owner_notified}),
             )])
         }
     }
+}
+
+/// The supervisors' override lifted someone else's lock: the request that placed it gets a step saying so (its
+/// requester reads when, and on what basis), and an organization that owned it is told at its contact address.
+/// Returns whether a notice was queued.
+async fn tell_owner_of_override(
+    tx: &mut Tx,
+    lock: &Lock,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let basis = request.legal_basis.as_ref();
+    let mut code = None;
+    if let Some(placing) = &lock.request_id
+        && let Some(original) = tx.request_tx(placing).await?
+    {
+        let note = basis.map(|b| format!("{} {} ({}, {})", b.document_kind, b.number, b.issued_on, b.issuing_body));
+        let step = Step { at: now, status: original.status, event: "lifted_by_override", by: Party::System, note };
+        tx.insert_step(&original.id, &step).await?;
+        code = Some(original.tracking_code.to_string());
+    }
+    let Party::Organization { organization_id, .. } = &lock.placed_by else { return Ok(false) };
+    let Some(email) = tx.organization(organization_id).await?.and_then(|o| o.contact_email) else { return Ok(false) };
+    let text = notice::lock_lifted_by_override(code.as_deref(), lock.ground, now, basis);
+    let message = NewMessage {
+        kind: "lock_overridden",
+        channel: dinhdanh_domain::Channel::Email,
+        recipient: email.as_str().to_owned(),
+        subject: text.subject,
+        body: text.body,
+    };
+    tx.enqueue(message, now).await?;
+    Ok(true)
 }
 
 /// What a lock order must pass before anything is written, filed alone or in bulk: the authority table's
