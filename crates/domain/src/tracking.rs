@@ -46,6 +46,9 @@ fn check_value(values: &[u32]) -> u32 {
 }
 
 impl TrackingCode {
+    /// The example used in the docs and the OpenAPI document: a valid code (its check character agrees).
+    pub const EXAMPLE: &'static str = "7K3M-9QX2-PJ";
+
     /// A code from 45 random bits drawn by the caller.
     pub fn from_random(bits: u64) -> Self {
         let mut values = Vec::with_capacity(DATA_CHARS + 1);
@@ -134,5 +137,11 @@ mod tests {
             let code = TrackingCode::from_random(bits);
             prop_assert_eq!(TrackingCode::parse(&code.to_string()), Ok(code));
         }
+    }
+
+    #[test]
+    fn the_documented_example_is_a_valid_code() {
+        assert_eq!(TrackingCode::parse(TrackingCode::EXAMPLE).unwrap().to_string(), TrackingCode::EXAMPLE);
+        assert_eq!(TrackingCode::parse("7K3M-9QX2-PA"), Err(TrackingCodeError::Check), "the old example was not");
     }
 }

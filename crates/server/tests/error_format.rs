@@ -150,3 +150,34 @@ async fn query_parameters_are_declared_in_query_and_optional_ones_not_required()
     }
     assert!(seen >= 15, "{seen} query parameters");
 }
+
+/// Every tracking-code example in the OpenAPI document is a code the server itself would accept.
+#[tokio::test]
+async fn the_openapi_examples_of_tracking_codes_are_valid_codes() {
+    fn walk(value: &Value, name: Option<&str>, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                let named = map.get("name").and_then(Value::as_str).or(name);
+                if named == Some("tracking_code")
+                    && let Some(example) = map.get("example").and_then(Value::as_str)
+                {
+                    found.push(example.to_owned());
+                }
+                for (key, child) in map {
+                    walk(child, Some(key.as_str()).filter(|_| named != Some("tracking_code")).or(named), found);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, name, found)),
+            _ => {}
+        }
+    }
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let doc: Value = server.http.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut found = Vec::new();
+    walk(&doc, None, &mut found);
+    assert!(found.len() >= 2, "{found:?}");
+    for example in found {
+        assert!(dinhdanh_domain::tracking::TrackingCode::parse(&example).is_ok(), "{example}");
+    }
+}

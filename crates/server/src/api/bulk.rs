@@ -102,7 +102,7 @@ pub struct BulkResultBody {
 pub struct BulkOrderBody {
     /// The request's id: the officers work it at `/v1/requests/{id}/…`.
     pub id: String,
-    #[schema(example = "7K3M-9QX2-PA")]
+    #[schema(example = "7K3M-9QX2-PJ")]
     pub tracking_code: String,
     pub ground: String,
     pub status: String,

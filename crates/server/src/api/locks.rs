@@ -236,7 +236,7 @@ pub struct StepBody {
 pub struct RequestBody {
     pub id: String,
     /// Read it aloud or type it to follow the request.
-    #[schema(example = "7K3M-9QX2-PA")]
+    #[schema(example = "7K3M-9QX2-PJ")]
     pub tracking_code: String,
     /// lock or unlock
     pub kind: String,
@@ -566,7 +566,7 @@ pub async fn cancel_request(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatusQuery {
-    #[param(example = "7K3M-9QX2-PA")]
+    #[param(example = "7K3M-9QX2-PJ")]
     pub tracking_code: String,
     pub id_number: Option<String>,
     pub passport_number: Option<String>,
