@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use dinhdanh_registry::import::Progress;
 
 use crate::config::{DatabaseArgs, ServeArgs};
 
@@ -125,14 +126,51 @@ fn main() -> Result<()> {
 }
 
 /// Logs go to stderr: human-readable on a terminal, JSON lines otherwise. `RUST_LOG` filters (default info).
+/// While a progress bar is drawn ([`logs_above`]), each log line is written above it, not through it.
 fn init_logging() {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| LogWriter);
     if std::io::stderr().is_terminal() {
         builder.init();
     } else {
         builder.json().flatten_event(true).init();
+    }
+}
+
+/// The progress bar drawn on stderr now, if any.
+static PROGRESS: std::sync::Mutex<Option<Progress>> = std::sync::Mutex::new(None);
+
+/// Writes log lines above `progress` until the guard is dropped.
+#[must_use = "log lines go above the bar only while the guard lives"]
+pub(crate) fn logs_above(progress: &Progress) -> LogsAbove {
+    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(progress.clone());
+    LogsAbove
+}
+
+pub(crate) struct LogsAbove;
+
+impl Drop for LogsAbove {
+    fn drop(&mut self) {
+        *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// stderr, through [`Progress::suspend`] while a bar is drawn. The fmt layer writes each event in one `write`.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let progress = PROGRESS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match progress {
+            Some(progress) => progress.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }

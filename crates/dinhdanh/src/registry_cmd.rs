@@ -10,7 +10,7 @@ use clap::{Subcommand, ValueEnum};
 use dinhdanh_domain::registry::RegistryKind;
 use dinhdanh_registry::StoreRegistry;
 use dinhdanh_registry::generate::{GenerateOptions, generate_to_path};
-use dinhdanh_registry::import::{Format, ImportOptions, import_file};
+use dinhdanh_registry::import::{Format, ImportOptions, Progress, import_file};
 use dinhdanh_server::clock::SystemClock;
 use dinhdanh_server::{AppState, ServerConfig};
 use dinhdanh_store::Store;
@@ -117,24 +117,21 @@ pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
                 options.batch_size = batch_size.max(1);
             }
             options.provinces = crate::node::provinces(&file.extra_province_codes);
-            options.progress = std::io::stderr().is_terminal();
-            let report = import_file(&store, &path, &options)
-                .await
-                .with_context(|| format!("import of {} failed", path.display()))?;
+            if std::io::stderr().is_terminal() {
+                options.progress = Progress::stderr();
+            }
+            let report = {
+                let _logs = crate::logs_above(&options.progress);
+                import_file(&store, &path, &options).await
+            }
+            .with_context(|| format!("import of {} failed", path.display()))?;
             for rejected in &report.rejected {
                 eprintln!("line {}: {}", rejected.line, rejected.reason);
             }
             if report.rejected_count > report.rejected.len() as u64 {
                 eprintln!("… and {} more rejected rows", report.rejected_count - report.rejected.len() as u64);
             }
-            println!(
-                "{} rows read: {} new or changed, {} unchanged, {} rejected ({:.0} rows/s)",
-                report.rows_read,
-                report.written,
-                report.unchanged,
-                report.rejected_count,
-                report.rows_per_second()
-            );
+            println!("{}", report.summary());
             let automatic = reconcile_automatic_locks(&store, &file).await?;
             println!("automatic locks: {} placed, {} lifted", automatic.locks_placed, automatic.locks_lifted);
             store.close().await;

@@ -76,6 +76,8 @@ async fn generate_then_import_reports_bad_rows_and_is_idempotent() {
         assert_eq!(out.status.code(), Some(1), "rejected rows fail the command: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
         assert!(stdout.contains("503 rows read: 1 new or changed, 500 unchanged, 2 rejected"), "{stdout}");
+        let summary = stdout.lines().find(|l| l.contains("rows read")).unwrap();
+        assert!(summary.ends_with(" rows/s)") && !summary.contains('.'), "a whole-number rate: {summary}");
         assert!(stdout.contains("automatic locks:"), "the import finished its work: {stdout}");
         let stderr = text(&out.stderr);
         assert!(stderr.contains("line 502:") && stderr.contains("line 503:"), "{stderr}");

@@ -99,7 +99,9 @@ async fn import(args: &Args) -> Result<(), String> {
     let mut options = ImportOptions::for_store(args.kind()?, &store);
     options.format = args.format()?;
     options.batch_size = args.number("--batch-size", options.batch_size as u64)? as usize;
-    options.progress = args.0.iter().any(|a| a == "--progress");
+    if args.0.iter().any(|a| a == "--progress") {
+        options.progress = dinhdanh_registry::import::Progress::stderr();
+    }
     let report =
         import_file(&store, &PathBuf::from(args.required("--file")?), &options).await.map_err(|e| e.to_string())?;
     println!(
