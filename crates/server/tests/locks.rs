@@ -186,6 +186,50 @@ on_both_backends! {
         assert_eq!(server.call(Method::GET, &format!("/v1/requests/{second}"), &holder, None).await.0, 404);
     }
 
+    parallel_writes_of_every_kind_never_answer_5xx(db) {
+        // Issue 12 item 7: parallel writers wait for each other (BEGIN IMMEDIATE on SQLite, row locks on
+        // PostgreSQL) instead of failing; what they may answer is the domain's answer, never a server error.
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let admin = server.admin().await;
+        let bank = server.store.organization_by_code("VCB").await.unwrap().unwrap();
+        let (_, client) = server.call(Method::POST, &format!("/v1/organizations/{}/clients", bank.id), &admin,
+            Some(json!({"name": "song song", "auth_method": "client_secret", "scopes": ["accounts:status"]}))).await;
+        let (client_id, secret) = (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned());
+        let (_, first) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let lock_id = approve_through_officers(&server, &c, first["id"].as_str().unwrap()).await["lock_id"].as_str().unwrap().to_owned();
+        let mut calls = Vec::new();
+        for n in 0..100 {
+            let http = server.http.clone();
+            let request = match n % 5 {
+                0 => http.post(server.url("/v1/lock-requests")).bearer_auth(&c.court).header("Idempotency-Key", format!("k-{n}")).json(&court_lock()),
+                1 => http.post(server.url("/v1/lock-requests")).bearer_auth(&c.court).header("Idempotency-Key", "one-key").json(&court_lock()),
+                2 => http.post(server.url("/v1/unlock-requests")).bearer_auth(&c.court)
+                    .json(&json!({"lock_id": lock_id, "reason": "đình chỉ", "legal_basis": basis()})),
+                3 => http.post(server.url("/v1/holder-sessions"))
+                    .json(&json!({"holder_kind": "citizen", "id_number": MAI, "password": "not the password"})),
+                _ => http.post(server.url("/oauth/token")).basic_auth(&client_id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials")]),
+            };
+            calls.push(tokio::spawn(async move {
+                let response = request.send().await.unwrap();
+                (n % 5, response.status().as_u16())
+            }));
+        }
+        let mut answers: Vec<(i32, u16)> = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap());
+        }
+        assert!(answers.iter().all(|(_, status)| *status < 500), "{answers:?}");
+        let of = |kind: i32| answers.iter().filter(|(k, _)| *k == kind).map(|(_, s)| *s).collect::<Vec<_>>();
+        assert!(of(0).iter().all(|s| *s == 201), "{:?}", of(0));
+        assert!(of(1).iter().all(|s| *s == 201), "one key, one request, the same answer: {:?}", of(1));
+        assert_eq!(of(2).iter().filter(|s| **s == 201).count(), 1, "one pending unlock of a lock: {:?}", of(2));
+        assert!(of(2).iter().all(|s| [201, 409].contains(s)), "{:?}", of(2));
+        assert!(of(3).iter().all(|s| *s == 401), "{:?}", of(3));
+        assert!(of(4).iter().all(|s| *s == 200), "{:?}", of(4));
+    }
+
     an_in_person_lift_records_what_was_checked(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server, Level::One).await;
