@@ -6,8 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dinhdanh_domain::Channel;
 use dinhdanh_store::OutboxMessage;
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Mailbox, Message, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -58,9 +57,15 @@ impl fmt::Debug for SmtpConfig {
 }
 
 /// Sends e-mail messages as UTF-8 `text/plain` over SMTP. Each message opens its own connection.
+///
+/// Every message carries the headers receiving servers and spam filters expect: `Date`, a unique
+/// `Message-ID` in the From address's domain, `MIME-Version: 1.0`, `Content-Type: text/plain; charset=utf-8`
+/// and a `Content-Transfer-Encoding` (7bit, quoted-printable or base64, whichever suits the body).
 pub struct SmtpSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// The right-hand side of every Message-ID: the From address's domain.
+    message_id_domain: Option<String>,
 }
 
 impl SmtpSender {
@@ -92,8 +97,23 @@ impl SmtpSender {
             (None, None) => {}
             _ => return Err(SendError::Config("give both the SMTP username and password, or neither".to_owned())),
         }
-        Ok(Self { transport: builder.build(), from })
+        let message_id_domain = message_id_domain(&from);
+        Ok(Self { transport: builder.build(), from, message_id_domain })
     }
+}
+
+/// The From address's domain, when it can stand in a Message-ID as is (ASCII, RFC 5322 `id-right`); an
+/// internationalised domain cannot, and lettre's default (the host's name) is used instead.
+fn message_id_domain(from: &Mailbox) -> Option<String> {
+    let domain = from.email.domain();
+    let usable = !domain.is_empty()
+        && domain.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'@' | b'"' | b'\\'));
+    usable.then(|| domain.to_ascii_lowercase())
+}
+
+/// A new Message-ID: `<random@domain>`, 128 bits of randomness so it is unique without any state.
+fn new_message_id(domain: &str) -> String {
+    format!("<{}@{domain}>", uuid::Uuid::new_v4().simple())
 }
 
 #[async_trait]
@@ -109,12 +129,15 @@ impl Sender for SmtpSender {
             .recipient
             .parse()
             .map_err(|_| SendError::Permanent("the recipient is not a valid e-mail address".to_owned()))?;
+        // `singlepart` (unlike `body`) also writes MIME-Version; the part brings Content-Type (text/plain;
+        // charset=utf-8) and Content-Transfer-Encoding.
         let email = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.as_str())
-            .header(ContentType::TEXT_PLAIN)
-            .body(message.body.clone())
+            .date_now()
+            .message_id(self.message_id_domain.as_deref().map(new_message_id))
+            .singlepart(SinglePart::plain(message.body.clone()))
             .map_err(|e| SendError::Permanent(format!("the e-mail cannot be built: {e}")))?;
         match self.transport.send(email).await {
             Ok(_) => Ok(()),
@@ -163,6 +186,22 @@ mod tests {
         assert!(matches!(bad_from, Err(SendError::Config(_))));
         let half_credentials = SmtpSender::new(&SmtpConfig { password: None, ..config() });
         assert!(matches!(half_credentials, Err(SendError::Config(_))));
+    }
+
+    #[test]
+    fn message_ids_are_unique_and_in_the_from_domain() {
+        let sender = SmtpSender::new(&SmtpConfig { from: "dinhdanh <no-reply@Mail.Example.VN>".into(), ..config() });
+        let domain = sender.unwrap().message_id_domain.expect("an ASCII domain");
+        assert_eq!(domain, "mail.example.vn");
+        let (a, b) = (new_message_id(&domain), new_message_id(&domain));
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            let inner = id.strip_prefix('<').and_then(|s| s.strip_suffix("@mail.example.vn>")).expect("<…@domain>");
+            assert_eq!(inner.len(), 32, "{id}");
+            assert!(inner.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        }
+        let idn: Mailbox = "no-reply@định-danh.vn".parse().unwrap();
+        assert_eq!(message_id_domain(&idn), None, "not usable in a Message-ID as is");
     }
 
     #[test]

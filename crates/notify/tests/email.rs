@@ -2,10 +2,22 @@
 
 mod common;
 
+use chrono::Timelike;
 use common::*;
 use dinhdanh_domain::{Channel, notice};
 use dinhdanh_notify::{Channels, Worker};
 use dinhdanh_store::OutboxStatus;
+
+/// `<left@domain>`, with a non-empty left part and nothing else around it (RFC 5322 `msg-id`).
+fn is_message_id_in(id: &str, domain: &str) -> bool {
+    let Some(inner) = id.strip_prefix('<').and_then(|s| s.strip_suffix('>')) else { return false };
+    match inner.split_once('@') {
+        Some((left, right)) => {
+            !left.is_empty() && !left.contains(['<', '>', '@', ' ']) && right.eq_ignore_ascii_case(domain)
+        }
+        None => false,
+    }
+}
 
 dinhdanh_store::on_both_backends! {
     email_is_delivered_as_utf8_text_over_smtp(db) {
@@ -17,7 +29,10 @@ dinhdanh_store::on_both_backends! {
 
         let channels = Channels { email: Some(smtp_sender(smtp.port)), ..Channels::default() };
         let worker = Worker::new(store.clone(), channels, fast_config());
+        // The Date header has whole seconds.
+        let before = chrono::Utc::now().with_nanosecond(0).unwrap();
         assert_eq!(worker.run_once().await.unwrap(), 1);
+        let after = chrono::Utc::now();
 
         let sent = message(&store, id).await;
         assert_eq!(sent.status, OutboxStatus::Sent);
@@ -38,10 +53,37 @@ dinhdanh_store::on_both_backends! {
         assert!(mail.body.starts_with("Mã kích hoạt tài khoản định danh điện tử của bạn là 482913."));
         // On the wire the headers are 7-bit: the Vietnamese subject travels RFC 2047-encoded.
         assert!(mail.raw.contains("Subject: =?utf-8?"), "{}", mail.raw);
+        // The headers a receiving server expects.
+        let id = mail.message_id.as_deref().expect("a Message-ID header");
+        assert!(is_message_id_in(id, "dinhdanh.example.vn"), "{id}");
+        let date = mail.date.as_deref().expect("a Date header");
+        let date = chrono::DateTime::parse_from_rfc2822(date).unwrap_or_else(|e| panic!("{date}: {e}"));
+        assert!(before <= date && date <= after, "the Date is the sending time: {date}, sent in [{before}, {after}]");
+        assert_eq!(mail.mime_version.as_deref(), Some("1.0"));
+        let encoding = mail.content_transfer_encoding.as_deref().expect("a Content-Transfer-Encoding header");
+        assert!(["7bit", "quoted-printable", "base64"].contains(&encoding), "{encoding}");
+        assert!(mail.raw.contains("Content-Type: text/plain; charset=utf-8"), "{}", mail.raw);
 
         // Nothing is due any more: the message is not sent twice.
         assert_eq!(worker.run_once().await.unwrap(), 0);
         assert_eq!(smtp.mails().len(), 1);
+    }
+
+    every_email_gets_its_own_message_id(db) {
+        let store = db.store().await;
+        let smtp = SmtpServer::start().await;
+        for to in ["lan@example.vn", "mai@example.vn"] {
+            enqueue(&store, "activation_code", Channel::Email, to, "Mã kích hoạt", "Mã: 123456").await;
+        }
+        let channels = Channels { email: Some(smtp_sender(smtp.port)), ..Channels::default() };
+        let worker = Worker::new(store.clone(), channels, fast_config());
+        assert_eq!(worker.run_once().await.unwrap(), 2);
+        let mails = smtp.mails();
+        assert_eq!(mails.len(), 2, "{mails:?}");
+        let ids: Vec<&str> = mails.iter().map(|m| m.message_id.as_deref().expect("a Message-ID")).collect();
+        assert!(ids.iter().all(|id| is_message_id_in(id, "dinhdanh.example.vn")), "{ids:?}");
+        assert_ne!(ids[0], ids[1]);
+        assert!(mails.iter().all(|m| m.date.is_some()), "{mails:?}");
     }
 
     invalid_email_address_is_given_up_at_once(db) {

@@ -218,6 +218,11 @@ pub struct ReceivedMail {
     pub content_type: String,
     pub charset: Option<String>,
     pub body: String,
+    /// `None` when the header is absent.
+    pub message_id: Option<String>,
+    pub date: Option<String>,
+    pub mime_version: Option<String>,
+    pub content_transfer_encoding: Option<String>,
     /// The envelope recipients, as aiosmtpd recorded them.
     pub rcpt_to: String,
     /// The file as stored, headers encoded.
@@ -233,6 +238,9 @@ print(json.dumps({
     "to": str(m["To"]), "from": str(m["From"]), "subject": str(m["Subject"]),
     "content_type": m.get_content_type(), "charset": m.get_content_charset(),
     "body": m.get_content(), "rcpt_to": str(m["X-RcptTo"]), "raw": raw.decode("ascii", "replace"),
+    **{key: (str(m[name]) if m[name] is not None else None) for key, name in [
+        ("message_id", "Message-ID"), ("date", "Date"), ("mime_version", "MIME-Version"),
+        ("content_transfer_encoding", "Content-Transfer-Encoding")]},
 }))
 "#;
 
