@@ -307,3 +307,29 @@ async fn logs_carry_no_personal_data_even_at_debug_level() {
     assert!(logs.contains("/v1/request-status"), "the route is logged: {logs}");
     assert!(!logs.contains("001190123456"), "the identification number is not");
 }
+
+/// Opening a PostgreSQL database that is already migrated logs nothing about it: no `relation
+/// "schema_migrations" already exists, skipping` notice at every command, even at info level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_on_a_migrated_postgres_database_print_no_notice() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("population.csv");
+    std::fs::write(&file, "id_number,full_name,date_of_birth,gender\n001090000001,Nguyễn Văn An,1990-05-01,male\n")
+        .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dinhdanh")).args(args).env("RUST_LOG", "info").output().expect("run dinhdanh")
+    };
+    let import = ["registry", "import", "--kind", "population", "--database-url", &db.url, file.to_str().unwrap()];
+    let verify = ["audit", "verify", "--database-url", &db.url];
+    // The first command creates the schema; the others open it as it is.
+    for (round, args) in [&import[..], &verify, &import, &verify].into_iter().enumerate() {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("\"level\":\"INFO\"") || round % 2 == 1, "info logs are on: {stderr}");
+        assert!(!stderr.contains("already exists"), "round {round}, {args:?}: {stderr}");
+        assert!(!stderr.contains("sqlx::postgres::notice"), "round {round}, {args:?}: {stderr}");
+    }
+    assert_eq!(db.store().await.count_citizens().await.unwrap(), 1);
+}

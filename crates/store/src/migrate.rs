@@ -31,12 +31,25 @@ pub(crate) async fn run(tx: &mut Transaction<'static, Any>, dialect: Dialect) ->
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(7310012022)").execute(&mut **tx).await?;
     }
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-    )
-    .execute(&mut **tx)
-    .await?;
+    // Asked first rather than `CREATE TABLE IF NOT EXISTS`, on which PostgreSQL sends the notice `relation
+    // "schema_migrations" already exists, skipping` at every start, which sqlx logs at info level. (The
+    // advisory lock, or SQLite's writer transaction, keeps another node from creating it in between.)
+    let exists = match dialect {
+        Dialect::Postgres => {
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT to_regclass('schema_migrations') AS t) r \
+                              WHERE r.t IS NOT NULL"
+        }
+        Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    };
+    let exists: i64 = sqlx::query(exists).fetch_one(&mut **tx).await?.get(0);
+    if exists == 0 {
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
     let applied: Vec<(i64, String)> = sqlx::query("SELECT version, checksum FROM schema_migrations")
         .fetch_all(&mut **tx)
         .await?
