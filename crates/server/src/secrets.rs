@@ -71,7 +71,7 @@ pub enum SecretMatch {
 /// or (secrets stored before digests were used) an argon2id hash, which the caller then replaces.
 pub async fn verify_server_secret(state: &AppState, secret: &str, stored: &str) -> Result<SecretMatch, ApiError> {
     use subtle::ConstantTimeEq;
-    if let Some(_digest) = stored.strip_prefix(SERVER_SECRET_SCHEME) {
+    if stored.starts_with(SERVER_SECRET_SCHEME) {
         let presented = server_secret_digest(secret);
         let same: bool = presented.as_bytes().ct_eq(stored.as_bytes()).into();
         return Ok(if same { SecretMatch::Yes } else { SecretMatch::No });

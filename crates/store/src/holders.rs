@@ -152,22 +152,17 @@ impl Tx {
         Ok(())
     }
 
-    /// One-time codes queued to any of `recipients` since `since` (sign-in, activation and lock-confirmation
-    /// codes), for the per-destination and per-identity limits.
-    pub async fn codes_sent_since(&mut self, recipients: &[&str], since: DateTime<Utc>) -> Result<i64, StoreError> {
-        let mut total = 0;
-        for recipient in recipients {
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at > $2 \
-                 AND kind IN ('activation_code', 'holder_sign_in_code', 'lock_confirmation_code')",
-            )
-            .bind(*recipient)
-            .bind(to_ms(since))
-            .fetch_one(&mut *self.inner)
-            .await?;
-            total += count;
-        }
-        Ok(total)
+    /// One-time codes (sign-in, activation and lock-confirmation codes) queued to `recipient` since `since`,
+    /// for the per-destination and per-identity limits.
+    pub async fn codes_sent_to(&mut self, recipient: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at > $2 \
+             AND kind IN ('activation_code', 'holder_sign_in_code', 'lock_confirmation_code')",
+        )
+        .bind(recipient)
+        .bind(to_ms(since))
+        .fetch_one(&mut *self.inner)
+        .await?)
     }
 
     /// Writes the account's failure counter (the result of a domain decision taken on the locked row).

@@ -42,6 +42,14 @@ pub async fn queue_notice(
     Ok(destinations)
 }
 
+/// The account's registered phone number and e-mail address, as stored.
+pub fn account_contacts(account: &Account) -> Vec<&str> {
+    [account.phone.as_ref().map(|p| p.as_str()), account.email.as_ref().map(|e| e.as_str())]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// Whether one more one-time code may go to `recipient` for `account` ([`CodeSendLimit`]: per destination
 /// whatever the source, and per identity over all its registered channels); `Err` is the `429` to answer.
 pub async fn check_code_limit(
@@ -52,15 +60,16 @@ pub async fn check_code_limit(
 ) -> Result<(), ApiError> {
     let limit = CodeSendLimit::default();
     let since = now - limit.window;
-    let mut to_destination = 0;
-    for recipient in recipients {
-        to_destination = to_destination.max(tx.codes_sent_since(&[recipient], since).await?);
+    let contacts = account_contacts(account);
+    // One count per distinct address: a recipient is usually one of the account's own contacts.
+    let mut sent: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for address in contacts.iter().chain(recipients) {
+        if !sent.contains_key(address) {
+            sent.insert(address, tx.codes_sent_to(address, since).await?);
+        }
     }
-    let contacts: Vec<&str> = [account.phone.as_ref().map(|p| p.as_str()), account.email.as_ref().map(|e| e.as_str())]
-        .into_iter()
-        .flatten()
-        .collect();
-    let for_identity = tx.codes_sent_since(&contacts, since).await?;
+    let to_destination = recipients.iter().map(|r| sent[r]).max().unwrap_or(0);
+    let for_identity = contacts.iter().map(|c| sent[c]).sum();
     limit.check(to_destination, for_identity).map_err(|retry_after_seconds| {
         metrics::counter!("dinhdanh_code_limit_total").increment(1);
         ApiError::TooManyRequests { retry_after_seconds }

@@ -235,10 +235,7 @@ async fn send_code(
     now: DateTime<Utc>,
 ) -> Result<CodeSent, ApiError> {
     let policy = &state.config.activation;
-    let contacts: Vec<&str> = [account.phone.as_ref().map(|p| p.as_str()), account.email.as_ref().map(|e| e.as_str())]
-        .into_iter()
-        .flatten()
-        .collect();
+    let contacts = crate::service::notices::account_contacts(account);
     crate::service::notices::check_code_limit(tx, account, &contacts, now).await?;
     let expires_at = policy.code_expires_at(now);
     tx.put_activation_code(&account.id, code_hash, now, expires_at).await?;
