@@ -142,6 +142,9 @@ pub enum ApiError {
     MethodNotAllowed,
     /// The body is larger than the route accepts.
     PayloadTooLarge,
+    /// The store lost the same race with other transactions on every try (see `dinhdanh_store::retrying`):
+    /// nothing was changed, and the same request can be sent again.
+    Busy,
     Internal(String),
 }
 
@@ -183,6 +186,7 @@ impl ApiError {
             Self::NoSuchRoute => "no-such-route",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::Busy => "busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -211,6 +215,7 @@ impl ApiError {
             Self::NoSuchRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -332,6 +337,11 @@ impl ApiError {
                 "Không kết nối được Cơ sở dữ liệu quốc gia; hãy thử lại sau.",
                 "The national registry cannot be reached; try again later.",
             ),
+            Self::Busy => (
+                "Busy",
+                "Hệ thống đang bận với các yêu cầu đồng thời; không có thay đổi nào được ghi. Hãy gửi lại yêu cầu.",
+                "The service is busy with concurrent requests; nothing was changed. Send the request again.",
+            ),
             Self::NoSuchRoute => (
                 "No such route",
                 "Không có địa chỉ này trong API; xem /openapi.json.",
@@ -372,6 +382,7 @@ impl ApiError {
                 Self::TooManyRequests { retry_after_seconds } | Self::SignInLocked { retry_after_seconds } => {
                     Some(*retry_after_seconds)
                 }
+                Self::Busy => Some(1),
                 _ => None,
             },
             attempts_left: match self {
@@ -388,7 +399,14 @@ impl ApiError {
 
 impl From<dinhdanh_store::StoreError> for ApiError {
     fn from(e: dinhdanh_store::StoreError) -> Self {
-        Self::Internal(e.to_string())
+        use dinhdanh_store::Transient;
+        if e.is_transient() { Self::Busy } else { Self::Internal(e.to_string()) }
+    }
+}
+
+impl dinhdanh_store::Transient for ApiError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Busy)
     }
 }
 

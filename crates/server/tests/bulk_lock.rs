@@ -124,6 +124,52 @@ async fn all_results(server: &TestServer, token: &str, id: &str, limit: usize) -
 }
 
 on_both_backends! {
+    two_orders_over_the_same_accounts_listed_differently_approved_at_once_both_take_effect(db) {
+        // Issue 12 item 8: each approval holds every account of its order, in one ascending order across chunks;
+        // before, each 1,000-entry chunk was sorted on its own, and two orders listing the same accounts in
+        // different orders deadlocked on PostgreSQL (one approval answered 500).
+        let server = TestServer::start(&db).await;
+        let c = cast(&server).await;
+        let n = 2 * dinhdanh_store::BULK_CHUNK + 500;
+        for round in 0..2 {
+            let first = round * n;
+            accounts(&server, first, n, AccountStatus::Active).await;
+            let listed = entries(first..first + n);
+            let reversed: Vec<Value> = listed.iter().rev().cloned().collect();
+            let (status, a) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(listed))).await;
+            assert_eq!(status, 201, "{a}");
+            let (status, b) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.other, Some(order(reversed))).await;
+            assert_eq!(status, 201, "{b}");
+            let mut ids = Vec::new();
+            for filed in [&a, &b] {
+                let id = filed["id"].as_str().unwrap().to_owned();
+                for (step, body) in [("claim", None), ("forward", Some(json!({"note": "ok"})))] {
+                    let (status, body) = server.call(Method::POST, &format!("/v1/requests/{id}/{step}"), &c.reviewer, body).await;
+                    assert_eq!(status, 200, "{body}");
+                }
+                ids.push(id);
+            }
+            let approve = |id: String| {
+                let request = server.http.post(server.url(&format!("/v1/requests/{id}/decision")))
+                    .bearer_auth(&c.supervisor).json(&json!({"decision": "approve"}));
+                async move {
+                    let response = request.send().await.unwrap();
+                    (response.status().as_u16(), response.json::<Value>().await.unwrap())
+                }
+            };
+            let (first_answer, second_answer) = tokio::join!(approve(ids[0].clone()), approve(ids[1].clone()));
+            for (status, body) in [first_answer, second_answer] {
+                assert_eq!((status, body["status"].as_str()), (200, Some("effective")), "round {round}: {body}");
+            }
+            for id in &ids {
+                let results = all_results(&server, &c.supervisor, id, 1000).await;
+                assert_eq!(results.len(), n);
+                assert!(results.iter().all(|r| r["outcome"] == "locked"), "round {round}: every account locked by both");
+            }
+        }
+        assert_eq!(server.store.retries(), 0, "one global order: no deadlock to retry");
+    }
+
     a_holder_in_an_order_follows_it_with_the_tracking_code(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server).await;

@@ -5,6 +5,7 @@
 use chrono::Duration;
 use dinhdanh_domain::Level;
 use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, Scope};
+use dinhdanh_server::clock::Clock;
 use dinhdanh_store::on_both_backends;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -228,6 +229,74 @@ on_both_backends! {
         assert!(of(2).iter().all(|s| [201, 409].contains(s)), "{:?}", of(2));
         assert!(of(3).iter().all(|s| *s == 401), "{:?}", of(3));
         assert!(of(4).iter().all(|s| *s == 200), "{:?}", of(4));
+    }
+
+    a_cancel_and_an_approval_at_the_same_moment_one_wins_the_other_is_told(db) {
+        // Issue 12 item 8: cancel used to hold the request, then the account; an officer's step holds the account,
+        // then the request; run together on PostgreSQL they deadlocked and one answered 500.
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        for round in 0..12 {
+            let (status, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+            assert_eq!(status, 201, "{filed}");
+            let id = filed["id"].as_str().unwrap().to_owned();
+            let (status, body) = server.call(Method::POST, &format!("/v1/requests/{id}/claim"), &c.reviewer, None).await;
+            assert_eq!(status, 200, "{body}");
+            let (status, body) = server.call(Method::POST, &format!("/v1/requests/{id}/forward"), &c.reviewer, Some(json!({}))).await;
+            assert_eq!(status, 200, "{body}");
+            let cancel = server.http.post(server.url(&format!("/v1/requests/{id}/cancel"))).bearer_auth(&c.court).send();
+            let approve = server.http.post(server.url(&format!("/v1/requests/{id}/decision"))).bearer_auth(&c.supervisor)
+                .json(&json!({"decision": "approve"})).send();
+            let (cancelled, approved) = tokio::join!(cancel, approve);
+            let (cancelled, approved) = (cancelled.unwrap().status().as_u16(), approved.unwrap().status().as_u16());
+            let mut answers = [cancelled, approved];
+            answers.sort_unstable();
+            assert_eq!(answers, [200, 409], "round {round}: cancel {cancelled}, approve {approved}");
+            let (_, read) = server.call(Method::GET, &format!("/v1/requests/{id}"), &c.court, None).await;
+            let expected = if approved == 200 { "effective" } else { "cancelled" };
+            assert_eq!(read["status"], expected, "round {round}: the request says who won");
+        }
+        assert_eq!(server.store.retries(), 0, "both paths hold the account, then the request: no deadlock to retry");
+    }
+
+    a_decision_retried_with_its_idempotency_key_is_answered_again_and_taken_once(db) {
+        // Issue 12 item 8: a supervisor whose answer was lost retries and gets the request, not 409.
+        let server = TestServer::start(&db).await;
+        let c = cast(&server, Level::One).await;
+        let (_, filed) = server.call(Method::POST, "/v1/lock-requests", &c.court, Some(court_lock())).await;
+        let id = filed["id"].as_str().unwrap().to_owned();
+        let step = |path: &str, token: &str, key: &str, body: Value| {
+            let request = server.http.post(server.url(&format!("/v1/requests/{id}/{path}")))
+                .bearer_auth(token).header("Idempotency-Key", key).json(&body);
+            async move {
+                let response = request.send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap())
+            }
+        };
+        for _ in 0..2 {
+            let (status, body) = step("claim", &c.reviewer, "claim-1", json!(null)).await;
+            assert_eq!((status, body["status"].as_str()), (200, Some("verifying")), "{body}");
+            let (status, body) = step("forward", &c.reviewer, "forward-1", json!({"note": "đã xác minh"})).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let approve = json!({"decision": "approve"});
+        let (status, first) = step("decision", &c.supervisor, "decide-1", approve.clone()).await;
+        assert_eq!((status, first["status"].as_str()), (200, Some("effective")), "{first}");
+        let (status, again) = step("decision", &c.supervisor, "decide-1", approve.clone()).await;
+        assert_eq!((status, again["id"].as_str(), again["status"].as_str()), (200, first["id"].as_str(), Some("effective")), "{again}");
+        assert_eq!(again["lock_id"], first["lock_id"]);
+        let (status, body) = step("decision", &c.supervisor, "decide-2", approve.clone()).await;
+        assert_eq!(status, 409, "without the key, a decision already taken is refused: {body}");
+        let (status, body) = step("decision", &c.supervisor, "decide-1", json!({"decision": "reject", "reason": "x"})).await;
+        assert_eq!(status, 409, "a key reused for another decision is refused: {body}");
+        let (status, body) = step("decision", &c.reviewer, "decide-1", approve).await;
+        assert_eq!(status, 403, "another officer's key is theirs alone: {body}");
+        let steps: Vec<&str> = server.store.request_steps(&id).await.unwrap().iter().map(|s| s.event).collect();
+        assert_eq!(steps.iter().filter(|s| **s == "claimed").count(), 1, "{steps:?}");
+        assert_eq!(steps.iter().filter(|s| **s == "forwarded").count(), 1, "{steps:?}");
+        let locks = server.store.active_locks(&c.holder.id, server.clock.now()).await.unwrap();
+        assert_eq!(locks.len(), 1, "the lock was placed once");
+        assert_eq!(server.store.recent_audit(Some("request.approve"), 10).await.unwrap().len(), 1, "one decision audited");
     }
 
     an_in_person_lift_records_what_was_checked(db) {

@@ -8,6 +8,20 @@
 //!
 //! Every state change runs in one [`Tx`]. On SQLite, which has a single writer, write transactions of this
 //! process queue on a mutex instead of failing with `SQLITE_BUSY`; other processes wait on `busy_timeout`.
+//!
+//! # Lock order
+//!
+//! A transaction that holds several rows (the `lock_*` and `hold_*` methods, and the rows an `UPDATE` touches)
+//! takes them in this one order, so that no two transactions wait on each other in a cycle on PostgreSQL:
+//!
+//! 1. organization, then officer, then API client rows (administration);
+//! 2. e-ID accounts, several at once in ascending id order ([`Tx::hold_accounts`]);
+//! 3. the request about them (read without holding it first when its account must be found: see `cancel`);
+//! 4. what hangs off those: locks, lifts, holder sessions, targets, outbox messages, idempotency keys;
+//! 5. the audit head, at commit, always last.
+//!
+//! A race that can still be lost (a deadlock outside that order, a serialization failure, a busy file held by
+//! another process) is run again by [`Store::retrying`], never answered as an error.
 
 mod accounts;
 mod audit;
@@ -22,6 +36,7 @@ mod organizations;
 mod outbox;
 mod registry;
 mod requests;
+mod retry;
 pub mod testing;
 pub mod time;
 
@@ -44,6 +59,7 @@ pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
 pub use registry::UpsertOutcome;
 pub use requests::{QueueFilter, RequestTarget, StoredResponse};
+pub use retry::{ATTEMPTS, Transient};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -112,6 +128,8 @@ pub struct Store {
     pg: Option<PgPool>,
     /// SQLite only: serialises this process's write transactions.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Transactions run again by [`Store::retrying`].
+    retries: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// One database transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -176,7 +194,7 @@ impl Store {
             Dialect::Sqlite => None,
         };
         let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let store = Self { pool, dialect, pg, write_lock };
+        let store = Self { pool, dialect, pg, write_lock, retries: Default::default() };
         let mut tx = store.begin().await?;
         migrate::run(&mut tx.inner, dialect).await?;
         audit::seal_legacy_entries(&mut tx.inner).await?;

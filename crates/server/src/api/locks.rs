@@ -474,31 +474,35 @@ pub async fn get_request(
 
 /// An officer of the role due takes the request into verification.
 #[utoipa::path(post, path = "/v1/requests/{id}/claim", operation_id = "claimRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn claim_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<RequestBody>, ApiError> {
-    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Claim).await?;
+    let idempotency = idempotency(&headers, &actor, &("claim", &id))?;
+    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Claim, idempotency.as_ref()).await?;
     Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
 }
 
 /// The officer who claimed a request gives it back to the queue before taking its step (a claim otherwise holds
 /// for 4 hours, during which no other officer can take its steps).
 #[utoipa::path(post, path = "/v1/requests/{id}/release", operation_id = "releaseRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json"),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not claimed by this officer, or no longer open", body = Problem, content_type = "application/problem+json")))]
 pub async fn release_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<RequestBody>, ApiError> {
-    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Release).await?;
+    let idempotency = idempotency(&headers, &actor, &("release", &id))?;
+    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Release, idempotency.as_ref()).await?;
     Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardBody {
     /// What the reviewer verified.
@@ -508,18 +512,21 @@ pub struct ForwardBody {
 /// A reviewer has verified a request on the two-step route (Decree 69/2024 Art. 29–30) and forwards it to the
 /// supervisors, whose 2 working days start now.
 #[utoipa::path(post, path = "/v1/requests/{id}/forward", operation_id = "forwardRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = ForwardBody, responses((status = 200, body = RequestBody)))]
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), request_body = ForwardBody, responses((status = 200, body = RequestBody)))]
 pub async fn forward_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
+    headers: HeaderMap,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ForwardBody>,
 ) -> Result<Json<RequestBody>, ApiError> {
-    let request = locks::officer_step(&state, &actor, &id, OfficerStep::Forward { note: body.note }).await?;
+    let idempotency = idempotency(&headers, &actor, &("forward", &id, &body))?;
+    let step = OfficerStep::Forward { note: body.note };
+    let request = locks::officer_step(&state, &actor, &id, step, idempotency.as_ref()).await?;
     Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// approve or reject
@@ -531,22 +538,24 @@ pub struct DecisionBody {
 
 /// Approve (the request takes effect at once) or reject with written reasons.
 #[utoipa::path(post, path = "/v1/requests/{id}/decision", operation_id = "decideRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = DecisionBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), request_body = DecisionBody,
     responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn decide_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
+    headers: HeaderMap,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<Json<RequestBody>, ApiError> {
+    let idempotency = idempotency(&headers, &actor, &("decision", &id, &body))?;
     let decision = match body.decision.as_str() {
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,
         _ => return Err(ApiError::field("decision", "approve or reject")),
     };
-    let request =
-        locks::officer_step(&state, &actor, &id, OfficerStep::Decide { decision, reason: body.reason }).await?;
+    let step = OfficerStep::Decide { decision, reason: body.reason };
+    let request = locks::officer_step(&state, &actor, &id, step, idempotency.as_ref()).await?;
     Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
 }
 

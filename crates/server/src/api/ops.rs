@@ -43,6 +43,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(overdue) = state.store.count_overdue_requests(state.clock.now()).await {
         metrics::gauge!("dinhdanh_requests_overdue").set(overdue as f64);
     }
+    // Of this node: transactions that lost a race and were run again (0 while every path keeps the lock order).
+    metrics::gauge!("dinhdanh_store_transactions_retried").set(state.store.retries() as f64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
 }
 

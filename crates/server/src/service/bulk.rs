@@ -31,7 +31,9 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::authorize;
 use crate::problem::ApiError;
-use crate::service::locks::{Idempotency, LockOrder, audit_entry, check_lock_order, new_tracking_code, party_of};
+use crate::service::locks::{
+    Idempotency, LockOrder, audit_entry, check_lock_order, new_tracking_code, party_of, replayed_outside,
+};
 
 /// The most entries one order may name.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -191,7 +193,7 @@ pub async fn file_order(
         return Err(ApiError::field("accounts", format!("name 1 to {MAX_ENTRIES} accounts")));
     }
     // A retry of an order already filed gets it back without resolving its entries again.
-    if let Some(first) = replay(state, idempotency).await? {
+    if let Some(first) = replayed_outside(state, idempotency).await? {
         return view(state, &first).await;
     }
     let targets = resolve(state, &order.entries).await?;
@@ -229,8 +231,9 @@ pub async fn file_order(
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 drop(tx);
-                let first =
-                    replay(state, idempotency).await?.ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
+                let first = replayed_outside(state, idempotency)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
                 return view(state, &first).await;
             }
             Err(e) => return Err(e.into()),
@@ -242,16 +245,6 @@ pub async fn file_order(
         .increment(1);
     metrics::counter!("dinhdanh_bulk_lock_entries_total").increment(targets.len() as u64);
     view(state, &request.id).await
-}
-
-/// The order id a key was first used for, if any; refuses a key reused for a different body.
-async fn replay(state: &AppState, idempotency: Option<&Idempotency>) -> Result<Option<String>, ApiError> {
-    let Some(k) = idempotency else { return Ok(None) };
-    match state.store.idempotent_response(&k.scope, &k.key).await? {
-        None => Ok(None),
-        Some(s) if s.request_hash == k.fingerprint => Ok(Some(s.response)),
-        Some(_) => Err(ApiError::Conflict { what: "this Idempotency-Key was used for a different request".to_owned() }),
-    }
 }
 
 /// Inserts the order (one request row), its steps, its targets and its audit entry under a fresh tracking code.
@@ -384,10 +377,14 @@ pub(crate) async fn apply(
         notice::request_update(&request.tracking_code.to_string(), request.kind, request.ground, request.status, None);
     let mut audit = Vec::with_capacity(pending.len() + 1);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    // Every account of the order is held before any is changed, all in one ascending order (the store's lock
+    // order): two orders over the same accounts, listed differently and approved at once, then wait on each other
+    // instead of deadlocking.
+    let all: Vec<AccountId> = pending.iter().filter_map(|t| t.account_id.clone()).collect();
+    let accounts: HashMap<String, _> =
+        tx.hold_accounts(&all).await?.into_iter().map(|a| (a.id.as_str().to_owned(), a)).collect();
     for chunk in pending.chunks(dinhdanh_store::BULK_CHUNK) {
         let ids: Vec<AccountId> = chunk.iter().filter_map(|t| t.account_id.clone()).collect();
-        let accounts: HashMap<String, _> =
-            tx.hold_accounts(&ids).await?.into_iter().map(|a| (a.id.as_str().to_owned(), a)).collect();
         let already = match &organization {
             Some(org) => tx.active_locks_by(&ids, request.ground, org, now).await?,
             None => BTreeMap::new(),

@@ -61,7 +61,20 @@ pub struct Idempotency {
 /// for a different request. Runs inside the transaction that holds the account, so retries queue behind it.
 async fn replayed(tx: &mut Tx, idempotency: Option<&Idempotency>) -> Result<Option<String>, ApiError> {
     let Some(k) = idempotency else { return Ok(None) };
-    match tx.idempotent_response(&k.scope, &k.key).await? {
+    replay_of(k, tx.idempotent_response(&k.scope, &k.key).await?)
+}
+
+/// [`replayed`] before any transaction: an operation retried after it was done is answered without taking locks.
+pub(crate) async fn replayed_outside(
+    state: &AppState,
+    idempotency: Option<&Idempotency>,
+) -> Result<Option<String>, ApiError> {
+    let Some(k) = idempotency else { return Ok(None) };
+    replay_of(k, state.store.idempotent_response(&k.scope, &k.key).await?)
+}
+
+fn replay_of(k: &Idempotency, stored: Option<dinhdanh_store::StoredResponse>) -> Result<Option<String>, ApiError> {
+    match stored {
         None => Ok(None),
         Some(stored) if stored.request_hash == k.fingerprint => Ok(Some(stored.response)),
         Some(_) => Err(ApiError::Conflict { what: "this Idempotency-Key was used for a different request".to_owned() }),
@@ -71,15 +84,13 @@ async fn replayed(tx: &mut Tx, idempotency: Option<&Idempotency>) -> Result<Opti
 async fn remember(
     tx: &mut Tx,
     idempotency: Option<&Idempotency>,
+    status: i64,
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let Some(k) = idempotency else { return Ok(()) };
-    let stored = dinhdanh_store::StoredResponse {
-        request_hash: k.fingerprint.clone(),
-        status: 201,
-        response: request_id.to_owned(),
-    };
+    let stored =
+        dinhdanh_store::StoredResponse { request_hash: k.fingerprint.clone(), status, response: request_id.to_owned() };
     tx.store_idempotent_response(&k.scope, &k.key, &stored, now).await?;
     Ok(())
 }
@@ -413,6 +424,15 @@ pub async fn request_lock(
     order: LockOrder,
     idempotency: Option<&Idempotency>,
 ) -> Result<Request, ApiError> {
+    state.store.retrying(|| file_lock(state, actor, order.clone(), idempotency)).await
+}
+
+async fn file_lock(
+    state: &AppState,
+    actor: &Actor,
+    order: LockOrder,
+    idempotency: Option<&Idempotency>,
+) -> Result<Request, ApiError> {
     authorize(state, actor, filing_action(actor, RequestKind::Lock, false)).await?;
     let now = state.clock.now();
     let requirement = check_lock_order(state, actor, "request.lock", &order, now).await?;
@@ -451,7 +471,7 @@ pub async fn request_lock(
         return load(state, &first).await;
     }
     let filed = file(&mut tx, &state.config.calendar, &actor.audit_name(), Some(&account), new, now).await?;
-    remember(&mut tx, idempotency, &filed.id, now).await?;
+    remember(&mut tx, idempotency, 201, &filed.id, now).await?;
     tx.commit().await?;
     metrics::counter!("dinhdanh_requests_total", "kind" => "lock", "ground" => order.ground.as_str(), "status" => filed.status.as_str())
         .increment(1);
@@ -508,6 +528,15 @@ fn refused(
 
 /// Files an unlock request for one lock.
 pub async fn request_unlock(
+    state: &AppState,
+    actor: &Actor,
+    order: UnlockOrder,
+    idempotency: Option<&Idempotency>,
+) -> Result<Request, ApiError> {
+    state.store.retrying(|| file_unlock(state, actor, order.clone(), idempotency)).await
+}
+
+async fn file_unlock(
     state: &AppState,
     actor: &Actor,
     order: UnlockOrder,
@@ -571,19 +600,32 @@ pub async fn request_unlock(
         in_person_check: order.in_person_check,
     };
     let filed = file(&mut tx, &state.config.calendar, &actor.audit_name(), Some(&account), new, now).await?;
-    remember(&mut tx, idempotency, &filed.id, now).await?;
+    remember(&mut tx, idempotency, 201, &filed.id, now).await?;
     tx.commit().await?;
     metrics::counter!("dinhdanh_requests_total", "kind" => "unlock", "ground" => lock.ground.as_str(), "status" => filed.status.as_str())
         .increment(1);
     Ok(filed)
 }
 
-/// An officer's step on a request: claim, forward, approve or reject. Returns the request as it now stands.
+/// An officer's step on a request: claim, release, forward, approve or reject. Returns the request as it now
+/// stands. With an `Idempotency-Key`, a retry of a step that was taken (say, after the answer was lost) returns the
+/// request instead of refusing a step already taken.
 pub async fn officer_step(
     state: &AppState,
     actor: &Actor,
     request_id: &str,
     step: OfficerStep,
+    idempotency: Option<&Idempotency>,
+) -> Result<Request, ApiError> {
+    state.store.retrying(|| take_step(state, actor, request_id, step.clone(), idempotency)).await
+}
+
+async fn take_step(
+    state: &AppState,
+    actor: &Actor,
+    request_id: &str,
+    step: OfficerStep,
+    idempotency: Option<&Idempotency>,
 ) -> Result<Request, ApiError> {
     // Asked before the request is looked up, so that nobody outside the queue learns which ids exist.
     authorize(state, actor, Action::WorkQueue).await?;
@@ -591,16 +633,23 @@ pub async fn officer_step(
         return Err(ApiError::Forbidden { action: Action::WorkQueue.as_str() });
     };
     let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let mut request = tx.lock_request(request_id).await?.ok_or(ApiError::NotFound { what: "request" })?;
+    // A step already taken under this key: its request, whatever step is due now.
+    if let Some(first) = replayed_outside(state, idempotency).await? {
+        return load(state, &first).await;
+    }
+    let request = state.store.request(request_id).await?.ok_or(ApiError::NotFound { what: "request" })?;
     // The authorization table gates the step by the role it belongs to; the request's route says which that is.
     let due =
         request.next_decider().ok_or(ApiError::Conflict { what: "this request has no officer step".to_owned() })?;
-    drop(tx);
     authorize(state, actor, role_action(due)).await?;
+    // Account, then request: the store's lock order.
     let mut tx = state.store.begin().await?;
     let account = tx.lock_account(&request.account_id).await?;
-    request = tx.lock_request(request_id).await?.ok_or(ApiError::NotFound { what: "request" })?;
+    let mut request = tx.lock_request(request_id).await?.ok_or(ApiError::NotFound { what: "request" })?;
+    if let Some(first) = replayed(&mut tx, idempotency).await? {
+        drop(tx);
+        return load(state, &first).await;
+    }
     let name = actor.audit_name();
     let (steps, mut audit) = match &step {
         OfficerStep::Claim => {
@@ -638,6 +687,7 @@ pub async fn officer_step(
     tx.update_request(&request).await?;
     let notify = if matches!(step, OfficerStep::Release) { None } else { account.as_ref() };
     record(&mut tx, notify, &request, &steps, audit, now).await?;
+    remember(&mut tx, idempotency, 200, &request.id, now).await?;
     tx.commit().await?;
     Ok(request)
 }
@@ -658,11 +708,17 @@ pub enum OfficerStep {
 
 /// The requester withdraws a pending request.
 pub async fn cancel(state: &AppState, actor: &Actor, request_id: &str) -> Result<Request, ApiError> {
+    state.store.retrying(|| cancel_once(state, actor, request_id)).await
+}
+
+async fn cancel_once(state: &AppState, actor: &Actor, request_id: &str) -> Result<Request, ApiError> {
     authorize(state, actor, Action::RequestsCancel).await?;
     let party = party_of(actor)?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let request = tx.lock_request(request_id).await?.ok_or(ApiError::NotFound { what: "request" })?;
+    // The request is read, not held, to find its account: the account is held first (the store's lock order),
+    // and a request never changes account.
+    let request = tx.request_tx(request_id).await?.ok_or(ApiError::NotFound { what: "request" })?;
     let account = tx.lock_account(&request.account_id).await?;
     let mut request = tx.lock_request(request_id).await?.ok_or(ApiError::NotFound { what: "request" })?;
     if request.requester != party {
