@@ -616,7 +616,7 @@ on_both_backends! {
     configured_holidays_push_deadlines_back(db) {
         // The fixture clock stands on Monday 1 June 2026; make Tuesday and Wednesday holidays.
         let mut config = support::relaxed_config();
-        config.calendar = dinhdanh_domain::calendar::WorkingCalendar::new([
+        config.calendar = dinhdanh_domain::calendar::WorkingCalendar::builtin().with_holidays([
             chrono::NaiveDate::from_ymd_opt(2026, 6, 2).unwrap(),
             chrono::NaiveDate::from_ymd_opt(2026, 6, 3).unwrap(),
         ]);
