@@ -105,11 +105,11 @@ pub fn request_update(
 /// basis): which lock (by the tracking code of the request that placed it), when, and on what basis.
 pub fn lock_lifted_by_override(
     lock_request_code: Option<&str>,
-    ground: crate::lock::Ground,
+    lock: &crate::lock::Lock,
     lifted_at: chrono::DateTime<chrono::Utc>,
     basis: Option<&crate::lock::LegalBasis>,
 ) -> Notice {
-    let (ground_vi, ground_en) = ground.description();
+    let (ground_vi, ground_en) = lock.description();
     let code = lock_request_code.unwrap_or("—");
     let when = lifted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let basis = basis

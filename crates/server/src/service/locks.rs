@@ -370,7 +370,7 @@ async fn tell_owner_of_override(
     }
     let Party::Organization { organization_id, .. } = &lock.placed_by else { return Ok(false) };
     let Some(email) = tx.organization(organization_id).await?.and_then(|o| o.contact_email) else { return Ok(false) };
-    let text = notice::lock_lifted_by_override(code.as_deref(), lock.ground, now, basis);
+    let text = notice::lock_lifted_by_override(code.as_deref(), lock, now, basis);
     let message = NewMessage {
         kind: "lock_overridden",
         channel: dinhdanh_domain::Channel::Email,
