@@ -295,7 +295,7 @@ impl RequestBody {
                 .map(|s| StepBody {
                     at: s.at,
                     status: s.status.as_str().to_owned(),
-                    event: s.event.to_owned(),
+                    event: s.event.as_str().to_owned(),
                     note: s.note,
                 })
                 .collect(),
