@@ -55,9 +55,14 @@ pub struct SmsGatewayFile {
 pub struct LocksFile {
     /// Accept lock requests from relying parties (Decision 34/2021 lists them; the Law of 2023 does not).
     pub relying_party_requests: Option<bool>,
-    /// Public holidays (YYYY-MM-DD) that do not count as working days for request deadlines.
+    /// Days off (YYYY-MM-DD) that do not count as working days for request deadlines, added to the built-in
+    /// public holidays: the Government's yearly bridge days, or holidays of years the built-in list lacks.
     #[serde(default)]
     pub holidays: Vec<chrono::NaiveDate>,
+    /// Days (YYYY-MM-DD) that count as working days whatever else says: the Saturday worked in exchange for a
+    /// bridge day, or a built-in holiday that the year's decision moved.
+    #[serde(default)]
+    pub make_up_working_days: Vec<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,12 +140,14 @@ mod tests {
     #[test]
     fn the_lock_settings_are_read_from_the_file() {
         let file: FileConfig = toml::from_str(
-            "trusted_proxies = [\"10.0.0.2\"]\n[locks]\nrelying_party_requests = false\nholidays = [\"2026-09-02\"]\n[rate_limit]\napi_per_minute = 5\n",
+            "trusted_proxies = [\"10.0.0.2\"]\n[locks]\nrelying_party_requests = false\nholidays = [\"2026-08-31\"]\n\
+             make_up_working_days = [\"2026-08-22\"]\n[rate_limit]\napi_per_minute = 5\n",
         )
         .unwrap();
         let locks = file.locks.unwrap();
         assert_eq!(locks.relying_party_requests, Some(false));
-        assert_eq!(locks.holidays, vec![chrono::NaiveDate::from_ymd_opt(2026, 9, 2).unwrap()]);
+        assert_eq!(locks.holidays, vec![chrono::NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()]);
+        assert_eq!(locks.make_up_working_days, vec![chrono::NaiveDate::from_ymd_opt(2026, 8, 22).unwrap()]);
         assert_eq!(file.rate_limit.unwrap().api_per_minute, Some(5));
         assert_eq!(file.trusted_proxies, vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]);
     }

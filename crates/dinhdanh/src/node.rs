@@ -94,7 +94,7 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         if let Some(enabled) = locks.relying_party_requests {
             server.lock_policy.relying_party_requests_enabled = enabled;
         }
-        server.calendar = dinhdanh_domain::calendar::WorkingCalendar::new(locks.holidays);
+        server.calendar = working_calendar(locks);
     }
     Ok(NodeSettings {
         database_url: database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
@@ -104,6 +104,13 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         sms,
         server,
     })
+}
+
+/// The built-in public holidays always count; the file adds the year's swaps (docs/configuration.md).
+fn working_calendar(locks: crate::config::LocksFile) -> dinhdanh_domain::calendar::WorkingCalendar {
+    dinhdanh_domain::calendar::WorkingCalendar::builtin()
+        .with_holidays(locks.holidays)
+        .with_make_up_working_days(locks.make_up_working_days)
 }
 
 pub async fn serve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<()> {
@@ -259,4 +266,20 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
     let args = ServeArgs { listen: Some(options.listen), dev_inbox: Some(inbox), ..ServeArgs::default() };
     let settings = resolve(file, DatabaseArgs { database_url: Some(database_url) }, args)?;
     run_node(store, settings, Some(banner)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_swaps_add_to_the_built_in_holidays() {
+        let locks: crate::config::LocksFile =
+            toml::from_str("holidays = [\"2026-08-31\"]\nmake_up_working_days = [\"2026-08-22\"]\n").unwrap();
+        let calendar = working_calendar(locks);
+        let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        assert!(!calendar.is_working_day(day(9, 2)), "built in");
+        assert!(!calendar.is_working_day(day(8, 31)), "configured bridge day");
+        assert!(calendar.is_working_day(day(8, 22)), "configured make-up Saturday");
+    }
 }

@@ -42,13 +42,16 @@ impl Ground {
         )
     }
 
-    /// What the holder is told about a lock of this ground: Vietnamese, then English.
+    /// What the holder is told about a lock of this ground when the party that asked is not known: Vietnamese,
+    /// then English. Prefer [`Ground::description_for`] (or [`Lock::description`]), which names the kind of
+    /// organization that asked.
     pub fn description(self) -> (&'static str, &'static str) {
         match self {
             Self::HolderRequest => ("khóa theo yêu cầu của chủ tài khoản", "locked at the holder's request"),
-            Self::AuthorityRequest => {
-                ("khóa theo yêu cầu của cơ quan có thẩm quyền", "locked at the request of a competent authority")
-            }
+            Self::AuthorityRequest => (
+                "khóa theo yêu cầu của cơ quan tiến hành tố tụng hoặc cơ quan có thẩm quyền khác",
+                "locked at the request of a prosecuting agency or another competent authority",
+            ),
             Self::RelyingPartyRequest => {
                 ("khóa theo yêu cầu của bên sử dụng dịch vụ", "locked at the request of a service provider")
             }
@@ -65,6 +68,21 @@ impl Ground {
             Self::ResidenceExpired => {
                 ("khóa do hết thời hạn cư trú", "locked because the permitted stay in Viet Nam ended")
             }
+        }
+    }
+
+    /// What the holder is told about a lock of this ground asked for by `requester`: where the ground covers
+    /// several kinds of organization (Law on Identification 2023 Art. 34.1: "a prosecuting agency or another
+    /// competent authority"), the text names the kind that asked. The one place for this wording.
+    pub fn description_for(self, requester: &Party) -> (&'static str, &'static str) {
+        match (self, requester) {
+            (Self::AuthorityRequest, Party::Organization { kind: OrganizationKind::ProsecutingAgency, .. }) => {
+                ("khóa theo yêu cầu của cơ quan tiến hành tố tụng", "locked at the request of a prosecuting agency")
+            }
+            (Self::AuthorityRequest, Party::Organization { kind: OrganizationKind::CompetentAuthority, .. }) => {
+                ("khóa theo yêu cầu của cơ quan có thẩm quyền", "locked at the request of a competent authority")
+            }
+            _ => self.description(),
         }
     }
 }
@@ -162,6 +180,12 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// What the holder is told about this lock: its ground, naming the kind of organization that asked
+    /// ([`Ground::description_for`]). Vietnamese, then English.
+    pub fn description(&self) -> (&'static str, &'static str) {
+        self.ground.description_for(&self.placed_by)
+    }
+
     /// In force at `now`: took effect, not lifted, not past its end.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.effective_at <= now && self.lifted.is_none() && self.ends_at.is_none_or(|end| now < end)
@@ -203,6 +227,24 @@ mod tests {
             request_id: None,
             lifted: None,
         }
+    }
+
+    #[test]
+    fn an_authority_lock_names_the_kind_of_organization_that_asked() {
+        let by = |kind| Party::Organization { organization_id: "o".into(), kind };
+        let prosecutor =
+            Lock { ground: Ground::AuthorityRequest, ..lock("l1", by(OrganizationKind::ProsecutingAgency)) };
+        assert_eq!(
+            prosecutor.description(),
+            ("khóa theo yêu cầu của cơ quan tiến hành tố tụng", "locked at the request of a prosecuting agency")
+        );
+        let authority =
+            Lock { ground: Ground::AuthorityRequest, ..lock("l2", by(OrganizationKind::CompetentAuthority)) };
+        assert_eq!(authority.description().1, "locked at the request of a competent authority");
+        assert_eq!(authority.description().0, "khóa theo yêu cầu của cơ quan có thẩm quyền");
+        // Other grounds say the same whoever asked; without a known organization the text names both kinds.
+        assert_eq!(Ground::TermsViolation.description_for(&Party::System), Ground::TermsViolation.description());
+        assert!(Ground::AuthorityRequest.description_for(&Party::System).1.contains("prosecuting agency or another"));
     }
 
     #[test]

@@ -57,59 +57,71 @@ pub fn lock_confirmation_code(code: &str, valid_minutes: i64) -> Notice {
     }
 }
 
-/// Sent to the holder at every status change of a request about their account (domain.md "Requests"): the
-/// tracking code, what the request is, its new status, and what the holder can do next.
+/// Sent at each step of a request (domain.md "Requests"): the tracking code, what the request is (its ground,
+/// naming the kind of organization that asked), the step it reports, and what the holder can do next. It names
+/// the step rather than the status, so that a forward, which leaves the request `verifying` as the claim did, says
+/// that it was forwarded instead of repeating "being verified".
 pub fn request_update(
     tracking_code: &str,
     kind: crate::request::RequestKind,
     ground: crate::lock::Ground,
-    status: crate::request::RequestStatus,
+    requester: &crate::lock::Party,
+    step: crate::request::StepEvent,
     reasons: Option<&str>,
 ) -> Notice {
-    use crate::request::{RequestKind, RequestStatus};
-    let (ground_vi, ground_en) = ground.description();
-    let (status_vi, status_en) = status.description();
+    use crate::request::{RequestKind, StepEvent};
+    let (ground_vi, ground_en) = ground.description_for(requester);
+    let (step_vi, step_en) = step.description();
     let (what_vi, what_en) = match kind {
         RequestKind::Lock => ("khóa tài khoản định danh điện tử", "lock your e-ID account"),
         RequestKind::Unlock => ("mở khóa tài khoản định danh điện tử", "unlock your e-ID account"),
     };
-    let (next_vi, next_en) = match (kind, status) {
-        (_, RequestStatus::Received | RequestStatus::Verifying | RequestStatus::Approved) => (
+    let (next_vi, next_en) = match (kind, step) {
+        (_, StepEvent::Forwarded) => (
+            "Lãnh đạo sẽ quyết định trong thời hạn quy định; bạn có thể tra cứu tình trạng bằng mã này và số định danh \
+             của mình.",
+            "A supervisor decides within the prescribed time; you can follow it with this code and your \
+             identification number.",
+        ),
+        (
+            _,
+            StepEvent::Received | StepEvent::Claimed | StepEvent::Released | StepEvent::Approved | StepEvent::Recorded,
+        ) => (
             "Bạn có thể tra cứu tình trạng bằng mã này và số định danh của mình.",
             "You can follow it with this code and your identification number.",
         ),
-        (RequestKind::Lock, RequestStatus::Effective) => (
+        (RequestKind::Lock, StepEvent::Effective) => (
             "Tài khoản không thể đăng nhập cho đến khi khóa được gỡ. Nếu không phải bạn yêu cầu, hãy liên hệ cơ quan quản lý.",
             "The account cannot sign in until the lock is lifted. If you did not ask for this, contact the operator.",
         ),
-        (RequestKind::Unlock, RequestStatus::Effective) => (
+        (RequestKind::Unlock, StepEvent::Effective) | (_, StepEvent::LiftedByOverride) => (
             "Khóa đã được gỡ; tài khoản dùng lại được khi không còn khóa nào khác.",
             "The lock is lifted; the account works again once no other lock remains.",
         ),
-        (_, RequestStatus::Rejected) => {
+        (_, StepEvent::Rejected) => {
             ("Yêu cầu bị từ chối; lý do được nêu dưới đây.", "The request was refused; the reasons are given below.")
         }
-        (_, RequestStatus::Cancelled | RequestStatus::Expired) => ("Không cần làm gì thêm.", "Nothing more to do."),
+        (_, StepEvent::Cancelled | StepEvent::Expired) => ("Không cần làm gì thêm.", "Nothing more to do."),
     };
     let mut body = format!(
-        "Yêu cầu {what_vi} ({ground_vi}), mã {tracking_code}: {status_vi}. {next_vi}\n\
-         Request to {what_en} ({ground_en}), code {tracking_code}: {status_en}. {next_en}"
+        "Yêu cầu {what_vi} ({ground_vi}), mã {tracking_code}: {step_vi}. {next_vi}\n\
+         Request to {what_en} ({ground_en}), code {tracking_code}: {step_en}. {next_en}"
     );
     if let Some(reasons) = reasons {
         body.push_str(&format!("\nLý do / Reasons: {reasons}"));
     }
-    Notice { subject: format!("Yêu cầu {tracking_code}: {status_vi} / Request {tracking_code}: {status_en}"), body }
+    Notice { subject: format!("Yêu cầu {tracking_code}: {step_vi} / Request {tracking_code}: {step_en}"), body }
 }
 
 /// Sent to the organization whose lock the operator's supervisors lifted by override (four-eyes, with a legal
 /// basis): which lock (by the tracking code of the request that placed it), when, and on what basis.
 pub fn lock_lifted_by_override(
     lock_request_code: Option<&str>,
-    ground: crate::lock::Ground,
+    lock: &crate::lock::Lock,
     lifted_at: chrono::DateTime<chrono::Utc>,
     basis: Option<&crate::lock::LegalBasis>,
 ) -> Notice {
-    let (ground_vi, ground_en) = ground.description();
+    let (ground_vi, ground_en) = lock.description();
     let code = lock_request_code.unwrap_or("—");
     let when = lifted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let basis = basis
@@ -138,19 +150,61 @@ mod tests {
         assert!(n.body.contains("5 minutes"));
     }
 
-    #[test]
-    fn request_notices_name_the_code_status_and_reasons() {
+    fn court() -> crate::lock::Party {
+        crate::lock::Party::Organization {
+            organization_id: "court".into(),
+            kind: crate::actor::OrganizationKind::ProsecutingAgency,
+        }
+    }
+
+    fn unlock_notice(step: crate::request::StepEvent) -> Notice {
         use crate::lock::Ground;
-        use crate::request::{RequestKind, RequestStatus};
+        use crate::request::RequestKind;
+        request_update("ABCD-EFGH-JK", RequestKind::Unlock, Ground::AuthorityRequest, &court(), step, None)
+    }
+
+    #[test]
+    fn request_notices_name_the_code_step_and_reasons() {
+        use crate::lock::Ground;
+        use crate::request::{RequestKind, StepEvent};
         let n = request_update(
             "ABCD-EFGH-JK",
             RequestKind::Lock,
             Ground::AuthorityRequest,
-            RequestStatus::Rejected,
+            &court(),
+            StepEvent::Rejected,
             Some("thiếu căn cứ"),
         );
         assert!(n.subject.contains("ABCD-EFGH-JK"));
         assert!(n.body.contains("bị từ chối") && n.body.contains("refused") && n.body.contains("thiếu căn cứ"));
+    }
+
+    #[test]
+    fn the_forward_notice_names_forwarding_instead_of_repeating_being_verified() {
+        use crate::request::StepEvent;
+        let claimed = unlock_notice(StepEvent::Claimed);
+        let forwarded = unlock_notice(StepEvent::Forwarded);
+        assert_ne!(claimed, forwarded);
+        assert!(claimed.body.contains("đang xác minh") && claimed.body.contains("being verified"));
+        for text in [&forwarded.subject, &forwarded.body] {
+            assert!(text.contains("chuyển lãnh đạo phê duyệt"), "Vietnamese: {text}");
+            assert!(text.contains("forwarded to the supervisors"), "English: {text}");
+            assert!(!text.contains("đang xác minh") && !text.contains("being verified"), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_step_has_its_own_words() {
+        use crate::request::StepEvent;
+        let texts: std::collections::BTreeSet<_> = StepEvent::ALL.iter().map(|s| unlock_notice(*s).subject).collect();
+        assert_eq!(texts.len(), StepEvent::ALL.len());
+    }
+
+    #[test]
+    fn request_notices_name_the_kind_of_organization_that_asked() {
+        use crate::request::StepEvent;
+        let n = unlock_notice(StepEvent::Effective);
+        assert!(n.body.contains("cơ quan tiến hành tố tụng") && n.body.contains("a prosecuting agency"), "{}", n.body);
     }
 
     #[test]

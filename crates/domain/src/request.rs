@@ -152,13 +152,62 @@ pub struct Request {
     pub in_person_check: Option<InPersonCheck>,
 }
 
+string_enum! {
+    /// What happened at a step of a request. Several steps can leave the same status (a claim and a forward both
+    /// leave a request `verifying`), so the notices name the step, not the status.
+    StepEvent {
+        /// Filed through an official channel.
+        Received => "received",
+        /// An officer took it into verification.
+        Claimed => "claimed",
+        /// The officer gave it back to the queue (nobody is told: nothing happened to the request).
+        Released => "released",
+        /// A reviewer verified it and forwarded it to the supervisors (Decree 69/2024 Art. 29–30).
+        Forwarded => "forwarded",
+        /// The officer due approved it.
+        Approved => "approved",
+        /// The lock is placed, or lifted.
+        Effective => "effective",
+        /// Refused, with written reasons.
+        Rejected => "rejected",
+        /// Withdrawn by the requester.
+        Cancelled => "cancelled",
+        /// Its confirmation never came, or it can no longer apply.
+        Expired => "expired",
+        /// The lock it placed was lifted by the operator's supervisors (four-eyes override).
+        LiftedByOverride => "lifted_by_override",
+        /// A step read back from storage under a word this version does not know.
+        Recorded => "recorded",
+    }
+}
+
+impl StepEvent {
+    /// What the requester (or holder) is told the step was: Vietnamese, then English.
+    pub fn description(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Received => ("đã tiếp nhận", "received"),
+            Self::Claimed => ("đang xác minh", "being verified"),
+            Self::Released => ("đã trả lại hàng chờ xử lý", "returned to the queue"),
+            Self::Forwarded => {
+                ("đã xác minh và chuyển lãnh đạo phê duyệt", "verified and forwarded to the supervisors for a decision")
+            }
+            Self::Approved => ("đã phê duyệt", "approved"),
+            Self::Effective => ("đã có hiệu lực", "in effect"),
+            Self::Rejected => ("bị từ chối", "refused"),
+            Self::Cancelled => ("đã hủy", "cancelled"),
+            Self::Expired => ("đã hết hạn", "expired"),
+            Self::LiftedByOverride => ("khóa đã được cơ quan quản lý gỡ", "the lock was lifted by the operator"),
+            Self::Recorded => ("đã ghi nhận", "recorded"),
+        }
+    }
+}
+
 /// One recorded step of a request, for its history and notices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub at: DateTime<Utc>,
     pub status: RequestStatus,
-    /// `claimed`, `forwarded`, `approved`, …
-    pub event: &'static str,
+    pub event: StepEvent,
     pub by: Party,
     pub note: Option<String>,
 }
@@ -202,8 +251,13 @@ impl Request {
         calendar: &WorkingCalendar,
     ) -> (Self, Step) {
         let deadline = first_step_days(new.route).map(|days| calendar.deadline(now, days));
-        let step =
-            Step { at: now, status: RequestStatus::Received, event: "received", by: new.requester.clone(), note: None };
+        let step = Step {
+            at: now,
+            status: RequestStatus::Received,
+            event: StepEvent::Received,
+            by: new.requester.clone(),
+            note: None,
+        };
         let request = Self {
             id,
             tracking_code,
@@ -294,7 +348,7 @@ impl Request {
         Ok(vec![Step {
             at: now,
             status: RequestStatus::Effective,
-            event: "effective",
+            event: StepEvent::Effective,
             by: self.requester.clone(),
             note: None,
         }])
@@ -313,7 +367,7 @@ impl Request {
         self.status = RequestStatus::Verifying;
         self.claimed_by = Some(officer_id.to_owned());
         self.claimed_at = Some(now);
-        Ok(Step { at: now, status: self.status, event: "claimed", by: officer(officer_id), note: None })
+        Ok(Step { at: now, status: self.status, event: StepEvent::Claimed, by: officer(officer_id), note: None })
     }
 
     /// The claimant gives the request back to the queue before taking its step.
@@ -324,7 +378,7 @@ impl Request {
         }
         self.claimed_by = None;
         self.claimed_at = None;
-        Ok(Step { at: now, status: self.status, event: "released", by: officer(officer_id), note: None })
+        Ok(Step { at: now, status: self.status, event: StepEvent::Released, by: officer(officer_id), note: None })
     }
 
     /// A reviewer has verified a request on the two-step route and forwards it to the supervisors; the decision
@@ -351,7 +405,7 @@ impl Request {
         self.claimed_by = None;
         self.claimed_at = None;
         self.deadline = Some(calendar.deadline(now, decide_days));
-        Ok(Step { at: now, status: self.status, event: "forwarded", by: officer(officer_id), note })
+        Ok(Step { at: now, status: self.status, event: StepEvent::Forwarded, by: officer(officer_id), note })
     }
 
     /// The officer due approves: the request passes through `approved` to `effective` (the caller applies the
@@ -383,8 +437,20 @@ impl Request {
         self.closed_at = Some(now);
         self.deadline = None;
         Ok(vec![
-            Step { at: now, status: RequestStatus::Approved, event: "approved", by: officer(officer_id), note },
-            Step { at: now, status: RequestStatus::Effective, event: "effective", by: officer(officer_id), note: None },
+            Step {
+                at: now,
+                status: RequestStatus::Approved,
+                event: StepEvent::Approved,
+                by: officer(officer_id),
+                note,
+            },
+            Step {
+                at: now,
+                status: RequestStatus::Effective,
+                event: StepEvent::Effective,
+                by: officer(officer_id),
+                note: None,
+            },
         ])
     }
 
@@ -412,7 +478,7 @@ impl Request {
         Ok(Step {
             at: now,
             status: self.status,
-            event: "rejected",
+            event: StepEvent::Rejected,
             by: officer(officer_id),
             note: Some(reasons.to_owned()),
         })
@@ -427,7 +493,7 @@ impl Request {
         self.status = RequestStatus::Cancelled;
         self.closed_at = Some(now);
         self.deadline = None;
-        Ok(Step { at: now, status: self.status, event: "cancelled", by: by.clone(), note: None })
+        Ok(Step { at: now, status: self.status, event: StepEvent::Cancelled, by: by.clone(), note: None })
     }
 
     /// A request whose confirmation never came (the lost-phone path) or that can no longer apply.
@@ -436,7 +502,13 @@ impl Request {
         self.status = RequestStatus::Expired;
         self.closed_at = Some(now);
         self.deadline = None;
-        Ok(Step { at: now, status: self.status, event: "expired", by: Party::System, note: Some(why.to_owned()) })
+        Ok(Step {
+            at: now,
+            status: self.status,
+            event: StepEvent::Expired,
+            by: Party::System,
+            note: Some(why.to_owned()),
+        })
     }
 }
 

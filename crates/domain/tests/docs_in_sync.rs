@@ -27,3 +27,8 @@ fn authorization_doc_matches_the_table() {
 fn lock_authority_doc_matches_the_table() {
     check("lock-authority.md", "lock authority table", &dinhdanh_domain::authority::render_markdown());
 }
+
+#[test]
+fn lock_authority_doc_lists_the_built_in_holidays() {
+    check("lock-authority.md", "public holidays", &dinhdanh_domain::calendar::render_markdown());
+}

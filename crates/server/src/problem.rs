@@ -64,7 +64,7 @@ pub struct LockNotice {
 
 impl LockNotice {
     pub fn of(lock: &dinhdanh_domain::lock::Lock) -> Self {
-        let (description_vi, description_en) = lock.ground.description();
+        let (description_vi, description_en) = lock.description();
         let (how_to_lift_vi, how_to_lift_en) = dinhdanh_domain::authority::how_to_lift(lock.ground);
         Self {
             ground: lock.ground.as_str().to_owned(),

@@ -157,7 +157,7 @@ on_both_backends! {
         assert_eq!((request.kind, request.status, request.route), (RequestKind::Lock, RequestStatus::Effective, Route::Immediate));
         assert_eq!(request.requester, Party::System);
         let steps = server.store.request_steps(&request.id).await.unwrap();
-        assert_eq!(steps.iter().map(|s| s.event).collect::<Vec<_>>(), ["received", "effective"]);
+        assert_eq!(steps.iter().map(|s| s.event.as_str()).collect::<Vec<_>>(), ["received", "effective"]);
 
         // The holder is told on every channel, and every session ended.
         let notices = server.store.outbox_messages(None, 50).await.unwrap();

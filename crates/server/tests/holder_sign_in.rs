@@ -677,8 +677,10 @@ on_both_backends! {
         let locks = body["locks"].as_array().unwrap();
         assert_eq!(locks.len(), 1);
         assert_eq!(locks[0]["ground"], "authority_request");
-        assert_eq!(locks[0]["description_en"], Ground::AuthorityRequest.description().1);
-        assert_eq!(locks[0]["description_vi"], Ground::AuthorityRequest.description().0);
+        // Placed by an investigation agency: the holder is told a prosecuting agency asked, not who.
+        assert_eq!(locks[0]["description_en"], "locked at the request of a prosecuting agency");
+        assert_eq!(locks[0]["description_vi"], "khóa theo yêu cầu của cơ quan tiến hành tố tụng");
+        assert_eq!(locks[0]["description_en"], lock.description().1);
         assert_eq!(locks[0]["since"], json!(lock.effective_at));
         assert!(locks[0].get("until").is_none(), "not temporary");
         let (lift_vi, lift_en) = dinhdanh_domain::authority::how_to_lift(Ground::AuthorityRequest);

@@ -450,6 +450,14 @@ on_both_backends! {
         assert_eq!((status, unlock["status"].as_str()), (201, Some("received")), "{unlock}");
         approve_through_officers(&server, &c, unlock["id"].as_str().unwrap()).await;
         assert!(usable(&server, &c.bank).await);
+        // The holder is told of each step of the unlock, by its name: the forward is not a second "being verified".
+        let code = unlock["tracking_code"].as_str().unwrap();
+        let mut told: Vec<String> = server.store.outbox_messages(None, 1000).await.unwrap().into_iter()
+            .filter(|m| m.kind == "request_update" && m.recipient == "mai@example.vn" && m.subject.contains(code))
+            .map(|m| m.subject.rsplit(": ").next().unwrap().to_owned())
+            .collect();
+        told.sort();
+        assert_eq!(told, ["being verified", "in effect", "received", "verified and forwarded to the supervisors for a decision"]);
         let (_, history) = server.call(Method::GET, &format!("/v1/requests/{id}"), &c.court, None).await;
         let events: Vec<&str> = history["steps"].as_array().unwrap().iter().map(|s| s["event"].as_str().unwrap()).collect();
         assert_eq!(events, vec!["received", "claimed", "forwarded", "approved", "effective"]);
@@ -685,7 +693,7 @@ on_both_backends! {
     configured_holidays_push_deadlines_back(db) {
         // The fixture clock stands on Monday 1 June 2026; make Tuesday and Wednesday holidays.
         let mut config = support::relaxed_config();
-        config.calendar = dinhdanh_domain::calendar::WorkingCalendar::new([
+        config.calendar = dinhdanh_domain::calendar::WorkingCalendar::builtin().with_holidays([
             chrono::NaiveDate::from_ymd_opt(2026, 6, 2).unwrap(),
             chrono::NaiveDate::from_ymd_opt(2026, 6, 3).unwrap(),
         ]);

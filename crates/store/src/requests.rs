@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use dinhdanh_domain::AccountId;
 use dinhdanh_domain::authority::Route;
 use dinhdanh_domain::lock::{Ground, LegalBasis, Party};
-use dinhdanh_domain::request::{InPersonCheck, Request, RequestKind, RequestStatus, Step};
+use dinhdanh_domain::request::{InPersonCheck, Request, RequestKind, RequestStatus, Step, StepEvent};
 use dinhdanh_domain::tracking::TrackingCode;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -190,7 +190,7 @@ impl Tx {
         .bind(request_id)
         .bind(to_ms(step.at))
         .bind(step.status.as_str())
-        .bind(step.event)
+        .bind(step.event.as_str())
         .bind(to_json(&step.by))
         .bind(step.note.clone())
         .execute(&mut *self.inner)
@@ -424,18 +424,6 @@ impl Store {
 }
 
 /// Step events are a closed set of words; an unknown one read back is kept as `recorded`.
-fn step_event(event: &str) -> &'static str {
-    match event {
-        "received" => "received",
-        "claimed" => "claimed",
-        "released" => "released",
-        "lifted_by_override" => "lifted_by_override",
-        "forwarded" => "forwarded",
-        "approved" => "approved",
-        "effective" => "effective",
-        "rejected" => "rejected",
-        "cancelled" => "cancelled",
-        "expired" => "expired",
-        _ => "recorded",
-    }
+fn step_event(event: &str) -> StepEvent {
+    StepEvent::parse(event).unwrap_or(StepEvent::Recorded)
 }

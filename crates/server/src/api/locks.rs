@@ -295,7 +295,7 @@ impl RequestBody {
                 .map(|s| StepBody {
                     at: s.at,
                     status: s.status.as_str().to_owned(),
-                    event: s.event.to_owned(),
+                    event: s.event.as_str().to_owned(),
                     note: s.note,
                 })
                 .collect(),
@@ -668,7 +668,7 @@ pub struct LockBody {
 }
 
 async fn lock_body(state: &AppState, lock: &Lock, now: DateTime<Utc>) -> Result<LockBody, ApiError> {
-    let (vi, en) = lock.ground.description();
+    let (vi, en) = lock.description();
     let (lift_vi, lift_en) = dinhdanh_domain::authority::how_to_lift(lock.ground);
     Ok(LockBody {
         id: lock.id.clone(),

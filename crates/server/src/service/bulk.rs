@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::lock::{Lock, Party};
-use dinhdanh_domain::request::{NewRequest, Request, RequestKind};
+use dinhdanh_domain::request::{NewRequest, Request, RequestKind, StepEvent};
 use dinhdanh_domain::{
     AccountId, AccountStatus, Channel, IdentificationNumber, IdentityKey, Nationality, PassportNumber, notice,
 };
@@ -373,8 +373,15 @@ pub(crate) async fn apply(
         Party::Organization { organization_id, .. } => Some(organization_id.clone()),
         _ => None,
     };
-    let text =
-        notice::request_update(&request.tracking_code.to_string(), request.kind, request.ground, request.status, None);
+    // Applied as the order takes effect: each holder is told of that step.
+    let text = notice::request_update(
+        &request.tracking_code.to_string(),
+        request.kind,
+        request.ground,
+        &request.requester,
+        StepEvent::Effective,
+        None,
+    );
     let mut audit = Vec::with_capacity(pending.len() + 1);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     // Every account of the order is held before any is changed, all in one ascending order (the store's lock

@@ -256,7 +256,8 @@ async fn insert_with_tracking_code(
     Err(ApiError::internal("could not draw a free tracking code"))
 }
 
-/// Records steps, queues the holder's notice for the request's new status, and appends the audit entries.
+/// Records steps, queues the holder's notice naming the last step (the one that leaves the request as it now
+/// stands), and appends the audit entries.
 async fn record(
     tx: &mut Tx,
     account: Option<&Account>,
@@ -272,11 +273,13 @@ async fn record(
     if let Some(account) = account.filter(|_| authority::holder_sees(request.ground, request.kind, request.status)) {
         let reasons =
             (request.status == RequestStatus::Rejected).then_some(request.decision_reason.as_deref()).flatten();
+        let step = steps.last().map_or(dinhdanh_domain::request::StepEvent::Recorded, |s| s.event);
         let text = notice::request_update(
             &request.tracking_code.to_string(),
             request.kind,
             request.ground,
-            request.status,
+            &request.requester,
+            step,
             reasons,
         );
         queue_notice(tx, account, "request_update", text, now).await?;
@@ -375,13 +378,19 @@ async fn tell_owner_of_override(
         && let Some(original) = tx.request_tx(placing).await?
     {
         let note = basis.map(|b| format!("{} {} ({}, {})", b.document_kind, b.number, b.issued_on, b.issuing_body));
-        let step = Step { at: now, status: original.status, event: "lifted_by_override", by: Party::System, note };
+        let step = Step {
+            at: now,
+            status: original.status,
+            event: dinhdanh_domain::request::StepEvent::LiftedByOverride,
+            by: Party::System,
+            note,
+        };
         tx.insert_step(&original.id, &step).await?;
         code = Some(original.tracking_code.to_string());
     }
     let Party::Organization { organization_id, .. } = &lock.placed_by else { return Ok(false) };
     let Some(email) = tx.organization(organization_id).await?.and_then(|o| o.contact_email) else { return Ok(false) };
-    let text = notice::lock_lifted_by_override(code.as_deref(), lock.ground, now, basis);
+    let text = notice::lock_lifted_by_override(code.as_deref(), lock, now, basis);
     let message = NewMessage {
         kind: "lock_overridden",
         channel: dinhdanh_domain::Channel::Email,
