@@ -106,14 +106,24 @@ pub struct BulkOrderBody {
     pub tracking_code: String,
     pub ground: String,
     pub status: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub received_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub deadline: Option<DateTime<Utc>>,
     pub overdue: bool,
     /// The role that takes the next step: reviewer or supervisor.
     pub next_step_by: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub effective_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub lock_ends_at: Option<DateTime<Utc>>,
     pub summary: BulkSummaryBody,
     /// The entries not accepted (invalid, not_found, duplicate), the first 1,000 of them.

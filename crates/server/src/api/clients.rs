@@ -128,8 +128,12 @@ pub struct CredentialResponse {
     /// The public key (keys only).
     #[schema(value_type = Option<Object>)]
     pub jwk: Option<Value>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
     /// Set when the credential was removed; removed credentials are never accepted again.
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub removed_at: Option<DateTime<Utc>>,
 }
 
@@ -157,7 +161,11 @@ pub struct ClientSummary {
     pub scopes: Vec<String>,
     /// `active` or `revoked`.
     pub status: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

@@ -97,6 +97,8 @@ pub struct SignInStartedResponse {
     pub channel: ChannelBody,
     /// The masked destination, e.g. `•••678` or `m•••@example.vn`.
     pub sent_to: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub code_expires_at: DateTime<Utc>,
 }
 
@@ -114,6 +116,8 @@ pub struct HolderSessionResponse {
     /// The session's bearer token (`dd_hs_…`); shown once, stored only as a hash.
     pub token: String,
     /// The session lasts 60 minutes and is not extended by use; a lock ends it at once.
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub expires_at: DateTime<Utc>,
     /// What this sign-in proved, 1 or 2 (the future `acr`): 1 for a password and a code, whatever the account's
     /// level; 2 only when the sign-in itself included a portrait or fingerprint match.
@@ -139,6 +143,8 @@ pub struct MyAccountResponse {
     pub phone: Option<String>,
     /// The registered e-mail, masked.
     pub email: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub activated_at: Option<DateTime<Utc>>,
     /// Whether the account can be used now: no lock is in force.
     pub usable: bool,

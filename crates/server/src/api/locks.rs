@@ -225,6 +225,8 @@ pub struct UnlockRequestBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StepBody {
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub at: DateTime<Utc>,
     pub status: String,
     pub event: String,
@@ -248,17 +250,29 @@ pub struct RequestBody {
     pub reason: String,
     pub reference: Option<String>,
     pub legal_basis: Option<LegalBasisBody>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub received_at: DateTime<Utc>,
     /// Deadline of the step now due (working days).
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub deadline: Option<DateTime<Utc>>,
     pub overdue: bool,
     /// The role that takes the next step: reviewer or supervisor.
     pub next_step_by: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub forwarded_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub decided_at: Option<DateTime<Utc>>,
     /// Written reasons of a refusal, or the note of an approval.
     pub decision_reason: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub effective_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub lock_ends_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepBody>,
@@ -582,8 +596,14 @@ pub struct PublicRequestStatus {
     pub status: String,
     /// Vietnamese, then English.
     pub status_text: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub received_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub deadline: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -649,9 +669,15 @@ pub struct LockBody {
     pub ground_text: String,
     /// The organization's name, or the holder, the operator, the system.
     pub placed_by: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub effective_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub ends_at: Option<DateTime<Utc>>,
     pub active: bool,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub lifted_at: Option<DateTime<Utc>>,
     pub lifted_by: Option<String>,
     /// How this lock can be lifted (Vietnamese, then English).
@@ -776,6 +802,8 @@ pub struct LostPhoneAnswer {
     /// `code_sent` or `queued`
     pub outcome: String,
     pub confirmation_id: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub code_expires_at: Option<DateTime<Utc>>,
     pub request: Option<RequestBody>,
 }

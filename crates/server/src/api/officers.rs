@@ -123,6 +123,8 @@ pub struct SignInResponse {
     /// The session's bearer token (`dd_os_…`); shown once, stored only as a hash.
     pub token: String,
     /// The session lasts 8 hours and is not extended by use.
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub expires_at: DateTime<Utc>,
     pub officer: SessionOfficer,
 }
@@ -164,12 +166,20 @@ pub struct OfficerResponse {
     /// `pending_enrolment`, `active` or `disabled`.
     pub status: String,
     /// While pending: until when the enrolment token works.
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub enrolment_expires_at: Option<DateTime<Utc>>,
     /// Consecutive failed sign-ins since the last success.
     pub failed_sign_ins: i64,
     /// Set while sign-in is locked after too many failures.
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub sign_in_locked_until: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -197,6 +207,8 @@ pub struct EnrolmentResponse {
     pub officer: OfficerResponse,
     /// One-time token (`dd_en_…`) for `POST /v1/officer-enrolment`, valid 72 hours.
     pub enrolment_token: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub enrolment_expires_at: DateTime<Utc>,
 }
 

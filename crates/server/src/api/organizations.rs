@@ -59,7 +59,11 @@ pub struct OrganizationBody {
     pub status: OrganizationStatus,
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub updated_at: DateTime<Utc>,
 }
 

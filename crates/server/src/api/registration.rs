@@ -63,7 +63,11 @@ pub struct CodeSentResponse {
     pub level: i64,
     /// Masked destinations, e.g. `•••678`.
     pub code_sent_to: Vec<String>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub code_expires_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub registration_expires_at: DateTime<Utc>,
 }
 
@@ -94,6 +98,8 @@ pub struct AccountResponse {
     #[schema(example = "active")]
     pub status: String,
     pub level: i64,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub activated_at: Option<DateTime<Utc>>,
 }
 
