@@ -31,6 +31,9 @@ use tower_http::trace::TraceLayer;
 use crate::clock::Clock;
 use crate::ratelimit::{IpRateLimiter, RateLimit};
 
+/// The largest request body accepted, bulk lock orders apart ([`api::bulk::BODY_LIMIT`]).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 /// The server's settings that the domain rules read.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -139,7 +142,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .merge(authenticated)
         .merge(ops)
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .merge(bulk)
         .layer(axum::middleware::from_fn(problem::uniform_errors))
         .layer(axum::middleware::from_fn(count_requests))

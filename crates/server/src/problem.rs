@@ -52,9 +52,13 @@ pub struct LockNotice {
     /// What the ground means, in English.
     pub description_en: String,
     /// When the lock took effect.
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub since: DateTime<Utc>,
     /// When a temporary lock ends by itself; absent for a lock that lasts until it is lifted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub until: Option<DateTime<Utc>>,
     /// How this lock can be lifted, in Vietnamese.
     pub how_to_lift_vi: String,

@@ -262,7 +262,7 @@ on_both_backends! {
         assert_eq!(status, 202, "{started}");
         assert_eq!(started["channel"], "sms", "the phone by default");
         assert_eq!(started["sent_to"], "•••678");
-        assert_eq!(started["code_expires_at"], json!(now + Duration::minutes(5)));
+        assert_eq!(started["code_expires_at"], dinhdanh_server::api::time::format(&(now + Duration::minutes(5))));
         let (code, channel, recipient) = last_sign_in_code(&server).await;
         assert_eq!((channel.as_str(), recipient.as_str()), ("sms", "+84912345678"));
         let sign_in_id = started["sign_in_id"].as_str().unwrap();
@@ -272,7 +272,7 @@ on_both_backends! {
         assert!(token.starts_with("dd_hs_"), "{token}");
         assert_eq!(session["assurance"], 1);
         assert_eq!(session["account_id"], id.as_str());
-        assert_eq!(session["expires_at"], json!(now + Duration::minutes(60)));
+        assert_eq!(session["expires_at"], dinhdanh_server::api::time::format(&(now + Duration::minutes(60))));
         let (status, body) = verify(&server, sign_in_id, &code).await;
         assert_eq!((status, body["type"].as_str()), (410, Some("urn:dinhdanh:problem:code-expired")), "used once");
 
@@ -681,7 +681,7 @@ on_both_backends! {
         assert_eq!(locks[0]["description_en"], "locked at the request of a prosecuting agency");
         assert_eq!(locks[0]["description_vi"], "khóa theo yêu cầu của cơ quan tiến hành tố tụng");
         assert_eq!(locks[0]["description_en"], lock.description().1);
-        assert_eq!(locks[0]["since"], json!(lock.effective_at));
+        assert_eq!(locks[0]["since"], dinhdanh_server::api::time::format(&lock.effective_at));
         assert!(locks[0].get("until").is_none(), "not temporary");
         let (lift_vi, lift_en) = dinhdanh_domain::authority::how_to_lift(Ground::AuthorityRequest);
         assert_eq!((locks[0]["how_to_lift_vi"].as_str(), locks[0]["how_to_lift_en"].as_str()), (Some(lift_vi), Some(lift_en)));
@@ -715,7 +715,7 @@ on_both_backends! {
         let (status, body) = verify(&server, started["sign_in_id"].as_str().unwrap(), &code).await;
         assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:account-locked")), "{body}");
         assert_eq!(body["locks"][0]["ground"], "holder_request");
-        assert_eq!(body["locks"][0]["until"], json!(lock.ends_at.unwrap()), "a temporary lock says until when");
+        assert_eq!(body["locks"][0]["until"], dinhdanh_server::api::time::format(&lock.ends_at.unwrap()), "a temporary lock says until when");
         assert!(body["locks"][0]["how_to_lift_en"].as_str().unwrap().contains("Level 2"));
         assert!(reasons(&audit(&server, "holder.sign_in").await).contains(&"account_locked".to_owned()));
 

@@ -183,7 +183,7 @@ on_both_backends! {
         assert!(session.starts_with("dd_os_"));
         assert_eq!(body["officer"], json!({"id": id, "username": "hoa.lt", "roles": ["reviewer"]}));
         let expires_at = server.clock.now() + Duration::hours(8);
-        assert_eq!(body["expires_at"].as_str().unwrap(), expires_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        assert_eq!(body["expires_at"].as_str().unwrap(), dinhdanh_server::api::time::format(&expires_at));
 
         let (status, me) = server.call(Method::GET, "/v1/officers/me", &session, None).await;
         assert_eq!((status, me["id"].as_str()), (200, Some(id.as_str())), "{me}");

@@ -45,10 +45,11 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkEntryBody {
-    #[schema(example = "001190123456")]
+    #[schema(example = "001190123456", pattern = r"^[0-9]{12}$")]
     pub id_number: Option<String>,
+    #[schema(example = "M12345678", pattern = "^[A-Za-z0-9]{5,20}$")]
     pub passport_number: Option<String>,
-    #[schema(example = "KOR")]
+    #[schema(example = "KOR", pattern = "^[A-Za-z]{3}$")]
     pub nationality: Option<String>,
 }
 
@@ -57,15 +58,18 @@ pub struct BulkEntryBody {
 #[serde(deny_unknown_fields)]
 pub struct BulkLockBody {
     /// authority_request (prosecuting agencies, competent authorities) or relying_party_request.
-    #[schema(example = "authority_request")]
+    #[schema(example = "authority_request", pattern = "^(authority_request|relying_party_request)$")]
     pub ground: String,
     pub legal_basis: Option<LegalBasisBody>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub reason: String,
     /// Your own case reference (required from relying parties).
     pub reference: Option<String>,
     /// The locks end by themselves at this instant.
     pub ends_at: Option<DateTime<Utc>>,
+    /// 1 to 100,000 accounts.
+    #[schema(min_items = 1, max_items = 100_000)]
     pub accounts: Vec<BulkEntryBody>,
 }
 
@@ -97,23 +101,38 @@ pub struct BulkResultBody {
     pub lock_id: Option<String>,
 }
 
+/// The tracking-code example of the document: a code that parses.
+fn tracking_code_example() -> &'static str {
+    dinhdanh_domain::tracking::TrackingCode::EXAMPLE
+}
+
 /// A bulk lock order: one request with its tracking code, status and per-entry summary.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BulkOrderBody {
     /// The request's id: the officers work it at `/v1/requests/{id}/…`.
     pub id: String,
-    #[schema(example = "7K3M-9QX2-PJ")]
+    #[schema(example = tracking_code_example)]
     pub tracking_code: String,
     pub ground: String,
     pub status: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub received_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub deadline: Option<DateTime<Utc>>,
     pub overdue: bool,
     /// The role that takes the next step: reviewer or supervisor.
     pub next_step_by: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub effective_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub lock_ends_at: Option<DateTime<Utc>>,
     pub summary: BulkSummaryBody,
     /// The entries not accepted (invalid, not_found, duplicate), the first 1,000 of them.
@@ -175,11 +194,10 @@ impl BulkOrderBody {
     security(("bearer" = [])), request_body = BulkLockBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the same order")),
     responses(
-        (status = 201, body = BulkOrderBody),
-        (status = 403, description = "Not allowed by the authorization or lock authority table", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The Idempotency-Key was used for a different order", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 16 MiB"),
-        (status = 422, description = "Missing evidence, no account or too many, or no entry names an active account", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Filed: one request for the whole order", body = BulkOrderBody),
+        (status = 403, description = "`urn:dinhdanh:problem:lock-refused`: the lock authority table does not let this party place this ground", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the Idempotency-Key was used for a different order", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: an unknown ground, missing evidence, an end in the past, no account or more than 100,000, no entry naming an active account, or an invalid Idempotency-Key", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn bulk_lock(
     State(state): State<AppState>,
@@ -211,7 +229,10 @@ pub async fn bulk_lock(
 /// A bulk lock order with its summary: its organization and officers only.
 #[utoipa::path(get, path = "/v1/bulk-lock-orders/{id}", operation_id = "getBulkLockOrder", tag = "locks",
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = BulkOrderBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "The order and its summary", body = BulkOrderBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such order, or not one of this caller's organization", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_bulk_lock_order(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -244,7 +265,10 @@ pub struct BulkResultsPage {
 /// The per-account results of a bulk lock order, page by page: its organization and officers only.
 #[utoipa::path(get, path = "/v1/bulk-lock-orders/{id}/results", operation_id = "getBulkLockResults", tag = "locks",
     security(("bearer" = [])), params(("id" = String, Path), ResultsQuery),
-    responses((status = 200, body = BulkResultsPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "A page of results", body = BulkResultsPage),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such order, or not one of this caller's organization", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_bulk_lock_results(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,

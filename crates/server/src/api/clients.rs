@@ -92,18 +92,18 @@ impl From<AuthMethodBody> for ClientAuthMethod {
 #[serde(deny_unknown_fields)]
 pub struct JwksBody {
     /// RSA (≥ 2048 bits, RS256), EC P-256 (ES256) or Ed25519 (EdDSA) public keys.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 5)]
     pub keys: Vec<Value>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClientRequest {
-    #[schema(example = "Hệ thống chống gian lận")]
+    #[schema(example = "Hệ thống chống gian lận", min_length = 1, max_length = 200)]
     pub name: String,
     pub auth_method: AuthMethodBody,
-    /// Scopes the client may ask for; each must be usable by the organization's kind.
-    #[schema(example = json!(["locks:request", "accounts:status"]))]
+    /// Scopes the client may ask for (at least one); each must be usable by the organization's kind.
+    #[schema(example = json!(["locks:request", "accounts:status"]), min_items = 1)]
     pub scopes: Vec<String>,
     /// Required for `private_key_jwt` (1 to 5 keys); absent for `client_secret`.
     pub jwks: Option<JwksBody>,
@@ -128,8 +128,12 @@ pub struct CredentialResponse {
     /// The public key (keys only).
     #[schema(value_type = Option<Object>)]
     pub jwk: Option<Value>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
     /// Set when the credential was removed; removed credentials are never accepted again.
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub removed_at: Option<DateTime<Utc>>,
 }
 
@@ -157,7 +161,11 @@ pub struct ClientSummary {
     pub scopes: Vec<String>,
     /// `active` or `revoked`.
     pub status: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -279,10 +287,8 @@ fn secret_response(client_id: &str, secret: NewSecret) -> NewSecretResponse {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered", body = CreatedClientResponse),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name, scopes (e.g. not usable by this kind of organization) or keys", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid name, no scope or one not usable by this kind of organization, or keys missing, invalid, duplicated or more than 5", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_client(
@@ -309,9 +315,7 @@ pub async fn create_client(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The clients, oldest first", body = ClientList),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_clients(
@@ -331,9 +335,7 @@ pub async fn list_clients(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The client", body = ClientResponse),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such client", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_client(
@@ -355,11 +357,9 @@ pub async fn get_client(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The key was added", body = CredentialResponse),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The client is revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an acceptable public key, a duplicate kid, too many keys, or not a private_key_jwt client", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such client", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:client-revoked`: the client is revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: not an acceptable public key, a duplicate kid, too many keys, or not a private_key_jwt client", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_client_key(
@@ -383,11 +383,9 @@ pub async fn add_client_key(
     responses(
         (status = 201, description = "The new secret, shown this once", body = NewSecretResponse,
             headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The client is revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Too many secrets, or not a client_secret client", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such client", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:client-revoked`: the client is revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: too many secrets, or not a client_secret client", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_client_secret(
@@ -416,10 +414,8 @@ pub async fn add_client_secret(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or live credential", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It is the client's last live credential, or the client is revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such client or live credential", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:last-credential`: the client's last live credential; `urn:dinhdanh:problem:client-revoked`: the client is revoked", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn remove_client_credential(
@@ -440,9 +436,7 @@ pub async fn remove_client_credential(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The client, now revoked", body = ClientSummary),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such client", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_client(
@@ -462,8 +456,7 @@ pub async fn revoke_client(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The calling client", body = CurrentClientResponse),
-        (status = 401, description = "No valid bearer token (missing, unknown, expired, or the client is revoked)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an organization's token, or the organization is suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`urn:dinhdanh:problem:unauthorized`: no valid bearer token (missing, unknown, expired, or the client is revoked)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn current_client(

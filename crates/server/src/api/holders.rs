@@ -73,19 +73,22 @@ impl From<ChannelBody> for Channel {
 pub struct StartSignInRequest {
     pub holder_kind: HolderKindBody,
     /// Personal identification number (12 digits), citizens only.
-    #[schema(example = "001190123456")]
+    #[schema(example = "001190123456", pattern = r"^[0-9]{12}$")]
     pub id_number: Option<String>,
-    /// Passport or travel document number, foreigners only.
+    /// Passport or travel document number (5 to 20 letters and digits), foreigners only.
+    #[schema(example = "M12345678", pattern = "^[A-Za-z0-9]{5,20}$")]
     pub passport_number: Option<String>,
     /// ISO 3166-1 alpha-3, foreigners only.
-    #[schema(example = "KOR")]
+    #[schema(example = "KOR", pattern = "^[A-Za-z]{3}$")]
     pub nationality: Option<String>,
+    #[schema(min_length = 1, format = Password)]
     pub password: String,
     /// Where to send the one-time code: `sms` or `email`. By default the phone if one is registered, else the
     /// e-mail.
     pub channel: Option<ChannelBody>,
     /// `sign_in` (default) or `restore`: a holder whose account is locked signs in with `restore` to follow the
     /// locks and ask for a lift; that session serves nothing else.
+    #[schema(example = "sign_in", pattern = "^(sign_in|restore)$")]
     pub purpose: Option<String>,
 }
 
@@ -97,6 +100,8 @@ pub struct SignInStartedResponse {
     pub channel: ChannelBody,
     /// The masked destination, e.g. `•••678` or `m•••@example.vn`.
     pub sent_to: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub code_expires_at: DateTime<Utc>,
 }
 
@@ -105,7 +110,7 @@ pub struct SignInStartedResponse {
 #[serde(deny_unknown_fields)]
 pub struct VerifySignInRequest {
     /// The 6-digit code received by SMS or e-mail.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -114,6 +119,8 @@ pub struct HolderSessionResponse {
     /// The session's bearer token (`dd_hs_…`); shown once, stored only as a hash.
     pub token: String,
     /// The session lasts 60 minutes and is not extended by use; a lock ends it at once.
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub expires_at: DateTime<Utc>,
     /// What this sign-in proved, 1 or 2 (the future `acr`): 1 for a password and a code, whatever the account's
     /// level; 2 only when the sign-in itself included a portrait or fingerprint match.
@@ -139,6 +146,8 @@ pub struct MyAccountResponse {
     pub phone: Option<String>,
     /// The registered e-mail, masked.
     pub email: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub activated_at: Option<DateTime<Utc>>,
     /// Whether the account can be used now: no lock is in force.
     pub usable: bool,
@@ -203,10 +212,10 @@ impl StartSignInRequest {
     request_body = StartSignInRequest,
     responses(
         (status = 202, description = "Password accepted; the code is on its way", body = SignInStartedResponse),
-        (status = 401, description = "Unknown identity, wrong password or account not active (one answer)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account is locked; see `locks`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or the chosen channel is not registered", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, or too many codes sent to this destination or identity in the last hour; see retry_after", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`urn:dinhdanh:problem:sign-in-failed`: unknown identity, wrong password, account not active, or this source throttled after repeated failures (one answer for all)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`urn:dinhdanh:problem:account-locked`: a lock is in force; see `locks`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid fields, or the chosen channel is not registered", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:dinhdanh:problem:too-many-requests`: the per-IP limit of public endpoints, or too many codes sent to this destination or identity in the last hour; see `retry_after`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn start_holder_sign_in(
@@ -239,10 +248,11 @@ pub async fn start_holder_sign_in(
     request_body = VerifySignInRequest,
     responses(
         (status = 201, description = "Signed in", body = HolderSessionResponse),
-        (status = 403, description = "A lock took effect since the code was sent; see `locks`", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "The code expired, was used, or was voided after 5 wrong tries", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong code (see attempts_left), or not 6 digits", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Sign-in locked after repeated failures; see retry_after", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`urn:dinhdanh:problem:sign-in-failed`: the account is no longer active", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`urn:dinhdanh:problem:account-locked`: a lock took effect since the code was sent; see `locks`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`urn:dinhdanh:problem:code-expired`: the code expired, was used, or was voided after 5 wrong tries, or the sign-in id is unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:wrong-code`: wrong code, see `attempts_left`; `urn:dinhdanh:problem:validation`: not 6 digits", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:dinhdanh:problem:sign-in-locked`: sign-in locked for this source after repeated failures; `urn:dinhdanh:problem:too-many-requests`: the per-IP limit of public endpoints; see `retry_after`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn verify_holder_sign_in(
@@ -271,8 +281,7 @@ pub async fn verify_holder_sign_in(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No live session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a holder's session", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`urn:dinhdanh:problem:unauthorized`: no live session", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn sign_out_holder(
@@ -291,8 +300,7 @@ pub async fn sign_out_holder(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The holder's account", body = MyAccountResponse),
-        (status = 401, description = "No live holder session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a holder's session", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`urn:dinhdanh:problem:unauthorized`: no live holder session", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_my_account(

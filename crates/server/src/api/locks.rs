@@ -38,7 +38,9 @@ use crate::service::locks::{self, Decision, Idempotency, LockOrder, OfficerStep,
         cancel_request,
         get_request_status,
         list_locks,
-        get_account_status
+        get_account_status,
+        lock_without_sign_in,
+        confirm_lock_without_sign_in
     ),
     components(schemas(
         LockRequestBody,
@@ -51,7 +53,10 @@ use crate::service::locks::{self, Decision, Idempotency, LockOrder, OfficerStep,
         ForwardBody,
         PublicRequestStatus,
         LockBody,
-        AccountStatusBody
+        AccountStatusBody,
+        LostPhoneLockBody,
+        LostPhoneAnswer,
+        ConfirmLockBody
     ))
 )]
 pub struct Doc;
@@ -83,10 +88,11 @@ pub fn public_routes() -> Router<AppState> {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountRefBody {
-    #[schema(example = "001190123456")]
+    #[schema(example = "001190123456", pattern = r"^[0-9]{12}$")]
     pub id_number: Option<String>,
+    #[schema(example = "M12345678", pattern = "^[A-Za-z0-9]{5,20}$")]
     pub passport_number: Option<String>,
-    #[schema(example = "KOR")]
+    #[schema(example = "KOR", pattern = "^[A-Za-z]{3}$")]
     pub nationality: Option<String>,
 }
 
@@ -113,12 +119,16 @@ impl AccountRefBody {
 #[serde(deny_unknown_fields)]
 pub struct LegalBasisBody {
     /// e.g. Quyết định, Lệnh, Công văn
+    #[schema(example = "Quyết định", min_length = 1, max_length = 500)]
     pub document_kind: String,
-    #[schema(example = "123/QĐ-CSĐT")]
+    #[schema(example = "123/QĐ-CSĐT", min_length = 1, max_length = 500)]
     pub number: String,
-    /// YYYY-MM-DD
+    /// YYYY-MM-DD, not in the future.
+    #[schema(example = "2026-05-30", format = Date)]
     pub issued_on: String,
+    #[schema(example = "Cơ quan Cảnh sát điều tra, Công an TP Hà Nội", min_length = 1, max_length = 500)]
     pub issuing_body: String,
+    #[schema(example = "Đỗ Văn Ký", min_length = 1, max_length = 500)]
     pub signer: String,
 }
 
@@ -152,11 +162,15 @@ impl LegalBasisBody {
 #[serde(deny_unknown_fields)]
 pub struct LockRequestBody {
     /// holder_request, authority_request, relying_party_request or terms_violation.
-    #[schema(example = "authority_request")]
+    #[schema(
+        example = "authority_request",
+        pattern = "^(holder_request|authority_request|relying_party_request|terms_violation)$"
+    )]
     pub ground: Option<String>,
     pub account: Option<AccountRefBody>,
     pub legal_basis: Option<LegalBasisBody>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub reason: String,
     /// Your own case reference (required from relying parties).
     pub reference: Option<String>,
@@ -169,13 +183,13 @@ pub struct LockRequestBody {
 #[serde(deny_unknown_fields)]
 pub struct InPersonCheckBody {
     /// The identity document seen: `cccd` (căn cước / citizen identity card) or `passport`.
-    #[schema(example = "cccd")]
+    #[schema(example = "cccd", pattern = "^(cccd|passport)$")]
     pub document_kind: String,
     /// Its number, as read from the document.
-    #[schema(example = "001190123456")]
+    #[schema(example = "001190123456", pattern = "^[A-Za-z0-9]{6,20}$")]
     pub document_number: String,
     /// The office where the holder came.
-    #[schema(example = "Công an phường Điện Biên, Hà Nội")]
+    #[schema(example = "Công an phường Điện Biên, Hà Nội", min_length = 1, max_length = 200)]
     pub office: String,
 }
 
@@ -211,8 +225,10 @@ impl InPersonCheckBody {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnlockRequestBody {
+    #[schema(min_length = 1)]
     pub lock_id: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub reason: String,
     pub legal_basis: Option<LegalBasisBody>,
     pub reference: Option<String>,
@@ -223,8 +239,15 @@ pub struct UnlockRequestBody {
     pub r#override: bool,
 }
 
+/// The tracking-code example of the document: a code that parses (its check character agrees).
+fn tracking_code_example() -> &'static str {
+    TrackingCode::EXAMPLE
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StepBody {
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub at: DateTime<Utc>,
     pub status: String,
     pub event: String,
@@ -236,7 +259,7 @@ pub struct StepBody {
 pub struct RequestBody {
     pub id: String,
     /// Read it aloud or type it to follow the request.
-    #[schema(example = "7K3M-9QX2-PJ")]
+    #[schema(example = tracking_code_example)]
     pub tracking_code: String,
     /// lock or unlock
     pub kind: String,
@@ -248,17 +271,29 @@ pub struct RequestBody {
     pub reason: String,
     pub reference: Option<String>,
     pub legal_basis: Option<LegalBasisBody>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub received_at: DateTime<Utc>,
     /// Deadline of the step now due (working days).
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub deadline: Option<DateTime<Utc>>,
     pub overdue: bool,
     /// The role that takes the next step: reviewer or supervisor.
     pub next_step_by: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub forwarded_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub decided_at: Option<DateTime<Utc>>,
     /// Written reasons of a refusal, or the note of an approval.
     pub decision_reason: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub effective_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub lock_ends_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepBody>,
@@ -326,10 +361,11 @@ pub(crate) fn idempotency(
     security(("bearer" = [])), request_body = LockRequestBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key has the effect once and returns the same request")),
     responses(
-        (status = 201, body = RequestBody),
-        (status = 403, description = "Not allowed by the authorization or lock authority table", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No e-ID account for this identity", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing evidence or invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Filed (status `received`), or in effect at once (status `effective`)", body = RequestBody),
+        (status = 403, description = "`urn:dinhdanh:problem:lock-refused`: the lock authority table does not let this party place this ground", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no e-ID account for this identity", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the Idempotency-Key was used for a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: an unknown ground, no or an invalid account, missing evidence (legal basis, reason, reference), an end in the past, or an invalid Idempotency-Key", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_lock(
     State(state): State<AppState>,
@@ -367,10 +403,11 @@ pub async fn request_lock(
     security(("bearer" = [])), request_body = UnlockRequestBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key has the effect once")),
     responses(
-        (status = 201, body = RequestBody),
-        (status = 403, description = "Not allowed by the lock authority table", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such lock", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "An unlock of this lock is already pending", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Filed", body = RequestBody),
+        (status = 403, description = "`urn:dinhdanh:problem:lock-refused`: the lock authority table does not let this party lift this lock (or not without more proof)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such lock", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: an unlock of this lock is already pending, or the Idempotency-Key was used for a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: missing evidence (legal basis, reason, reference), an invalid in-person check, or an invalid Idempotency-Key", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_unlock(
     State(state): State<AppState>,
@@ -409,7 +446,9 @@ pub struct ListQuery {
 /// Officers: the queue of open requests, the most urgent first (overdue, then by deadline). Organizations: the
 /// requests they filed. Holders: the requests about their account.
 #[utoipa::path(get, path = "/v1/requests", operation_id = "listRequests", tag = "locks", security(("bearer" = [])),
-    params(ListQuery), responses((status = 200, body = Vec<RequestBody>)))]
+    params(ListQuery), responses(
+        (status = 200, description = "The requests (officers: the most urgent first)", body = Vec<RequestBody>),
+    ))]
 pub async fn list_requests(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -455,7 +494,10 @@ pub async fn list_requests(
 
 /// A request with its steps.
 #[utoipa::path(get, path = "/v1/requests/{id}", operation_id = "getRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    params(("id" = String, Path)), responses(
+        (status = 200, description = "The request with its steps", body = RequestBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such request, or not one this caller may read", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -474,7 +516,13 @@ pub async fn get_request(
 
 /// An officer of the role due takes the request into verification.
 #[utoipa::path(post, path = "/v1/requests/{id}/claim", operation_id = "claimRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), responses(
+        (status = 200, description = "Claimed by this officer", body = RequestBody),
+        (status = 403, description = "`urn:dinhdanh:problem:forbidden`: the step belongs to an officer of another role, or the officer who forwarded the request would also decide it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the request's status or route does not allow this step, another officer has claimed it, or (approving an unlock) the lock is no longer active; or the `Idempotency-Key` was used for another step", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: an `Idempotency-Key` that is not 1 to 200 visible characters", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn claim_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -489,8 +537,13 @@ pub async fn claim_request(
 /// The officer who claimed a request gives it back to the queue before taking its step (a claim otherwise holds
 /// for 4 hours, during which no other officer can take its steps).
 #[utoipa::path(post, path = "/v1/requests/{id}/release", operation_id = "releaseRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not claimed by this officer, or no longer open", body = Problem, content_type = "application/problem+json")))]
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), responses(
+        (status = 200, description = "Back in the queue", body = RequestBody),
+        (status = 403, description = "`urn:dinhdanh:problem:forbidden`: the step belongs to an officer of another role, or the officer who forwarded the request would also decide it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: not claimed by this officer, or no longer open; or the `Idempotency-Key` was used for another step", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: an `Idempotency-Key` that is not 1 to 200 visible characters", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn release_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -512,7 +565,13 @@ pub struct ForwardBody {
 /// A reviewer has verified a request on the two-step route (Decree 69/2024 Art. 29–30) and forwards it to the
 /// supervisors, whose 2 working days start now.
 #[utoipa::path(post, path = "/v1/requests/{id}/forward", operation_id = "forwardRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), request_body = ForwardBody, responses((status = 200, body = RequestBody)))]
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), request_body = ForwardBody, responses(
+        (status = 200, description = "Forwarded to the supervisors", body = RequestBody),
+        (status = 403, description = "`urn:dinhdanh:problem:forbidden`: the step belongs to an officer of another role, or the officer who forwarded the request would also decide it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the request's status or route does not allow this step, another officer has claimed it, or (approving an unlock) the lock is no longer active; or the `Idempotency-Key` was used for another step", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: an `Idempotency-Key` that is not 1 to 200 visible characters", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn forward_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -530,6 +589,7 @@ pub async fn forward_request(
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// approve or reject
+    #[schema(example = "approve", pattern = "^(approve|reject)$")]
     pub decision: String,
     /// Required to reject: the written reasons the requester receives.
     #[serde(default)]
@@ -539,8 +599,13 @@ pub struct DecisionBody {
 /// Approve (the request takes effect at once) or reject with written reasons.
 #[utoipa::path(post, path = "/v1/requests/{id}/decision", operation_id = "decideRequest", tag = "locks", security(("bearer" = [])),
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key, after the step was taken, returns the request instead of 409")), request_body = DecisionBody,
-    responses((status = 200, body = RequestBody), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "Decided; an approval takes effect at once", body = RequestBody),
+        (status = 403, description = "`urn:dinhdanh:problem:forbidden`: the step belongs to an officer of another role, or the officer who forwarded the request would also decide it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the request's status or route does not allow this step, another officer has claimed it, or (approving an unlock) the lock is no longer active; or the `Idempotency-Key` was used for another step", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: `decision` is not approve or reject, or a rejection without reasons", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn decide_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -561,7 +626,11 @@ pub async fn decide_request(
 
 /// The requester withdraws a pending request.
 #[utoipa::path(post, path = "/v1/requests/{id}/cancel", operation_id = "cancelRequest", tag = "locks", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = RequestBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    params(("id" = String, Path)), responses(
+        (status = 200, description = "Cancelled", body = RequestBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such request filed by this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the request is decided or closed already", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn cancel_request(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -575,8 +644,9 @@ pub async fn cancel_request(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatusQuery {
-    #[param(example = "7K3M-9QX2-PJ")]
+    #[param(example = tracking_code_example)]
     pub tracking_code: String,
+    #[param(example = "001190123456", pattern = r"^[0-9]{12}$")]
     pub id_number: Option<String>,
     pub passport_number: Option<String>,
     pub nationality: Option<String>,
@@ -585,21 +655,32 @@ pub struct StatusQuery {
 /// What anyone holding a tracking code and the matching identity may see: no names, no officers, no reasons.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicRequestStatus {
+    #[schema(example = tracking_code_example)]
     pub tracking_code: String,
     pub kind: String,
     pub ground: String,
     pub status: String,
     /// Vietnamese, then English.
     pub status_text: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub received_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub deadline: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub updated_at: DateTime<Utc>,
 }
 
 /// Follow a request with its tracking code and the identification number (or passport and nationality) of the
 /// account it concerns. A wrong pairing and an unknown code get the same answer. Rate limited per IP.
 #[utoipa::path(get, path = "/v1/request-status", operation_id = "getRequestStatus", tag = "locks",
-    params(StatusQuery), responses((status = 200, body = PublicRequestStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    params(StatusQuery), responses(
+        (status = 200, description = "Where the request stands", body = PublicRequestStatus),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no request with this tracking code concerns this identity (one answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: the tracking code or the identity is malformed", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_request_status(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<StatusQuery>,
@@ -658,9 +739,15 @@ pub struct LockBody {
     pub ground_text: String,
     /// The organization's name, or the holder, the operator, the system.
     pub placed_by: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub effective_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub ends_at: Option<DateTime<Utc>>,
     pub active: bool,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub lifted_at: Option<DateTime<Utc>>,
     pub lifted_by: Option<String>,
     /// How this lock can be lifted (Vietnamese, then English).
@@ -689,7 +776,10 @@ async fn lock_body(state: &AppState, lock: &Lock, now: DateTime<Utc>) -> Result<
 
 /// Every lock and lift on an account: the holder sees their own, officers any.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/locks", operation_id = "listLocks", tag = "locks", security(("bearer" = [])),
-    params(("account_id" = String, Path)), responses((status = 200, body = Vec<LockBody>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    params(("account_id" = String, Path)), responses(
+        (status = 200, description = "Every lock and lift, oldest first", body = Vec<LockBody>),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: another holder's account", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list_locks(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -731,7 +821,11 @@ pub struct AccountStatusBody {
 
 /// Whether the e-ID account of an identity can be used now. Organizations need the `accounts:status` scope.
 #[utoipa::path(get, path = "/v1/account-status", operation_id = "getAccountStatus", tag = "locks", security(("bearer" = [])),
-    params(AccountStatusQuery), responses((status = 200, body = AccountStatusBody), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    params(AccountStatusQuery), responses(
+        (status = 200, description = "Whether the account exists and can be used", body = AccountStatusBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: a holder asking about another identity (one answer whether it has an account or not)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: give either id_number, or passport_number and nationality", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_account_status(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -766,14 +860,21 @@ pub async fn get_account_status(
 #[serde(deny_unknown_fields)]
 pub struct LostPhoneLockBody {
     /// citizen or foreigner
+    #[schema(example = "citizen", pattern = "^(citizen|foreigner)$")]
     pub holder_kind: String,
+    #[schema(example = "001190123456", pattern = r"^[0-9]{12}$")]
     pub id_number: Option<String>,
+    #[schema(example = "M12345678", pattern = "^[A-Za-z0-9]{5,20}$")]
     pub passport_number: Option<String>,
+    #[schema(example = "KOR", pattern = "^[A-Za-z]{3}$")]
     pub nationality: Option<String>,
+    #[schema(example = "Trần Thị Mai", min_length = 1, max_length = 200)]
     pub full_name: String,
     /// YYYY-MM-DD
+    #[schema(example = "1990-05-01", format = Date)]
     pub date_of_birth: String,
     /// The channel you lost: `sms` (default) or `email`. The confirmation code goes to the other one.
+    #[schema(example = "sms", pattern = "^(sms|email)$")]
     pub lost_channel: Option<String>,
     #[serde(default)]
     pub reason: String,
@@ -783,8 +884,11 @@ pub struct LostPhoneLockBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LostPhoneAnswer {
     /// `code_sent` or `queued`
+    #[schema(example = "code_sent")]
     pub outcome: String,
     pub confirmation_id: Option<String>,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub code_expires_at: Option<DateTime<Utc>>,
     pub request: Option<RequestBody>,
 }
@@ -792,6 +896,8 @@ pub struct LostPhoneAnswer {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmLockBody {
+    /// The 6-digit code sent to your other channel.
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -804,8 +910,10 @@ pub struct ConfirmLockBody {
     responses(
         (status = 202, description = "A confirmation code went to the other channel", body = LostPhoneAnswer),
         (status = 201, description = "No other channel: queued for an officer", body = LostPhoneAnswer),
-        (status = 422, description = "The details do not match (one answer for any difference)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`urn:dinhdanh:problem:lock-refused`: the operator's settings do not take holders' own locks", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:registry-mismatch`: the details do not match the account and the registry, or the account is not active (one answer for any difference); `urn:dinhdanh:problem:validation`: invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:dinhdanh:problem:too-many-requests`: the per-IP limit of public endpoints, or too many codes sent to this destination or identity in the last hour; see `retry_after`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`urn:dinhdanh:problem:registry-unavailable`: the registry cannot be reached", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn lock_without_sign_in(
     State(state): State<AppState>,
@@ -877,9 +985,9 @@ pub async fn lock_without_sign_in(
 #[utoipa::path(post, path = "/v1/lock-requests/without-sign-in/{confirmation_id}/confirm", operation_id = "confirmLockWithoutSignIn",
     tag = "locks", params(("confirmation_id" = String, Path)), request_body = ConfirmLockBody,
     responses(
-        (status = 201, body = RequestBody),
-        (status = 410, description = "Code expired or voided", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong code; see attempts_left", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The lock is in effect", body = RequestBody),
+        (status = 410, description = "`urn:dinhdanh:problem:code-expired`: the code expired, was used or was voided after 5 wrong tries, or the confirmation id is unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:wrong-code`: wrong code, see `attempts_left`; `urn:dinhdanh:problem:validation`: not 6 digits", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn confirm_lock_without_sign_in(
     State(state): State<AppState>,

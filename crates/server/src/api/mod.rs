@@ -11,6 +11,7 @@ pub mod officers;
 pub mod ops;
 pub mod organizations;
 pub mod registration;
+pub mod time;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};

@@ -224,7 +224,8 @@ fn parse_request(public_url: Option<&str>, headers: &HeaderMap, body: &[u8]) -> 
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request, invalid_scope or unsupported_grant_type", body = OAuthErrorBody),
         (status = 401, description = "invalid_client: unknown or revoked client, suspended organization, wrong secret or key, bad or replayed assertion", body = OAuthErrorBody),
-        (status = 429, description = "Too many requests from this address", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "invalid_request: the body is larger than 64 KiB", body = OAuthErrorBody),
+        (status = 429, description = "`urn:dinhdanh:problem:too-many-requests`: the per-IP limit of public endpoints; see `retry_after` (a problem, not an OAuth error: the limit answers before the endpoint)", body = crate::problem::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

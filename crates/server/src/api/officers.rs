@@ -75,8 +75,10 @@ pub fn public_routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     /// The one-time enrolment token (`dd_en_…`) an administrator handed over.
+    #[schema(min_length = 1)]
     pub token: String,
     /// The new password: 8 to 128 characters, not a common password, not the username.
+    #[schema(min_length = 8, max_length = 128, format = Password)]
     pub password: String,
 }
 
@@ -93,9 +95,10 @@ pub struct EnrolResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmEnrolmentRequest {
+    #[schema(min_length = 1)]
     pub token: String,
     /// The 6-digit code the authenticator app shows now.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -104,9 +107,10 @@ pub struct ConfirmEnrolmentRequest {
 pub struct SignInRequest {
     #[schema(example = "tuan.pm")]
     pub username: String,
+    #[schema(format = Password)]
     pub password: String,
     /// The 6-digit TOTP code.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -123,6 +127,8 @@ pub struct SignInResponse {
     /// The session's bearer token (`dd_os_…`); shown once, stored only as a hash.
     pub token: String,
     /// The session lasts 8 hours and is not extended by use.
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub expires_at: DateTime<Utc>,
     pub officer: SessionOfficer,
 }
@@ -131,14 +137,14 @@ pub struct SignInResponse {
 #[serde(deny_unknown_fields)]
 pub struct CreateOfficerRequest {
     /// 3 to 64 lower-case ASCII letters, digits, `.`, `-`, `_`, starting with a letter.
-    #[schema(example = "tuan.pm")]
+    #[schema(example = "tuan.pm", pattern = "^[a-z][a-z0-9._-]{2,63}$")]
     pub username: String,
-    #[schema(example = "Phạm Minh Tuấn")]
+    #[schema(example = "Phạm Minh Tuấn", min_length = 1, max_length = 200)]
     pub full_name: String,
     /// The officer's unit: an active organization of kind `operator`.
     pub organization_id: String,
     /// At least one of `reviewer`, `supervisor`, `administrator`.
-    #[schema(example = json!(["reviewer"]))]
+    #[schema(example = json!(["reviewer"]), min_items = 1)]
     pub roles: Vec<String>,
 }
 
@@ -146,10 +152,13 @@ pub struct CreateOfficerRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOfficerRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
+    /// At least one of `reviewer`, `supervisor`, `administrator`.
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<String>>,
     /// `active` or `disabled`.
-    #[schema(example = "disabled")]
+    #[schema(example = "disabled", pattern = "^(active|disabled)$")]
     pub status: Option<String>,
 }
 
@@ -164,12 +173,20 @@ pub struct OfficerResponse {
     /// `pending_enrolment`, `active` or `disabled`.
     pub status: String,
     /// While pending: until when the enrolment token works.
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub enrolment_expires_at: Option<DateTime<Utc>>,
     /// Consecutive failed sign-ins since the last success.
     pub failed_sign_ins: i64,
     /// Set while sign-in is locked after too many failures.
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub sign_in_locked_until: Option<DateTime<Utc>>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -197,6 +214,8 @@ pub struct EnrolmentResponse {
     pub officer: OfficerResponse,
     /// One-time token (`dd_en_…`) for `POST /v1/officer-enrolment`, valid 72 hours.
     pub enrolment_token: String,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub enrolment_expires_at: DateTime<Utc>,
 }
 
@@ -238,9 +257,8 @@ fn push<T, E: ToString>(errors: &mut Vec<FieldError>, field: &str, result: Resul
     request_body = EnrolRequest,
     responses(
         (status = 200, description = "Password set; load the TOTP secret into an authenticator app", body = EnrolResponse),
-        (status = 404, description = "The token is unknown, used or expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The password breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: the token is unknown, used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: the password breaks a rule", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn enrol_officer(
@@ -258,8 +276,8 @@ pub async fn enrol_officer(
     request_body = ConfirmEnrolmentRequest,
     responses(
         (status = 200, description = "Enrolled; the officer can sign in", body = OfficerResponse),
-        (status = 404, description = "The token is unknown, used or expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong code, or step 1 not done", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: the token is unknown, used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: wrong code, or step 1 not done", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn confirm_officer_enrolment(
@@ -278,8 +296,8 @@ pub async fn confirm_officer_enrolment(
     request_body = SignInRequest,
     responses(
         (status = 201, description = "Signed in", body = SignInResponse),
-        (status = 401, description = "Wrong username, password or code", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Sign-in locked after failures, or too many requests; see retry_after", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`urn:dinhdanh:problem:sign-in-failed`: wrong username, password or code, or an officer who is not active (one answer for all)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:dinhdanh:problem:sign-in-locked`: sign-in locked after repeated failures; `urn:dinhdanh:problem:too-many-requests`: the per-IP limit of public endpoints; see `retry_after`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn sign_in_officer(
@@ -307,8 +325,6 @@ pub async fn sign_in_officer(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an officer's session", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn sign_out_officer(
@@ -329,9 +345,8 @@ pub async fn sign_out_officer(
     request_body = CreateOfficerRequest,
     responses(
         (status = 201, description = "Created pending enrolment; the token is shown once", body = EnrolmentResponse),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the username is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid username, name or roles, or not an active organization of kind operator", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_officer(
@@ -366,7 +381,6 @@ fn enrolment_response(enrolment: service::Enrolment, now: DateTime<Utc>) -> Enro
     security(("bearer" = [])),
     responses(
         (status = 200, description = "All officers", body = [OfficerResponse]),
-        (status = 403, description = "Neither administrator nor supervisor", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_officers(
@@ -385,8 +399,7 @@ pub async fn list_officers(
     params(("officer_id" = String, Path, description = "The officer's id")),
     responses(
         (status = 200, description = "The officer", body = OfficerResponse),
-        (status = 403, description = "Neither administrator nor supervisor", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such officer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such officer", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_officer(
@@ -408,10 +421,9 @@ pub async fn get_officer(
     request_body = UpdateOfficerRequest,
     responses(
         (status = 200, description = "The officer as changed", body = OfficerResponse),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such officer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It would leave no active administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such officer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:last-administrator`: it would leave no active administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid name, roles or status", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_officer(
@@ -443,10 +455,9 @@ pub async fn update_officer(
     params(("officer_id" = String, Path, description = "The officer's id")),
     responses(
         (status = 201, description = "A new enrolment token, shown once", body = EnrolmentResponse),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such officer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It would leave no active administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The officer is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such officer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:last-administrator`: it would leave no active administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: the officer is disabled", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reissue_officer_enrolment(
@@ -465,8 +476,6 @@ pub async fn reissue_officer_enrolment(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The officer of this session", body = OfficerResponse),
-        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an officer's session", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_current_officer(

@@ -59,7 +59,11 @@ pub struct OrganizationBody {
     pub status: OrganizationStatus,
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -83,15 +87,19 @@ impl From<Organization> for OrganizationBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
-    #[schema(example = "VCB")]
+    /// 2 to 32 letters, digits, `-` and `_` (kept in upper case).
+    #[schema(example = "VCB", pattern = "^[A-Za-z0-9_-]{2,32}$")]
     pub code: String,
-    #[schema(example = "Ngân hàng TMCP Ngoại thương Việt Nam")]
+    #[schema(example = "Ngân hàng TMCP Ngoại thương Việt Nam", min_length = 1, max_length = 300)]
     pub name: String,
-    #[schema(value_type = String, example = "relying_party")]
+    /// operator, prosecuting_agency, competent_authority or relying_party
+    #[schema(value_type = String, example = "relying_party", pattern = "^(operator|prosecuting_agency|competent_authority|relying_party)$")]
     pub kind: String,
     /// A unit's parent, of the same kind.
     pub parent_id: Option<String>,
+    #[schema(example = "lienhe@vietcombank.com.vn", format = Email, max_length = 254)]
     pub contact_email: Option<String>,
+    #[schema(example = "0243824382")]
     pub contact_phone: Option<String>,
 }
 
@@ -99,6 +107,7 @@ pub struct CreateOrganizationRequest {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
+    #[schema(min_length = 1, max_length = 300)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -120,6 +129,7 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
 #[serde(deny_unknown_fields)]
 pub struct StatusChangeRequest {
     /// Why; kept in the audit log.
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 
@@ -153,10 +163,10 @@ fn contact_phone(raw: Option<String>) -> Result<Option<PhoneNumber>, ApiError> {
 #[utoipa::path(post, path = "/v1/organizations", operation_id = "createOrganization", tag = "organizations",
     security(("bearer" = [])), request_body = CreateOrganizationRequest,
     responses(
-        (status = 201, body = OrganizationBody),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Registered", body = OrganizationBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such parent organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the code is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid code, name, kind, contacts, or a parent of another kind", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_organization(
     State(state): State<AppState>,
@@ -179,7 +189,10 @@ pub async fn create_organization(
 /// List organizations, by code.
 #[utoipa::path(get, path = "/v1/organizations", operation_id = "listOrganizations", tag = "organizations",
     security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Vec<OrganizationBody>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "The organizations, by code", body = Vec<OrganizationBody>),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: unknown `kind`", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list_organizations(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -194,7 +207,10 @@ pub async fn list_organizations(
 /// Read one organization.
 #[utoipa::path(get, path = "/v1/organizations/{id}", operation_id = "getOrganization", tag = "organizations",
     security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = OrganizationBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "The organization", body = OrganizationBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such organization", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_organization(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -208,8 +224,11 @@ pub async fn get_organization(
 /// Change an organization's name, parent or contacts.
 #[utoipa::path(patch, path = "/v1/organizations/{id}", operation_id = "updateOrganization", tag = "organizations",
     security(("bearer" = [])), params(("id" = String, Path)), request_body = UpdateOrganizationRequest,
-    responses((status = 200, body = OrganizationBody), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "The organization as changed", body = OrganizationBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such organization or parent organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid name or contacts, a parent of another kind, or a cycle of parents", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn update_organization(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -229,7 +248,12 @@ pub async fn update_organization(
 /// Suspend an organization: its clients get no tokens and its tokens stop working at once.
 #[utoipa::path(post, path = "/v1/organizations/{id}/suspend", operation_id = "suspendOrganization", tag = "organizations",
     security(("bearer" = [])), params(("id" = String, Path)), request_body = StatusChangeRequest,
-    responses((status = 200, body = OrganizationBody), (status = 409, description = "Your own organization", body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "Suspended", body = OrganizationBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: your own organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: no reason, or one over 1000 characters", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn suspend_organization(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
@@ -243,7 +267,11 @@ pub async fn suspend_organization(
 /// Reinstate a suspended organization.
 #[utoipa::path(post, path = "/v1/organizations/{id}/reinstate", operation_id = "reinstateOrganization", tag = "organizations",
     security(("bearer" = [])), params(("id" = String, Path)), request_body = StatusChangeRequest,
-    responses((status = 200, body = OrganizationBody)))]
+    responses(
+        (status = 200, description = "Reinstated", body = OrganizationBody),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: no reason, or one over 1000 characters", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn reinstate_organization(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,

@@ -31,17 +31,19 @@ pub enum HolderKindBody {
 pub struct RegisterRequest {
     pub holder_kind: HolderKindBody,
     /// Personal identification number (12 digits), citizens only.
-    #[schema(example = "001190123456")]
+    #[schema(example = "001190123456", pattern = r"^[0-9]{12}$")]
     pub id_number: Option<String>,
-    /// Passport or travel document number, foreigners only.
+    /// Passport or travel document number (5 to 20 letters and digits), foreigners only.
+    #[schema(example = "M12345678", pattern = "^[A-Za-z0-9]{5,20}$")]
     pub passport_number: Option<String>,
     /// ISO 3166-1 alpha-3, foreigners only.
-    #[schema(example = "KOR")]
+    #[schema(example = "KOR", pattern = "^[A-Za-z]{3}$")]
     pub nationality: Option<String>,
-    #[schema(example = "Trần Thị Mai")]
+    /// As in the registry: at most 200 characters, no digits.
+    #[schema(example = "Trần Thị Mai", min_length = 1, max_length = 200)]
     pub full_name: String,
     /// YYYY-MM-DD.
-    #[schema(example = "1990-05-01")]
+    #[schema(example = "1990-05-01", format = Date)]
     pub date_of_birth: String,
     /// `male` or `female` (also `nam`, `nữ`).
     #[schema(example = "female")]
@@ -49,8 +51,11 @@ pub struct RegisterRequest {
     /// Where the activation code is sent by SMS; at least one of `phone` and `email`.
     #[schema(example = "0912345678")]
     pub phone: Option<String>,
+    #[schema(example = "mai@example.vn", format = Email, max_length = 254)]
     pub email: Option<String>,
-    /// At least 8 characters, not a common password.
+    /// 8 to 128 characters (NIST SP 800-63B: no composition rules), not a common password, not your own
+    /// identification or passport number.
+    #[schema(min_length = 8, max_length = 128, format = Password)]
     pub password: String,
 }
 
@@ -63,7 +68,11 @@ pub struct CodeSentResponse {
     pub level: i64,
     /// Masked destinations, e.g. `•••678`.
     pub code_sent_to: Vec<String>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub code_expires_at: DateTime<Utc>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
     pub registration_expires_at: DateTime<Utc>,
 }
 
@@ -84,7 +93,7 @@ impl From<CodeSent> for CodeSentResponse {
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
     /// The 6-digit code received by SMS or e-mail.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -94,6 +103,8 @@ pub struct AccountResponse {
     #[schema(example = "active")]
     pub status: String,
     pub level: i64,
+    #[serde(with = "crate::api::time::millis_option")]
+    #[schema(example = crate::api::time::example)]
     pub activated_at: Option<DateTime<Utc>>,
 }
 
@@ -168,9 +179,10 @@ fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered; activation code sent", body = CodeSentResponse),
-        (status = 409, description = "This identity already has an account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or the data does not match the registry", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:already-registered`: this identity already has an account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid fields (all of them listed in `errors`); `urn:dinhdanh:problem:registry-mismatch`: the declaration does not match the registry", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:dinhdanh:problem:too-many-requests`: the per-IP limit of public endpoints, or too many codes sent to this phone or e-mail in the last hour; see `retry_after`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`urn:dinhdanh:problem:registry-unavailable`: the registry cannot be reached", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn register(
@@ -189,10 +201,10 @@ pub async fn register(
     request_body = ActivateRequest,
     responses(
         (status = 200, description = "The account is active", body = AccountResponse),
-        (status = 404, description = "No such registration", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already active", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Code or registration expired", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong or malformed code", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:account-not-found`: no such registration", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:already-active`: the account is active already", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`urn:dinhdanh:problem:code-expired`: the code expired or was voided after 5 wrong tries; `urn:dinhdanh:problem:registration-expired`: not activated within 24 hours", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:wrong-code`: wrong code, see `attempts_left`; `urn:dinhdanh:problem:validation`: not 6 digits", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn activate(
@@ -217,10 +229,10 @@ pub async fn activate(
     params(("account_id" = String, Path, description = "The id returned by registration")),
     responses(
         (status = 202, description = "A new code is on its way", body = CodeSentResponse),
-        (status = 404, description = "No such registration", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already active", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Registration expired", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Resend limit reached; see retry_after", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:account-not-found`: no such registration", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:already-active`: the account is active already", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`urn:dinhdanh:problem:registration-expired`: not activated within 24 hours", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:dinhdanh:problem:too-many-requests`: a code was sent less than a minute ago, five were sent this hour, or the per-IP limit of public endpoints; see `retry_after`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn resend_activation_code(
