@@ -291,7 +291,7 @@ on_both_backends! {
         assert_eq!(status, 409, "a key reused for another decision is refused: {body}");
         let (status, body) = step("decision", &c.reviewer, "decide-1", approve).await;
         assert_eq!(status, 403, "another officer's key is theirs alone: {body}");
-        let steps: Vec<&str> = server.store.request_steps(&id).await.unwrap().iter().map(|s| s.event).collect();
+        let steps: Vec<&str> = server.store.request_steps(&id).await.unwrap().iter().map(|s| s.event.as_str()).collect();
         assert_eq!(steps.iter().filter(|s| **s == "claimed").count(), 1, "{steps:?}");
         assert_eq!(steps.iter().filter(|s| **s == "forwarded").count(), 1, "{steps:?}");
         let locks = server.store.active_locks(&c.holder.id, server.clock.now()).await.unwrap();
