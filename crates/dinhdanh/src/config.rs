@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub sms_gateway: Option<SmsGatewayFile>,
     pub rate_limit: Option<RateLimitFile>,
     pub locks: Option<LocksFile>,
+    pub audit: Option<AuditFile>,
     /// Province codes a deployment adds to the built-in list: `"003" = "Name"`.
     #[serde(default)]
     pub extra_province_codes: BTreeMap<String, String>,
@@ -64,6 +65,23 @@ pub struct LocksFile {
     #[serde(default)]
     pub make_up_working_days: Vec<chrono::NaiveDate>,
 }
+
+/// The audit log's signed checkpoints (docs/audit.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFile {
+    /// The signing key (`PRIVATE+KEY+…`), outside the database; created, readable by its owner only, at the first
+    /// start if missing. Default: `dinhdanh-audit.key` in the working directory.
+    pub signing_key_file: Option<PathBuf>,
+    /// The log's name in its checkpoints: default the public URL's host followed by `/audit`, or `dinhdanh/audit`.
+    pub log_name: Option<String>,
+    /// How often a checkpoint is signed when the log grew. Default 60.
+    pub checkpoint_every_seconds: Option<u64>,
+    /// A file each signed checkpoint is also appended to, one JSON line each: keep it, or ship it, elsewhere.
+    pub publish_file: Option<PathBuf>,
+}
+
+pub const DEFAULT_AUDIT_KEY_FILE: &str = "dinhdanh-audit.key";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -53,7 +53,7 @@ enum Command {
         #[command(subcommand)]
         command: admin_cmd::AdminCommand,
     },
-    /// The audit log: `audit verify` checks its hash chain.
+    /// The audit log: `audit verify` checks it against its signed checkpoints, `audit prove` proves one entry.
     Audit {
         #[command(subcommand)]
         command: audit_cmd::AuditCommand,

@@ -37,6 +37,19 @@ struct NodeSettings {
     smtp: Option<SmtpConfig>,
     sms: Option<SmsGatewayConfig>,
     server: ServerConfig,
+    checkpoint_every: Duration,
+}
+
+/// The audit log's name in its checkpoints: the public host's, so that two deployments' logs never pass for one.
+fn default_log_name(public_url: Option<&str>) -> String {
+    let host = public_url
+        .and_then(|u| u.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(host) => format!("{host}/audit"),
+        None => "dinhdanh/audit".to_owned(),
+    }
 }
 
 fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<NodeSettings> {
@@ -96,7 +109,14 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         }
         server.calendar = working_calendar(locks);
     }
+    let audit = file.audit.unwrap_or_default();
+    let key_file =
+        audit.signing_key_file.clone().unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_AUDIT_KEY_FILE));
+    let log_name = audit.log_name.clone().unwrap_or_else(|| default_log_name(server.public_url.as_deref()));
+    server.audit_signer = Some(Arc::new(crate::audit_cmd::load_or_create_signer(&key_file, &log_name)?));
+    server.audit_publish_file = audit.publish_file.clone();
     Ok(NodeSettings {
+        checkpoint_every: Duration::from_secs(audit.checkpoint_every_seconds.unwrap_or(60).max(1)),
         database_url: database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
         listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
         dev_inbox: args.dev_inbox.or(file.dev_inbox),
@@ -155,6 +175,8 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     };
     let worker = tokio::spawn(Worker::new(store.clone(), channels, WorkerConfig::default()).run(stopped()));
     let jobs = tokio::spawn(dinhdanh_server::run_background_jobs(state.clone(), Duration::from_secs(60), stopped()));
+    let checkpoints =
+        tokio::spawn(dinhdanh_server::run_audit_checkpoints(state.clone(), settings.checkpoint_every, stopped()));
     let server = tokio::spawn(dinhdanh_server::serve(listener, state, stopped()));
 
     tracing::info!(%address, database = store.dialect().name(), "dinhdanh is serving");
@@ -173,6 +195,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     let _ = stop_tx.send(true);
     server.await?.context("server failed")?;
     let _ = worker.await;
+    let _ = checkpoints.await;
     let _ = jobs.await;
     store.close().await;
     Ok(())
@@ -263,6 +286,19 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
         inbox.display(),
         options.listen
     ));
+    let mut file = file;
+    // The demo keeps its signing key and its published checkpoints beside its database, and signs often.
+    let mut audit = file.audit.take().unwrap_or_default();
+    audit.signing_key_file.get_or_insert_with(|| dir.join(crate::config::DEFAULT_AUDIT_KEY_FILE));
+    audit.publish_file.get_or_insert_with(|| dir.join("audit-checkpoints.jsonl"));
+    audit.checkpoint_every_seconds.get_or_insert(10);
+    banner.push_str(&format!(
+        "\nThe audit log is signed every {} s with {}; checkpoints also go to {} (dinhdanh audit verify).",
+        audit.checkpoint_every_seconds.unwrap_or(10),
+        audit.signing_key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        audit.publish_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+    ));
+    file.audit = Some(audit);
     let args = ServeArgs { listen: Some(options.listen), dev_inbox: Some(inbox), ..ServeArgs::default() };
     let settings = resolve(file, DatabaseArgs { database_url: Some(database_url) }, args)?;
     run_node(store, settings, Some(banner)).await
@@ -271,6 +307,12 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_is_named_after_the_public_host() {
+        assert_eq!(default_log_name(Some("https://eid.example.vn:8443/base")), "eid.example.vn/audit");
+        assert_eq!(default_log_name(None), "dinhdanh/audit");
+    }
 
     #[test]
     fn the_configured_swaps_add_to_the_built_in_holidays() {

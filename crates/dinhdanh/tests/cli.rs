@@ -161,8 +161,19 @@ async fn serve_answers_and_stops_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_verify_reports_intact_and_tampered_logs() {
+async fn audit_verify_checks_the_signed_checkpoints_and_prove_gives_a_proof() {
     for db in [TestDb::sqlite(), TestDb::postgres().await] {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("audit.key");
+        let published = dir.path().join("checkpoints.jsonl");
+        let config = dir.path().join("dinhdanh.toml");
+        std::fs::write(
+            &config,
+            format!("[audit]\nsigning_key_file = {key:?}\npublish_file = {published:?}\nlog_name = \"test/audit\"\n"),
+        )
+        .unwrap();
+        let signer = dinhdanh_store::CheckpointSigner::generate("test/audit").unwrap();
+        std::fs::write(&key, signer.to_key_file()).unwrap();
         let store = db.store().await;
         for i in 0..3 {
             store
@@ -177,17 +188,83 @@ async fn audit_verify_reports_intact_and_tampered_logs() {
                 .await
                 .unwrap();
         }
-        let out = dinhdanh(&["audit", "verify", "--database-url", &db.url]);
+        let config = config.to_str().unwrap();
+        let run = |args: &[&str]| dinhdanh(&[&["--config", config][..], args].concat());
+        let out = run(&["audit", "verify", "--database-url", &db.url]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("intact: 3 entries"), "{}", text(&out.stdout));
+        assert!(text(&out.stdout).contains("no signed checkpoint yet"), "{}", text(&out.stdout));
 
+        let out = run(&["audit", "checkpoint", "--database-url", &db.url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with("test/audit\n3\n"), "{}", text(&out.stdout));
+        let out = run(&["audit", "prove", "2", "--database-url", &db.url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let proof: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((proof["leaf_index"].as_i64(), proof["tree_size"].as_i64()), (Some(1), Some(3)));
+        assert_eq!(proof["inclusion_proof"].as_array().unwrap().len(), 2);
+        let checked = dinhdanh_store::CheckpointVerifier::parse(&signer.verifier().to_text())
+            .unwrap()
+            .open(proof["checkpoint"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(dinhdanh_store::merkle::hex(&checked.root), proof["root_hash"].as_str().unwrap());
+
+        // Whoever can write to the database rewrites entry 2 with a matching leaf hash and drops the checkpoints
+        // kept there: the published copy still catches it.
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-        sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2").execute(&pool).await.unwrap();
+        let entry = store.audit_entry(2).await.unwrap().unwrap();
+        let forged = dinhdanh_store::merkle::leaf_hash(
+            serde_json::json!([
+                2,
+                entry.at.timestamp_millis(),
+                "someone-else",
+                entry.action,
+                entry.subject,
+                entry.outcome,
+                entry.detail.to_string()
+            ])
+            .to_string()
+            .as_bytes(),
+        );
+        sqlx::query("UPDATE audit_log SET actor = 'someone-else', leaf_hash = $1 WHERE seq = 2")
+            .bind(dinhdanh_store::merkle::hex(&forged))
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM audit_checkpoints").execute(&pool).await.unwrap();
+        // And sets the head row to the tree of the rewritten entries.
+        let mut tree = dinhdanh_store::merkle::Frontier::default();
+        for seq in 1..=3 {
+            let leaf = store.audit_entry(seq).await.unwrap().unwrap().leaf_hash;
+            tree.push(dinhdanh_store::merkle::hash_from_hex(&leaf).unwrap());
+        }
+        sqlx::query("UPDATE audit_head SET frontier = $1, root = $2 WHERE id = 1")
+            .bind(tree.encode())
+            .bind(dinhdanh_store::merkle::hex(&tree.root()))
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
-        let out = dinhdanh(&["audit", "verify", "--database-url", &db.url]);
+        let out = run(&["audit", "verify", "--database-url", &db.url]);
+        assert!(out.status.success(), "without the published copy the rewrite passes: {}", text(&out.stderr));
+        let out = run(&["audit", "verify", "--database-url", &db.url, "--checkpoints", published.to_str().unwrap()]);
         assert!(!out.status.success());
-        assert!(text(&out.stderr).contains("entry 2 was edited"), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("one of entries 1 to 3 was changed"), "{}", text(&out.stderr));
+
+        let other = dinhdanh_store::CheckpointSigner::generate("test/audit").unwrap().verifier().to_text();
+        let out = run(&[
+            "audit",
+            "verify",
+            "--database-url",
+            &db.url,
+            "--checkpoints",
+            published.to_str().unwrap(),
+            "--verifier-key",
+            &other,
+        ]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("no valid signature"), "{}", text(&out.stderr));
     }
 }
 

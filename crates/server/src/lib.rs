@@ -55,6 +55,10 @@ pub struct ServerConfig {
     pub lock_policy: AuthorityPolicy,
     /// Working days for request deadlines: weekends and these public holidays do not count.
     pub calendar: WorkingCalendar,
+    /// Signs the audit log's checkpoints (the key comes from a file, never from the database); none, none signed.
+    pub audit_signer: Option<std::sync::Arc<dinhdanh_store::CheckpointSigner>>,
+    /// Where each signed checkpoint is also appended, one JSON line each (a file the operator keeps elsewhere).
+    pub audit_publish_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +73,8 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             lock_policy: AuthorityPolicy::default(),
             calendar: WorkingCalendar::default(),
+            audit_signer: None,
+            audit_publish_file: None,
         }
     }
 }
@@ -132,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(api::ops::readyz))
         .route("/metrics", get(api::ops::metrics))
         .route("/openapi.json", get(api::ops::openapi_json))
+        .route("/v1/audit/checkpoints", get(api::audit::list_checkpoints))
         .layer(axum::middleware::from_fn_with_state(state.ops_limiter.clone(), ratelimit::limit_by_ip));
     // Bulk lock orders need bodies far above 64 KiB: authenticated routes with their own limit (api::bulk),
     // merged after the 64 KiB layer so that it does not wrap them.
@@ -191,6 +198,24 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
                 state.api_limiter.shrink();
             }
         }
+    }
+}
+
+/// Signs a checkpoint of the audit log every `every` (when it grew), and once more at shutdown.
+pub async fn run_audit_checkpoints(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    let mut ticker = tokio::time::interval(every);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = ticker.tick() => {}
+        }
+        if let Err(e) = service::audit::sign_checkpoint(&state).await {
+            tracing::warn!(error = ?e, "signing an audit checkpoint failed");
+        }
+    }
+    if let Err(e) = service::audit::sign_checkpoint(&state).await {
+        tracing::warn!(error = ?e, "signing the last audit checkpoint failed");
     }
 }
 

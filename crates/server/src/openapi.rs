@@ -58,6 +58,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(api::holders::Doc::openapi());
     doc.merge(api::locks::Doc::openapi());
     doc.merge(api::bulk::Doc::openapi());
+    doc.merge(api::audit::Doc::openapi());
     utoipa::Modify::modify(&CommonResponses, &mut doc);
     doc
 }
@@ -73,7 +74,8 @@ pub fn problem_type(slug: &str) -> String {
 ///   `insufficient-scope` when one of its actions needs a scope;
 /// - a JSON body: `400 malformed-body`, `413 payload-too-large` (naming the route's limit) and `422 validation`;
 /// - query parameters: `422 validation`;
-/// - every route is behind a per-IP limit ([`crate::router`]): `429 too-many-requests` with `Retry-After`.
+/// - every route is behind a per-IP limit ([`crate::router`]): `429 too-many-requests` with `Retry-After`;
+/// - every write may, when its transaction keeps losing races, answer `503 busy` with `Retry-After`.
 ///
 /// A status the handler documents already keeps its description; the common types are appended to it.
 pub struct CommonResponses;
@@ -151,21 +153,32 @@ fn add_common_responses(method: &str, path: &str, operation: &mut Operation) {
         let meaning = "a field or parameter is missing, unknown or breaks a rule; see `errors`";
         problem(operation, 422, "validation", meaning);
     }
+    if method != "GET" {
+        // A write whose transaction lost the same race on every retry (`dinhdanh_store::Store::retrying`).
+        let response = problem(
+            operation,
+            503,
+            "busy",
+            "concurrent transactions kept colliding and nothing was changed; send the same request again",
+        );
+        response.headers.insert("Retry-After".to_owned(), retry_after_header());
+    }
     let limit = if secured {
         "the per-IP limit of authenticated endpoints"
-    } else if ["/healthz", "/readyz", "/metrics"].contains(&path) {
+    } else if ["/healthz", "/readyz", "/metrics", "/v1/audit/checkpoints"].contains(&path) {
         "the per-IP limit of operational endpoints"
     } else {
         "the per-IP limit of public endpoints"
     };
     let response = problem(operation, 429, "too-many-requests", &format!("{limit}; see `retry_after`"));
-    response.headers.insert(
-        "Retry-After".to_owned(),
-        HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
-            .description(Some("Seconds to wait before trying again"))
-            .build(),
-    );
+    response.headers.insert("Retry-After".to_owned(), retry_after_header());
+}
+
+fn retry_after_header() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .description(Some("Seconds to wait before trying again"))
+        .build()
 }
 
 /// The operation's response of `status`, made a problem response naming `slug` (created when absent). The line

@@ -50,7 +50,10 @@ use thiserror::Error;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use accounts::ActivationCodeRow;
-pub use audit::{AuditEntry, AuditRecord, ChainProblem, ChainReport};
+pub use audit::{
+    AuditEntry, AuditProblem, AuditRecord, AuditReport, CheckpointError, CheckpointSigner, CheckpointVerifier,
+    StoredCheckpoint, TreeHead, merkle,
+};
 pub use automatic::AutomaticCandidate;
 pub use bulk::{AccountBrief, CHUNK as BULK_CHUNK};
 pub use clients::AccessTokenOwner;
@@ -136,14 +139,14 @@ pub struct Store {
 pub struct Tx {
     pub(crate) inner: Transaction<'static, Any>,
     _write_guard: Option<OwnedMutexGuard<()>>,
-    /// Audit entries of this transaction, chained and written at commit.
+    /// Audit entries of this transaction, appended to the tree at commit.
     pending_audit: Vec<audit::AuditEntry>,
 }
 
 impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let entries = std::mem::take(&mut self.pending_audit);
-        audit::append_chained(&mut self.inner, &entries).await?;
+        audit::append_leaves(&mut self.inner, &entries).await?;
         self.inner.commit().await?;
         Ok(())
     }
@@ -197,7 +200,6 @@ impl Store {
         let store = Self { pool, dialect, pg, write_lock, retries: Default::default() };
         let mut tx = store.begin().await?;
         migrate::run(&mut tx.inner, dialect).await?;
-        audit::seal_legacy_entries(&mut tx.inner).await?;
         tx.commit().await?;
         Ok(store)
     }

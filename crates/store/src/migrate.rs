@@ -23,11 +23,21 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "session_assurance", sql: include_str!("../migrations/0006_session_assurance.sql") },
     Migration { version: 7, name: "sign_in_sources", sql: include_str!("../migrations/0007_sign_in_sources.sql") },
     Migration { version: 8, name: "claims_and_checks", sql: include_str!("../migrations/0008_claims_and_checks.sql") },
+    Migration { version: 9, name: "audit_tree", sql: include_str!("../migrations/0009_audit_tree.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
 /// concurrent starts of several nodes wait for each other instead of racing.
 pub(crate) async fn run(tx: &mut Transaction<'static, Any>, dialect: Dialect) -> Result<usize, StoreError> {
+    run_up_to(tx, dialect, i64::MAX).await
+}
+
+/// [`run`], stopping after migration `last` (tests of an upgrade start from an older schema).
+pub(crate) async fn run_up_to(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    last: i64,
+) -> Result<usize, StoreError> {
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(7310012022)").execute(&mut **tx).await?;
     }
@@ -57,7 +67,7 @@ pub(crate) async fn run(tx: &mut Transaction<'static, Any>, dialect: Dialect) ->
         .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1)))
         .collect();
     let mut count = 0;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let sql = dialect.render(migration.sql);
         let sum = checksum(migration.sql);
         if let Some((_, stored)) = applied.iter().find(|(v, _)| *v == migration.version) {
@@ -70,6 +80,10 @@ pub(crate) async fn run(tx: &mut Transaction<'static, Any>, dialect: Dialect) ->
             continue;
         }
         sqlx::raw_sql(&sql).execute(&mut **tx).await?;
+        if migration.version == 9 {
+            // Data, not schema: the hash chain's entries become the tree's first leaves, once.
+            crate::audit::adopt_chain(tx).await?;
+        }
         sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
             .bind(migration.version)
             .bind(migration.name)

@@ -58,6 +58,21 @@ impl TestDb {
     pub async fn store(&self) -> Store {
         Store::connect(&self.url).await.expect("connect to test database")
     }
+
+    /// Applies the migrations up to `version` only, as an older dinhdanh left the database, and returns a pool on
+    /// it (to write what that version wrote; the next [`TestDb::store`] upgrades it).
+    pub async fn at_version(&self, version: i64) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = match self.dialect {
+            Dialect::Sqlite => format!("{}?mode=rwc", self.url),
+            Dialect::Postgres => self.url.clone(),
+        };
+        let pool = sqlx::AnyPool::connect(&url).await.expect("connect to test database");
+        let mut tx = pool.begin().await.expect("begin");
+        crate::migrate::run_up_to(&mut tx, self.dialect, version).await.expect("older migrations");
+        tx.commit().await.expect("commit");
+        pool
+    }
 }
 
 impl Drop for TestDb {

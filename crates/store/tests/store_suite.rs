@@ -255,7 +255,7 @@ on_both_backends! {
         let recent = store.recent_audit(Some("account.register"), 10).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[0].outcome, "refused");
-        assert!(recent[0].id > recent[1].id);
+        assert!(recent[0].seq > recent[1].seq);
         assert_eq!(recent[0].detail["reason"], "registry_mismatch");
         assert!(store.recent_audit(Some("other"), 10).await.unwrap().is_empty());
     }
@@ -267,14 +267,16 @@ async fn unsupported_urls_are_refused_clearly() {
     assert!(err.to_string().contains("sqlite://PATH or postgres://"), "{err}");
 }
 
-mod audit_chain {
+mod audit_log {
     use super::*;
-    use dinhdanh_store::{ChainProblem, testing::TestDb};
+    use dinhdanh_store::merkle::{self, Hash};
+    use dinhdanh_store::testing::TestDb;
+    use dinhdanh_store::{AuditProblem, CheckpointSigner, TreeHead};
     use sqlx::AnyPool;
 
-    async fn with_entries(db: &TestDb, n: i64) -> Store {
-        let store = db.store().await;
-        for i in 0..n {
+    /// `n` transactions of two entries each.
+    async fn with_entries(store: &Store, first: i64, n: i64) {
+        for i in first..first + n {
             // Several entries per transaction too, as a state change writes them.
             let mut tx = store.begin().await.unwrap();
             for j in 0..2 {
@@ -291,7 +293,26 @@ mod audit_chain {
             }
             tx.commit().await.unwrap();
         }
-        store
+    }
+
+    /// Signs the tree as it stands, as the server's checkpoint job does, and returns the head the note states.
+    async fn sign(store: &Store, signer: &CheckpointSigner) -> TreeHead {
+        let (size, root) = store.audit_tree_head().await.unwrap();
+        let head = TreeHead { size, root, at: t0() + Duration::minutes(size as i64) };
+        let note = signer.sign(&head);
+        assert!(store.record_checkpoint(&head, &note).await.unwrap());
+        signer.verifier().open(&note).unwrap()
+    }
+
+    /// Ten entries, with signed heads at 6 and 10.
+    async fn signed_log(db: &TestDb) -> (Store, Vec<TreeHead>) {
+        let store = db.store().await;
+        let signer = CheckpointSigner::generate("test.dinhdanh/audit").unwrap();
+        with_entries(&store, 0, 3).await;
+        let first = sign(&store, &signer).await;
+        with_entries(&store, 3, 2).await;
+        let second = sign(&store, &signer).await;
+        (store, vec![first, second])
     }
 
     async fn tamper(db: &TestDb, sql: &str) {
@@ -301,56 +322,128 @@ mod audit_chain {
         pool.close().await;
     }
 
+    /// The leaf hash of an entry as anyone can compute it from the entry (the format is public).
+    fn leaf(
+        seq: i64,
+        at_ms: i64,
+        actor: &str,
+        action: &str,
+        subject: Option<&str>,
+        outcome: &str,
+        detail: &str,
+    ) -> Hash {
+        merkle::leaf_hash(
+            serde_json::json!([seq, at_ms, actor, action, subject, outcome, detail]).to_string().as_bytes(),
+        )
+    }
+
+    async fn problems(store: &Store, heads: &[TreeHead]) -> Vec<AuditProblem> {
+        store.verify_audit_log(heads).await.unwrap().problems
+    }
+
     on_both_backends! {
-        an_untouched_chain_verifies(db) {
-            let store = with_entries(&db, 5).await;
-            let report = store.verify_audit_chain().await.unwrap();
-            assert_eq!((report.entries, report.first_problem), (10, None));
+        an_untouched_log_verifies_against_its_signed_heads(db) {
+            let (store, heads) = signed_log(&db).await;
+            assert_eq!(heads.iter().map(|h| h.size).collect::<Vec<_>>(), [6, 10]);
+            let report = store.verify_audit_log(&heads).await.unwrap();
+            assert_eq!((report.entries, report.checkpoints, report.problems), (10, 2, vec![]));
+            let kept = store.checkpoints(10).await.unwrap();
+            assert_eq!(kept.iter().map(|c| c.size).collect::<Vec<_>>(), [10, 6], "newest first");
             let newest = store.recent_audit(None, 1).await.unwrap();
-            assert_eq!(newest[0].seq, 10);
-            assert_eq!(newest[0].hash.len(), 64);
+            assert_eq!((newest[0].seq, newest[0].leaf_hash.len()), (10, 64));
+        }
+
+        every_entry_has_an_inclusion_proof_and_the_heads_a_consistency_proof(db) {
+            let (store, heads) = signed_log(&db).await;
+            for seq in 1..=10 {
+                let entry = store.audit_entry(seq).await.unwrap().unwrap();
+                let leaf = merkle::hash_from_hex(&entry.leaf_hash).unwrap();
+                let proof = store.inclusion_proof(seq, 10).await.unwrap();
+                assert!(merkle::verify_inclusion(&leaf, (seq - 1) as u64, 10, &proof, &heads[1].root), "entry {seq}");
+                assert!(!merkle::verify_inclusion(&leaf, (seq - 1) as u64, 10, &proof, &heads[0].root));
+            }
+            let proof = store.consistency_proof(6, 10).await.unwrap();
+            assert!(merkle::verify_consistency(6, 10, &heads[0].root, &heads[1].root, &proof));
         }
 
         a_dropped_transaction_leaves_no_entry(db) {
-            let store = with_entries(&db, 1).await;
+            let store = db.store().await;
+            with_entries(&store, 0, 1).await;
             let mut tx = store.begin().await.unwrap();
             tx.audit(AuditEntry { at: t0(), actor: "x".into(), action: "a", subject: None, outcome: "ok", detail: serde_json::json!({}) }).await.unwrap();
             drop(tx);
-            assert_eq!(store.verify_audit_chain().await.unwrap().entries, 2);
+            assert_eq!(store.verify_audit_log(&[]).await.unwrap().entries, 2);
         }
 
         an_edited_entry_is_named(db) {
-            let store = with_entries(&db, 5).await;
+            let (store, heads) = signed_log(&db).await;
             tamper(&db, "UPDATE audit_log SET outcome = 'refused' WHERE seq = 4").await;
-            assert_eq!(store.verify_audit_chain().await.unwrap().first_problem, Some(ChainProblem::Edited { seq: 4 }));
+            let found = problems(&store, &heads).await;
+            assert_eq!(found[0], AuditProblem::Edited { seq: 4 });
+            assert!(matches!(found[1], AuditProblem::CheckpointMismatch { size: 6, after: 0, .. }), "{found:?}");
+        }
+
+        an_edit_that_recomputes_the_leaf_is_caught_by_the_signed_head(db) {
+            // Someone who can write to the database and knows the leaf format rewrites entry 8 and its leaf
+            // hash, and even the head row: only the signed heads, made with a key outside the database, catch it.
+            let (store, heads) = signed_log(&db).await;
+            let entry = store.audit_entry(8).await.unwrap().unwrap();
+            let forged = leaf(8, entry.at.timestamp_millis(), &entry.actor, &entry.action, entry.subject.as_deref(), "refused", &entry.detail.to_string());
+            tamper(&db, &format!("UPDATE audit_log SET outcome = 'refused', leaf_hash = '{}' WHERE seq = 8", merkle::hex(&forged))).await;
+            let found = problems(&store, &heads).await;
+            assert!(found.iter().any(|p| matches!(p, AuditProblem::CheckpointMismatch { size: 10, after: 6, .. })), "{found:?}");
+            assert!(!found.iter().any(|p| matches!(p, AuditProblem::Edited { .. })), "the leaf itself is consistent");
+            assert!(found[0].to_string().contains("entries 7 to 10"), "{}", found[0]);
         }
 
         a_deleted_entry_is_named(db) {
-            let store = with_entries(&db, 5).await;
+            let (store, heads) = signed_log(&db).await;
             tamper(&db, "DELETE FROM audit_log WHERE seq = 3").await;
-            assert_eq!(
-                store.verify_audit_chain().await.unwrap().first_problem,
-                Some(ChainProblem::Missing { expected_seq: 3, found_seq: 4 })
-            );
+            let found = problems(&store, &heads).await;
+            assert_eq!(found[0], AuditProblem::Missing { from: 3, to: 3 });
         }
 
         swapped_entries_are_caught(db) {
-            let store = with_entries(&db, 5).await;
-            // Swap the positions of entries 5 and 6 (contents and links move together).
+            let (store, heads) = signed_log(&db).await;
+            // Entries 5 and 6 trade places (contents and leaf hashes move together).
             tamper(&db, "UPDATE audit_log SET seq = -1 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6; UPDATE audit_log SET seq = 6 WHERE seq = -1").await;
-            assert_eq!(store.verify_audit_chain().await.unwrap().first_problem, Some(ChainProblem::Broken { seq: 5 }));
+            let found = problems(&store, &heads).await;
+            assert_eq!(found[..2], [AuditProblem::Edited { seq: 5 }, AuditProblem::Edited { seq: 6 }]);
         }
 
-        a_removed_tail_is_caught(db) {
-            let store = with_entries(&db, 3).await;
-            tamper(&db, "DELETE FROM audit_log WHERE seq = 6").await;
-            assert_eq!(
-                store.verify_audit_chain().await.unwrap().first_problem,
-                Some(ChainProblem::TailRemoved { last_present: 5, head: 6 })
-            );
+        a_removed_tail_is_caught_even_with_the_head_rewritten(db) {
+            let (store, heads) = signed_log(&db).await;
+            // The newest two entries go, and the head row is set back to the tree of eight, as it then was.
+            let mut tree = merkle::Frontier::default();
+            for seq in 1..=8 {
+                tree.push(merkle::hash_from_hex(&store.audit_entry(seq).await.unwrap().unwrap().leaf_hash).unwrap());
+            }
+            tamper(&db, &format!(
+                "DELETE FROM audit_log WHERE seq > 8; UPDATE audit_head SET last_seq = 8, frontier = '{}', root = '{}' WHERE id = 1",
+                tree.encode(), merkle::hex(&tree.root()))).await;
+            assert_eq!(problems(&store, &heads).await, [AuditProblem::TailRemoved { present: 8, expected: 10 }]);
+            assert_eq!(problems(&store, &heads[..1]).await, [], "without the newer signed head, nothing shows");
         }
 
-        concurrent_appenders_keep_one_chain(db) {
+        a_row_written_around_the_tree_is_reported_not_adopted(db) {
+            let (store, heads) = signed_log(&db).await;
+            tamper(&db, "INSERT INTO audit_log (at, actor, action, outcome, detail) VALUES (0, 'x', 'lock.lift', 'ok', '{}')").await;
+            let found = problems(&store, &heads).await;
+            assert!(matches!(found[..], [AuditProblem::Unplaced { .. }]), "{found:?}");
+            drop(store);
+            // Opening the database again does not give it a place either.
+            let reopened = db.store().await;
+            assert!(matches!(problems(&reopened, &heads).await[..], [AuditProblem::Unplaced { .. }]));
+        }
+
+        contradicting_signed_heads_are_named(db) {
+            let (store, mut heads) = signed_log(&db).await;
+            heads.push(TreeHead { size: 6, root: heads[1].root, at: heads[1].at + Duration::minutes(1) });
+            let found = problems(&store, &heads).await;
+            assert!(found.contains(&AuditProblem::Inconsistent { first: 10, second: 6 }), "{found:?}");
+        }
+
+        concurrent_appenders_keep_one_tree(db) {
             let store = db.store().await;
             let mut tasks = Vec::new();
             for i in 0..16 {
@@ -362,8 +455,43 @@ mod audit_chain {
             for t in tasks {
                 t.await.unwrap().unwrap();
             }
-            let report = store.verify_audit_chain().await.unwrap();
-            assert_eq!((report.entries, report.first_problem), (16, None));
+            let report = store.verify_audit_log(&[]).await.unwrap();
+            assert_eq!((report.entries, report.problems), (16, vec![]));
+        }
+
+        the_hash_chain_of_an_older_version_becomes_the_first_leaves(db) {
+            // A database as migration 8 left it, with two chained entries: the upgrade checks the chain and
+            // makes its entries the tree's first leaves.
+            let pool = db.at_version(8).await;
+            let mut prev = "0".repeat(64);
+            for seq in 1..=2i64 {
+                let framed = serde_json::json!([seq, 1000 * seq, "system", "lock.place", null, "ok", "{}", prev]).to_string();
+                let hash = merkle::hex(&sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), framed)));
+                sqlx::query("INSERT INTO audit_log (at, actor, action, subject, outcome, detail, seq, prev_hash, hash) VALUES ($1, 'system', 'lock.place', NULL, 'ok', '{}', $2, $3, $4)")
+                    .bind(1000 * seq).bind(seq).bind(&prev).bind(&hash).execute(&pool).await.unwrap();
+                prev = hash;
+            }
+            sqlx::query("UPDATE audit_head SET last_seq = 2, last_hash = $1 WHERE id = 1").bind(&prev).execute(&pool).await.unwrap();
+            pool.close().await;
+            let store = db.store().await;
+            assert_eq!(store.verify_audit_log(&[]).await.unwrap().problems, []);
+            with_entries(&store, 0, 1).await;
+            let (size, root) = store.audit_tree_head().await.unwrap();
+            let mut leaves: Vec<Hash> =
+                vec![leaf(1, 1000, "system", "lock.place", None, "ok", "{}"), leaf(2, 2000, "system", "lock.place", None, "ok", "{}")];
+            for seq in [3, 4] {
+                leaves.push(merkle::hash_from_hex(&store.audit_entry(seq).await.unwrap().unwrap().leaf_hash).unwrap());
+            }
+            assert_eq!((size, root), (4, merkle::root(&leaves)));
+        }
+
+        a_broken_chain_stops_the_upgrade(db) {
+            let pool = db.at_version(8).await;
+            sqlx::query("INSERT INTO audit_log (at, actor, action, subject, outcome, detail, seq, prev_hash, hash) VALUES (1, 'system', 'lock.place', NULL, 'ok', '{}', 1, $1, 'not the hash')")
+                .bind("0".repeat(64)).execute(&pool).await.unwrap();
+            pool.close().await;
+            let err = Store::connect(&db.url).await.err().expect("the upgrade refuses a broken chain");
+            assert!(err.to_string().contains("broken at entry 1"), "{err}");
         }
     }
 }
@@ -406,8 +534,8 @@ mod concurrent_writers {
             assert!(failures.is_empty(), "{} of 100 writes failed: {:?}", failures.len(), failures.first());
             let written = stores[0].recent_audit(Some("lock.place"), 1000).await.unwrap();
             assert_eq!(written.len(), 100);
-            let report = stores[0].verify_audit_chain().await.unwrap();
-            assert_eq!((report.entries, report.first_problem), (100, None));
+            let report = stores[0].verify_audit_log(&[]).await.unwrap();
+            assert_eq!((report.entries, report.problems), (100, vec![]));
         }
     }
 }

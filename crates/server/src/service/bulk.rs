@@ -9,7 +9,7 @@
 //! Approval ([`apply`], called from `service::locks` in the approving transaction) applies every pending
 //! target in that one transaction, in multi-row statements: the accounts are held, the locks inserted, the
 //! holders' sessions revoked, one notice per holder and registered channel queued, each account's outcome
-//! written back and one audit entry per account chained. The approval commits whole or not at all: a crash
+//! written back and one audit entry per account appended to the audit tree. The approval commits whole or not at all: a crash
 //! leaves either every lock of the order in force or none.
 //!
 //! An account on which the same organization already holds a lock of the same ground in force is not locked a

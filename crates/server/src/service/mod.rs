@@ -1,6 +1,7 @@
 //! Application services: each public function is one use case (parse → domain → one store transaction), shared
 //! by the HTTP API and, later, the web pages and the CLI.
 
+pub mod audit;
 pub mod automatic;
 pub mod bulk;
 pub mod clients;

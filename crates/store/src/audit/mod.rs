@@ -107,7 +107,7 @@ impl std::fmt::Display for AuditProblem {
             }
             Self::CheckpointMismatch { size, signed_at, after } => write!(
                 f,
-                "the entries no longer match the head signed at {signed_at} for {size} entries: one of entries {} to                  {size} was changed, removed, inserted or reordered",
+                "the entries no longer match the head signed at {signed_at} for {size} entries: one of entries {} to {size} was changed, removed, inserted or reordered",
                 after + 1
             ),
             Self::Inconsistent { first, second } => write!(
@@ -116,7 +116,7 @@ impl std::fmt::Display for AuditProblem {
             ),
             Self::HeadMismatch { size } => write!(
                 f,
-                "the tree head ({size} entries) does not match the entries: entries after the last checkpoint, or the                  head itself, were changed"
+                "the tree head ({size} entries) does not match the entries: entries after the last checkpoint, or the head itself, were changed"
             ),
         }
     }
@@ -221,7 +221,7 @@ pub(crate) async fn adopt_chain(tx: &mut Transaction<'static, Any>) -> Result<()
         sqlx::query("SELECT MIN(id) FROM audit_log WHERE seq IS NULL").fetch_one(&mut **tx).await?.try_get(0)?;
     if let Some(id) = unplaced {
         return Err(StoreError::Migration(format!(
-            "audit row {id} has no place in the hash chain; it was written outside dinhdanh: remove it or restore              the database before upgrading"
+            "audit row {id} has no place in the hash chain; it was written outside dinhdanh: remove it or restore the database before upgrading"
         )));
     }
     let rows = sqlx::query(
@@ -240,14 +240,20 @@ pub(crate) async fn adopt_chain(tx: &mut Transaction<'static, Any>) -> Result<()
         // The chain's own link, as migration 3 defined it.
         let framed = serde_json::json!([seq, at, actor, action, subject, outcome, detail, prev]).to_string();
         let link = hex(&sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), framed)));
-        if seq != tree.size() as i64 + 1 || stored_prev.as_deref() != Some(&prev) || stored_hash.as_deref() != Some(&link)
+        if seq != tree.size() as i64 + 1
+            || stored_prev.as_deref() != Some(&prev)
+            || stored_hash.as_deref() != Some(&link)
         {
             return Err(StoreError::Migration(format!(
                 "the audit hash chain is broken at entry {seq}; restore the database before upgrading"
             )));
         }
         let leaf = merkle::leaf_hash(&leaf_bytes(seq, at, &actor, &action, subject.as_deref(), &outcome, &detail));
-        sqlx::query("UPDATE audit_log SET leaf_hash = $1 WHERE seq = $2").bind(hex(&leaf)).bind(seq).execute(&mut **tx).await?;
+        sqlx::query("UPDATE audit_log SET leaf_hash = $1 WHERE seq = $2")
+            .bind(hex(&leaf))
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
         tree.push(leaf);
         prev = link;
     }
@@ -260,11 +266,10 @@ pub(crate) async fn adopt_chain(tx: &mut Transaction<'static, Any>) -> Result<()
     Ok(())
 }
 
-const RECORD_COLUMNS: &str = "id, seq, at, actor, action, subject, outcome, detail, prev_hash, hash";
+const RECORD_COLUMNS: &str = "seq, at, actor, action, subject, outcome, detail, leaf_hash";
 
 fn record_from_row(r: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
-        id: r.try_get("id")?,
         seq: r.try_get::<Option<i64>, _>("seq")?.unwrap_or_default(),
         at: from_ms(r.try_get("at")?)?,
         actor: r.try_get("actor")?,
@@ -273,13 +278,36 @@ fn record_from_row(r: &AnyRow) -> Result<AuditRecord, StoreError> {
         outcome: r.try_get("outcome")?,
         detail: serde_json::from_str(&r.try_get::<String, _>("detail")?)
             .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
-        prev_hash: r.try_get::<Option<String>, _>("prev_hash")?.unwrap_or_default(),
-        hash: r.try_get::<Option<String>, _>("hash")?.unwrap_or_default(),
+        leaf_hash: r.try_get::<Option<String>, _>("leaf_hash")?.unwrap_or_default(),
     })
 }
 
+fn checkpoint_from_row(r: &AnyRow) -> Result<StoredCheckpoint, StoreError> {
+    let root: String = r.try_get("root")?;
+    Ok(StoredCheckpoint {
+        size: r.try_get::<i64, _>("tree_size")? as u64,
+        root: hash_from_hex(&root).ok_or_else(|| StoreError::Corrupt("checkpoint root".to_owned()))?,
+        signed_at: from_ms(r.try_get("signed_at")?)?,
+        note: r.try_get("note")?,
+    })
+}
+
+/// The signed heads, checked one against another: one root per size, sizes growing with time.
+fn inconsistencies(heads: &[TreeHead]) -> Vec<AuditProblem> {
+    let mut by_time: Vec<&TreeHead> = heads.iter().collect();
+    by_time.sort_by_key(|h| (h.at, h.size));
+    let mut problems = Vec::new();
+    for pair in by_time.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if (a.size == b.size && a.root != b.root) || b.size < a.size {
+            problems.push(AuditProblem::Inconsistent { first: a.size, second: b.size });
+        }
+    }
+    problems
+}
+
 impl Tx {
-    /// Records an entry; it is chained and written when the transaction commits, and vanishes with it otherwise.
+    /// Records an entry; it is appended to the tree when the transaction commits, and vanishes with it otherwise.
     pub async fn audit(&mut self, entry: AuditEntry) -> Result<(), StoreError> {
         self.pending_audit.push(entry);
         Ok(())
@@ -317,62 +345,196 @@ impl Store {
         rows.iter().map(record_from_row).collect()
     }
 
-    /// Walks the whole chain in order, a page at a time (memory stays bounded), and reports the first problem.
-    pub async fn verify_audit_chain(&self) -> Result<ChainReport, StoreError> {
-        const PAGE: i64 = 5000;
-        let mut expected_seq = 1;
-        let mut prev = GENESIS.to_owned();
-        let mut entries = 0;
-        loop {
+    /// The tree as the head row states it now: its size and root (not signed).
+    pub async fn audit_tree_head(&self) -> Result<(u64, Hash), StoreError> {
+        let head = sqlx::query("SELECT last_seq, root FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+        let (size, root): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
+        let root = hash_from_hex(&root).ok_or_else(|| StoreError::Corrupt("audit tree root".to_owned()))?;
+        Ok((size as u64, root))
+    }
+
+    /// Signs the tree as it stands at `at`, if it grew since the last checkpoint, and keeps the checkpoint.
+    /// `None` when there is nothing new to sign, or another node signed this size first.
+    pub async fn sign_checkpoint(
+        &self,
+        signer: &CheckpointSigner,
+        at: DateTime<Utc>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let (size, root) = self.audit_tree_head().await?;
+        let latest = self.checkpoints(1).await?.into_iter().next();
+        if size == 0 || latest.as_ref().is_some_and(|c| c.size >= size) {
+            return Ok(None);
+        }
+        // Kept in milliseconds: the note says no more than the store keeps.
+        let at = from_ms(to_ms(at))?;
+        let head = TreeHead { size, root, at };
+        let note = signer.sign(&head);
+        if !self.record_checkpoint(&head, &note).await? {
+            return Ok(None);
+        }
+        Ok(Some(StoredCheckpoint { size, root, signed_at: at, note }))
+    }
+
+    /// Keeps a signed checkpoint; `false` when one for that size is kept already (another node signed it).
+    pub async fn record_checkpoint(&self, head: &TreeHead, note: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO audit_checkpoints (tree_size, root, signed_at, note) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tree_size) DO NOTHING",
+        )
+        .bind(head.size as i64)
+        .bind(hex(&head.root))
+        .bind(to_ms(head.at))
+        .bind(note)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The signed checkpoints, newest first.
+    pub async fn checkpoints(&self, limit: i64) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tree_size, root, signed_at, note FROM audit_checkpoints ORDER BY tree_size DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(checkpoint_from_row).collect()
+    }
+
+    /// One entry by its number.
+    pub async fn audit_entry(&self, seq: i64) -> Result<Option<AuditRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE seq = $1"))
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The leaf hashes of entries `1..=size`, as stored, in order (for proofs: 32 bytes per entry in memory).
+    async fn leaf_hashes(&self, size: u64) -> Result<Vec<Hash>, StoreError> {
+        const PAGE: i64 = 10_000;
+        let mut out = Vec::with_capacity(size as usize);
+        while (out.len() as u64) < size {
             let rows =
-                sqlx::query(&format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"))
-                    .bind(expected_seq)
+                sqlx::query("SELECT seq, leaf_hash FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3")
+                    .bind(out.len() as i64)
+                    .bind(size as i64)
                     .bind(PAGE)
                     .fetch_all(&self.pool)
                     .await?;
-            let count = rows.len() as i64;
+            if rows.is_empty() {
+                return Err(StoreError::Corrupt(format!("audit entry {} is missing", out.len() + 1)));
+            }
+            for row in &rows {
+                let (seq, leaf): (i64, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+                let leaf = leaf.as_deref().and_then(hash_from_hex);
+                match leaf {
+                    Some(leaf) if seq == out.len() as i64 + 1 => out.push(leaf),
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "audit entry {} is missing or damaged",
+                            out.len() + 1
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The audit path proving entry `seq` is in the tree of the first `size` entries (RFC 9162 §2.1.3).
+    pub async fn inclusion_proof(&self, seq: i64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        if seq < 1 || seq as u64 > size {
+            return Ok(Vec::new());
+        }
+        let leaves = self.leaf_hashes(size).await?;
+        Ok(merkle::inclusion_proof(&leaves, (seq - 1) as usize))
+    }
+
+    /// The proof that the tree of `second` entries extends the tree of its first `first` (RFC 9162 §2.1.4).
+    pub async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, StoreError> {
+        let leaves = self.leaf_hashes(second).await?;
+        Ok(merkle::consistency_proof(&leaves, first as usize))
+    }
+
+    /// Checks the whole log against the signed heads given (already checked for their signature: from the store
+    /// and from the copy an operator keeps elsewhere): recomputes every leaf from its entry, and the root at every
+    /// signed size and at the head, a page at a time (memory stays bounded). Reports every problem found.
+    pub async fn verify_audit_log(&self, signed: &[TreeHead]) -> Result<AuditReport, StoreError> {
+        const PAGE: i64 = 5000;
+        let mut problems = inconsistencies(signed);
+        let unplaced = sqlx::query("SELECT id FROM audit_log WHERE seq IS NULL ORDER BY id LIMIT 100")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &unplaced {
+            problems.push(AuditProblem::Unplaced { id: row.try_get(0)? });
+        }
+        let mut sizes: Vec<&TreeHead> = signed.iter().collect();
+        sizes.sort_by_key(|h| h.size);
+        let mut pending = sizes.into_iter().peekable();
+        let mut matched_up_to = 0u64;
+        let mut tree = Frontier::default();
+        let mut last_seq = 0i64;
+        let mut check_heads_at =
+            |tree: &Frontier,
+             problems: &mut Vec<AuditProblem>,
+             pending: &mut std::iter::Peekable<std::vec::IntoIter<&TreeHead>>| {
+                while let Some(head) = pending.next_if(|h| h.size == tree.size()) {
+                    if tree.root() == head.root {
+                        matched_up_to = head.size;
+                    } else if !problems.iter().any(|p| matches!(p, AuditProblem::CheckpointMismatch { .. })) {
+                        // The first signed head that no longer matches narrows where the change is; later ones follow.
+                        problems.push(AuditProblem::CheckpointMismatch {
+                            size: head.size,
+                            signed_at: head.at,
+                            after: matched_up_to,
+                        });
+                    }
+                }
+            };
+        check_heads_at(&tree, &mut problems, &mut pending);
+        loop {
+            let rows =
+                sqlx::query(&format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"))
+                    .bind(last_seq)
+                    .bind(PAGE)
+                    .fetch_all(&self.pool)
+                    .await?;
             for row in &rows {
                 let r = record_from_row(row)?;
-                entries += 1;
-                if r.seq != expected_seq {
-                    return Ok(ChainReport {
-                        entries,
-                        first_problem: Some(ChainProblem::Missing { expected_seq, found_seq: r.seq }),
-                    });
-                }
-                if r.prev_hash != prev {
-                    return Ok(ChainReport { entries, first_problem: Some(ChainProblem::Broken { seq: r.seq }) });
+                if r.seq != last_seq + 1 {
+                    problems.push(AuditProblem::Missing { from: last_seq + 1, to: r.seq - 1 });
                 }
                 let detail: String = row.try_get("detail")?;
-                let fields = Hashed {
-                    seq: r.seq,
-                    at_ms: to_ms(r.at),
-                    actor: &r.actor,
-                    action: &r.action,
-                    subject: r.subject.as_deref(),
-                    outcome: &r.outcome,
-                    detail: &detail,
-                };
-                let recomputed = fields.hash(&prev);
-                if recomputed != r.hash {
-                    return Ok(ChainReport { entries, first_problem: Some(ChainProblem::Edited { seq: r.seq }) });
+                let leaf = merkle::leaf_hash(&leaf_bytes(
+                    r.seq,
+                    to_ms(r.at),
+                    &r.actor,
+                    &r.action,
+                    r.subject.as_deref(),
+                    &r.outcome,
+                    &detail,
+                ));
+                if hex(&leaf) != r.leaf_hash {
+                    problems.push(AuditProblem::Edited { seq: r.seq });
                 }
-                prev = r.hash;
-                expected_seq += 1;
+                // The tree is rebuilt from what the entries say now, at the places they now hold: a gap or an
+                // edit shows as a root that no longer matches what was signed.
+                tree.push(leaf);
+                last_seq = r.seq;
+                check_heads_at(&tree, &mut problems, &mut pending);
             }
-            if count < PAGE {
+            if (rows.len() as i64) < PAGE {
                 break;
             }
         }
-        let head = sqlx::query("SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
-        let (head_seq, head_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
-        let last_present = expected_seq - 1;
-        if head_seq != last_present || head_hash != prev {
-            return Ok(ChainReport {
-                entries,
-                first_problem: Some(ChainProblem::TailRemoved { last_present, head: head_seq }),
-            });
+        let (head_size, head_root) = self.audit_tree_head().await?;
+        let expected = pending.map(|h| h.size).chain([head_size]).max().unwrap_or(0);
+        if expected > last_seq as u64 {
+            problems.push(AuditProblem::TailRemoved { present: last_seq as u64, expected });
+        } else if head_size == tree.size() && head_root != tree.root() {
+            problems.push(AuditProblem::HeadMismatch { size: head_size });
         }
-        Ok(ChainReport { entries, first_problem: None })
+        Ok(AuditReport { entries: tree.size(), checkpoints: signed.len(), problems })
     }
 }
