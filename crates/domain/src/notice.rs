@@ -44,6 +44,18 @@ pub fn account_activated() -> Notice {
     }
 }
 
+/// To the holder of an existing account, when someone registers their identity again: the caller was answered as
+/// if the registration were new (so that the answer tells no one the identity has an account), and the holder is
+/// told instead.
+pub fn registration_attempt() -> Notice {
+    Notice {
+        subject: "Có người đăng ký lại danh tính của bạn / Someone registered your identity again".to_owned(),
+        body: "Vừa có yêu cầu đăng ký tài khoản định danh điện tử mới bằng thông tin danh tính của bạn. Tài khoản                hiện có của bạn không bị thay đổi và không có tài khoản mới nào được tạo. Nếu không phải bạn, hãy                liên hệ cơ quan quản lý định danh; nếu lo ngại, bạn có thể khóa tài khoản.
+               Someone just asked to register a new e-ID account with your identity details. Your account is                unchanged and no new account was created. If it was not you, contact the e-ID operator; if you are                worried, you can lock your account."
+            .to_owned(),
+    }
+}
+
 /// The code that confirms a lock filed without signing in (a lost phone), sent to the holder's other channel.
 pub fn lock_confirmation_code(code: &str, valid_minutes: i64) -> Notice {
     Notice {

@@ -90,7 +90,6 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     /// The declared identity does not match the registry (deliberately unspecific).
     RegistryMismatch,
-    AlreadyRegistered,
     AccountNotFound,
     AlreadyActive,
     RegistrationExpired,
@@ -166,7 +165,6 @@ impl ApiError {
             Self::MalformedBody(_) => "malformed-body",
             Self::Validation(_) => "validation",
             Self::RegistryMismatch => "registry-mismatch",
-            Self::AlreadyRegistered => "already-registered",
             Self::AccountNotFound => "account-not-found",
             Self::AlreadyActive => "already-active",
             Self::RegistrationExpired => "registration-expired",
@@ -199,7 +197,7 @@ impl ApiError {
         match self {
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) | Self::RegistryMismatch | Self::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::AlreadyRegistered | Self::AlreadyActive => StatusCode::CONFLICT,
+            Self::AlreadyActive => StatusCode::CONFLICT,
             Self::AccountNotFound => StatusCode::NOT_FOUND,
             Self::RegistrationExpired | Self::CodeExpired => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -310,11 +308,6 @@ impl ApiError {
                 "Identity not verified",
                 "Thông tin khai báo không khớp với Cơ sở dữ liệu quốc gia. Hãy kiểm tra lại đúng như trên giấy tờ.",
                 "The information given does not match the national registry. Check it against your identity document.",
-            ),
-            Self::AlreadyRegistered => (
-                "Already registered",
-                "Danh tính này đã có tài khoản định danh điện tử. Hãy đăng nhập, hoặc liên hệ cơ quan quản lý nếu không phải bạn đăng ký.",
-                "This identity already has an e-ID account. Sign in, or contact the operator if you did not register it.",
             ),
             Self::AccountNotFound => {
                 ("Account not found", "Không tìm thấy tài khoản đăng ký.", "No such registration was found.")

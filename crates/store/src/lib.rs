@@ -28,6 +28,7 @@ mod audit;
 mod automatic;
 mod bulk;
 mod clients;
+mod decoys;
 mod holders;
 mod locks;
 mod migrate;
@@ -57,6 +58,7 @@ pub use audit::{
 pub use automatic::AutomaticCandidate;
 pub use bulk::{AccountBrief, CHUNK as BULK_CHUNK};
 pub use clients::AccessTokenOwner;
+pub use decoys::Decoy;
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};

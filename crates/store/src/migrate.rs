@@ -24,6 +24,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "sign_in_sources", sql: include_str!("../migrations/0007_sign_in_sources.sql") },
     Migration { version: 8, name: "claims_and_checks", sql: include_str!("../migrations/0008_claims_and_checks.sql") },
     Migration { version: 9, name: "audit_tree", sql: include_str!("../migrations/0009_audit_tree.sql") },
+    Migration {
+        version: 10,
+        name: "registration_decoys",
+        sql: include_str!("../migrations/0010_registration_decoys.sql"),
+    },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

@@ -179,7 +179,6 @@ fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered; activation code sent", body = CodeSentResponse),
-        (status = 409, description = "`urn:dinhdanh:problem:already-registered`: this identity already has an account", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`urn:dinhdanh:problem:validation`: invalid fields (all of them listed in `errors`); `urn:dinhdanh:problem:registry-mismatch`: the declaration does not match the registry", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`urn:dinhdanh:problem:too-many-requests`: the per-IP limit of public endpoints, or too many codes sent to this phone or e-mail in the last hour; see `retry_after`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`urn:dinhdanh:problem:registry-unavailable`: the registry cannot be reached", body = Problem, content_type = "application/problem+json"),

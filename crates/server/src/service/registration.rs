@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use dinhdanh_domain::activation::{ActivationCode, ActivationError};
 use dinhdanh_domain::registration::{Declaration, citizen_matches, foreigner_matches};
 use dinhdanh_domain::{Account, AccountError, AccountId, AccountStatus, Email, Level, PhoneNumber, notice};
-use dinhdanh_store::{AuditEntry, StoreError, Tx};
+use dinhdanh_store::{AuditEntry, Decoy, StoreError, Tx};
 use rand::Rng;
 use serde_json::json;
 
@@ -95,18 +95,7 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<Co
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             drop(tx);
-            state
-                .store
-                .audit(audit(
-                    "account.register",
-                    None,
-                    "refused",
-                    json!({"reason": "already_registered", "holder_kind": kind}),
-                    now,
-                ))
-                .await?;
-            metrics::counter!("dinhdanh_registrations_total", "outcome" => "already_registered").increment(1);
-            return Err(ApiError::AlreadyRegistered);
+            return answer_with_decoy(state, &account, &code_hash, kind, now).await;
         }
         Err(other) => return Err(other.into()),
     }
@@ -118,11 +107,75 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<Co
     Ok(sent)
 }
 
+/// The identity has an account already: the caller is answered as a fresh registration would be, with a decoy
+/// that behaves like a pending registration whose code nobody was sent, and the real holder is told through
+/// their registered channels (within the per-identity code limits, so that this cannot flood them). The same
+/// work as a fresh registration was done before this point (two argon2id hashes) and is done here (one
+/// transaction, one audit entry), so neither the answer nor its cost tells the caller anything.
+async fn answer_with_decoy(
+    state: &AppState,
+    declared: &Account,
+    code_hash: &str,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> Result<CodeSent, ApiError> {
+    let policy = &state.config.activation;
+    let sent_to: Vec<String> = [declared.phone.as_ref().map(|p| p.masked()), declared.email.as_ref().map(|e| e.masked())]
+        .into_iter()
+        .flatten()
+        .collect();
+    let decoy = Decoy {
+        id: uuid::Uuid::new_v4().to_string(),
+        created_at: now,
+        sent_to: sent_to.clone(),
+        code_hash: code_hash.to_owned(),
+        code_expires_at: policy.code_expires_at(now),
+        attempts: 0,
+        sends: vec![now],
+    };
+    let mut tx = state.store.begin().await?;
+    // The same limit on codes to the declared destinations as a fresh registration meets.
+    let declared_contacts = crate::service::notices::account_contacts(declared);
+    crate::service::notices::check_code_limit(&mut tx, declared, &declared_contacts, now).await?;
+    let holder = match state.store.account_by_identity(&declared.identity_key).await? {
+        Some(holder) => tx.lock_account(&holder.id).await?,
+        None => None,
+    };
+    let mut told = false;
+    if let Some(holder) = &holder {
+        let contacts = crate::service::notices::account_contacts(holder);
+        if crate::service::notices::check_code_limit(&mut tx, holder, &contacts, now).await.is_ok() {
+            queue_notice(&mut tx, holder, "registration_attempt", notice::registration_attempt(), now).await?;
+            told = true;
+        }
+    }
+    tx.insert_decoy(&decoy).await?;
+    tx.audit(audit(
+        "account.register",
+        holder.as_ref().map(|h| &h.id),
+        "refused",
+        json!({"reason": "already_registered", "holder_kind": kind, "holder_told": told, "decoy": decoy.id}),
+        now,
+    ))
+    .await?;
+    tx.commit().await?;
+    metrics::counter!("dinhdanh_registrations_total", "outcome" => "already_registered").increment(1);
+    Ok(CodeSent {
+        account_id: AccountId::new(decoy.id),
+        sent_to,
+        code_expires_at: decoy.code_expires_at,
+        registration_expires_at: now + policy.pending_ttl,
+    })
+}
+
 /// Checks the code and activates the account.
 pub async fn activate(state: &AppState, account_id: &AccountId, code: ActivationCode) -> Result<Account, ApiError> {
     let now = state.clock.now();
     let policy = &state.config.activation;
-    let account = pending_account(state, account_id, now).await?;
+    let account = match pending_account(state, account_id, now).await {
+        Err(ApiError::AccountNotFound) => return Err(activate_decoy(state, account_id, code, now).await?),
+        other => other?,
+    };
     let Some(stored) = state.store.take_activation_attempt(&account.id, now, policy.max_attempts).await? else {
         state
             .store
@@ -161,10 +214,77 @@ pub async fn activate(state: &AppState, account_id: &AccountId, code: Activation
     Ok(account)
 }
 
+/// A decoy's activation: the answers of a pending registration to someone who does not have its code (wrong
+/// code with the tries left, then the code expired; the registration expired after 24 hours), after the same
+/// argon2id comparison and the same audited transaction; it never becomes an account. An id that is no decoy
+/// either is `account-not-found`, as before.
+async fn activate_decoy(
+    state: &AppState,
+    id: &AccountId,
+    code: ActivationCode,
+    now: DateTime<Utc>,
+) -> Result<ApiError, ApiError> {
+    let policy = &state.config.activation;
+    let decoy = state.store.decoy(id.as_str()).await?.ok_or(ApiError::AccountNotFound)?;
+    if policy.registration_expired(decoy.created_at, now) {
+        return Ok(ApiError::RegistrationExpired);
+    }
+    let refusal = match state.store.take_decoy_attempt(&decoy.id, now, policy.max_attempts).await? {
+        None => ("code_expired", ApiError::CodeExpired),
+        Some(taken) => {
+            // Compared like a real code, and refused whatever the comparison says: a decoy has no account.
+            let _ = verify_secret(state, code.as_str().to_owned(), taken.code_hash).await?;
+            let attempts_left = (policy.max_attempts - taken.attempts).max(0);
+            ("wrong_code", ApiError::WrongCode { attempts_left })
+        }
+    };
+    state
+        .store
+        .audit(audit("account.activate", None, "refused", json!({"reason": refusal.0, "decoy": decoy.id}), now))
+        .await?;
+    Ok(refusal.1)
+}
+
+/// A decoy's resend: the same limits and answer as a registration's, after the same hashing; nothing is sent.
+async fn resend_decoy(state: &AppState, id: &AccountId, now: DateTime<Utc>) -> Result<CodeSent, ApiError> {
+    let policy = &state.config.activation;
+    let found = state.store.decoy(id.as_str()).await?.ok_or(ApiError::AccountNotFound)?;
+    if policy.registration_expired(found.created_at, now) {
+        return Err(ApiError::RegistrationExpired);
+    }
+    let code_hash = hash_secret(new_code().as_str().to_owned()).await?;
+    let mut tx = state.store.begin().await?;
+    let decoy = tx.lock_decoy(&found.id).await?.ok_or(ApiError::AccountNotFound)?;
+    let earlier: Vec<DateTime<Utc>> =
+        decoy.sends.iter().copied().filter(|t| *t > now - chrono::Duration::hours(1)).collect();
+    if let Err(ActivationError::ResendTooSoon { retry_after_seconds }) = policy.check_resend(&earlier, now) {
+        drop(tx);
+        state
+            .store
+            .audit(audit("account.resend_code", None, "refused", json!({"reason": "rate_limited", "decoy": decoy.id}), now))
+            .await?;
+        return Err(ApiError::TooManyRequests { retry_after_seconds });
+    }
+    let expires_at = policy.code_expires_at(now);
+    tx.renew_decoy_code(&decoy, &code_hash, now, expires_at).await?;
+    tx.audit(audit("account.resend_code", None, "refused", json!({"reason": "already_registered", "decoy": decoy.id}), now))
+        .await?;
+    tx.commit().await?;
+    Ok(CodeSent {
+        account_id: id.clone(),
+        sent_to: decoy.sent_to,
+        code_expires_at: expires_at,
+        registration_expires_at: decoy.created_at + policy.pending_ttl,
+    })
+}
+
 /// Sends a new code (voiding the previous one), within the resend limits.
 pub async fn resend_code(state: &AppState, account_id: &AccountId) -> Result<CodeSent, ApiError> {
     let now = state.clock.now();
-    pending_account(state, account_id, now).await?;
+    match pending_account(state, account_id, now).await {
+        Err(ApiError::AccountNotFound) => return resend_decoy(state, account_id, now).await,
+        other => other?,
+    };
     let code = new_code();
     let code_hash = hash_secret(code.as_str().to_owned()).await?;
     let mut tx = state.store.begin().await?;
@@ -192,6 +312,7 @@ pub async fn remove_expired_registrations(state: &AppState) -> Result<usize, Api
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let removed = tx.delete_pending_created_by(now - state.config.activation.pending_ttl).await?;
+    tx.delete_decoys_created_by(now - state.config.activation.pending_ttl).await?;
     for id in &removed {
         tx.audit(AuditEntry {
             at: now,
