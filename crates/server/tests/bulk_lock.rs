@@ -2,7 +2,7 @@
 //! approved through the reviewer and the supervisor, locks exactly the valid accounts (sessions revoked, notices
 //! queued, one audit entry each, the chain intact); a rejected order locks none; concurrent retries with one
 //! Idempotency-Key create one order; the per-account results page by page; orders above the API's 64 KiB body
-//! limit are accepted.
+//! limit are accepted; until the order is in effect its filer cannot tell which identities have an account.
 
 use chrono::Duration;
 use dinhdanh_domain::account::HolderKind;
@@ -209,20 +209,39 @@ on_both_backends! {
         assert_eq!(filed["status"], "received");
         assert_eq!(filed["next_step_by"], "reviewer", "an authority's order takes the Decree 69 route");
         assert_eq!(filed["tracking_code"].as_str().unwrap().len(), 12);
+        // The filer learns only what its own input says: which entries it wrote wrongly or twice. Whether an
+        // identity has an account, and an active one, is not its to know before the decision.
         let summary = &filed["summary"];
         assert_eq!(
             (summary["entries"].as_i64(), summary["pending"].as_i64(), summary["invalid"].as_i64(),
-             summary["not_found"].as_i64(), summary["duplicate"].as_i64()),
-            (Some(507), Some(500), Some(4), Some(2), Some(1)),
+             summary["not_found"].as_i64(), summary["inactive"].as_i64(), summary["duplicate"].as_i64()),
+            (Some(507), Some(503), Some(3), Some(0), Some(0), Some(1)),
             "{summary}"
         );
-        let problems: Vec<(i64, &str)> = filed["problems"].as_array().unwrap().iter()
-            .map(|p| (p["index"].as_i64().unwrap(), p["outcome"].as_str().unwrap())).collect();
-        assert_eq!(problems, vec![(500, "invalid"), (501, "invalid"), (502, "not_found"), (503, "duplicate"),
-            (504, "invalid"), (505, "invalid"), (506, "not_found")]);
-        assert!(filed["problems"][4]["reason"].as_str().unwrap().contains("not active"), "{filed}");
-        assert!(filed["problems"][3]["reason"].as_str().unwrap().contains("entry 42"), "{filed}");
+        let problems_of = |order: &Value| -> Vec<(i64, String)> {
+            order["problems"].as_array().unwrap().iter()
+                .map(|p| (p["index"].as_i64().unwrap(), p["outcome"].as_str().unwrap().to_owned())).collect()
+        };
+        let listed = |pairs: &[(i64, &str)]| pairs.iter().map(|(i, o)| (*i, o.to_string())).collect::<Vec<_>>();
+        assert_eq!(problems_of(&filed), listed(&[(500, "invalid"), (501, "invalid"), (503, "duplicate"), (505, "invalid")]));
+        assert!(filed["problems"][2]["reason"].as_str().unwrap().contains("entry 42"), "{filed}");
         let id = filed["id"].as_str().unwrap().to_owned();
+        let (_, results) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{id}/results?after=501&limit=5"),
+            &c.procuracy, None).await;
+        let outcomes: Vec<&str> = results["results"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["pending", "duplicate", "pending", "invalid", "pending"], "{results}");
+        assert!(results["results"][0]["reason"].is_null(), "a hidden outcome takes its reason with it: {results}");
+        // The deciding officers see every outcome, with its reason.
+        let (status, seen) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{id}"), &c.reviewer, None).await;
+        assert_eq!(status, 200, "{seen}");
+        assert_eq!(
+            (seen["summary"]["pending"].as_i64(), seen["summary"]["not_found"].as_i64(), seen["summary"]["inactive"].as_i64()),
+            (Some(500), Some(2), Some(1)),
+            "{seen}"
+        );
+        assert_eq!(problems_of(&seen), listed(&[(500, "invalid"), (501, "invalid"), (502, "not_found"),
+            (503, "duplicate"), (504, "inactive"), (505, "invalid"), (506, "not_found")]));
+        assert!(seen["problems"][4]["reason"].as_str().unwrap().contains("not active"), "{seen}");
         assert_eq!(active_lock_count(&server, &valid[0]).await, 0, "nothing in force before the decision");
 
         // The order is one request in the officers' queue, with the organization's view of it.
@@ -260,10 +279,16 @@ on_both_backends! {
         let results = all_results(&server, &c.procuracy, &id, 128).await;
         assert_eq!(results.len(), 507);
         assert!(results[..500].iter().all(|r| r["outcome"] == "locked" && r["lock_id"].is_string()), "{}", results[0]);
-        assert_eq!(results[502]["outcome"], "not_found");
-        assert_eq!(all_results(&server, &c.reviewer, &id, 1000).await.len(), 507);
+        // Once the order is in effect, its filer is told what became of each entry.
+        assert_eq!((results[502]["outcome"].as_str(), results[504]["outcome"].as_str()), (Some("not_found"), Some("inactive")));
+        assert_eq!(all_results(&server, &c.reviewer, &id, 1000).await, results, "filer and officers now see the same");
         let (_, summary) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{id}"), &c.procuracy, None).await;
-        assert_eq!((summary["summary"]["locked"].as_i64(), summary["summary"]["pending"].as_i64()), (Some(500), Some(0)));
+        assert_eq!(
+            (summary["summary"]["locked"].as_i64(), summary["summary"]["pending"].as_i64(),
+             summary["summary"]["not_found"].as_i64(), summary["summary"]["inactive"].as_i64()),
+            (Some(500), Some(0), Some(2), Some(1)),
+            "{summary}"
+        );
 
         // A second order over the same accounts by the same organization does not lock them twice.
         let (status, again) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(entries(0..10)))).await;
@@ -274,6 +299,36 @@ on_both_backends! {
         let (_, summary) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{again_id}"), &c.procuracy, None).await;
         assert_eq!(summary["summary"]["already_locked"], 10, "{summary}");
         assert_eq!(active_lock_count(&server, &valid[3]).await, 1);
+    }
+
+    filing_tells_the_filer_nothing_of_who_has_an_account(db) {
+        let server = TestServer::start(&db).await;
+        let c = cast(&server).await;
+        accounts(&server, 0, 2, AccountStatus::Active).await;
+        accounts(&server, 2, 1, AccountStatus::PendingActivation).await;
+        // One entry differs: an active account, an account not yet active, or no account at all.
+        let mut answers = Vec::new();
+        for third in [1, 2, 700] {
+            let body = order(vec![json!({"id_number": id_number(0)}), json!({"id_number": "12345"}), json!({"id_number": id_number(third)})]);
+            let response = server.http.post(server.url("/v1/bulk-lock-orders")).bearer_auth(&c.procuracy).json(&body)
+                .send().await.unwrap();
+            let status = response.status().as_u16();
+            let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+            let mut filed: Value = response.json().await.unwrap();
+            let id = filed["id"].as_str().unwrap().to_owned();
+            let (_, mut results) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{id}/results"), &c.procuracy, None).await;
+            for fresh in ["id", "tracking_code"] {
+                filed.as_object_mut().unwrap().remove(fresh);
+            }
+            results.as_object_mut().unwrap().remove("order_id");
+            // The entry that differs is echoed back as given.
+            assert_eq!(results["results"][2]["identifier"], id_number(third));
+            results["results"][2].as_object_mut().unwrap().remove("identifier");
+            answers.push((status, content_type, filed.to_string(), results.to_string()));
+        }
+        assert_eq!(answers[0], answers[1], "an inactive account answers like an active one");
+        assert_eq!(answers[0], answers[2], "no account answers like an account");
+        assert_eq!(answers[0].0, 201);
     }
 
     a_rejected_order_locks_none(db) {
@@ -356,16 +411,25 @@ on_both_backends! {
         let (status, problem) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(order(vec![]))).await;
         assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("accounts")), "{problem}");
         let (status, problem) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy,
+            Some(order(vec![json!({"id_number": "12345"}), json!({"passport_number": "M1234567"})]))).await;
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("accounts")), "no well-formed entry: {problem}");
+        // An order naming no account at all is filed like any other: whether those identities have accounts is
+        // for the deciding officers to see.
+        let (status, none) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy,
             Some(order(entries(100..110)))).await;
-        assert_eq!(status, 422, "no entry names an account: {problem}");
+        assert_eq!((status, none["summary"]["pending"].as_i64()), (201, Some(10)), "{none}");
         // 4,000 entries (about 120 KB of JSON): above the API's 64 KiB limit, within the order's.
         let big = order(entries(0..4000));
         assert!(serde_json::to_vec(&big).unwrap().len() > 64 * 1024);
         let (status, filed) = server.call(Method::POST, "/v1/bulk-lock-orders", &c.procuracy, Some(big)).await;
         assert_eq!(status, 201, "{filed}");
-        assert_eq!((filed["summary"]["pending"].as_i64(), filed["summary"]["not_found"].as_i64()), (Some(3), Some(3997)));
-        assert_eq!(filed["problems"].as_array().unwrap().len(), 1000);
-        assert_eq!(filed["problems_truncated"], true);
+        assert_eq!((filed["summary"]["pending"].as_i64(), filed["summary"]["not_found"].as_i64()), (Some(4000), Some(0)));
+        assert_eq!((filed["problems"].as_array().unwrap().len(), &filed["problems_truncated"]), (0, &json!(false)));
+        let big_id = filed["id"].as_str().unwrap();
+        let (_, seen) = server.call(Method::GET, &format!("/v1/bulk-lock-orders/{big_id}"), &c.reviewer, None).await;
+        assert_eq!((seen["summary"]["pending"].as_i64(), seen["summary"]["not_found"].as_i64()), (Some(3), Some(3997)));
+        assert_eq!(seen["problems"].as_array().unwrap().len(), 1000);
+        assert_eq!(seen["problems_truncated"], true);
         // The single-request endpoints keep their 64 KiB limit.
         let huge = json!({"ground": "authority_request", "account": {"id_number": id_number(0)}, "reason": "x".repeat(70_000)});
         let (status, _) = server.call(Method::POST, "/v1/lock-requests", &c.procuracy, Some(huge)).await;

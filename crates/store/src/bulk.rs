@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use dinhdanh_domain::bulk::TargetOutcome;
 use dinhdanh_domain::lock::{Ground, Lock, Party};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, Level};
 use sqlx::Row;
@@ -16,12 +17,24 @@ use sqlx::any::AnyRow;
 
 use crate::locks::to_json;
 use crate::outbox::NewMessage;
-use crate::requests::{RequestTarget, StoredResponse};
+use crate::requests::StoredResponse;
 use crate::time::to_ms;
 use crate::{Store, StoreError, Tx};
 
 /// Rows per multi-row statement.
 pub const CHUNK: usize = 1000;
+
+/// A bulk order's account: what was named, what it resolved to, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTarget {
+    pub position: i64,
+    /// The identifier as the order gave it (an identification number, or `NAT:PASSPORT`).
+    pub identifier: String,
+    pub account_id: Option<AccountId>,
+    pub outcome: TargetOutcome,
+    pub detail: Option<String>,
+    pub lock_id: Option<String>,
+}
 
 /// What applying a bulk order needs to know of an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,12 +123,28 @@ impl Store {
     }
 
     /// How many targets of an order have each outcome.
-    pub async fn target_outcome_counts(&self, request_id: &str) -> Result<BTreeMap<String, i64>, StoreError> {
+    pub async fn target_outcome_counts(&self, request_id: &str) -> Result<BTreeMap<TargetOutcome, i64>, StoreError> {
         let rows = sqlx::query("SELECT outcome, COUNT(*) FROM request_targets WHERE request_id = $1 GROUP BY outcome")
             .bind(request_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?))).collect()
+        rows.iter()
+            .map(|r| {
+                let outcome = TargetOutcome::parse(&r.try_get::<String, _>(0)?)
+                    .ok_or_else(|| StoreError::Corrupt("bulk order entry outcome".into()))?;
+                Ok((outcome, r.try_get::<i64, _>(1)?))
+            })
+            .collect()
+    }
+
+    /// Whether an order names this account among its entries.
+    pub async fn order_names_account(&self, request_id: &str, account: &AccountId) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM request_targets WHERE request_id = $1 AND account_id = $2 LIMIT 1")
+            .bind(request_id)
+            .bind(account.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
     }
 
     /// A page of an order's targets after position `after`, in order; only those with one of `outcomes` when
@@ -125,7 +154,7 @@ impl Store {
         request_id: &str,
         after: i64,
         limit: i64,
-        outcomes: &[&str],
+        outcomes: &[TargetOutcome],
     ) -> Result<Vec<RequestTarget>, StoreError> {
         let filter =
             if outcomes.is_empty() { String::new() } else { format!(" AND outcome IN ({})", list(outcomes.len(), 4)) };
@@ -135,7 +164,7 @@ impl Store {
         );
         let mut query = sqlx::query(&sql).bind(request_id).bind(after).bind(limit);
         for outcome in outcomes {
-            query = query.bind(*outcome);
+            query = query.bind(outcome.as_str());
         }
         query.fetch_all(&self.pool).await?.iter().map(target_from_row).collect()
     }
@@ -146,7 +175,8 @@ fn target_from_row(r: &AnyRow) -> Result<RequestTarget, StoreError> {
         position: r.try_get(0)?,
         identifier: r.try_get(1)?,
         account_id: r.try_get::<Option<String>, _>(2)?.map(AccountId::new),
-        outcome: r.try_get(3)?,
+        outcome: TargetOutcome::parse(&r.try_get::<String, _>(3)?)
+            .ok_or_else(|| StoreError::Corrupt("bulk order entry outcome".into()))?,
         detail: r.try_get(4)?,
         lock_id: r.try_get(5)?,
     })

@@ -56,14 +56,14 @@ pub use audit::{
     StoredCheckpoint, TreeHead, merkle,
 };
 pub use automatic::AutomaticCandidate;
-pub use bulk::{AccountBrief, CHUNK as BULK_CHUNK};
+pub use bulk::{AccountBrief, CHUNK as BULK_CHUNK, RequestTarget};
 pub use clients::AccessTokenOwner;
 pub use decoys::Decoy;
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
 pub use registry::UpsertOutcome;
-pub use requests::{QueueFilter, RequestTarget, StoredResponse};
+pub use requests::{QueueFilter, StoredResponse};
 pub use retry::{ATTEMPTS, Transient};
 
 #[derive(Debug, Error)]

@@ -62,19 +62,6 @@ fn request_from_row(row: &AnyRow) -> Result<Request, StoreError> {
     })
 }
 
-/// A bulk order's account: what was named, what it resolved to, and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestTarget {
-    pub position: i64,
-    /// The identifier as the order gave it (an identification number, or `NAT:PASSPORT`).
-    pub identifier: String,
-    pub account_id: Option<AccountId>,
-    /// `pending`, `locked`, `already_locked_by_you`, `invalid`, `not_found`, …
-    pub outcome: String,
-    pub detail: Option<String>,
-    pub lock_id: Option<String>,
-}
-
 /// Which requests an officer's queue shows.
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter {
@@ -210,48 +197,6 @@ impl Tx {
         rows.iter().map(request_from_row).collect()
     }
 
-    pub async fn insert_targets(&mut self, request_id: &str, targets: &[RequestTarget]) -> Result<(), StoreError> {
-        for t in targets {
-            sqlx::query(
-                "INSERT INTO request_targets (request_id, position, identifier, account_id, outcome, detail, lock_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(request_id)
-            .bind(t.position)
-            .bind(&t.identifier)
-            .bind(t.account_id.as_ref().map(|a| a.as_str().to_owned()))
-            .bind(&t.outcome)
-            .bind(t.detail.clone())
-            .bind(t.lock_id.clone())
-            .execute(&mut *self.inner)
-            .await?;
-        }
-        Ok(())
-    }
-
-    pub async fn update_target(&mut self, request_id: &str, target: &RequestTarget) -> Result<(), StoreError> {
-        sqlx::query("UPDATE request_targets SET outcome = $1, detail = $2, lock_id = $3 WHERE request_id = $4 AND position = $5")
-            .bind(&target.outcome)
-            .bind(target.detail.clone())
-            .bind(target.lock_id.clone())
-            .bind(request_id)
-            .bind(target.position)
-            .execute(&mut *self.inner)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn targets_of(&mut self, request_id: &str) -> Result<Vec<RequestTarget>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT position, identifier, account_id, outcome, detail, lock_id FROM request_targets \
-             WHERE request_id = $1 ORDER BY position",
-        )
-        .bind(request_id)
-        .fetch_all(&mut *self.inner)
-        .await?;
-        rows.iter().map(target_from_row).collect()
-    }
-
     /// The answer stored under an idempotency key, if any, read inside the transaction.
     pub async fn idempotent_response(&mut self, scope: &str, key: &str) -> Result<Option<StoredResponse>, StoreError> {
         let row =
@@ -287,17 +232,6 @@ impl Tx {
         .map_err(|e| StoreError::conflict_or(e, "an operation with this idempotency key"))?;
         Ok(())
     }
-}
-
-fn target_from_row(r: &AnyRow) -> Result<RequestTarget, StoreError> {
-    Ok(RequestTarget {
-        position: r.try_get(0)?,
-        identifier: r.try_get(1)?,
-        account_id: r.try_get::<Option<String>, _>(2)?.map(AccountId::new),
-        outcome: r.try_get(3)?,
-        detail: r.try_get(4)?,
-        lock_id: r.try_get(5)?,
-    })
 }
 
 impl Store {
@@ -409,17 +343,6 @@ impl Store {
         .fetch_one(&self.pool)
         .await?
         .try_get(0)?)
-    }
-
-    pub async fn request_targets(&self, request_id: &str) -> Result<Vec<RequestTarget>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT position, identifier, account_id, outcome, detail, lock_id FROM request_targets \
-             WHERE request_id = $1 ORDER BY position",
-        )
-        .bind(request_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(target_from_row).collect()
     }
 }
 

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use dinhdanh_domain::bulk::TargetOutcome;
 use dinhdanh_domain::lock::Ground;
 use dinhdanh_store::RequestTarget;
 use serde::{Deserialize, Serialize};
@@ -83,8 +84,13 @@ pub struct BulkSummaryBody {
     /// Your organization already had a lock of this ground in force on the account: not locked twice.
     pub already_locked: i64,
     pub invalid: i64,
+    /// No e-ID account for the identity (shown to the filer once the order is in effect).
     pub not_found: i64,
+    /// The identity's e-ID account is not active (shown to the filer once the order is in effect).
+    pub inactive: i64,
     pub duplicate: i64,
+    /// The order was refused, cancelled or expired: these entries were not locked.
+    pub not_locked: i64,
 }
 
 /// One entry's result.
@@ -94,7 +100,9 @@ pub struct BulkResultBody {
     pub index: i64,
     /// The identification number, or NATIONALITY:PASSPORT, as understood (or as given, when invalid).
     pub identifier: String,
-    /// pending, locked, already_locked, invalid, not_found, duplicate, or not_locked (the order was refused).
+    /// pending, locked, already_locked, invalid, not_found, inactive, duplicate, or not_locked (the order was
+    /// refused). Until the order is in effect its filer sees every well-formed entry as pending, account or not.
+    #[schema(pattern = "^(pending|locked|already_locked|invalid|not_found|inactive|duplicate|not_locked)$")]
     pub outcome: String,
     pub reason: Option<String>,
     /// The lock placed (or already in force), for a later unlock request.
@@ -135,7 +143,8 @@ pub struct BulkOrderBody {
     #[schema(example = crate::api::time::example)]
     pub lock_ends_at: Option<DateTime<Utc>>,
     pub summary: BulkSummaryBody,
-    /// The entries not accepted (invalid, not_found, duplicate), the first 1,000 of them.
+    /// The entries not accepted, the first 1,000 of them: to the filer, before the order is in effect, only
+    /// invalid and duplicate ones; to the officers (and to the filer afterwards) not_found and inactive too.
     pub problems: Vec<BulkResultBody>,
     /// More problems than listed: read them from the results.
     pub problems_truncated: bool,
@@ -145,7 +154,7 @@ fn result_body(t: RequestTarget) -> BulkResultBody {
     BulkResultBody {
         index: t.position,
         identifier: t.identifier,
-        outcome: t.outcome,
+        outcome: t.outcome.as_str().to_owned(),
         reason: t.detail,
         lock_id: t.lock_id,
     }
@@ -154,15 +163,17 @@ fn result_body(t: RequestTarget) -> BulkResultBody {
 impl BulkOrderBody {
     fn new(view: OrderView, now: DateTime<Utc>) -> Self {
         let r = &view.request;
-        let count = |o: &str| view.counts.get(o).copied().unwrap_or(0);
+        let count = |o: TargetOutcome| view.counts.get(&o).copied().unwrap_or(0);
         let summary = BulkSummaryBody {
             entries: view.counts.values().sum(),
-            pending: count(bulk::outcome::PENDING),
-            locked: count(bulk::outcome::LOCKED),
-            already_locked: count(bulk::outcome::ALREADY_LOCKED),
-            invalid: count(bulk::outcome::INVALID),
-            not_found: count(bulk::outcome::NOT_FOUND),
-            duplicate: count(bulk::outcome::DUPLICATE),
+            pending: count(TargetOutcome::Pending),
+            locked: count(TargetOutcome::Locked),
+            already_locked: count(TargetOutcome::AlreadyLocked),
+            invalid: count(TargetOutcome::Invalid),
+            not_found: count(TargetOutcome::NotFound),
+            inactive: count(TargetOutcome::Inactive),
+            duplicate: count(TargetOutcome::Duplicate),
+            not_locked: count(TargetOutcome::NotLocked),
         };
         Self {
             id: r.id.clone(),
@@ -189,7 +200,8 @@ impl BulkOrderBody {
 
 /// File a bulk lock order: one request for many accounts, decided once by the officers (for authorities: a
 /// reviewer verifies and forwards, a supervisor decides) and applied to every valid account at once, all or
-/// nothing. Invalid entries are reported and do not block the others.
+/// nothing. Malformed and repeated entries are reported and do not block the others; whether an identity has an
+/// active e-ID account is told to the deciding officers, and to the filer once the order is in effect.
 #[utoipa::path(post, path = "/v1/bulk-lock-orders", operation_id = "bulkLock", tag = "locks",
     security(("bearer" = [])), request_body = BulkLockBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the same order")),
@@ -197,7 +209,7 @@ impl BulkOrderBody {
         (status = 201, description = "Filed: one request for the whole order", body = BulkOrderBody),
         (status = 403, description = "`urn:dinhdanh:problem:lock-refused`: the lock authority table does not let this party place this ground", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`urn:dinhdanh:problem:conflict`: the Idempotency-Key was used for a different order", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`urn:dinhdanh:problem:validation`: an unknown ground, missing evidence, an end in the past, no account or more than 100,000, no entry naming an active account, or an invalid Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:dinhdanh:problem:validation`: an unknown ground, missing evidence, an end in the past, no account or more than 100,000, no well-formed entry, or an invalid Idempotency-Key", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn bulk_lock(
     State(state): State<AppState>,

@@ -697,12 +697,7 @@ pub async fn get_request_status(
     let concerned = if crate::service::bulk::is_bulk_order(&request) {
         // A bulk order names many accounts: the identity must be one of them.
         match state.store.account_by_identity(&identity).await? {
-            Some(account) => state
-                .store
-                .request_targets(&request.id)
-                .await?
-                .iter()
-                .any(|t| t.account_id.as_ref() == Some(&account.id)),
+            Some(account) => state.store.order_names_account(&request.id, &account.id).await?,
             None => false,
         }
     } else {

@@ -2,7 +2,9 @@
 //! decided once, as a whole, by the officers' ordinary steps (`/v1/requests/{id}/…`), with a per-account result.
 //!
 //! Filing parses every entry; an entry that is malformed, names no e-ID account, repeats an earlier one or names
-//! an account that is not active is recorded with its outcome and reason and does not block the others. Whether
+//! an account that is not active is recorded with its outcome and reason and does not block the others. What
+//! the filer is shown of those outcomes, and when, is [`dinhdanh_domain::bulk`]'s rule: before the decision only
+//! its own input's faults, so that filing is no oracle of who has an account. Whether
 //! the organization may place locks of the order's ground at all, with what evidence and by which route, is the
 //! same decision as for a single request (`service::locks`, asked of `authority::placement`).
 //!
@@ -20,8 +22,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
+use dinhdanh_domain::bulk::{Reader, TargetOutcome};
 use dinhdanh_domain::lock::{Lock, Party};
-use dinhdanh_domain::request::{NewRequest, Request, RequestKind, StepEvent};
+use dinhdanh_domain::request::{NewRequest, Request, RequestKind, RequestStatus, StepEvent};
 use dinhdanh_domain::{
     AccountId, AccountStatus, Channel, IdentificationNumber, IdentityKey, Nationality, PassportNumber, notice,
 };
@@ -40,24 +43,6 @@ pub const MAX_ENTRIES: usize = 100_000;
 
 /// Problem entries listed in the answer to a filing; the rest are read page by page from the results.
 pub const PROBLEMS_LISTED: usize = 1000;
-
-/// Outcomes of an order's entries.
-pub mod outcome {
-    /// Valid; waits for the order's decision.
-    pub const PENDING: &str = "pending";
-    /// The order's lock is in force on the account.
-    pub const LOCKED: &str = "locked";
-    /// The organization already had a lock of this ground in force on it; not locked twice.
-    pub const ALREADY_LOCKED: &str = "already_locked";
-    /// A malformed entry, or an account that is not active.
-    pub const INVALID: &str = "invalid";
-    /// No e-ID account for this identity.
-    pub const NOT_FOUND: &str = "not_found";
-    /// The same identity as an earlier entry of the order.
-    pub const DUPLICATE: &str = "duplicate";
-    /// The order was rejected, cancelled or expired before this account was locked (reported, not stored).
-    pub const NOT_LOCKED: &str = "not_locked";
-}
 
 /// One entry as the order gives it: an identification number, or a passport number and nationality.
 #[derive(Debug, Clone, Default)]
@@ -79,9 +64,10 @@ pub struct BulkOrder {
 #[derive(Debug, Clone)]
 pub struct OrderView {
     pub request: Request,
-    /// Entries by outcome.
-    pub counts: BTreeMap<String, i64>,
-    /// The first [`PROBLEMS_LISTED`] entries that were not accepted (invalid, not found, duplicate).
+    /// Entries by outcome, as the reader may see them.
+    pub counts: BTreeMap<TargetOutcome, i64>,
+    /// The first [`PROBLEMS_LISTED`] entries that were not accepted (invalid, not found, inactive, duplicate), as
+    /// the reader may see them.
     pub problems: Vec<RequestTarget>,
     pub problems_truncated: bool,
 }
@@ -132,20 +118,20 @@ async fn resolve(state: &AppState, entries: &[Entry]) -> Result<Vec<RequestTarge
     let mut keyed: Vec<(usize, IdentityKey)> = Vec::with_capacity(entries.len());
     for (position, entry) in entries.iter().enumerate() {
         let position = position as i64;
-        let target = |identifier: String, outcome: &str, detail: Option<String>| RequestTarget {
+        let target = |identifier: String, outcome: TargetOutcome, detail: Option<String>| RequestTarget {
             position,
             identifier,
             account_id: None,
-            outcome: outcome.to_owned(),
+            outcome,
             detail,
             lock_id: None,
         };
         match parse_entry(entry, state) {
-            Err((shown, why)) => targets.push(target(shown, outcome::INVALID, Some(why))),
+            Err((shown, why)) => targets.push(target(shown, TargetOutcome::Invalid, Some(why))),
             Ok((key, identifier)) => match first_of.get(&key) {
                 Some(first) => targets.push(target(
                     identifier,
-                    outcome::DUPLICATE,
+                    TargetOutcome::Duplicate,
                     Some(format!("the same identity as entry {first}")),
                 )),
                 None => {
@@ -153,7 +139,7 @@ async fn resolve(state: &AppState, entries: &[Entry]) -> Result<Vec<RequestTarge
                     keyed.push((targets.len(), key));
                     targets.push(target(
                         identifier,
-                        outcome::NOT_FOUND,
+                        TargetOutcome::NotFound,
                         Some("no e-ID account for this identity".into()),
                     ));
                 }
@@ -167,11 +153,11 @@ async fn resolve(state: &AppState, entries: &[Entry]) -> Result<Vec<RequestTarge
         let Some(account) = accounts.get(key.as_str()) else { continue };
         let target = &mut targets[index];
         if account.status == AccountStatus::Active {
-            target.outcome = outcome::PENDING.to_owned();
+            target.outcome = TargetOutcome::Pending;
             target.detail = None;
             target.account_id = Some(account.id.clone());
         } else {
-            target.outcome = outcome::INVALID.to_owned();
+            target.outcome = TargetOutcome::Inactive;
             target.detail = Some(format!("the e-ID account is not active ({})", account.status.as_str()));
         }
     }
@@ -194,18 +180,18 @@ pub async fn file_order(
     }
     // A retry of an order already filed gets it back without resolving its entries again.
     if let Some(first) = replayed_outside(state, idempotency).await? {
-        return view(state, &first).await;
+        return view(state, &first, Reader::Filer).await;
     }
     let targets = resolve(state, &order.entries).await?;
-    let valid = targets.iter().filter(|t| t.outcome == outcome::PENDING).count();
-    if valid == 0 {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for t in &targets {
-            *counts.entry(t.outcome.as_str()).or_default() += 1;
-        }
-        let counts = counts.iter().map(|(o, n)| format!("{n} {o}")).collect::<Vec<_>>().join(", ");
-        return Err(ApiError::field("accounts", format!("no entry names an active e-ID account ({counts})")));
+    // Refused only for what the filer can see in its own input: whether any entry names an active account is
+    // the decider's to know (an order naming none is filed, and rejected or applied to nothing).
+    if targets.iter().all(|t| t.outcome == TargetOutcome::Invalid) {
+        return Err(ApiError::field(
+            "accounts",
+            format!("no entry is a well-formed identity ({} invalid; see each entry's form)", targets.len()),
+        ));
     }
+    let valid = targets.iter().filter(|t| t.outcome == TargetOutcome::Pending).count();
     let id = uuid::Uuid::new_v4().to_string();
     let new = NewRequest {
         kind: RequestKind::Lock,
@@ -234,7 +220,7 @@ pub async fn file_order(
                 let first = replayed_outside(state, idempotency)
                     .await?
                     .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
-                return view(state, &first).await;
+                return view(state, &first, Reader::Filer).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -244,7 +230,7 @@ pub async fn file_order(
     metrics::counter!("dinhdanh_requests_total", "kind" => "bulk_lock", "ground" => request.ground.as_str(), "status" => request.status.as_str())
         .increment(1);
     metrics::counter!("dinhdanh_bulk_lock_entries_total").increment(targets.len() as u64);
-    view(state, &request.id).await
+    view(state, &request.id, Reader::Filer).await
 }
 
 /// Inserts the order (one request row), its steps, its targets and its audit entry under a fresh tracking code.
@@ -299,19 +285,42 @@ async fn insert_order(
     Ok(request)
 }
 
-/// An order with its summary, as its requester and officers see it.
-pub async fn view(state: &AppState, order_id: &str) -> Result<OrderView, ApiError> {
+/// Who reads an order: the officers who decide it, or the organization that filed it.
+fn reader_of(actor: &Actor) -> Reader {
+    if matches!(actor, Actor::Officer { .. }) { Reader::Decider } else { Reader::Filer }
+}
+
+/// An entry as `reader` may see it while the order is `status`: a hidden outcome takes its reason with it.
+fn shown(mut target: RequestTarget, reader: Reader, status: RequestStatus) -> RequestTarget {
+    let seen = target.outcome.as_seen_by(reader, status);
+    if seen != target.outcome {
+        target.detail = (seen == TargetOutcome::NotLocked).then(|| format!("the order is {status}"));
+        target.outcome = seen;
+        target.account_id = None;
+    }
+    target
+}
+
+/// An order with its summary, as `reader` may see it.
+pub async fn view(state: &AppState, order_id: &str, reader: Reader) -> Result<OrderView, ApiError> {
     let request = state.store.request(order_id).await?.ok_or(ApiError::NotFound { what: "bulk lock order" })?;
-    let counts = state.store.target_outcome_counts(order_id).await?;
-    let problem_outcomes = [outcome::INVALID, outcome::NOT_FOUND, outcome::DUPLICATE];
+    let status = request.status;
+    let mut counts = BTreeMap::new();
+    for (outcome, n) in state.store.target_outcome_counts(order_id).await? {
+        *counts.entry(outcome.as_seen_by(reader, status)).or_default() += n;
+    }
+    // The stored outcomes this reader is shown as problems.
+    let problem_outcomes: Vec<TargetOutcome> =
+        TargetOutcome::ALL.iter().copied().filter(|o| o.as_seen_by(reader, status).is_problem()).collect();
     let mut problems = state.store.targets_page(order_id, -1, PROBLEMS_LISTED as i64 + 1, &problem_outcomes).await?;
     let problems_truncated = problems.len() > PROBLEMS_LISTED;
     problems.truncate(PROBLEMS_LISTED);
+    let problems = problems.into_iter().map(|t| shown(t, reader, status)).collect();
     Ok(OrderView { request, counts, problems, problems_truncated })
 }
 
-/// A page of an order's per-account results, for its requester and officers; `None` for anyone else (and for
-/// a request that is not a bulk order), who are told it does not exist.
+/// A page of an order's per-account results, for its requester and officers, each as they may see it; anyone
+/// else (and a request that is not a bulk order) is told it does not exist.
 pub async fn results(
     state: &AppState,
     actor: &Actor,
@@ -325,15 +334,11 @@ pub async fn results(
     if !is_bulk_order(&request) || !crate::service::locks::may_read(actor, &request) {
         return Err(not_found);
     }
-    let order = view(state, order_id).await?;
-    let mut page = state.store.targets_page(order_id, after, limit, &[]).await?;
-    if order.request.status.is_final() && order.request.status != dinhdanh_domain::request::RequestStatus::Effective {
-        for t in page.iter_mut().filter(|t| t.outcome == outcome::PENDING) {
-            t.outcome = outcome::NOT_LOCKED.to_owned();
-            t.detail = Some(format!("the order is {}", order.request.status.as_str()));
-        }
-    }
-    Ok((order, page))
+    let reader = reader_of(actor);
+    let order = view(state, order_id, reader).await?;
+    let status = order.request.status;
+    let page = state.store.targets_page(order_id, after, limit, &[]).await?;
+    Ok((order, page.into_iter().map(|t| shown(t, reader, status)).collect()))
 }
 
 fn entry_for(
@@ -383,7 +388,7 @@ pub(crate) async fn apply(
         None,
     );
     let mut audit = Vec::with_capacity(pending.len() + 1);
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Every account of the order is held before any is changed, all in one ascending order (the store's lock
     // order): two orders over the same accounts, listed differently and approved at once, then wait on each other
     // instead of deadlocking.
@@ -404,11 +409,11 @@ pub(crate) async fn apply(
             let account = t.account_id.as_ref().and_then(|id| accounts.get(id.as_str()));
             match account {
                 None => {
-                    t.outcome = outcome::NOT_FOUND.to_owned();
+                    t.outcome = TargetOutcome::NotFound;
                     t.detail = Some("the e-ID account no longer exists".to_owned());
                 }
                 Some(a) if already.contains_key(a.id.as_str()) => {
-                    t.outcome = outcome::ALREADY_LOCKED.to_owned();
+                    t.outcome = TargetOutcome::AlreadyLocked;
                     t.detail = Some("your organization already has a lock of this ground in force on it".to_owned());
                     t.lock_id = already.get(a.id.as_str()).cloned();
                 }
@@ -426,7 +431,7 @@ pub(crate) async fn apply(
                         request_id: Some(request.id.clone()),
                         lifted: None,
                     };
-                    t.outcome = outcome::LOCKED.to_owned();
+                    t.outcome = TargetOutcome::Locked;
                     t.detail = None;
                     t.lock_id = Some(lock.id.clone());
                     for (channel, recipient) in [(Channel::Sms, &a.phone), (Channel::Email, &a.email)] {
@@ -443,7 +448,7 @@ pub(crate) async fn apply(
                     locks.push(lock);
                 }
             }
-            *counts.entry(outcome_name(&t.outcome)).or_default() += 1;
+            *counts.entry(t.outcome.as_str()).or_default() += 1;
             outcomes.push(t);
         }
         tx.insert_locks_batch(&locks).await?;
@@ -467,12 +472,4 @@ pub(crate) async fn apply(
     audit.push(summary);
     metrics::histogram!("dinhdanh_bulk_lock_apply_seconds").record(started.elapsed().as_secs_f64());
     Ok(audit)
-}
-
-fn outcome_name(outcome: &str) -> &'static str {
-    match outcome {
-        outcome::LOCKED => outcome::LOCKED,
-        outcome::ALREADY_LOCKED => outcome::ALREADY_LOCKED,
-        _ => outcome::NOT_FOUND,
-    }
 }
