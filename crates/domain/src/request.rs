@@ -22,7 +22,7 @@ use crate::account::AccountId;
 use crate::actor::OfficerRole;
 use crate::authority::{Route, next_decider};
 use crate::calendar::WorkingCalendar;
-use crate::lock::{Ground, LegalBasis, Party};
+use crate::lock::{Ground, LegalBasis, Lock, Party};
 use crate::tracking::TrackingCode;
 
 string_enum! {
@@ -113,12 +113,32 @@ impl InPersonCheck {
     }
 }
 
+/// What a request concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// One e-ID account.
+    Account(AccountId),
+    /// A bulk lock order (bulk-lock.md): the accounts are the order's entries, each with its own outcome; the
+    /// order is decided once, as a whole.
+    BulkOrder,
+}
+
+impl Subject {
+    /// The account, for a request about one.
+    pub fn account(&self) -> Option<&AccountId> {
+        match self {
+            Self::Account(id) => Some(id),
+            Self::BulkOrder => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub id: String,
     pub tracking_code: TrackingCode,
     pub kind: RequestKind,
-    pub account_id: AccountId,
+    pub subject: Subject,
     pub ground: Ground,
     /// For an unlock, the lock to lift; for a lock, the lock placed once effective.
     pub lock_id: Option<String>,
@@ -146,8 +166,6 @@ pub struct Request {
     pub decision_reason: Option<String>,
     pub effective_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
-    /// The bulk order this request belongs to, if any.
-    pub bulk_order_id: Option<String>,
     /// For a holder's own unlock filed by an officer at the office: what the officer checked.
     pub in_person_check: Option<InPersonCheck>,
 }
@@ -216,7 +234,7 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub struct NewRequest {
     pub kind: RequestKind,
-    pub account_id: AccountId,
+    pub subject: Subject,
     pub ground: Ground,
     pub lock_id: Option<String>,
     pub requester: Party,
@@ -226,7 +244,6 @@ pub struct NewRequest {
     pub reason: String,
     pub reference: Option<String>,
     pub lock_ends_at: Option<DateTime<Utc>>,
-    pub bulk_order_id: Option<String>,
     pub in_person_check: Option<InPersonCheck>,
 }
 
@@ -262,7 +279,7 @@ impl Request {
             id,
             tracking_code,
             kind: new.kind,
-            account_id: new.account_id,
+            subject: new.subject,
             ground: new.ground,
             lock_id: new.lock_id,
             requester: new.requester,
@@ -284,10 +301,36 @@ impl Request {
             decision_reason: None,
             effective_at: None,
             closed_at: None,
-            bulk_order_id: new.bulk_order_id,
             in_person_check: new.in_person_check,
         };
         (request, step)
+    }
+
+    /// Whether this is a bulk lock order.
+    pub fn is_bulk_order(&self) -> bool {
+        self.subject == Subject::BulkOrder
+    }
+
+    /// The lock this lock request, now effective, places on `account` (its only account, or one of a bulk
+    /// order's). The holder's own lock belongs to the holder even when an officer filed it at the office.
+    pub fn lock_on(&self, account: &AccountId, lock_id: String, now: DateTime<Utc>) -> Lock {
+        let placed_by = match self.ground {
+            Ground::HolderRequest => Party::Holder { account_id: account.clone() },
+            _ => self.requester.clone(),
+        };
+        Lock {
+            id: lock_id,
+            account_id: account.clone(),
+            ground: self.ground,
+            placed_by,
+            legal_basis: self.legal_basis.clone(),
+            reference: self.reference.clone(),
+            reason: self.reason.clone(),
+            effective_at: now,
+            ends_at: self.lock_ends_at,
+            request_id: Some(self.id.clone()),
+            lifted: None,
+        }
     }
 
     /// Past the deadline of the step now due, and not final.
@@ -542,7 +585,7 @@ mod tests {
         .route;
         let new = NewRequest {
             kind: RequestKind::Lock,
-            account_id: AccountId::new("acc".into()),
+            subject: Subject::Account(AccountId::new("acc".into())),
             ground: Ground::AuthorityRequest,
             lock_id: None,
             requester: Party::Organization {
@@ -555,7 +598,6 @@ mod tests {
             reason: "điều tra / investigation".into(),
             reference: None,
             lock_ends_at: None,
-            bulk_order_id: None,
             in_person_check: None,
         };
         Request::receive(new, "r1".into(), TrackingCode::from_random(7), t0(), &WorkingCalendar::default()).0
@@ -620,7 +662,7 @@ mod tests {
     fn four_eyes_needs_another_supervisor() {
         let new = NewRequest {
             kind: RequestKind::Unlock,
-            account_id: AccountId::new("acc".into()),
+            subject: Subject::Account(AccountId::new("acc".into())),
             ground: Ground::AuthorityRequest,
             lock_id: Some("l1".into()),
             requester: Party::Officer { officer_id: "sup-a".into() },
@@ -630,7 +672,6 @@ mod tests {
             reason: "court order annulled".into(),
             reference: None,
             lock_ends_at: None,
-            bulk_order_id: None,
             in_person_check: None,
         };
         let (mut r, _) =

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use dinhdanh_domain::AccountId;
 use dinhdanh_domain::authority::Route;
 use dinhdanh_domain::lock::{Ground, LegalBasis, Party};
-use dinhdanh_domain::request::{InPersonCheck, Request, RequestKind, RequestStatus, Step, StepEvent};
+use dinhdanh_domain::request::{InPersonCheck, Request, RequestKind, RequestStatus, Step, StepEvent, Subject};
 use dinhdanh_domain::tracking::TrackingCode;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -22,6 +22,17 @@ fn opt_ms(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreErro
     row.try_get::<Option<i64>, _>(column)?.map(from_ms).transpose()
 }
 
+/// A request names its one account in `account_id`; a bulk order names none and carries its own id in
+/// `bulk_order_id` (its accounts are in `request_targets`).
+fn subject_of(row: &AnyRow) -> Result<Subject, StoreError> {
+    let id: String = row.try_get("id")?;
+    match (row.try_get::<Option<String>, _>("account_id")?, row.try_get::<Option<String>, _>("bulk_order_id")?) {
+        (Some(account), None) => Ok(Subject::Account(AccountId::new(account))),
+        (None, Some(order)) if order == id => Ok(Subject::BulkOrder),
+        _ => Err(StoreError::Corrupt(format!("request {id} names neither one account nor itself as a bulk order"))),
+    }
+}
+
 fn request_from_row(row: &AnyRow) -> Result<Request, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("request {what}"));
     Ok(Request {
@@ -29,7 +40,7 @@ fn request_from_row(row: &AnyRow) -> Result<Request, StoreError> {
         tracking_code: TrackingCode::parse(&row.try_get::<String, _>("tracking_code")?)
             .map_err(|_| corrupt("tracking code"))?,
         kind: RequestKind::parse(&row.try_get::<String, _>("kind")?).ok_or_else(|| corrupt("kind"))?,
-        account_id: AccountId::new(row.try_get::<Option<String>, _>("account_id")?.unwrap_or_default()),
+        subject: subject_of(row)?,
         ground: Ground::parse(&row.try_get::<String, _>("ground")?).ok_or_else(|| corrupt("ground"))?,
         lock_id: row.try_get("lock_id")?,
         requester: from_json::<Party>(&row.try_get::<String, _>("requester")?, "requester")?,
@@ -53,7 +64,6 @@ fn request_from_row(row: &AnyRow) -> Result<Request, StoreError> {
         decision_reason: row.try_get("decision_reason")?,
         effective_at: opt_ms(row, "effective_at")?,
         closed_at: opt_ms(row, "closed_at")?,
-        bulk_order_id: row.try_get("bulk_order_id")?,
         claimed_at: opt_ms(row, "claimed_at")?,
         in_person_check: row
             .try_get::<Option<String>, _>("in_person_check")?
@@ -87,7 +97,10 @@ impl Tx {
             Party::Organization { organization_id, .. } => Some(organization_id.clone()),
             _ => None,
         };
-        let account = (!r.account_id.as_str().is_empty()).then(|| r.account_id.as_str().to_owned());
+        let (account, bulk_order) = match &r.subject {
+            Subject::Account(id) => (Some(id.as_str().to_owned()), None),
+            Subject::BulkOrder => (None, Some(r.id.clone())),
+        };
         sqlx::query(&format!(
             "INSERT INTO requests ({COLUMNS}, requester_org) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
              $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
@@ -116,7 +129,7 @@ impl Tx {
         .bind(r.decision_reason.clone())
         .bind(r.effective_at.map(to_ms))
         .bind(r.closed_at.map(to_ms))
-        .bind(r.bulk_order_id.clone())
+        .bind(bulk_order)
         .bind(r.claimed_at.map(to_ms))
         .bind(r.in_person_check.as_ref().map(to_json))
         .bind(requester_org)

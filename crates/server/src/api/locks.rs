@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::lock::{Ground, LegalBasis, Lock};
-use dinhdanh_domain::request::{Request, RequestKind, RequestStatus, Step};
+use dinhdanh_domain::request::{Request, RequestKind, RequestStatus, Step, Subject};
 use dinhdanh_domain::tracking::TrackingCode;
 use dinhdanh_domain::{AccountId, IdentificationNumber, IdentityKey, Nationality, PassportNumber};
 use dinhdanh_store::QueueFilter;
@@ -265,7 +265,8 @@ pub struct RequestBody {
     pub kind: String,
     pub ground: String,
     pub status: String,
-    pub account_id: String,
+    /// The account the request concerns; absent for a bulk lock order, whose accounts are its entries.
+    pub account_id: Option<String>,
     pub lock_id: Option<String>,
     pub is_override: bool,
     pub reason: String,
@@ -307,7 +308,7 @@ impl RequestBody {
             kind: r.kind.as_str().to_owned(),
             ground: r.ground.as_str().to_owned(),
             status: r.status.as_str().to_owned(),
-            account_id: r.account_id.to_string(),
+            account_id: r.subject.account().map(|a| a.to_string()),
             lock_id: r.lock_id.clone(),
             is_override: r.is_override,
             reason: r.reason.clone(),
@@ -694,14 +695,13 @@ pub async fn get_request_status(
     }
     .identity_key(&state)?;
     let request = state.store.request_by_tracking_code(&code).await?.ok_or(not_found)?;
-    let concerned = if crate::service::bulk::is_bulk_order(&request) {
+    let concerned = match &request.subject {
+        Subject::Account(id) => state.store.account(id).await?.is_some_and(|a| a.identity_key == identity),
         // A bulk order names many accounts: the identity must be one of them.
-        match state.store.account_by_identity(&identity).await? {
+        Subject::BulkOrder => match state.store.account_by_identity(&identity).await? {
             Some(account) => state.store.order_names_account(&request.id, &account.id).await?,
             None => false,
-        }
-    } else {
-        state.store.account(&request.account_id).await?.is_some_and(|a| a.identity_key == identity)
+        },
     };
     if !concerned {
         return Err(ApiError::NotFound { what: "request with this tracking code and identity" });

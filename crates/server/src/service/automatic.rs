@@ -17,7 +17,7 @@ use dinhdanh_domain::automatic::{self, RegistryRecord};
 use dinhdanh_domain::calendar::vietnam;
 use dinhdanh_domain::lock::{Ground, Lock, Party, active_locks};
 use dinhdanh_domain::registry::CardStatus;
-use dinhdanh_domain::request::{NewRequest, RequestKind};
+use dinhdanh_domain::request::{NewRequest, RequestKind, Subject};
 use dinhdanh_store::AuditEntry;
 use serde_json::json;
 
@@ -98,7 +98,7 @@ async fn reconcile_account(
         let (reason, reference) = basis(*ground, &record, today, true);
         let new = NewRequest {
             kind: RequestKind::Lock,
-            account_id: account_id.clone(),
+            subject: Subject::Account(account_id.clone()),
             ground: *ground,
             lock_id: None,
             requester: Party::System,
@@ -108,7 +108,6 @@ async fn reconcile_account(
             reason,
             reference: Some(reference),
             lock_ends_at: None,
-            bulk_order_id: None,
             in_person_check: None,
         };
         file(&mut tx, &state.config.calendar, &actor, Some(&account), new, now).await?;
@@ -121,7 +120,7 @@ async fn reconcile_account(
         let (reason, reference) = basis(lock.ground, &record, today, false);
         let new = NewRequest {
             kind: RequestKind::Unlock,
-            account_id: account_id.clone(),
+            subject: Subject::Account(account_id.clone()),
             ground: lock.ground,
             lock_id: Some(lock.id.clone()),
             requester: Party::System,
@@ -131,7 +130,6 @@ async fn reconcile_account(
             reason,
             reference: Some(reference),
             lock_ends_at: None,
-            bulk_order_id: None,
             in_person_check: None,
         };
         file(&mut tx, &state.config.calendar, &actor, Some(&account), new, now).await?;

@@ -8,14 +8,10 @@
 //! the organization may place locks of the order's ground at all, with what evidence and by which route, is the
 //! same decision as for a single request (`service::locks`, asked of `authority::placement`).
 //!
-//! Approval ([`apply`], called from `service::locks` in the approving transaction) applies every pending
-//! target in that one transaction, in multi-row statements: the accounts are held, the locks inserted, the
-//! holders' sessions revoked, one notice per holder and registered channel queued, each account's outcome
-//! written back and one audit entry per account appended to the audit tree. The approval commits whole or not at all: a crash
-//! leaves either every lock of the order in force or none.
-//!
-//! An account on which the same organization already holds a lock of the same ground in force is not locked a
-//! second time: its outcome is `already_locked`, naming that lock.
+//! Approval is the lock engine's effect of an effective request (`service::locks`, its `effect` module): it
+//! applies every pending entry in the approving transaction, in multi-row statements, with the same lock, notice
+//! and audit entry as a single request. The approval commits whole or not at all: a crash leaves either every
+//! lock of the order in force or none.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,19 +19,17 @@ use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::bulk::{Reader, TargetOutcome};
-use dinhdanh_domain::lock::{Lock, Party};
-use dinhdanh_domain::request::{NewRequest, Request, RequestKind, RequestStatus, StepEvent};
-use dinhdanh_domain::{
-    AccountId, AccountStatus, Channel, IdentificationNumber, IdentityKey, Nationality, PassportNumber, notice,
-};
-use dinhdanh_store::{AuditEntry, NewMessage, RequestTarget, StoreError, StoredResponse, Tx};
+use dinhdanh_domain::request::{NewRequest, Request, RequestKind, RequestStatus, Subject};
+use dinhdanh_domain::{AccountStatus, IdentificationNumber, IdentityKey, Nationality, PassportNumber};
+use dinhdanh_store::{RequestTarget, Tx};
 use serde_json::json;
 
 use crate::AppState;
 use crate::auth::authorize;
 use crate::problem::ApiError;
 use crate::service::locks::{
-    Idempotency, LockOrder, audit_entry, check_lock_order, new_tracking_code, party_of, replayed_outside,
+    Claim, Idempotency, LockOrder, apply_effect, audit_entry, check_lock_order, claim_first, insert_with_tracking_code,
+    party_of, replayed_outside,
 };
 
 /// The most entries one order may name.
@@ -70,13 +64,6 @@ pub struct OrderView {
     /// the reader may see them.
     pub problems: Vec<RequestTarget>,
     pub problems_truncated: bool,
-}
-
-/// Whether a request is a bulk order (it names no single account and carries its own id as order id).
-pub fn is_bulk_order(request: &Request) -> bool {
-    request.kind == RequestKind::Lock
-        && request.account_id.as_str().is_empty()
-        && request.bulk_order_id.as_deref() == Some(request.id.as_str())
 }
 
 fn clip(s: &str) -> String {
@@ -195,7 +182,7 @@ pub async fn file_order(
     let id = uuid::Uuid::new_v4().to_string();
     let new = NewRequest {
         kind: RequestKind::Lock,
-        account_id: AccountId::new(String::new()),
+        subject: Subject::BulkOrder,
         ground: order.lock.ground,
         lock_id: None,
         requester: party_of(actor)?,
@@ -205,26 +192,13 @@ pub async fn file_order(
         reason: order.lock.reason.trim().to_owned(),
         reference: order.lock.reference.filter(|r| !r.trim().is_empty()),
         lock_ends_at: order.lock.ends_at,
-        bulk_order_id: Some(id.clone()),
         in_person_check: None,
     };
-    let mut tx = state.store.begin().await?;
-    if let Some(k) = idempotency {
-        // First thing in the transaction: a concurrent retry with the same key waits here on the key's primary
-        // key, then fails and reads the order this transaction committed.
-        let stored = StoredResponse { request_hash: k.fingerprint.clone(), status: 201, response: id.clone() };
-        match tx.store_idempotent_response(&k.scope, &k.key, &stored, now).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                drop(tx);
-                let first = replayed_outside(state, idempotency)
-                    .await?
-                    .ok_or_else(|| ApiError::internal("idempotency key vanished"))?;
-                return view(state, &first, Reader::Filer).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    // The key first: an order holds no account row that a concurrent retry would wait on.
+    let mut tx = match claim_first(state, state.store.begin().await?, idempotency, 201, &id, now).await? {
+        Claim::Ours(tx) => tx,
+        Claim::Theirs(first) => return view(state, &first, Reader::Filer).await,
+    };
     let request = insert_order(&mut tx, state, actor, new, id, &targets, valid, now).await?;
     tx.commit().await?;
     metrics::counter!("dinhdanh_requests_total", "kind" => "bulk_lock", "ground" => request.ground.as_str(), "status" => request.status.as_str())
@@ -245,21 +219,7 @@ async fn insert_order(
     valid: usize,
     now: DateTime<Utc>,
 ) -> Result<Request, ApiError> {
-    let calendar = &state.config.calendar;
-    let mut inserted = None;
-    for _ in 0..5 {
-        let (request, step) = Request::receive(new.clone(), id.clone(), new_tracking_code(), now, calendar);
-        match tx.insert_request(&request).await {
-            Ok(()) => {
-                inserted = Some((request, step));
-                break;
-            }
-            // Only the tracking code can collide (the id is fresh): draw another.
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let (mut request, received) = inserted.ok_or_else(|| ApiError::internal("could not draw a free tracking code"))?;
+    let (mut request, received) = insert_with_tracking_code(tx, new, id, now, &state.config.calendar).await?;
     let name = actor.audit_name();
     tx.insert_targets_batch(&request.id, targets).await?;
     let mut steps = vec![received];
@@ -273,7 +233,7 @@ async fn insert_order(
     if request.route == dinhdanh_domain::authority::Route::Immediate {
         // No organization's ground takes effect at once today; should the table say so, the order applies now.
         steps.extend(request.take_effect_at_once(now).map_err(|e| ApiError::Conflict { what: e.to_string() })?);
-        audit.extend(apply(tx, &mut request, &name, now).await?);
+        audit.extend(apply_effect(tx, &mut request, &name, now).await?);
         tx.update_request(&request).await?;
     }
     for step in &steps {
@@ -331,7 +291,7 @@ pub async fn results(
     authorize(state, actor, Action::BulkResultsRead).await?;
     let not_found = ApiError::NotFound { what: "bulk lock order" };
     let request = state.store.request(order_id).await?.ok_or(ApiError::NotFound { what: "bulk lock order" })?;
-    if !is_bulk_order(&request) || !crate::service::locks::may_read(actor, &request) {
+    if !request.is_bulk_order() || !crate::service::locks::may_read(actor, &request) {
         return Err(not_found);
     }
     let reader = reader_of(actor);
@@ -339,137 +299,4 @@ pub async fn results(
     let status = order.request.status;
     let page = state.store.targets_page(order_id, after, limit, &[]).await?;
     Ok((order, page.into_iter().map(|t| shown(t, reader, status)).collect()))
-}
-
-fn entry_for(
-    actor_name: &str,
-    request: &Request,
-    account: &AccountId,
-    at: DateTime<Utc>,
-    detail: serde_json::Value,
-) -> AuditEntry {
-    let mut detail = detail;
-    detail["request_id"] = json!(request.id);
-    detail["tracking_code"] = json!(request.tracking_code.as_str());
-    detail["ground"] = json!(request.ground.as_str());
-    detail["kind"] = json!(request.kind.as_str());
-    detail["bulk"] = json!(true);
-    AuditEntry {
-        at,
-        actor: actor_name.to_owned(),
-        action: "lock.place",
-        subject: Some(account.to_string()),
-        outcome: "ok",
-        detail,
-    }
-}
-
-/// Applies an approved order inside the approving transaction: locks every pending target (see the module's
-/// documentation) and returns the audit entries (one per account locked, and the order's summary).
-pub(crate) async fn apply(
-    tx: &mut Tx,
-    request: &mut Request,
-    actor_name: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<AuditEntry>, ApiError> {
-    let started = std::time::Instant::now();
-    let pending = tx.pending_targets(&request.id).await?;
-    let organization = match &request.requester {
-        Party::Organization { organization_id, .. } => Some(organization_id.clone()),
-        _ => None,
-    };
-    // Applied as the order takes effect: each holder is told of that step.
-    let text = notice::request_update(
-        &request.tracking_code.to_string(),
-        request.kind,
-        request.ground,
-        &request.requester,
-        StepEvent::Effective,
-        None,
-    );
-    let mut audit = Vec::with_capacity(pending.len() + 1);
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    // Every account of the order is held before any is changed, all in one ascending order (the store's lock
-    // order): two orders over the same accounts, listed differently and approved at once, then wait on each other
-    // instead of deadlocking.
-    let all: Vec<AccountId> = pending.iter().filter_map(|t| t.account_id.clone()).collect();
-    let accounts: HashMap<String, _> =
-        tx.hold_accounts(&all).await?.into_iter().map(|a| (a.id.as_str().to_owned(), a)).collect();
-    for chunk in pending.chunks(dinhdanh_store::BULK_CHUNK) {
-        let ids: Vec<AccountId> = chunk.iter().filter_map(|t| t.account_id.clone()).collect();
-        let already = match &organization {
-            Some(org) => tx.active_locks_by(&ids, request.ground, org, now).await?,
-            None => BTreeMap::new(),
-        };
-        let mut outcomes = Vec::with_capacity(chunk.len());
-        let mut locks = Vec::with_capacity(chunk.len());
-        let mut messages = Vec::with_capacity(chunk.len() * 2);
-        for target in chunk {
-            let mut t = target.clone();
-            let account = t.account_id.as_ref().and_then(|id| accounts.get(id.as_str()));
-            match account {
-                None => {
-                    t.outcome = TargetOutcome::NotFound;
-                    t.detail = Some("the e-ID account no longer exists".to_owned());
-                }
-                Some(a) if already.contains_key(a.id.as_str()) => {
-                    t.outcome = TargetOutcome::AlreadyLocked;
-                    t.detail = Some("your organization already has a lock of this ground in force on it".to_owned());
-                    t.lock_id = already.get(a.id.as_str()).cloned();
-                }
-                Some(a) => {
-                    let lock = Lock {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        account_id: a.id.clone(),
-                        ground: request.ground,
-                        placed_by: request.requester.clone(),
-                        legal_basis: request.legal_basis.clone(),
-                        reference: request.reference.clone(),
-                        reason: request.reason.clone(),
-                        effective_at: now,
-                        ends_at: request.lock_ends_at,
-                        request_id: Some(request.id.clone()),
-                        lifted: None,
-                    };
-                    t.outcome = TargetOutcome::Locked;
-                    t.detail = None;
-                    t.lock_id = Some(lock.id.clone());
-                    for (channel, recipient) in [(Channel::Sms, &a.phone), (Channel::Email, &a.email)] {
-                        if let Some(recipient) = recipient {
-                            messages.push(NewMessage {
-                                kind: "request_update",
-                                channel,
-                                recipient: recipient.clone(),
-                                subject: text.subject.clone(),
-                                body: text.body.clone(),
-                            });
-                        }
-                    }
-                    locks.push(lock);
-                }
-            }
-            *counts.entry(t.outcome.as_str()).or_default() += 1;
-            outcomes.push(t);
-        }
-        tx.insert_locks_batch(&locks).await?;
-        let locked: Vec<AccountId> = locks.iter().map(|l| l.account_id.clone()).collect();
-        let revoked = tx.revoke_sessions_of(&locked, now).await?;
-        tx.enqueue_batch(&messages, now).await?;
-        tx.set_target_outcomes(&request.id, &outcomes).await?;
-        for lock in &locks {
-            let sessions = revoked.get(lock.account_id.as_str()).copied().unwrap_or(0);
-            audit.push(entry_for(
-                actor_name,
-                request,
-                &lock.account_id,
-                now,
-                json!({"lock_id": lock.id, "sessions_revoked": sessions}),
-            ));
-        }
-    }
-    let mut summary = audit_entry(actor_name, "bulk_lock.apply", request, now, json!({"outcomes": counts}));
-    summary.subject = None;
-    audit.push(summary);
-    metrics::histogram!("dinhdanh_bulk_lock_apply_seconds").record(started.elapsed().as_secs_f64());
-    Ok(audit)
 }

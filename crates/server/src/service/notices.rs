@@ -16,30 +16,36 @@ pub async fn queue_notice(
     text: notice::Notice,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, ApiError> {
-    let mut destinations = Vec::new();
-    if let Some(phone) = &account.phone {
-        let message = NewMessage {
-            kind,
-            channel: Channel::Sms,
-            recipient: phone.as_str().to_owned(),
-            subject: text.subject.clone(),
-            body: text.body.clone(),
-        };
+    let phone = account.phone.as_ref().map(|p| p.as_str());
+    let email = account.email.as_ref().map(|e| e.as_str());
+    for message in messages_to(phone, email, kind, &text) {
         tx.enqueue(message, now).await?;
-        destinations.push(phone.masked());
     }
-    if let Some(email) = &account.email {
-        let message = NewMessage {
-            kind,
-            channel: Channel::Email,
-            recipient: email.as_str().to_owned(),
-            subject: text.subject.clone(),
-            body: text.body.clone(),
-        };
-        tx.enqueue(message, now).await?;
-        destinations.push(email.masked());
-    }
-    Ok(destinations)
+    Ok([account.phone.as_ref().map(|p| p.masked()), account.email.as_ref().map(|e| e.masked())]
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// One message of `text` per registered channel: an SMS to the phone, an e-mail to the address.
+pub fn messages_to(
+    phone: Option<&str>,
+    email: Option<&str>,
+    kind: &'static str,
+    text: &notice::Notice,
+) -> Vec<NewMessage> {
+    [(Channel::Sms, phone), (Channel::Email, email)]
+        .into_iter()
+        .filter_map(|(channel, recipient)| {
+            Some(NewMessage {
+                kind,
+                channel,
+                recipient: recipient?.to_owned(),
+                subject: text.subject.clone(),
+                body: text.body.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The account's registered phone number and e-mail address, as stored.

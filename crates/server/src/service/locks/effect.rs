@@ -1,0 +1,235 @@
+//! What an effective request does, inside the transaction that made it effective, for every path that gets
+//! there (an immediate filing, an officer's approval, a lost-phone confirmation, the automatic locks): a lock
+//! request places its lock on its account — or on every pending account of a bulk order — and ends the holders'
+//! sessions; an unlock request lifts its lock (and an override tells the lock's owner). Each account locked gets
+//! the same audit entry and the same notice, whichever path locked it. Also [`record`]: a request's steps, the
+//! holder's notice of the step and the audit entries, which every use case writes the same way.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::authority;
+use dinhdanh_domain::bulk::TargetOutcome;
+use dinhdanh_domain::lock::{Lift, Lock, Party};
+use dinhdanh_domain::request::{Request, RequestKind, RequestStatus, Step, StepEvent, Subject};
+use dinhdanh_domain::{Account, AccountId, notice};
+use dinhdanh_store::{AuditEntry, NewMessage, Tx};
+use serde_json::json;
+
+use super::audit_entry;
+use crate::problem::ApiError;
+use crate::service::notices::{messages_to, queue_notice};
+
+/// Records steps, queues the holder's notice naming the last step (the one that leaves the request as it now
+/// stands), and appends the audit entries.
+pub(super) async fn record(
+    tx: &mut Tx,
+    account: Option<&Account>,
+    request: &Request,
+    steps: &[Step],
+    audit: Vec<AuditEntry>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    for step in steps {
+        tx.insert_step(&request.id, step).await?;
+    }
+    // The authority table says when the holder may hear of it: an authority's lock request only once effective.
+    if let Some(account) = account.filter(|_| authority::holder_sees(request.ground, request.kind, request.status)) {
+        let step = steps.last().map_or(StepEvent::Recorded, |s| s.event);
+        queue_notice(tx, account, "request_update", holder_notice(request, step), now).await?;
+    }
+    for entry in audit {
+        tx.audit(entry).await?;
+    }
+    Ok(())
+}
+
+/// The notice telling a holder that `request` took `step` (with the written reasons of a refusal).
+fn holder_notice(request: &Request, step: StepEvent) -> notice::Notice {
+    let reasons = (request.status == RequestStatus::Rejected).then_some(request.decision_reason.as_deref()).flatten();
+    notice::request_update(
+        &request.tracking_code.to_string(),
+        request.kind,
+        request.ground,
+        &request.requester,
+        step,
+        reasons,
+    )
+}
+
+/// The audit entry of a lock placed by `request` (one per account, a bulk order's included).
+fn lock_placed(actor_name: &str, request: &Request, lock: &Lock, sessions: u64, now: DateTime<Utc>) -> AuditEntry {
+    let mut entry =
+        audit_entry(actor_name, "lock.place", request, now, json!({"lock_id": lock.id, "sessions_revoked": sessions}));
+    entry.subject = Some(lock.account_id.to_string());
+    if request.is_bulk_order() {
+        entry.detail["bulk"] = json!(true);
+    }
+    entry
+}
+
+/// Applies an effective request: places the lock (and ends the holder's sessions), every lock of a bulk order,
+/// or lifts the lock. Returns the audit entries to append.
+pub(crate) async fn apply_effect(
+    tx: &mut Tx,
+    request: &mut Request,
+    actor_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<AuditEntry>, ApiError> {
+    match (request.kind, request.subject.clone()) {
+        (RequestKind::Lock, Subject::Account(account)) => {
+            let lock = request.lock_on(&account, uuid::Uuid::new_v4().to_string(), now);
+            tx.insert_lock(&lock).await?;
+            let sessions = tx.revoke_holder_sessions(&account, now).await?;
+            request.lock_id = Some(lock.id.clone());
+            Ok(vec![lock_placed(actor_name, request, &lock, sessions, now)])
+        }
+        (RequestKind::Lock, Subject::BulkOrder) => apply_order(tx, request, actor_name, now).await,
+        (RequestKind::Unlock, _) => lift(tx, request, actor_name, now).await,
+    }
+}
+
+/// Lifts an unlock request's lock; an override also tells the lock's owner.
+async fn lift(
+    tx: &mut Tx,
+    request: &Request,
+    actor_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<AuditEntry>, ApiError> {
+    let lock_id = request.lock_id.clone().ok_or_else(|| ApiError::internal("unlock request without lock"))?;
+    let lift = Lift {
+        at: now,
+        by: request.requester.clone(),
+        legal_basis: request.legal_basis.clone(),
+        reason: request.reason.clone(),
+        request_id: Some(request.id.clone()),
+    };
+    let lock = tx.lock_by_id(&lock_id).await?;
+    if !tx.lift_lock(&lock_id, &lift).await? {
+        return Err(ApiError::Conflict { what: "the lock was lifted already".to_owned() });
+    }
+    let action = if request.is_override { "lock.override_lift" } else { "lock.lift" };
+    let owner_notified = match (&lock, request.is_override) {
+        (Some(lock), true) => tell_owner_of_override(tx, lock, request, now).await?,
+        _ => false,
+    };
+    Ok(vec![audit_entry(
+        actor_name,
+        action,
+        request,
+        now,
+        json!({"lock_id": lock_id, "override": request.is_override, "owner_notified": owner_notified}),
+    )])
+}
+
+/// The supervisors' override lifted someone else's lock: the request that placed it gets a step saying so (its
+/// requester reads when, and on what basis), and an organization that owned it is told at its contact address.
+/// Returns whether a notice was queued.
+async fn tell_owner_of_override(
+    tx: &mut Tx,
+    lock: &Lock,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let basis = request.legal_basis.as_ref();
+    let mut code = None;
+    if let Some(placing) = &lock.request_id
+        && let Some(original) = tx.request_tx(placing).await?
+    {
+        let note = basis.map(|b| format!("{} {} ({}, {})", b.document_kind, b.number, b.issued_on, b.issuing_body));
+        let step =
+            Step { at: now, status: original.status, event: StepEvent::LiftedByOverride, by: Party::System, note };
+        tx.insert_step(&original.id, &step).await?;
+        code = Some(original.tracking_code.to_string());
+    }
+    let Party::Organization { organization_id, .. } = &lock.placed_by else { return Ok(false) };
+    let Some(email) = tx.organization(organization_id).await?.and_then(|o| o.contact_email) else { return Ok(false) };
+    let text = notice::lock_lifted_by_override(code.as_deref(), lock, now, basis);
+    let message = NewMessage {
+        kind: "lock_overridden",
+        channel: dinhdanh_domain::Channel::Email,
+        recipient: email.as_str().to_owned(),
+        subject: text.subject,
+        body: text.body,
+    };
+    tx.enqueue(message, now).await?;
+    Ok(true)
+}
+
+/// Applies an approved bulk order (bulk-lock.md): every pending entry's account is locked in this one
+/// transaction, in multi-row statements — the accounts held, the locks inserted, the holders' sessions revoked,
+/// one notice per holder and registered channel queued, each entry's outcome written back — and one audit entry
+/// per account locked plus the order's summary are returned. An account on which the same organization already
+/// holds a lock of this ground in force is not locked twice (`already_locked`, naming that lock).
+async fn apply_order(
+    tx: &mut Tx,
+    request: &mut Request,
+    actor_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<AuditEntry>, ApiError> {
+    let started = std::time::Instant::now();
+    let pending = tx.pending_targets(&request.id).await?;
+    let organization = match &request.requester {
+        Party::Organization { organization_id, .. } => Some(organization_id.clone()),
+        _ => None,
+    };
+    // Applied as the order takes effect: each holder is told of that step.
+    let text = holder_notice(request, StepEvent::Effective);
+    let mut audit = Vec::with_capacity(pending.len() + 1);
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    // Every account of the order is held before any is changed, all in one ascending order (the store's lock
+    // order): two orders over the same accounts, listed differently and approved at once, then wait on each other
+    // instead of deadlocking.
+    let all: Vec<AccountId> = pending.iter().filter_map(|t| t.account_id.clone()).collect();
+    let accounts: HashMap<String, _> =
+        tx.hold_accounts(&all).await?.into_iter().map(|a| (a.id.as_str().to_owned(), a)).collect();
+    for chunk in pending.chunks(dinhdanh_store::BULK_CHUNK) {
+        let ids: Vec<AccountId> = chunk.iter().filter_map(|t| t.account_id.clone()).collect();
+        let already = match &organization {
+            Some(org) => tx.active_locks_by(&ids, request.ground, org, now).await?,
+            None => BTreeMap::new(),
+        };
+        let mut outcomes = Vec::with_capacity(chunk.len());
+        let mut locks = Vec::with_capacity(chunk.len());
+        let mut messages = Vec::with_capacity(chunk.len() * 2);
+        for target in chunk {
+            let mut t = target.clone();
+            let account = t.account_id.as_ref().and_then(|id| accounts.get(id.as_str()));
+            match account {
+                None => {
+                    t.outcome = TargetOutcome::NotFound;
+                    t.detail = Some("the e-ID account no longer exists".to_owned());
+                }
+                Some(a) if already.contains_key(a.id.as_str()) => {
+                    t.outcome = TargetOutcome::AlreadyLocked;
+                    t.detail = Some("your organization already has a lock of this ground in force on it".to_owned());
+                    t.lock_id = already.get(a.id.as_str()).cloned();
+                }
+                Some(a) => {
+                    let lock = request.lock_on(&a.id, uuid::Uuid::new_v4().to_string(), now);
+                    t.outcome = TargetOutcome::Locked;
+                    t.detail = None;
+                    t.lock_id = Some(lock.id.clone());
+                    messages.extend(messages_to(a.phone.as_deref(), a.email.as_deref(), "request_update", &text));
+                    locks.push(lock);
+                }
+            }
+            *counts.entry(t.outcome.as_str()).or_default() += 1;
+            outcomes.push(t);
+        }
+        tx.insert_locks_batch(&locks).await?;
+        let locked: Vec<AccountId> = locks.iter().map(|l| l.account_id.clone()).collect();
+        let revoked = tx.revoke_sessions_of(&locked, now).await?;
+        tx.enqueue_batch(&messages, now).await?;
+        tx.set_target_outcomes(&request.id, &outcomes).await?;
+        for lock in &locks {
+            let sessions = revoked.get(lock.account_id.as_str()).copied().unwrap_or(0);
+            audit.push(lock_placed(actor_name, request, lock, sessions, now));
+        }
+    }
+    let mut summary = audit_entry(actor_name, "bulk_lock.apply", request, now, json!({"outcomes": counts}));
+    summary.subject = None;
+    audit.push(summary);
+    metrics::histogram!("dinhdanh_bulk_lock_apply_seconds").record(started.elapsed().as_secs_f64());
+    Ok(audit)
+}
