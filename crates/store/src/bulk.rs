@@ -266,31 +266,31 @@ impl Tx {
         Ok(out)
     }
 
-    /// Of these accounts, those on which `placed_by_org` already has a lock of `ground` in force at `now`: account
-    /// id → that lock's id.
-    pub async fn active_locks_by(
+    /// Of an order's pending entries, the accounts on which `placed_by_org` already has a lock of `ground` in force
+    /// at `now`: account id → that lock's id. One statement for the whole order, whose plan does not depend on
+    /// the tables' statistics: each entry's lock is looked up by a correlated subquery on the per-account index
+    /// (`locks_account_ground`), where a list of ids in `IN (…)` let PostgreSQL's generic plan of a prepared
+    /// statement scan the ground index once per id (BENCHMARKS.md, "Bulk lock").
+    pub async fn active_locks_for_order(
         &mut self,
-        ids: &[AccountId],
+        request_id: &str,
         ground: Ground,
         placed_by_org: &str,
         now: DateTime<Utc>,
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        let mut out = BTreeMap::new();
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT account_id, id FROM locks WHERE ground = $1 AND placed_by_org = $2 AND lifted_at IS NULL \
-                 AND effective_at <= $3 AND (ends_at IS NULL OR ends_at > $3) AND account_id IN ({})",
-                list(chunk.len(), 4)
-            );
-            let mut query = sqlx::query(&sql).bind(ground.as_str()).bind(placed_by_org).bind(to_ms(now));
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&mut *self.inner).await? {
-                out.insert(row.try_get(0)?, row.try_get(1)?);
-            }
-        }
-        Ok(out)
+        let rows = sqlx::query(
+            "SELECT account_id, lock_id FROM (SELECT t.account_id, (SELECT l.id FROM locks l \
+               WHERE l.account_id = t.account_id AND l.ground = $2 AND l.placed_by_org = $3 AND l.lifted_at IS NULL \
+               AND l.effective_at <= $4 AND (l.ends_at IS NULL OR l.ends_at > $4) LIMIT 1) AS lock_id \
+             FROM request_targets t WHERE t.request_id = $1 AND t.outcome = 'pending') held WHERE lock_id IS NOT NULL",
+        )
+        .bind(request_id)
+        .bind(ground.as_str())
+        .bind(placed_by_org)
+        .bind(to_ms(now))
+        .fetch_all(&mut *self.inner)
+        .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
     }
 
     /// Inserts locks, [`CHUNK`] per statement (see [`Tx::insert_lock`] for one).

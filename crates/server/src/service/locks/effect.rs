@@ -183,12 +183,11 @@ async fn apply_order(
     let all: Vec<AccountId> = pending.iter().filter_map(|t| t.account_id.clone()).collect();
     let accounts: HashMap<String, _> =
         tx.hold_accounts(&all).await?.into_iter().map(|a| (a.id.as_str().to_owned(), a)).collect();
+    let already = match &organization {
+        Some(org) => tx.active_locks_for_order(&request.id, request.ground, org, now).await?,
+        None => BTreeMap::new(),
+    };
     for chunk in pending.chunks(dinhdanh_store::BULK_CHUNK) {
-        let ids: Vec<AccountId> = chunk.iter().filter_map(|t| t.account_id.clone()).collect();
-        let already = match &organization {
-            Some(org) => tx.active_locks_by(&ids, request.ground, org, now).await?,
-            None => BTreeMap::new(),
-        };
         let mut outcomes = Vec::with_capacity(chunk.len());
         let mut locks = Vec::with_capacity(chunk.len());
         let mut messages = Vec::with_capacity(chunk.len() * 2);
