@@ -148,6 +148,9 @@ pub enum ApiError {
     /// The store lost the same race with other transactions on every try (see `dinhdanh_store::retrying`):
     /// nothing was changed, and the same request can be sent again.
     Busy,
+    /// Every argon2id worker is busy and their queue is full (a flood of sign-ins or registrations): nothing was
+    /// done. Not retried by the store, unlike [`ApiError::Busy`]: more tries would only add to the queue.
+    Saturated,
     Internal(String),
 }
 
@@ -188,7 +191,7 @@ impl ApiError {
             Self::NoSuchRoute => "no-such-route",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::PayloadTooLarge => "payload-too-large",
-            Self::Busy => "busy",
+            Self::Busy | Self::Saturated => "busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -217,7 +220,7 @@ impl ApiError {
             Self::NoSuchRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::Saturated => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -334,6 +337,11 @@ impl ApiError {
                 "Không kết nối được Cơ sở dữ liệu quốc gia; hãy thử lại sau.",
                 "The national registry cannot be reached; try again later.",
             ),
+            Self::Saturated => (
+                "Busy",
+                "Hệ thống đang xử lý quá nhiều lượt đăng nhập cùng lúc; không có gì được thực hiện. Hãy thử lại sau ít giây.",
+                "The service is checking too many passwords at once; nothing was done. Try again in a few seconds.",
+            ),
             Self::Busy => (
                 "Busy",
                 "Hệ thống đang bận với các yêu cầu đồng thời; không có thay đổi nào được ghi. Hãy gửi lại yêu cầu.",
@@ -379,7 +387,7 @@ impl ApiError {
                 Self::TooManyRequests { retry_after_seconds } | Self::SignInLocked { retry_after_seconds } => {
                     Some(*retry_after_seconds)
                 }
-                Self::Busy => Some(1),
+                Self::Busy | Self::Saturated => Some(1),
                 _ => None,
             },
             attempts_left: match self {
