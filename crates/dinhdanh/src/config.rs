@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub rate_limit: Option<RateLimitFile>,
     pub locks: Option<LocksFile>,
     pub audit: Option<AuditFile>,
+    pub purge: Option<PurgeFile>,
     /// Province codes a deployment adds to the built-in list: `"003" = "Name"`.
     #[serde(default)]
     pub extra_province_codes: BTreeMap<String, String>,
@@ -82,6 +83,17 @@ pub struct AuditFile {
 }
 
 pub const DEFAULT_AUDIT_KEY_FILE: &str = "dinhdanh-audit.key";
+
+/// The scheduled purge of expired rows (docs/configuration.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeFile {
+    /// How often expired sessions, sign-in challenges, tokens, idempotency keys and registrations are deleted.
+    /// Default 300.
+    pub every_seconds: Option<u64>,
+    /// How long an idempotency key replays its first answer. Default 24.
+    pub idempotency_retention_hours: Option<u32>,
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,9 +171,12 @@ mod tests {
     fn the_lock_settings_are_read_from_the_file() {
         let file: FileConfig = toml::from_str(
             "trusted_proxies = [\"10.0.0.2\"]\n[locks]\nrelying_party_requests = false\nholidays = [\"2026-08-31\"]\n\
-             make_up_working_days = [\"2026-08-22\"]\n[rate_limit]\napi_per_minute = 5\n",
+             make_up_working_days = [\"2026-08-22\"]\n[rate_limit]\napi_per_minute = 5\n\
+             [purge]\nevery_seconds = 30\nidempotency_retention_hours = 48\n",
         )
         .unwrap();
+        let purge = file.purge.as_ref().unwrap();
+        assert_eq!((purge.every_seconds, purge.idempotency_retention_hours), (Some(30), Some(48)));
         let locks = file.locks.unwrap();
         assert_eq!(locks.relying_party_requests, Some(false));
         assert_eq!(locks.holidays, vec![chrono::NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()]);

@@ -38,6 +38,7 @@ struct NodeSettings {
     sms: Option<SmsGatewayConfig>,
     server: ServerConfig,
     checkpoint_every: Duration,
+    purge_every: Duration,
 }
 
 /// The audit log's name in its checkpoints: the public host's, so that two deployments' logs never pass for one.
@@ -115,7 +116,12 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
     let log_name = audit.log_name.clone().unwrap_or_else(|| default_log_name(server.public_url.as_deref()));
     server.audit_signer = Some(Arc::new(crate::audit_cmd::load_or_create_signer(&key_file, &log_name)?));
     server.audit_publish_file = audit.publish_file.clone();
+    let purge = file.purge.unwrap_or_default();
+    if let Some(hours) = purge.idempotency_retention_hours {
+        server.purge.idempotency_retention = chrono::Duration::hours(i64::from(hours.max(1)));
+    }
     Ok(NodeSettings {
+        purge_every: Duration::from_secs(purge.every_seconds.unwrap_or(300).max(1)),
         checkpoint_every: Duration::from_secs(audit.checkpoint_every_seconds.unwrap_or(60).max(1)),
         database_url: database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
         listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
@@ -177,6 +183,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     let jobs = tokio::spawn(dinhdanh_server::run_background_jobs(state.clone(), Duration::from_secs(60), stopped()));
     let checkpoints =
         tokio::spawn(dinhdanh_server::run_audit_checkpoints(state.clone(), settings.checkpoint_every, stopped()));
+    let purge = tokio::spawn(dinhdanh_server::run_purge(state.clone(), settings.purge_every, stopped()));
     let server = tokio::spawn(dinhdanh_server::serve(listener, state, stopped()));
 
     tracing::info!(%address, database = store.dialect().name(), "dinhdanh is serving");
@@ -197,6 +204,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     let _ = worker.await;
     let _ = checkpoints.await;
     let _ = jobs.await;
+    let _ = purge.await;
     store.close().await;
     Ok(())
 }

@@ -29,6 +29,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "registration_decoys",
         sql: include_str!("../migrations/0010_registration_decoys.sql"),
     },
+    Migration { version: 11, name: "purge_indexes", sql: include_str!("../migrations/0011_purge_indexes.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
