@@ -747,3 +747,107 @@ mod purge {
         }
     }
 }
+
+mod check_constraints {
+    use dinhdanh_store::testing::TestDb;
+    use sqlx::AnyPool;
+
+    use super::*;
+
+    async fn pool(db: &TestDb) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&db.url).await.unwrap()
+    }
+
+    /// Runs one statement outside the store, as a careless script would; the error's text when refused.
+    async fn refused(pool: &AnyPool, sql: &str) -> Option<String> {
+        sqlx::raw_sql(sql).execute(pool).await.err().map(|e| e.to_string())
+    }
+
+    on_both_backends! {
+        values_outside_a_closed_set_are_refused_on_insert_and_update(db) {
+            let store = db.store().await;
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_account(&account("acc", "CID:001190123456")).await.unwrap();
+            tx.commit().await.unwrap();
+            let pool = pool(&db).await;
+            let insert = |status: &str, level: i64| {
+                format!(
+                    "INSERT INTO accounts (id, identity_key, holder_kind, full_name, level, status, password_hash, \
+                     created_at) VALUES ('b-{status}-{level}', 'CID:{status}{level}', 'citizen', 'X', {level}, '{status}', 'h', 0)"
+                )
+            };
+            for (sql, check) in [
+                (insert("frozen", 1), "accounts_status_check"),
+                (insert("active", 3), "accounts_level_check"),
+                ("UPDATE accounts SET status = 'frozen' WHERE id = 'acc'".to_owned(), "accounts_status_check"),
+                ("UPDATE accounts SET holder_kind = 'company' WHERE id = 'acc'".to_owned(), "accounts_holder_kind_check"),
+                (
+                    "INSERT INTO organizations (id, code, name, kind, status, created_at, updated_at) \
+                     VALUES ('o', 'O', 'O', 'bank', 'active', 0, 0)".to_owned(),
+                    "organizations_kind_check",
+                ),
+            ] {
+                let error = refused(&pool, &sql).await.unwrap_or_else(|| panic!("accepted: {sql}"));
+                assert!(error.contains(check), "{sql}: {error}");
+            }
+            // What the code writes passes; nothing refused was written.
+            assert!(refused(&pool, &insert("active", 2)).await.is_none());
+            assert_eq!(store.account(&AccountId::new("acc".into())).await.unwrap().unwrap().status, AccountStatus::PendingActivation);
+            assert_eq!(store.count_accounts().await.unwrap(), 2);
+            pool.close().await;
+        }
+
+        a_set_of_words_takes_only_known_words_once_each(db) {
+            let store = db.store().await;
+            drop(store);
+            let pool = pool(&db).await;
+            sqlx::raw_sql(
+                "INSERT INTO organizations (id, code, name, kind, status, created_at, updated_at) \
+                 VALUES ('o', 'O', 'O', 'operator', 'active', 0, 0)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            let officer = |roles: &str| {
+                format!(
+                    "INSERT INTO officers (id, username, full_name, organization_id, roles, status, created_at, updated_at) \
+                     VALUES ('{roles}', '{roles}', 'X', 'o', '{roles}', 'active', 0, 0)"
+                )
+            };
+            // An empty set is the services' to refuse (an officer needs a role); the column takes it.
+            for good in ["", "reviewer", "reviewer supervisor administrator", "administrator reviewer"] {
+                assert_eq!(refused(&pool, &officer(good)).await, None, "{good:?}");
+            }
+            for bad in ["root", "reviewer root", "reviewer reviewer", "reviewers", "reviewer,supervisor"] {
+                let error = refused(&pool, &officer(bad)).await.unwrap_or_else(|| panic!("accepted {bad:?}"));
+                assert!(error.contains("officers_roles_check"), "{bad:?}: {error}");
+            }
+            let error = refused(&pool, "UPDATE officers SET roles = 'reviewer root' WHERE id = 'reviewer'").await;
+            assert!(error.is_some_and(|e| e.contains("officers_roles_check")));
+            pool.close().await;
+        }
+
+        an_upgrade_over_a_value_outside_the_set_stops_with_its_name(db) {
+            let old = db.at_version(11).await;
+            sqlx::raw_sql(
+                "INSERT INTO accounts (id, identity_key, holder_kind, full_name, level, status, password_hash, \
+                 created_at) VALUES ('a', 'CID:1', 'citizen', 'X', 1, 'frozen', 'h', 0)",
+            )
+            .execute(&old)
+            .await
+            .unwrap();
+            old.close().await;
+            let error = Store::connect(&db.url).await.err().expect("the upgrade is refused");
+            let text = error.to_string();
+            assert!(matches!(error, StoreError::Migration(_)), "{text}");
+            assert!(text.contains("1 rows of accounts.status") && text.contains("pending_activation"), "{text}");
+            // Nothing of migration 12 was applied: correcting the row lets the next start finish it.
+            let old = db.at_version(11).await;
+            sqlx::raw_sql("UPDATE accounts SET status = 'active' WHERE id = 'a'").execute(&old).await.unwrap();
+            old.close().await;
+            let store = db.store().await;
+            assert_eq!(store.count_accounts().await.unwrap(), 1);
+        }
+    }
+}
