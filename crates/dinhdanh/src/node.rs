@@ -54,6 +54,7 @@ fn default_log_name(public_url: Option<&str>) -> String {
 }
 
 fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<NodeSettings> {
+    let totp_key = Arc::new(crate::config::totp_key(&file, true)?);
     let smtp_file = file.smtp.unwrap_or_default();
     let smtp = match args.smtp_host.or(smtp_file.host) {
         Some(host) => {
@@ -85,6 +86,7 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         .or(sms_file.url)
         .map(|url| SmsGatewayConfig { url, bearer_token: args.sms_gateway_token.or(sms_file.bearer_token) });
     let mut server = ServerConfig {
+        totp_key,
         provinces: provinces(&file.extra_province_codes),
         public_url: args.public_url.or(file.public_url),
         trusted_proxies: file.trusted_proxies.clone(),
@@ -146,6 +148,16 @@ pub async fn serve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) ->
 }
 
 async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) -> Result<()> {
+    // Before serving: secrets from before sealing are sealed, and a key that does not open them stops the node.
+    let sealed =
+        dinhdanh_server::service::officers::seal_totp_secrets(&store, &settings.server.totp_key, chrono::Utc::now())
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot start with the configured TOTP key: {}", crate::admin_cmd::text_of(&e))
+            })?;
+    if sealed > 0 {
+        tracing::info!(count = sealed, "sealed officers' TOTP secrets stored in plaintext");
+    }
     let channels = Channels {
         email: match &settings.smtp {
             Some(config) => Some(Arc::new(SmtpSender::new(config).context("invalid SMTP settings")?)),
@@ -307,6 +319,9 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
         audit.publish_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
     ));
     file.audit = Some(audit);
+    let mut officers = file.officers.take().unwrap_or_default();
+    officers.totp_key_file.get_or_insert_with(|| dir.join(crate::config::DEFAULT_TOTP_KEY_FILE));
+    file.officers = Some(officers);
     let args = ServeArgs { listen: Some(options.listen), dev_inbox: Some(inbox), ..ServeArgs::default() };
     let settings = resolve(file, DatabaseArgs { database_url: Some(database_url) }, args)?;
     run_node(store, settings, Some(banner)).await

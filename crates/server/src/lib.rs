@@ -11,6 +11,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod secrets;
 pub mod service;
+pub mod totp_key;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +62,9 @@ pub struct ServerConfig {
     pub audit_publish_file: Option<std::path::PathBuf>,
     /// What the scheduled purge keeps beyond each row's own expiry ([`run_purge`]).
     pub purge: service::purge::PurgePolicy,
+    /// Seals officers' TOTP secrets at rest. A node loads it from its configuration; the default is a key made
+    /// for this process alone (tests), whose secrets no other process can open.
+    pub totp_key: Arc<totp_key::TotpKey>,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +82,7 @@ impl Default for ServerConfig {
             audit_signer: None,
             audit_publish_file: None,
             purge: service::purge::PurgePolicy::default(),
+            totp_key: Arc::new(totp_key::TotpKey::generate()),
         }
     }
 }
