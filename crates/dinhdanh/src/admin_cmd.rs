@@ -1,6 +1,9 @@
-//! `dinhdanh admin ...`: setting up an installation, talking to the database directly (there is nobody yet who
-//! could sign in to the API). `bootstrap` runs the server's own service code (`service::officers::bootstrap`),
-//! so the rules and the audit record are the same as over the API.
+//! `dinhdanh admin ...`: setting up and keeping an installation, talking to the database directly (there is
+//! nobody yet who could sign in to the API, or the task is the operator's, not an officer's). `bootstrap` and
+//! `rotate-totp-key` run the server's own service code (`service::officers`), so the rules and the audit record
+//! are the same as over the API.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
@@ -36,6 +39,19 @@ pub enum AdminCommand {
         #[arg(long, default_value = "Quản trị viên hệ thống")]
         full_name: String,
     },
+    /// Re-encrypt every officer's TOTP secret under a new key, in one transaction.
+    ///
+    /// The current key is the configured one (`DINHDANH_TOTP_KEY`, or `[officers] totp_key_file`, default
+    /// dinhdanh-totp.key). The new key is read from --new-key-file, or made there (readable by its owner only)
+    /// when the file does not exist. Afterwards, point the configuration at the new key and restart every node:
+    /// a node still holding the old key cannot open the secrets. Keep the old key until then.
+    RotateTotpKey {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Where the new key is (created when missing).
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
 }
 
 pub async fn run(file: FileConfig, command: AdminCommand) -> Result<()> {
@@ -67,7 +83,40 @@ pub async fn run(file: FileConfig, command: AdminCommand) -> Result<()> {
             println!("  3. dinhdanh officer sign-in --username {} --code <a new code>", officer.username);
             Ok(())
         }
+        AdminCommand::RotateTotpKey { database, new_key_file } => {
+            let current = crate::config::totp_key(&file, false).context("the current TOTP key")?;
+            let new = crate::config::load_or_create_totp_key(&new_key_file)?;
+            let url = database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let store = Store::connect(&url).await.context("cannot open the database")?;
+            let result = officers::rotate_totp_key(&store, &current, &new, SystemClock.now()).await;
+            store.close().await;
+            let count = result.map_err(|e| anyhow!("rotation refused, nothing changed: {}", text_of(&e)))?;
+            println!("Re-encrypted the TOTP secrets of {count} officers under the key in {}.", new_key_file.display());
+            println!();
+            println!("Now point the configuration at the new key and restart every node:");
+            println!("  [officers]");
+            println!("  totp_key_file = {:?}", new_key_file.display().to_string());
+            println!(
+                "(or put the file's content in {}). Until a node restarts with it, officers cannot",
+                crate::config::TOTP_KEY_ENV
+            );
+            println!("sign in there. Keep the old key until every node runs with the new one, then destroy it.");
+            Ok(())
+        }
     }
+}
+
+/// A service error as a sentence for the terminal: the internal message, or the fields' problems.
+pub(crate) fn text_of(error: &ApiError) -> String {
+    if let ApiError::Internal(message) = error {
+        return message.clone();
+    }
+    let problem = error.to_problem();
+    let mut text = problem.detail;
+    for field in &problem.errors {
+        text.push_str(&format!("\n  --{}: {}", field.field.replace('_', "-"), field.message));
+    }
+    text
 }
 
 /// The service's refusal as a message for the terminal.
@@ -84,10 +133,5 @@ fn describe(error: ApiError) -> anyhow::Error {
              authenticator is reset by another administrator (`dinhdanh officer reissue-enrolment`)."
         );
     }
-    let problem = error.to_problem();
-    let mut message = format!("bootstrap refused: {}", problem.detail);
-    for field in &problem.errors {
-        message.push_str(&format!("\n  --{}: {}", field.field.replace('_', "-"), field.message));
-    }
-    anyhow!(message)
+    anyhow!("bootstrap refused: {}", text_of(&error))
 }

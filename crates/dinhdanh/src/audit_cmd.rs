@@ -2,8 +2,6 @@
 //! it (`prove`), and sign a checkpoint now (`checkpoint`). Reads the database directly (an auditor's tool), and
 //! the signing key file (or only the public verifier key) from outside the database. See docs/audit.md.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -75,14 +73,8 @@ pub fn load_or_create_signer(path: &Path, log_name: &str) -> Result<CheckpointSi
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let signer = CheckpointSigner::generate(log_name)
                 .with_context(|| format!("{log_name:?} cannot name a log (no spaces or '+')"))?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
+            crate::config::write_secret_file(path, &signer.to_key_file())
                 .with_context(|| format!("cannot create the audit signing key {}", path.display()))?;
-            file.write_all(signer.to_key_file().as_bytes())?;
-            file.sync_all()?;
             tracing::warn!(
                 path = %path.display(),
                 verifier_key = %signer.verifier().to_text(),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dinhdanh_server::totp_key::TotpKey;
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://dinhdanh.db";
@@ -27,6 +28,8 @@ pub struct FileConfig {
     pub rate_limit: Option<RateLimitFile>,
     pub locks: Option<LocksFile>,
     pub audit: Option<AuditFile>,
+    pub purge: Option<PurgeFile>,
+    pub officers: Option<OfficersFile>,
     /// Province codes a deployment adds to the built-in list: `"003" = "Name"`.
     #[serde(default)]
     pub extra_province_codes: BTreeMap<String, String>,
@@ -82,6 +85,73 @@ pub struct AuditFile {
 }
 
 pub const DEFAULT_AUDIT_KEY_FILE: &str = "dinhdanh-audit.key";
+
+/// Officers' settings (docs/officers.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfficersFile {
+    /// The key that seals officers' TOTP secrets at rest (32 bytes in base64), outside the database; created,
+    /// readable by its owner only, at the first start if missing. `DINHDANH_TOTP_KEY` overrides it. Default:
+    /// `dinhdanh-totp.key` in the working directory.
+    pub totp_key_file: Option<PathBuf>,
+}
+
+pub const DEFAULT_TOTP_KEY_FILE: &str = "dinhdanh-totp.key";
+/// The TOTP key itself, in base64, instead of a key file.
+pub const TOTP_KEY_ENV: &str = "DINHDANH_TOTP_KEY";
+
+/// The configured TOTP key: `DINHDANH_TOTP_KEY` if set, else the key file (`[officers] totp_key_file` or the
+/// default), created when missing if `create` (a serving node), an error otherwise (the rotation command must
+/// not invent the key the secrets were sealed with).
+pub fn totp_key(file: &FileConfig, create: bool) -> Result<TotpKey> {
+    if let Ok(text) = std::env::var(TOTP_KEY_ENV) {
+        return TotpKey::parse(&text).with_context(|| format!("{TOTP_KEY_ENV} is not a TOTP key"));
+    }
+    let path = file
+        .officers
+        .as_ref()
+        .and_then(|o| o.totp_key_file.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_TOTP_KEY_FILE));
+    if create { load_or_create_totp_key(&path) } else { read_totp_key(&path) }
+}
+
+/// Reads a TOTP key file.
+pub fn read_totp_key(path: &Path) -> Result<TotpKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the TOTP key {}", path.display()))?;
+    TotpKey::parse(&text).with_context(|| format!("{} is not a TOTP key", path.display()))
+}
+
+/// Reads a TOTP key file, or makes a new key there (readable by its owner only) when it does not exist yet.
+pub fn load_or_create_totp_key(path: &Path) -> Result<TotpKey> {
+    if path.exists() {
+        return read_totp_key(path);
+    }
+    let key = TotpKey::generate();
+    write_secret_file(path, &format!("{}\n", key.to_text()))
+        .with_context(|| format!("cannot create the TOTP key {}", path.display()))?;
+    tracing::warn!(path = %path.display(), "created the key that seals officers' TOTP secrets: keep a copy outside this machine");
+    Ok(key)
+}
+
+/// Writes a new file readable by its owner only (mode 0600); refuses to replace one that exists.
+pub fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// The scheduled purge of expired rows (docs/configuration.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeFile {
+    /// How often expired sessions, sign-in challenges, tokens, idempotency keys and registrations are deleted.
+    /// Default 300.
+    pub every_seconds: Option<u64>,
+    /// How long an idempotency key replays its first answer. Default 24.
+    pub idempotency_retention_hours: Option<u32>,
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,15 +229,33 @@ mod tests {
     fn the_lock_settings_are_read_from_the_file() {
         let file: FileConfig = toml::from_str(
             "trusted_proxies = [\"10.0.0.2\"]\n[locks]\nrelying_party_requests = false\nholidays = [\"2026-08-31\"]\n\
-             make_up_working_days = [\"2026-08-22\"]\n[rate_limit]\napi_per_minute = 5\n",
+             make_up_working_days = [\"2026-08-22\"]\n[rate_limit]\napi_per_minute = 5\n\
+             [purge]\nevery_seconds = 30\nidempotency_retention_hours = 48\n",
         )
         .unwrap();
+        let purge = file.purge.as_ref().unwrap();
+        assert_eq!((purge.every_seconds, purge.idempotency_retention_hours), (Some(30), Some(48)));
         let locks = file.locks.unwrap();
         assert_eq!(locks.relying_party_requests, Some(false));
         assert_eq!(locks.holidays, vec![chrono::NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()]);
         assert_eq!(locks.make_up_working_days, vec![chrono::NaiveDate::from_ymd_opt(2026, 8, 22).unwrap()]);
         assert_eq!(file.rate_limit.unwrap().api_per_minute, Some(5));
         assert_eq!(file.trusted_proxies, vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn a_missing_totp_key_is_created_readable_by_its_owner_only_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("totp.key");
+        assert!(read_totp_key(&path).is_err(), "not created when only reading");
+        let key = load_or_create_totp_key(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(load_or_create_totp_key(&path).unwrap(), key);
+        assert_eq!(read_totp_key(&path).unwrap(), key);
+        std::fs::write(dir.path().join("bad.key"), "not a key\n").unwrap();
+        let error = format!("{:#}", read_totp_key(&dir.path().join("bad.key")).unwrap_err());
+        assert!(error.contains("is not a TOTP key") && error.contains("32 random bytes"), "{error}");
     }
 
     #[test]

@@ -38,6 +38,7 @@ struct NodeSettings {
     sms: Option<SmsGatewayConfig>,
     server: ServerConfig,
     checkpoint_every: Duration,
+    purge_every: Duration,
 }
 
 /// The audit log's name in its checkpoints: the public host's, so that two deployments' logs never pass for one.
@@ -53,6 +54,7 @@ fn default_log_name(public_url: Option<&str>) -> String {
 }
 
 fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<NodeSettings> {
+    let totp_key = Arc::new(crate::config::totp_key(&file, true)?);
     let smtp_file = file.smtp.unwrap_or_default();
     let smtp = match args.smtp_host.or(smtp_file.host) {
         Some(host) => {
@@ -84,6 +86,7 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         .or(sms_file.url)
         .map(|url| SmsGatewayConfig { url, bearer_token: args.sms_gateway_token.or(sms_file.bearer_token) });
     let mut server = ServerConfig {
+        totp_key,
         provinces: provinces(&file.extra_province_codes),
         public_url: args.public_url.or(file.public_url),
         trusted_proxies: file.trusted_proxies.clone(),
@@ -115,7 +118,12 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
     let log_name = audit.log_name.clone().unwrap_or_else(|| default_log_name(server.public_url.as_deref()));
     server.audit_signer = Some(Arc::new(crate::audit_cmd::load_or_create_signer(&key_file, &log_name)?));
     server.audit_publish_file = audit.publish_file.clone();
+    let purge = file.purge.unwrap_or_default();
+    if let Some(hours) = purge.idempotency_retention_hours {
+        server.purge.idempotency_retention = chrono::Duration::hours(i64::from(hours.max(1)));
+    }
     Ok(NodeSettings {
+        purge_every: Duration::from_secs(purge.every_seconds.unwrap_or(300).max(1)),
         checkpoint_every: Duration::from_secs(audit.checkpoint_every_seconds.unwrap_or(60).max(1)),
         database_url: database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
         listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
@@ -140,6 +148,16 @@ pub async fn serve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) ->
 }
 
 async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) -> Result<()> {
+    // Before serving: secrets from before sealing are sealed, and a key that does not open them stops the node.
+    let sealed =
+        dinhdanh_server::service::officers::seal_totp_secrets(&store, &settings.server.totp_key, chrono::Utc::now())
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot start with the configured TOTP key: {}", crate::admin_cmd::text_of(&e))
+            })?;
+    if sealed > 0 {
+        tracing::info!(count = sealed, "sealed officers' TOTP secrets stored in plaintext");
+    }
     let channels = Channels {
         email: match &settings.smtp {
             Some(config) => Some(Arc::new(SmtpSender::new(config).context("invalid SMTP settings")?)),
@@ -177,6 +195,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     let jobs = tokio::spawn(dinhdanh_server::run_background_jobs(state.clone(), Duration::from_secs(60), stopped()));
     let checkpoints =
         tokio::spawn(dinhdanh_server::run_audit_checkpoints(state.clone(), settings.checkpoint_every, stopped()));
+    let purge = tokio::spawn(dinhdanh_server::run_purge(state.clone(), settings.purge_every, stopped()));
     let server = tokio::spawn(dinhdanh_server::serve(listener, state, stopped()));
 
     tracing::info!(%address, database = store.dialect().name(), "dinhdanh is serving");
@@ -197,6 +216,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     let _ = worker.await;
     let _ = checkpoints.await;
     let _ = jobs.await;
+    let _ = purge.await;
     store.close().await;
     Ok(())
 }
@@ -299,6 +319,9 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
         audit.publish_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
     ));
     file.audit = Some(audit);
+    let mut officers = file.officers.take().unwrap_or_default();
+    officers.totp_key_file.get_or_insert_with(|| dir.join(crate::config::DEFAULT_TOTP_KEY_FILE));
+    file.officers = Some(officers);
     let args = ServeArgs { listen: Some(options.listen), dev_inbox: Some(inbox), ..ServeArgs::default() };
     let settings = resolve(file, DatabaseArgs { database_url: Some(database_url) }, args)?;
     run_node(store, settings, Some(banner)).await

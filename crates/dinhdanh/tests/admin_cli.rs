@@ -15,6 +15,7 @@ const PASSWORD: &str = "hoa phượng đỏ sân trường";
 fn dinhdanh(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dinhdanh"));
     command.args(args).env("RUST_LOG", "warn").env_remove("DINHDANH_TOKEN").env_remove("DINHDANH_DATABASE_URL");
+    command.env_remove("DINHDANH_TOTP_KEY");
     for (key, value) in envs {
         command.env(key, value);
     }
@@ -69,11 +70,19 @@ impl Drop for Server {
 }
 
 async fn serve(db: &TestDb) -> Server {
+    serve_with(db, &[], &[]).await
+}
+
+/// `dinhdanh serve` with more arguments (before the command) and environment variables.
+async fn serve_with(db: &TestDb, global: &[&str], envs: &[(&str, &str)]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+        .args(global)
         .args(["serve", "--database-url", &db.url, "--listen", &listen])
         .env("RUST_LOG", "warn")
+        .env_remove("DINHDANH_TOTP_KEY")
+        .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -185,6 +194,79 @@ on_both_backends! {
         ok(&dinhdanh(&["officer", "sign-out"], &signed_in, None));
         let out = dinhdanh(&["officer", "me"], &signed_in, None);
         assert!(!out.status.success());
+    }
+}
+
+on_both_backends! {
+    the_totp_key_rotates_from_the_command_line_and_a_node_with_the_old_key_will_not_start(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let boot = ok(&dinhdanh(&["admin", "bootstrap", "--database-url", &db.url], &[], None));
+        let token = token_in(&boot, "dd_en_");
+        // The first key in the environment; the node seals what the officer enrols with it.
+        let first = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let first_env = [("DINHDANH_TOTP_KEY", first)];
+        let server = serve_with(&db, &[], &first_env).await;
+        let at = [("DINHDANH_SERVER", server.url.as_str())];
+        let stdout = ok(&dinhdanh(&["officer", "enrol", "--token", &token, "--password-stdin"], &at, Some(&format!("{PASSWORD}\n"))));
+        let secret = stdout.split("TOTP secret:").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+        ok(&dinhdanh(&["officer", "confirm", "--token", &token, "--code", &code(&secret, 0)], &at, None));
+        drop(server);
+        let store = db.store().await;
+        let sealed = store.officer_by_username("admin").await.unwrap().unwrap().totp_secret.unwrap();
+        assert!(sealed.starts_with("v1:") && !sealed.contains(&secret), "{sealed}");
+
+        // Rotation without the current key is refused and changes nothing.
+        let new_key = dir.path().join("totp-2.key");
+        let new_key_arg = new_key.to_str().unwrap();
+        let rotate = ["admin", "rotate-totp-key", "--database-url", db.url.as_str(), "--new-key-file", new_key_arg];
+        let missing = dir.path().join("missing.toml");
+        std::fs::write(&missing, format!("[officers]\ntotp_key_file = {:?}\n", dir.path().join("none.key"))).unwrap();
+        let out = dinhdanh(&[&["--config", missing.to_str().unwrap()][..], &rotate[..]].concat(), &[], None);
+        assert!(!out.status.success() && text(&out.stderr).contains("cannot read the TOTP key"), "{}", text(&out.stderr));
+        assert_eq!(store.officer_by_username("admin").await.unwrap().unwrap().totp_secret.unwrap(), sealed);
+
+        let stdout = ok(&dinhdanh(&rotate, &first_env, None));
+        assert!(stdout.contains("Re-encrypted the TOTP secrets of 1 officers"), "{stdout}");
+        assert!(stdout.contains("totp_key_file") && stdout.contains(new_key_arg), "{stdout}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&new_key).unwrap().permissions().mode() & 0o777, 0o600);
+        let resealed = store.officer_by_username("admin").await.unwrap().unwrap().totp_secret.unwrap();
+        assert!(resealed.starts_with("v1:") && resealed != sealed && !resealed.contains(&secret));
+        store.close().await;
+
+        // A node still given the old key stops at start with a clear message.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+            .args(["serve", "--database-url", &db.url, "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .envs(first_env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut status = None;
+        for _ in 0..300 {
+            status = child.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let Some(status) = status else {
+            let _ = child.kill();
+            panic!("a node with the old key started serving");
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success());
+        assert!(stderr.contains("does not open with the configured TOTP key"), "{stderr}");
+
+        // With the configuration pointed at the new key, the officer signs in.
+        let config = dir.path().join("dinhdanh.toml");
+        std::fs::write(&config, format!("[officers]\ntotp_key_file = {new_key_arg:?}\n")).unwrap();
+        let server = serve_with(&db, &["--config", config.to_str().unwrap()], &[]).await;
+        let at = [("DINHDANH_SERVER", server.url.as_str())];
+        let out = dinhdanh(&["officer", "sign-in", "--username", "admin", "--password-stdin", "--code", &code(&secret, 1)], &at, Some(PASSWORD));
+        assert!(ok(&out).trim().starts_with("dd_os_"));
     }
 }
 

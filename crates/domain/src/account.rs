@@ -33,27 +33,10 @@ impl fmt::Display for AccountId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountStatus {
-    PendingActivation,
-    Active,
-}
-
-impl AccountStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingActivation => "pending_activation",
-            Self::Active => "active",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending_activation" => Some(Self::PendingActivation),
-            "active" => Some(Self::Active),
-            _ => None,
-        }
+string_enum! {
+    AccountStatus {
+        PendingActivation => "pending_activation",
+        Active => "active",
     }
 }
 
@@ -67,6 +50,9 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level (the migrations' CHECK constraints are compared with it).
+    pub const ALL: &'static [Level] = &[Self::One, Self::Two];
+
     pub fn number(self) -> i64 {
         match self {
             Self::One => 1,
@@ -82,6 +68,11 @@ impl Level {
         }
     }
 }
+
+// A new level fails to compile here until it is added to `Level::ALL`.
+const _: fn(Level) = |level| match level {
+    Level::One | Level::Two => {}
+};
 
 /// What one sign-in proved (domain.md "Assurance of a sign-in"). A session carries the assurance its own sign-in
 /// reached, never the account's level: a password and a code to the phone are exactly what a phone thief has.
@@ -104,27 +95,10 @@ impl SignInProof {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HolderKind {
-    Citizen,
-    Foreigner,
-}
-
-impl HolderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Citizen => "citizen",
-            Self::Foreigner => "foreigner",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "citizen" => Some(Self::Citizen),
-            "foreigner" => Some(Self::Foreigner),
-            _ => None,
-        }
+string_enum! {
+    HolderKind {
+        Citizen => "citizen",
+        Foreigner => "foreigner",
     }
 }
 

@@ -86,7 +86,15 @@ pub enum Gender {
     Female,
 }
 
+// A new gender fails to compile here until it is added to `Gender::ALL`.
+const _: fn(Gender) = |gender| match gender {
+    Gender::Male | Gender::Female => {}
+};
+
 impl Gender {
+    /// Every variant (the migrations' CHECK constraints are compared with it).
+    pub const ALL: &'static [Gender] = &[Self::Male, Self::Female];
+
     /// Accepts the English and Vietnamese words and their one-letter forms, in any case.
     pub fn parse(s: &str) -> Result<Self, IdentityError> {
         match s.trim().to_lowercase().as_str() {

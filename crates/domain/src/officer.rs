@@ -34,7 +34,8 @@ pub struct Officer {
     pub roles: BTreeSet<OfficerRole>,
     pub status: OfficerStatus,
     pub password_hash: Option<String>,
-    /// Base32 TOTP secret (RFC 6238).
+    /// The TOTP secret (RFC 6238, base32) as stored: sealed under the server's TOTP key, which the server
+    /// opens to check a code (plaintext only in databases from before sealing, until the next start).
     pub totp_secret: Option<String>,
     /// The last TOTP time step accepted: a code of that step or earlier is never accepted again.
     pub totp_last_step: Option<i64>,

@@ -19,7 +19,15 @@ pub enum CardStatus {
     Retained,
 }
 
+// A new card status fails to compile here until it is added to `CardStatus::ALL`.
+const _: fn(CardStatus) = |status| match status {
+    CardStatus::Valid | CardStatus::Revoked | CardStatus::Retained => {}
+};
+
 impl CardStatus {
+    /// Every variant (the migrations' CHECK constraints are compared with it).
+    pub const ALL: &'static [CardStatus] = &[Self::Valid, Self::Revoked, Self::Retained];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Valid => "valid",

@@ -11,6 +11,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod secrets;
 pub mod service;
+pub mod totp_key;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +60,11 @@ pub struct ServerConfig {
     pub audit_signer: Option<std::sync::Arc<dinhdanh_store::CheckpointSigner>>,
     /// Where each signed checkpoint is also appended, one JSON line each (a file the operator keeps elsewhere).
     pub audit_publish_file: Option<std::path::PathBuf>,
+    /// What the scheduled purge keeps beyond each row's own expiry ([`run_purge`]).
+    pub purge: service::purge::PurgePolicy,
+    /// Seals officers' TOTP secrets at rest. A node loads it from its configuration; the default is a key made
+    /// for this process alone (tests), whose secrets no other process can open.
+    pub totp_key: Arc<totp_key::TotpKey>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +81,8 @@ impl Default for ServerConfig {
             calendar: WorkingCalendar::default(),
             audit_signer: None,
             audit_publish_file: None,
+            purge: service::purge::PurgePolicy::default(),
+            totp_key: Arc::new(totp_key::TotpKey::generate()),
         }
     }
 }
@@ -178,8 +186,9 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
     response
 }
 
-/// Runs the periodic jobs of a server node: removing expired registrations, placing and lifting the automatic
-/// locks from the registries (the first tick runs at once, so a start does a full run), trimming rate-limit memory.
+/// Runs the periodic jobs of a server node: placing and lifting the automatic locks from the registries (the
+/// first tick runs at once, so a start does a full run), trimming rate-limit memory. Expired rows go in
+/// [`run_purge`].
 pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticker = tokio::time::interval(every);
     tokio::pin!(shutdown);
@@ -187,9 +196,6 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
         tokio::select! {
             _ = &mut shutdown => break,
             _ = ticker.tick() => {
-                if let Err(e) = service::registration::remove_expired_registrations(&state).await {
-                    tracing::warn!(error = ?e, "removing expired registrations failed");
-                }
                 if let Err(e) = service::automatic::reconcile_automatic_locks(&state).await {
                     tracing::warn!(error = ?e, "reconciling automatic locks with the registries failed");
                 }
@@ -216,6 +222,23 @@ pub async fn run_audit_checkpoints(state: AppState, every: Duration, shutdown: i
     }
     if let Err(e) = service::audit::sign_checkpoint(&state).await {
         tracing::warn!(error = ?e, "signing the last audit checkpoint failed");
+    }
+}
+
+/// Purges expired sessions, sign-in challenges, tokens, assertion ids, idempotency keys and registrations every
+/// `every` (the first run at once), as [`service::purge::purge_expired`] does.
+pub async fn run_purge(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    let mut ticker = tokio::time::interval(every);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = ticker.tick() => {
+                if let Err(e) = service::purge::purge_expired(&state).await {
+                    tracing::warn!(error = ?e, "purging expired rows failed");
+                }
+            }
+        }
     }
 }
 

@@ -563,3 +563,117 @@ on_both_backends! {
         assert!(doc["paths"]["/v1/officer-sessions"]["post"]["security"].is_null());
     }
 }
+
+/// TOTP secrets at rest: sealed under the configured key (`dinhdanh_server::totp_key`).
+mod totp_at_rest {
+    use std::sync::Arc;
+
+    use dinhdanh_server::service::officers::{rotate_totp_key, seal_totp_secrets};
+    use dinhdanh_server::totp_key::TotpKey;
+
+    use super::*;
+
+    /// A second server on the same database with its own key, its clock past the first one's steps.
+    async fn server_with(db: &dinhdanh_store::testing::TestDb, key: &TotpKey) -> TestServer {
+        let config = dinhdanh_server::ServerConfig { totp_key: Arc::new(key.clone()), ..support::relaxed_config() };
+        let server = TestServer::start_with(db, config).await;
+        server.clock.advance(Duration::minutes(10));
+        server
+    }
+
+    async fn stored(server: &TestServer, officer: &Enrolled) -> String {
+        server.store.officer(&officer.id).await.unwrap().unwrap().totp_secret.unwrap()
+    }
+
+    fn plaintext(officer: &Enrolled) -> String {
+        dinhdanh_domain::totp::base32_encode(&officer.secret)
+    }
+
+    async fn set_stored(server: &TestServer, officer: &Enrolled, value: &str) {
+        let mut tx = server.store.begin().await.unwrap();
+        tx.set_totp_secret(&officer.id, value).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    on_both_backends! {
+        the_stored_secret_is_sealed_and_sign_in_still_works(db) {
+            let server = TestServer::start(&db).await;
+            let admin = server.admin().await;
+            let hoa = enrolled(&server, &admin, "hoa", &["reviewer"]).await;
+            let sealed = stored(&server, &hoa).await;
+            assert!(sealed.starts_with("v1:") && !sealed.contains(&plaintext(&hoa)), "{sealed}");
+            signed_in(&server, &hoa).await;
+            assert_eq!(stored(&server, &hoa).await, sealed, "sign-in does not rewrite it");
+
+            // Another officer's ciphertext copied onto this row opens for nobody: the officer id is bound in.
+            let an = enrolled(&server, &admin, "an.nv", &["reviewer"]).await;
+            set_stored(&server, &an, &sealed).await;
+            let (status, body) = sign_in(&server, &an, PASSWORD, &hoa.code(&server)).await;
+            assert_eq!((status, body["type"].as_str()), (500, Some("urn:dinhdanh:problem:internal")), "{body}");
+            let error = seal_totp_secrets(&server.store, &server.state.config.totp_key, server.clock.now()).await.err().unwrap();
+            assert!(format!("{error:?}").contains(&format!("officer {} does not open", an.id)), "{error:?}");
+        }
+
+        a_server_with_another_key_fails_clearly_and_changes_nothing(db) {
+            let server = TestServer::start(&db).await;
+            let admin = server.admin().await;
+            let hoa = enrolled(&server, &admin, "hoa", &["reviewer"]).await;
+            let other = server_with(&db, &TotpKey::generate()).await;
+            let error = seal_totp_secrets(&other.store, &other.state.config.totp_key, other.clock.now()).await.err().unwrap();
+            assert!(format!("{error:?}").contains("does not open with the configured TOTP key"), "{error:?}");
+            let (status, body) = sign_in(&other, &hoa, PASSWORD, &hoa.code(&other)).await;
+            assert_eq!((status, body["type"].as_str()), (500, Some("urn:dinhdanh:problem:internal")), "{body}");
+            assert_eq!(other.http.get(other.url("/healthz")).send().await.unwrap().status(), 200, "still serving");
+            let officer = other.store.officer(&hoa.id).await.unwrap().unwrap();
+            assert_eq!(officer.failed_sign_ins, 0, "not counted against the officer");
+            signed_in(&server, &hoa).await;
+        }
+
+        rotation_moves_every_secret_to_the_new_key_in_one_go(db) {
+            let server = TestServer::start(&db).await;
+            let admin = server.admin().await;
+            let hoa = enrolled(&server, &admin, "hoa", &["reviewer"]).await;
+            let an = enrolled(&server, &admin, "an.nv", &["supervisor"]).await;
+            let old = server.state.config.totp_key.as_ref().clone();
+            let before = stored(&server, &hoa).await;
+            let new = TotpKey::generate();
+
+            // A wrong current key, or the same key again, is refused and changes nothing.
+            assert!(rotate_totp_key(&server.store, &TotpKey::generate(), &new, server.clock.now()).await.is_err());
+            assert!(rotate_totp_key(&server.store, &old, &old, server.clock.now()).await.is_err());
+            assert_eq!(stored(&server, &hoa).await, before);
+
+            assert_eq!(rotate_totp_key(&server.store, &old, &new, server.clock.now()).await.unwrap(), 2);
+            let after = stored(&server, &hoa).await;
+            assert!(after.starts_with("v1:") && after != before && !after.contains(&plaintext(&hoa)));
+            let rotated = server.store.recent_audit(Some("officer.totp_key_rotated"), 5).await.unwrap();
+            assert_eq!(rotated[0].detail["resealed"], 2);
+
+            let renewed = server_with(&db, &new).await;
+            assert_eq!(seal_totp_secrets(&renewed.store, &new, renewed.clock.now()).await.unwrap(), 0);
+            signed_in(&renewed, &hoa).await;
+            signed_in(&renewed, &an).await;
+            // The old key opens nothing any more.
+            let (status, _) = sign_in(&server, &an, PASSWORD, &an.code(&server)).await;
+            assert_eq!(status, 500);
+            assert!(seal_totp_secrets(&server.store, &old, server.clock.now()).await.is_err());
+        }
+
+        plaintext_secrets_from_before_sealing_are_sealed_at_start(db) {
+            let server = TestServer::start(&db).await;
+            let admin = server.admin().await;
+            let hoa = enrolled(&server, &admin, "hoa", &["reviewer"]).await;
+            set_stored(&server, &hoa, &plaintext(&hoa)).await;
+            signed_in(&server, &hoa).await;
+            let key = server.state.config.totp_key.clone();
+            assert_eq!(seal_totp_secrets(&server.store, &key, server.clock.now()).await.unwrap(), 1);
+            let sealed = stored(&server, &hoa).await;
+            assert!(sealed.starts_with("v1:") && !sealed.contains(&plaintext(&hoa)), "{sealed}");
+            assert_eq!(key.open(&hoa.id, &sealed).unwrap(), plaintext(&hoa));
+            signed_in(&server, &hoa).await;
+            let audit = server.store.recent_audit(Some("officer.totp_sealed"), 5).await.unwrap();
+            assert_eq!((audit.len(), &audit[0].detail["sealed"]), (1, &json!(1)));
+            assert_eq!(seal_totp_secrets(&server.store, &key, server.clock.now()).await.unwrap(), 0, "once");
+        }
+    }
+}

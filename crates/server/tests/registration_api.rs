@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
 use dinhdanh_domain::registry::{CardStatus, CitizenRecord, ForeignerRecord};
-use dinhdanh_domain::{FullName, Gender, IdentificationNumber, Nationality, PassportNumber, ProvinceTable};
+use dinhdanh_domain::{AccountId, FullName, Gender, IdentificationNumber, Nationality, PassportNumber, ProvinceTable};
 use dinhdanh_registry::StoreRegistry;
 use dinhdanh_server::ratelimit::RateLimit;
 use dinhdanh_server::{AppState, ServerConfig};
@@ -278,6 +278,22 @@ on_both_backends! {
         assert_eq!(status, 404);
         let (status, _) = server.post("/v1/accounts", mai()).await;
         assert_eq!(status, 201, "the identity can register again");
+    }
+
+    an_expired_registration_does_not_hold_its_identity_until_the_purge(db) {
+        let server = started(&db).await;
+        let (_, body) = server.post("/v1/accounts", mai()).await;
+        let old = body["account_id"].as_str().unwrap().to_owned();
+        server.clock.advance(Duration::hours(24));
+        // No purge has run: the expired registration gives way to a fresh one, audited as the purge would.
+        let (status, body) = server.post("/v1/accounts", mai()).await;
+        assert_eq!(status, 201, "{body}");
+        let new = body["account_id"].as_str().unwrap().to_owned();
+        assert_ne!(new, old);
+        assert!(server.store.account(&AccountId::new(new)).await.unwrap().is_some(), "a real account, not a decoy");
+        assert!(server.store.account(&AccountId::new(old.clone())).await.unwrap().is_none());
+        let expired = server.store.recent_audit(Some("account.registration_expired"), 10).await.unwrap();
+        assert_eq!(expired.iter().map(|e| e.subject.clone()).collect::<Vec<_>>(), vec![Some(old)]);
     }
 }
 

@@ -156,21 +156,56 @@ impl Tx {
         Ok(())
     }
 
-    /// Removes registrations still pending that were created at or before `cutoff`; returns their ids.
-    pub async fn delete_pending_created_by(&mut self, cutoff: DateTime<Utc>) -> Result<Vec<AccountId>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM accounts WHERE status = 'pending_activation' AND created_at <= $1")
-            .bind(to_ms(cutoff))
-            .fetch_all(&mut *self.inner)
-            .await?;
+    /// Removes at most `limit` registrations still pending that were created at or before `cutoff` (with their
+    /// codes and sends, by the foreign keys); returns their ids.
+    pub async fn delete_pending_created_by(
+        &mut self,
+        cutoff: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<AccountId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM accounts WHERE status = 'pending_activation' AND created_at <= $1 ORDER BY created_at, id \
+             LIMIT $2",
+        )
+        .bind(to_ms(cutoff))
+        .bind(limit)
+        .fetch_all(&mut *self.inner)
+        .await?;
         let ids: Vec<AccountId> =
             rows.iter().map(|r| r.try_get::<String, _>(0).map(AccountId::new)).collect::<Result<_, _>>()?;
         for id in &ids {
-            sqlx::query("DELETE FROM accounts WHERE id = $1 AND status = 'pending_activation'")
-                .bind(id.as_str())
-                .execute(&mut *self.inner)
-                .await?;
+            self.delete_pending(id).await?;
         }
         Ok(ids)
+    }
+
+    /// Removes the registration of this identity if it is still pending and was created at or before `cutoff`
+    /// (an expired registration the purge has not reached yet must not keep the identity from registering
+    /// again); returns its id.
+    pub async fn delete_expired_registration_of(
+        &mut self,
+        identity: &IdentityKey,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Option<AccountId>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM accounts WHERE identity_key = $1 AND status = 'pending_activation' AND created_at <= $2",
+        )
+        .bind(identity.as_str())
+        .bind(to_ms(cutoff))
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id = AccountId::new(row.try_get(0)?);
+        self.delete_pending(&id).await?;
+        Ok(Some(id))
+    }
+
+    async fn delete_pending(&mut self, id: &AccountId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM accounts WHERE id = $1 AND status = 'pending_activation'")
+            .bind(id.as_str())
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
     }
 }
 

@@ -187,21 +187,31 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records the `jti` of a client assertion as used until `expires_at`. [`StoreError::Conflict`] when it was
-    /// used already (a replay). On PostgreSQL the failed insert aborts the transaction: drop it afterwards.
+    /// Records the `jti` of a client assertion as used until `expires_at`. [`StoreError::Conflict`] when it is
+    /// recorded already and that record has not expired at `now` (a replay); a record that has expired (the
+    /// purge has not reached it yet) is taken over, since its assertion can no longer be replayed.
     pub async fn record_client_assertion(
         &mut self,
         client_id: &str,
         jti: &str,
         expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)")
-            .bind(client_id)
-            .bind(jti)
-            .bind(to_ms(expires_at))
-            .execute(&mut *self.inner)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "a client assertion with this jti"))?;
+        let recorded = sqlx::query(
+            "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE client_assertions.expires_at <= $4",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(to_ms(expires_at))
+        .bind(to_ms(now))
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected();
+        if recorded == 0 {
+            return Err(StoreError::Conflict("a client assertion with this jti"));
+        }
         Ok(())
     }
 
@@ -225,22 +235,6 @@ impl Tx {
         .execute(&mut *self.inner)
         .await
         .map_err(|e| StoreError::conflict_or(e, "an access token with this hash"))?;
-        Ok(())
-    }
-
-    /// Forgets a client's expired access tokens and the `jti`s whose assertions can no longer be replayed
-    /// (both by the client's index, so the cost stays with the client that asks for tokens).
-    pub async fn purge_expired_client_tokens(&mut self, client_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM access_tokens WHERE client_id = $1 AND expires_at <= $2")
-            .bind(client_id)
-            .bind(to_ms(now))
-            .execute(&mut *self.inner)
-            .await?;
-        sqlx::query("DELETE FROM client_assertions WHERE client_id = $1 AND expires_at <= $2")
-            .bind(client_id)
-            .bind(to_ms(now))
-            .execute(&mut *self.inner)
-            .await?;
         Ok(())
     }
 }

@@ -86,13 +86,18 @@ impl Tx {
         Ok(())
     }
 
-    /// Removes decoys created at or before `cutoff` (as expired registrations go); returns how many.
-    pub async fn delete_decoys_created_by(&mut self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM registration_decoys WHERE created_at <= $1")
-            .bind(to_ms(cutoff))
-            .execute(&mut *self.inner)
-            .await?
-            .rows_affected())
+    /// Removes at most `limit` decoys created at or before `cutoff` (as expired registrations go); returns how
+    /// many.
+    pub async fn delete_decoys_created_by(&mut self, cutoff: DateTime<Utc>, limit: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM registration_decoys WHERE id IN \
+             (SELECT id FROM registration_decoys WHERE created_at <= $1 LIMIT $2)",
+        )
+        .bind(to_ms(cutoff))
+        .bind(limit)
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected())
     }
 }
 

@@ -46,6 +46,14 @@ pub struct HolderSessionOwner {
     pub restore_only: bool,
 }
 
+/// `holder_sessions.purpose`: an ordinary session, or one opened while the account was locked
+/// ([`HolderSessionOwner::restore_only`]).
+const FULL_SESSION: &str = "full";
+const RESTORE_SESSION: &str = "restore";
+/// Every purpose a session is stored with (migration 0012's CHECK constraint is compared with it).
+#[cfg(test)]
+pub(crate) const SESSION_PURPOSES: [&str; 2] = [FULL_SESSION, RESTORE_SESSION];
+
 fn failures_from(count: i64, locked_until: Option<i64>) -> Result<SignInFailures, StoreError> {
     Ok(SignInFailures { count, locked_until: locked_until.map(from_ms).transpose()? })
 }
@@ -198,7 +206,7 @@ impl Tx {
         .bind(assurance.number())
         .bind(to_ms(created_at))
         .bind(to_ms(expires_at))
-        .bind(if restore_only { "restore" } else { "full" })
+        .bind(if restore_only { RESTORE_SESSION } else { FULL_SESSION })
         .execute(&mut *self.inner)
         .await?;
         Ok(())
@@ -321,7 +329,7 @@ impl Store {
             assurance: Level::from_number(row.try_get(1)?).ok_or_else(|| corrupt("assurance"))?,
             account_status: AccountStatus::parse(&row.try_get::<String, _>(2)?).ok_or_else(|| corrupt("status"))?,
             expires_at: from_ms(row.try_get(3)?)?,
-            restore_only: row.try_get::<String, _>(4)? == "restore",
+            restore_only: row.try_get::<String, _>(4)? == RESTORE_SESSION,
         }))
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver: the schema keeps to portable types (TEXT,
 //! BIGINT, instants as Unix milliseconds), and placeholders are `$1, $2, …`, which both databases accept.
-//! Where the dialects really differ — the auto-increment key in migrations and the bulk registry upsert, which
-//! on PostgreSQL sends whole columns as arrays — the [`Dialect`] picks the form.
+//! Where the dialects really differ — the auto-increment key and the CHECK constraints in migrations (triggers on
+//! SQLite, see `migrate/check.rs`), and the bulk registry upsert, which on PostgreSQL sends whole columns as
+//! arrays — the [`Dialect`] picks the form.
 //!
 //! Every state change runs in one [`Tx`]. On SQLite, which has a single writer, write transactions of this
 //! process queue on a mutex instead of failing with `SQLITE_BUSY`; other processes wait on `busy_timeout`.
@@ -35,6 +36,7 @@ mod migrate;
 mod officers;
 mod organizations;
 mod outbox;
+mod purge;
 mod registry;
 mod requests;
 mod retry;
@@ -62,6 +64,7 @@ pub use decoys::Decoy;
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
+pub use purge::Expired;
 pub use registry::UpsertOutcome;
 pub use requests::{QueueFilter, StoredResponse};
 pub use retry::{ATTEMPTS, Transient};

@@ -1,7 +1,13 @@
 //! Shared migrations, applied at start-up. Each file under `migrations/` is written once in a portable subset of
-//! SQL; the few words the two dialects spell differently are placeholders (`{{ID}}`) that [`Dialect`] fills in.
+//! SQL; the few words the two dialects spell differently are placeholders (`{{ID}}`) that [`Dialect`] fills in,
+//! and the closed sets of values a column may hold are `{{CHECK …}}` placeholders ([`check`]), put in place
+//! after the rest of their migration.
 //! Written by hand rather than with `sqlx::migrate!` because that macro wants one folder per database and
 //! would make us keep two copies of every migration in step.
+
+mod check;
+
+use std::collections::BTreeSet;
 
 use sha2_free_checksum::checksum;
 use sqlx::{Any, Row, Transaction};
@@ -29,6 +35,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "registration_decoys",
         sql: include_str!("../migrations/0010_registration_decoys.sql"),
     },
+    Migration { version: 11, name: "purge_indexes", sql: include_str!("../migrations/0011_purge_indexes.sql") },
+    Migration { version: 12, name: "check_constraints", sql: include_str!("../migrations/0012_check_constraints.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
@@ -72,8 +80,10 @@ pub(crate) async fn run_up_to(
         .map(|row| (row.get::<i64, _>(0), row.get::<String, _>(1)))
         .collect();
     let mut count = 0;
+    // Columns a migration before the current one put a CHECK on (declaring one again replaces it).
+    let mut checked = BTreeSet::new();
     for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
-        let sql = dialect.render(migration.sql);
+        let (plain, checks) = check::extract(migration.sql)?;
         let sum = checksum(migration.sql);
         if let Some((_, stored)) = applied.iter().find(|(v, _)| *v == migration.version) {
             if *stored != sum {
@@ -82,12 +92,31 @@ pub(crate) async fn run_up_to(
                     migration.version, migration.name
                 )));
             }
+            checked.extend(checks.into_iter().map(|c| (c.table, c.column)));
             continue;
         }
-        sqlx::raw_sql(&sql).execute(&mut **tx).await?;
+        if plain.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--")) {
+            sqlx::raw_sql(&dialect.render(&plain)).execute(&mut **tx).await?;
+        }
         if migration.version == 9 {
             // Data, not schema: the hash chain's entries become the tree's first leaves, once.
             crate::audit::adopt_chain(tx).await?;
+        }
+        for check in checks {
+            let refused: i64 = sqlx::query_scalar(&check.violations_sql()).fetch_one(&mut **tx).await?;
+            if refused > 0 {
+                return Err(StoreError::Migration(format!(
+                    "migration {} ({}): {refused} rows of {}.{} hold a value outside {:?}; correct them, then start \
+                     again",
+                    migration.version,
+                    migration.name,
+                    check.table,
+                    check.column,
+                    check.values()
+                )));
+            }
+            let again = !checked.insert((check.table.clone(), check.column.clone()));
+            sqlx::raw_sql(&check.render(dialect, again)).execute(&mut **tx).await?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
             .bind(migration.version)
@@ -111,5 +140,91 @@ mod sha2_free_checksum {
             hash = hash.wrapping_mul(0x100000001b3);
         }
         format!("{hash:016x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use dinhdanh_domain::account::{HolderKind, SignInPurpose};
+    use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
+    use dinhdanh_domain::client::{ClientAuthMethod, ClientStatus, CredentialKind};
+    use dinhdanh_domain::lock::Ground;
+    use dinhdanh_domain::officer::OfficerStatus;
+    use dinhdanh_domain::registry::CardStatus;
+    use dinhdanh_domain::request::{RequestKind, RequestStatus, StepEvent};
+    use dinhdanh_domain::{AccountStatus, Channel, Gender, Level};
+
+    use super::MIGRATIONS;
+    use super::check::{self, Rule};
+    use crate::OutboxStatus;
+
+    fn texts<T: Copy>(all: &[T], text: fn(T) -> &'static str) -> BTreeSet<String> {
+        all.iter().map(|v| text(*v).to_owned()).collect()
+    }
+
+    /// Every column with a closed set of values, and that set as the code writes it.
+    fn expected() -> BTreeMap<(&'static str, &'static str), (Rule, BTreeSet<String>)> {
+        let levels: BTreeSet<String> = Level::ALL.iter().map(|l| l.number().to_string()).collect();
+        let grounds = texts(Ground::ALL, Ground::as_str);
+        let statuses = texts(RequestStatus::ALL, RequestStatus::as_str);
+        let channels = texts(Channel::ALL, Channel::as_str);
+        let genders = texts(Gender::ALL, Gender::as_str);
+        let scopes = texts(Scope::ALL, Scope::as_str);
+        BTreeMap::from([
+            (("registry_citizens", "gender"), (Rule::In, genders.clone())),
+            (("registry_citizens", "card_status"), (Rule::In, texts(CardStatus::ALL, CardStatus::as_str))),
+            (("registry_foreigners", "gender"), (Rule::In, genders)),
+            (("accounts", "holder_kind"), (Rule::In, texts(HolderKind::ALL, HolderKind::as_str))),
+            (("accounts", "level"), (Rule::In, levels.clone())),
+            (("accounts", "status"), (Rule::In, texts(AccountStatus::ALL, AccountStatus::as_str))),
+            (("outbox", "channel"), (Rule::In, channels.clone())),
+            (("outbox", "status"), (Rule::In, texts(OutboxStatus::ALL, OutboxStatus::as_str))),
+            (("organizations", "kind"), (Rule::In, texts(OrganizationKind::ALL, OrganizationKind::as_str))),
+            (("organizations", "status"), (Rule::In, texts(OrganizationStatus::ALL, OrganizationStatus::as_str))),
+            (("api_clients", "auth_method"), (Rule::In, texts(ClientAuthMethod::ALL, ClientAuthMethod::as_str))),
+            (("api_clients", "status"), (Rule::In, texts(ClientStatus::ALL, ClientStatus::as_str))),
+            (("api_clients", "scopes"), (Rule::Words, scopes.clone())),
+            (("client_credentials", "kind"), (Rule::In, texts(CredentialKind::ALL, CredentialKind::as_str))),
+            (("access_tokens", "scopes"), (Rule::Words, scopes)),
+            (("officers", "roles"), (Rule::Words, texts(OfficerRole::ALL, OfficerRole::as_str))),
+            (("officers", "status"), (Rule::In, texts(OfficerStatus::ALL, OfficerStatus::as_str))),
+            (("locks", "ground"), (Rule::In, grounds.clone())),
+            (("requests", "kind"), (Rule::In, texts(RequestKind::ALL, RequestKind::as_str))),
+            (("requests", "ground"), (Rule::In, grounds)),
+            (("requests", "status"), (Rule::In, statuses.clone())),
+            (("requests", "is_override"), (Rule::In, BTreeSet::from(["0".to_owned(), "1".to_owned()]))),
+            (("request_steps", "status"), (Rule::In, statuses)),
+            (("request_steps", "event"), (Rule::In, texts(StepEvent::ALL, StepEvent::as_str))),
+            (("holder_sign_ins", "channel"), (Rule::In, channels)),
+            (("holder_sign_ins", "purpose"), (Rule::In, texts(SignInPurpose::ALL, SignInPurpose::as_str))),
+            (("holder_sessions", "assurance"), (Rule::In, levels)),
+            (("holder_sessions", "purpose"), (Rule::In, crate::holders::SESSION_PURPOSES.map(str::to_owned).into())),
+        ])
+    }
+
+    #[test]
+    fn every_closed_set_of_values_is_checked_exactly_as_the_code_writes_it() {
+        // The last declaration of a column wins, as when the migrations run.
+        let mut declared = BTreeMap::new();
+        for migration in MIGRATIONS {
+            for c in check::extract(migration.sql).unwrap().1 {
+                declared.insert((c.table.clone(), c.column.clone()), (c.rule, c.values()));
+            }
+        }
+        let expected: BTreeMap<_, _> =
+            expected().into_iter().map(|((t, c), v)| ((t.to_owned(), c.to_owned()), v)).collect();
+        for (column, want) in &expected {
+            match declared.get(column) {
+                None => panic!("{column:?} has no CHECK: declare it in a new migration"),
+                Some(got) => assert_eq!(
+                    got, want,
+                    "{column:?}: the CHECK allows {got:?}, the code writes {want:?}; declare it again in a new migration"
+                ),
+            }
+        }
+        let unknown: Vec<_> = declared.keys().filter(|k| !expected.contains_key(*k)).collect();
+        assert!(unknown.is_empty(), "CHECKs this test does not compare with the code: {unknown:?}");
     }
 }

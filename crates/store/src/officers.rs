@@ -1,5 +1,6 @@
 //! The operator's officers: accounts with roles, enrolment, password and TOTP state, sign-in throttling, and
-//! their sessions.
+//! their sessions. The TOTP secret is stored as the server sealed it (`dinhdanh_server::totp_key`); this module
+//! never sees it in the clear.
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::OrganizationStatus;
@@ -118,6 +119,27 @@ impl Tx {
             // Makes the SQLite transaction a writer now, before it counts.
             sqlx::query("UPDATE officers SET id = id WHERE 1 = 0").execute(&mut *self.inner).await?;
         }
+        Ok(())
+    }
+
+    /// Every stored TOTP secret, by officer id in ascending order, each officer row held until the transaction
+    /// ends (sealing and re-sealing them all at once).
+    pub async fn lock_totp_secrets(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let filter = "totp_secret IS NOT NULL";
+        sqlx::query(&format!("UPDATE officers SET id = id WHERE {filter}")).execute(&mut *self.inner).await?;
+        let rows = sqlx::query(&format!("SELECT id, totp_secret FROM officers WHERE {filter} ORDER BY id"))
+            .fetch_all(&mut *self.inner)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    /// Replaces the stored form of an officer's TOTP secret (sealed, or sealed under a new key).
+    pub async fn set_totp_secret(&mut self, officer_id: &str, stored: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE officers SET totp_secret = $1 WHERE id = $2")
+            .bind(stored)
+            .bind(officer_id)
+            .execute(&mut *self.inner)
+            .await?;
         Ok(())
     }
 

@@ -19,7 +19,15 @@ pub enum OutboxStatus {
     Failed,
 }
 
+// A new status fails to compile here until it is added to `OutboxStatus::ALL`.
+const _: fn(OutboxStatus) = |status| match status {
+    OutboxStatus::Pending | OutboxStatus::Sent | OutboxStatus::Failed => {}
+};
+
 impl OutboxStatus {
+    /// Every variant (migration 0012's CHECK constraint is compared with it).
+    pub const ALL: &'static [OutboxStatus] = &[Self::Pending, Self::Sent, Self::Failed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",

@@ -201,7 +201,7 @@ on_both_backends! {
         let mut fresh = account("fresh", "CID:079190000002");
         fresh.created_at = t0() + Duration::hours(30);
         tx.insert_account(&fresh).await.unwrap();
-        let removed = tx.delete_pending_created_by(t0() + Duration::hours(1)).await.unwrap();
+        let removed = tx.delete_pending_created_by(t0() + Duration::hours(1), 10).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(removed, vec![AccountId::new("old".into())]);
         assert_eq!(store.count_accounts().await.unwrap(), 2);
@@ -536,6 +536,318 @@ mod concurrent_writers {
             assert_eq!(written.len(), 100);
             let report = stores[0].verify_audit_log(&[]).await.unwrap();
             assert_eq!((report.entries, report.problems), (100, vec![]));
+        }
+    }
+}
+
+mod purge {
+    use std::collections::BTreeSet;
+
+    use dinhdanh_domain::account::SignInPurpose;
+    use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
+    use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+    use dinhdanh_domain::officer::{Officer, OfficerStatus};
+    use dinhdanh_domain::organization::Organization;
+    use dinhdanh_store::testing::TestDb;
+    use dinhdanh_store::{Decoy, Expired, NewHolderSignIn, StoredResponse};
+    use sqlx::AnyPool;
+
+    use super::*;
+
+    async fn count(db: &TestDb, table: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&db.url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+
+    /// Rows of every purged kind: for each, `expired` of them ended at or before `t0()` and `live` end after it.
+    async fn rows(store: &Store, expired: i64, live: i64) {
+        let mut tx = store.begin().await.unwrap();
+        let holder = AccountId::new("holder".into());
+        let mut active = account("holder", "CID:001190123456");
+        active.status = AccountStatus::Active;
+        tx.insert_account(&active).await.unwrap();
+        tx.insert_organization(&Organization {
+            id: "org".into(),
+            code: "C06".into(),
+            name: "Cục C06".into(),
+            kind: OrganizationKind::Operator,
+            parent_id: None,
+            status: OrganizationStatus::Active,
+            contact_email: None,
+            contact_phone: None,
+            created_at: t0(),
+            updated_at: t0(),
+        })
+        .await
+        .unwrap();
+        tx.insert_officer(&Officer {
+            id: "officer".into(),
+            username: "lan".into(),
+            full_name: "Lan".into(),
+            organization_id: "org".into(),
+            roles: BTreeSet::from([OfficerRole::Reviewer]),
+            status: OfficerStatus::Active,
+            password_hash: None,
+            totp_secret: None,
+            totp_last_step: None,
+            enrolment_token_hash: None,
+            enrolment_expires_at: None,
+            failed_sign_ins: 0,
+            locked_until: None,
+            created_at: t0(),
+            updated_at: t0(),
+        })
+        .await
+        .unwrap();
+        tx.insert_api_client(&ApiClient {
+            id: "client".into(),
+            organization_id: "org".into(),
+            name: "c".into(),
+            auth_method: ClientAuthMethod::ClientSecret,
+            scopes: BTreeSet::from([Scope::AccountsStatus]),
+            status: ClientStatus::Active,
+            created_at: t0(),
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+        // Expired rows end up to `expired` minutes before t0 (the last exactly at t0); live ones after it.
+        let ends = (0..expired).map(|i| (format!("x{i}"), t0() - Duration::minutes(i)));
+        let ends: Vec<_> = ends.chain((1..=live).map(|i| (format!("l{i}"), t0() + Duration::minutes(i)))).collect();
+        for (name, end) in &ends {
+            let begun = *end - Duration::hours(1);
+            tx.insert_holder_session(&format!("hs-{name}"), &holder, Level::One, false, begun, *end).await.unwrap();
+            tx.insert_officer_session(&format!("os-{name}"), "officer", begun, *end).await.unwrap();
+            // Each challenge voids the one before it: the purge goes by expiry, consumed or not.
+            tx.insert_holder_sign_in(&NewHolderSignIn {
+                id: format!("si-{name}"),
+                account_id: holder.clone(),
+                code_hash: "h".into(),
+                channel: Channel::Sms,
+                created_at: begun,
+                expires_at: *end,
+                purpose: SignInPurpose::SignIn,
+            })
+            .await
+            .unwrap();
+            tx.insert_access_token(
+                &format!("at-{name}"),
+                "client",
+                &BTreeSet::from([Scope::AccountsStatus]),
+                begun,
+                *end,
+            )
+            .await
+            .unwrap();
+            tx.record_client_assertion("client", &format!("jti-{name}"), *end, begun).await.unwrap();
+            // An idempotency key's time is its creation; the caller's cutoff says the retention.
+            let answer = StoredResponse { request_hash: "h".into(), status: 201, response: "{}".into() };
+            tx.store_idempotent_response("scope", &format!("key-{name}"), &answer, *end).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    on_both_backends! {
+        expired_rows_are_purged_in_batches_and_live_ones_stay(db) {
+            let store = db.store().await;
+            rows(&store, 5, 3).await;
+            for what in Expired::ALL {
+                assert_eq!(count(&db, what.as_str()).await, 8, "{what:?} before");
+                // Batches of two: five expired rows take three batches, and the count is the total.
+                assert_eq!(store.purge_expired(what, t0(), 2).await.unwrap(), 5, "{what:?}");
+                assert_eq!(count(&db, what.as_str()).await, 3, "{what:?}: the live rows stay");
+                assert_eq!(store.purge_expired(what, t0(), 2).await.unwrap(), 0, "{what:?}: nothing left to purge");
+            }
+            // One transaction deletes at most its limit.
+            let mut tx = store.begin().await.unwrap();
+            assert_eq!(tx.purge_expired(Expired::HolderSessions, t0() + Duration::hours(1), 2).await.unwrap(), 2);
+            tx.commit().await.unwrap();
+            assert_eq!(count(&db, "holder_sessions").await, 1);
+        }
+
+        a_used_jti_is_refused_until_its_record_expires_even_before_the_purge(db) {
+            let store = db.store().await;
+            rows(&store, 1, 1).await;
+            let mut tx = store.begin().await.unwrap();
+            // The live record refuses a replay; the expired one (not purged) is taken over by a new assertion.
+            let replay = tx.record_client_assertion("client", "jti-l1", t0() + Duration::hours(1), t0()).await;
+            assert!(matches!(replay, Err(StoreError::Conflict(_))), "{replay:?}");
+            tx.record_client_assertion("client", "jti-x0", t0() + Duration::hours(1), t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(store.purge_expired(Expired::ClientAssertions, t0(), 10).await.unwrap(), 0, "renewed, not expired");
+            let mut tx = store.begin().await.unwrap();
+            let again = tx.record_client_assertion("client", "jti-x0", t0() + Duration::hours(2), t0()).await;
+            assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        }
+
+        expired_sessions_and_challenges_not_yet_purged_are_refused(db) {
+            let store = db.store().await;
+            rows(&store, 1, 1).await;
+            assert!(store.holder_session_owner("hs-x0", t0()).await.unwrap().is_none());
+            assert!(store.holder_session_owner("hs-l1", t0()).await.unwrap().is_some());
+            assert!(store.officer_session_owner("os-x0", t0()).await.unwrap().is_none());
+            assert!(store.officer_session_owner("os-l1", t0()).await.unwrap().is_some());
+            // The newest challenge (l1) voided the others; an expired one takes no try.
+            assert!(store.take_holder_sign_in_attempt("si-x0", t0(), 5).await.unwrap().is_none());
+            assert!(store.take_holder_sign_in_attempt("si-l1", t0(), 5).await.unwrap().is_some());
+        }
+
+        expired_registrations_and_decoys_go_in_batches(db) {
+            let store = db.store().await;
+            let mut tx = store.begin().await.unwrap();
+            for i in 0..5 {
+                let mut pending = account(&format!("p{i}"), &format!("CID:00119012345{i}"));
+                pending.created_at = t0() + Duration::minutes(i);
+                tx.insert_account(&pending).await.unwrap();
+                tx.insert_decoy(&Decoy {
+                    id: format!("d{i}"),
+                    created_at: t0() + Duration::minutes(i),
+                    sent_to: vec![],
+                    code_hash: "h".into(),
+                    code_expires_at: t0(),
+                    attempts: 0,
+                    sends: vec![],
+                })
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+            let cutoff = t0() + Duration::minutes(2);
+            let mut tx = store.begin().await.unwrap();
+            let first = tx.delete_pending_created_by(cutoff, 2).await.unwrap();
+            assert_eq!(first, vec![AccountId::new("p0".into()), AccountId::new("p1".into())], "oldest first, at most 2");
+            assert_eq!(tx.delete_pending_created_by(cutoff, 2).await.unwrap(), vec![AccountId::new("p2".into())]);
+            assert_eq!(tx.delete_decoys_created_by(cutoff, 2).await.unwrap(), 2);
+            assert_eq!(tx.delete_decoys_created_by(cutoff, 2).await.unwrap(), 1);
+            assert_eq!(tx.delete_decoys_created_by(cutoff, 2).await.unwrap(), 0);
+            tx.commit().await.unwrap();
+            assert_eq!(store.count_accounts().await.unwrap(), 2);
+            assert_eq!(count(&db, "registration_decoys").await, 2);
+        }
+
+        an_expired_registration_is_removed_for_its_identity_alone(db) {
+            let store = db.store().await;
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_account(&account("old", "CID:001190123456")).await.unwrap();
+            let mut fresh = account("fresh", "CID:079190000002");
+            fresh.created_at = t0() + Duration::hours(30);
+            tx.insert_account(&fresh).await.unwrap();
+            let key = |k: &str| IdentityKey::from_stored(k.into());
+            let cutoff = t0() + Duration::hours(1);
+            assert_eq!(tx.delete_expired_registration_of(&key("CID:079190000002"), cutoff).await.unwrap(), None);
+            assert_eq!(
+                tx.delete_expired_registration_of(&key("CID:001190123456"), cutoff).await.unwrap(),
+                Some(AccountId::new("old".into()))
+            );
+            tx.commit().await.unwrap();
+            assert_eq!(store.count_accounts().await.unwrap(), 1);
+        }
+    }
+}
+
+mod check_constraints {
+    use dinhdanh_store::testing::TestDb;
+    use sqlx::AnyPool;
+
+    use super::*;
+
+    async fn pool(db: &TestDb) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&db.url).await.unwrap()
+    }
+
+    /// Runs one statement outside the store, as a careless script would; the error's text when refused.
+    async fn refused(pool: &AnyPool, sql: &str) -> Option<String> {
+        sqlx::raw_sql(sql).execute(pool).await.err().map(|e| e.to_string())
+    }
+
+    on_both_backends! {
+        values_outside_a_closed_set_are_refused_on_insert_and_update(db) {
+            let store = db.store().await;
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_account(&account("acc", "CID:001190123456")).await.unwrap();
+            tx.commit().await.unwrap();
+            let pool = pool(&db).await;
+            let insert = |status: &str, level: i64| {
+                format!(
+                    "INSERT INTO accounts (id, identity_key, holder_kind, full_name, level, status, password_hash, \
+                     created_at) VALUES ('b-{status}-{level}', 'CID:{status}{level}', 'citizen', 'X', {level}, '{status}', 'h', 0)"
+                )
+            };
+            for (sql, check) in [
+                (insert("frozen", 1), "accounts_status_check"),
+                (insert("active", 3), "accounts_level_check"),
+                ("UPDATE accounts SET status = 'frozen' WHERE id = 'acc'".to_owned(), "accounts_status_check"),
+                ("UPDATE accounts SET holder_kind = 'company' WHERE id = 'acc'".to_owned(), "accounts_holder_kind_check"),
+                (
+                    "INSERT INTO organizations (id, code, name, kind, status, created_at, updated_at) \
+                     VALUES ('o', 'O', 'O', 'bank', 'active', 0, 0)".to_owned(),
+                    "organizations_kind_check",
+                ),
+            ] {
+                let error = refused(&pool, &sql).await.unwrap_or_else(|| panic!("accepted: {sql}"));
+                assert!(error.contains(check), "{sql}: {error}");
+            }
+            // What the code writes passes; nothing refused was written.
+            assert!(refused(&pool, &insert("active", 2)).await.is_none());
+            assert_eq!(store.account(&AccountId::new("acc".into())).await.unwrap().unwrap().status, AccountStatus::PendingActivation);
+            assert_eq!(store.count_accounts().await.unwrap(), 2);
+            pool.close().await;
+        }
+
+        a_set_of_words_takes_only_known_words_once_each(db) {
+            let store = db.store().await;
+            drop(store);
+            let pool = pool(&db).await;
+            sqlx::raw_sql(
+                "INSERT INTO organizations (id, code, name, kind, status, created_at, updated_at) \
+                 VALUES ('o', 'O', 'O', 'operator', 'active', 0, 0)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            let officer = |roles: &str| {
+                format!(
+                    "INSERT INTO officers (id, username, full_name, organization_id, roles, status, created_at, updated_at) \
+                     VALUES ('{roles}', '{roles}', 'X', 'o', '{roles}', 'active', 0, 0)"
+                )
+            };
+            // An empty set is the services' to refuse (an officer needs a role); the column takes it.
+            for good in ["", "reviewer", "reviewer supervisor administrator", "administrator reviewer"] {
+                assert_eq!(refused(&pool, &officer(good)).await, None, "{good:?}");
+            }
+            for bad in ["root", "reviewer root", "reviewer reviewer", "reviewers", "reviewer,supervisor"] {
+                let error = refused(&pool, &officer(bad)).await.unwrap_or_else(|| panic!("accepted {bad:?}"));
+                assert!(error.contains("officers_roles_check"), "{bad:?}: {error}");
+            }
+            let error = refused(&pool, "UPDATE officers SET roles = 'reviewer root' WHERE id = 'reviewer'").await;
+            assert!(error.is_some_and(|e| e.contains("officers_roles_check")));
+            pool.close().await;
+        }
+
+        an_upgrade_over_a_value_outside_the_set_stops_with_its_name(db) {
+            let old = db.at_version(11).await;
+            sqlx::raw_sql(
+                "INSERT INTO accounts (id, identity_key, holder_kind, full_name, level, status, password_hash, \
+                 created_at) VALUES ('a', 'CID:1', 'citizen', 'X', 1, 'frozen', 'h', 0)",
+            )
+            .execute(&old)
+            .await
+            .unwrap();
+            old.close().await;
+            let error = Store::connect(&db.url).await.err().expect("the upgrade is refused");
+            let text = error.to_string();
+            assert!(matches!(error, StoreError::Migration(_)), "{text}");
+            assert!(text.contains("1 rows of accounts.status") && text.contains("pending_activation"), "{text}");
+            // Nothing of migration 12 was applied: correcting the row lets the next start finish it.
+            let old = db.at_version(11).await;
+            sqlx::raw_sql("UPDATE accounts SET status = 'active' WHERE id = 'a'").execute(&old).await.unwrap();
+            old.close().await;
+            let store = db.store().await;
+            assert_eq!(store.count_accounts().await.unwrap(), 1);
         }
     }
 }

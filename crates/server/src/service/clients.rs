@@ -659,10 +659,10 @@ pub async fn issue_token(state: &AppState, request: TokenRequest) -> Result<Issu
             return Err(TokenError::InvalidClient { reason: "client_revoked" });
         }
     }
-    // Forget expired tokens and jtis first, so a jti whose assertion can no longer be replayed is free again.
-    tx.purge_expired_client_tokens(&client.id, now).await?;
+    // A jti whose record has expired is free again (expired tokens and jtis are purged on a schedule,
+    // service::purge, never here: every check compares the expiry).
     if let Some((jti, until)) = &jti {
-        match tx.record_client_assertion(&client.id, jti, *until).await {
+        match tx.record_client_assertion(&client.id, jti, *until, now).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 drop(tx);

@@ -10,4 +10,5 @@ pub mod locks;
 pub mod notices;
 pub mod officers;
 pub mod organizations;
+pub mod purge;
 pub mod registration;

@@ -1,6 +1,7 @@
 //! The operator's officers (domain.md "Actors"): creation pending enrolment, the two enrolment steps (password,
 //! then a confirmed TOTP authenticator), sign-in at authentication assurance level 2 with throttling, sessions,
-//! changes of roles and status, re-enrolment, and the bootstrap of the first administrator. Each use case runs
+//! changes of roles and status, re-enrolment, the bootstrap of the first administrator, and sealing the TOTP
+//! secrets at start and re-sealing them under a new key (`crate::totp_key`). Each use case runs
 //! in one transaction with its audit record; who may call it is decided before, by `crate::auth::authorize`.
 //! The bootstrap takes a bare [`Store`] and instant, so that the CLI runs the same code as the API.
 
@@ -21,6 +22,7 @@ use crate::AppState;
 use crate::auth::{OFFICER_SESSION_PREFIX, authorize};
 use crate::problem::ApiError;
 use crate::secrets::{hash_secret, new_token, token_hash, verify_secret};
+use crate::totp_key::TotpKey;
 use dinhdanh_domain::authorization::Action;
 
 /// Prefix of one-time enrolment tokens.
@@ -319,7 +321,7 @@ pub async fn enrol(state: &AppState, token: &str, password: String) -> Result<Au
 
     let mut tx = state.store.begin().await?;
     let mut officer = relock_enrolling(&mut tx, &officer, token, now).await?;
-    officer.set_credentials(password_hash, totp_secret.clone(), now);
+    officer.set_credentials(password_hash, state.config.totp_key.seal(&officer.id, &totp_secret), now);
     tx.update_officer(&officer).await?;
     tx.audit(entry(
         officer_actor(&officer.id),
@@ -335,12 +337,66 @@ pub async fn enrol(state: &AppState, token: &str, password: String) -> Result<Au
     Ok(Authenticator { officer, totp_secret, otpauth_uri })
 }
 
-fn totp_key(officer: &Officer) -> Result<Vec<u8>, ApiError> {
-    officer
+/// The officer's TOTP secret, opened with the configured key. A secret that does not open is the operator's
+/// problem (a key not rotated in the configuration), never the officer's: a clear error, logged, not a refusal.
+fn totp_key(state: &AppState, officer: &Officer) -> Result<Vec<u8>, ApiError> {
+    let stored = officer
         .totp_secret
         .as_deref()
-        .and_then(totp::base32_decode)
+        .ok_or_else(|| ApiError::internal(format!("officer {} has no TOTP secret", officer.id)))?;
+    let secret = state.config.totp_key.open(&officer.id, stored).map_err(|e| {
+        tracing::error!(error = %e, "cannot open an officer's TOTP secret");
+        ApiError::internal(e.to_string())
+    })?;
+    totp::base32_decode(&secret)
         .ok_or_else(|| ApiError::internal(format!("officer {} has no readable TOTP secret", officer.id)))
+}
+
+/// Seals, in one transaction, every TOTP secret still stored in plaintext (from before secrets were sealed),
+/// and checks that every sealed one opens with `key`, so that a node started with the wrong key stops at once
+/// with a clear message instead of refusing officers one by one. Returns how many were sealed; audited
+/// (`officer.totp_sealed`, the count only) when any was.
+pub async fn seal_totp_secrets(store: &Store, key: &TotpKey, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    let mut tx = store.begin().await?;
+    let mut sealed = 0;
+    for (officer_id, stored) in tx.lock_totp_secrets().await? {
+        let secret = key.open(&officer_id, &stored).map_err(|e| ApiError::internal(e.to_string()))?;
+        if !crate::totp_key::is_sealed(&stored) {
+            tx.set_totp_secret(&officer_id, &key.seal(&officer_id, &secret)).await?;
+            sealed += 1;
+        }
+    }
+    if sealed > 0 {
+        tx.audit(entry("system".to_owned(), "officer.totp_sealed", None, "ok", json!({"sealed": sealed}), now)).await?;
+    }
+    tx.commit().await?;
+    Ok(sealed)
+}
+
+/// Re-seals every officer's TOTP secret under `new`, in one transaction: each is opened with `old` (or read as
+/// plaintext from before sealing) and sealed again; one that does not open stops it all and changes nothing.
+/// Returns how many; audited `officer.totp_key_rotated` with the count. Nodes still holding `old` cannot open
+/// the secrets afterwards: the configuration must name `new` and the nodes restart.
+pub async fn rotate_totp_key(
+    store: &Store,
+    old: &TotpKey,
+    new: &TotpKey,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    if old == new {
+        return Err(ApiError::field("new_key_file", "the new TOTP key is the key in use: make a new one"));
+    }
+    let mut tx = store.begin().await?;
+    let secrets = tx.lock_totp_secrets().await?;
+    for (officer_id, stored) in &secrets {
+        let secret = old.open(officer_id, stored).map_err(|e| ApiError::internal(e.to_string()))?;
+        tx.set_totp_secret(officer_id, &new.seal(officer_id, &secret)).await?;
+    }
+    let count = secrets.len();
+    tx.audit(entry("system".to_owned(), "officer.totp_key_rotated", None, "ok", json!({"resealed": count}), now))
+        .await?;
+    tx.commit().await?;
+    Ok(count)
 }
 
 /// Enrolment step 2: a valid code from the authenticator activates the officer and spends the token.
@@ -352,7 +408,7 @@ pub async fn confirm_enrolment(state: &AppState, token: &str, code: &str) -> Res
     }
     let mut tx = state.store.begin().await?;
     let mut officer = relock_enrolling(&mut tx, &officer, token, now).await?;
-    let key = totp_key(&officer)?;
+    let key = totp_key(state, &officer)?;
     let step = match totp::check(&key, code, now.timestamp(), officer.totp_last_step) {
         TotpCheck::Accepted { step } => step,
         TotpCheck::Replayed | TotpCheck::Wrong => {
@@ -436,7 +492,7 @@ pub async fn sign_in(
     } else if !officer.can_sign_in() {
         Err(if officer.status == OfficerStatus::Disabled { "disabled" } else { "pending_enrolment" })
     } else {
-        match totp::check(&totp_key(&officer)?, code, now.timestamp(), officer.totp_last_step) {
+        match totp::check(&totp_key(state, &officer)?, code, now.timestamp(), officer.totp_last_step) {
             TotpCheck::Accepted { step } => Ok(step),
             TotpCheck::Replayed => Err("replayed_code"),
             TotpCheck::Wrong => Err("wrong_code"),

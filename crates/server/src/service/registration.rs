@@ -91,6 +91,13 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<Co
     };
 
     let mut tx = state.store.begin().await?;
+    // A registration of this identity that expired and that the purge has not removed yet goes now (audited
+    // as the purge would), so that it is never taken for a registered identity.
+    if let Some(expired) =
+        tx.delete_expired_registration_of(&account.identity_key, now - state.config.activation.pending_ttl).await?
+    {
+        tx.audit(expired_registration(&expired, now)).await?;
+    }
     match tx.insert_account(&account).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
@@ -320,28 +327,62 @@ pub async fn resend_code(state: &AppState, account_id: &AccountId) -> Result<Cod
     Ok(sent)
 }
 
-/// Removes registrations that stayed pending longer than the policy allows; returns how many.
+/// Removes registrations that stayed pending longer than the policy allows, and the decoys of the same age;
+/// returns how many registrations.
 pub async fn remove_expired_registrations(state: &AppState) -> Result<usize, ApiError> {
+    Ok(remove_expired_registrations_counted(state).await?.0 as usize)
+}
+
+/// [`remove_expired_registrations`], in batches of [`super::purge::BATCH`], each one transaction with the
+/// audit entries of the registrations it removes; returns how many registrations and decoys went.
+pub(crate) async fn remove_expired_registrations_counted(state: &AppState) -> Result<(u64, u64), ApiError> {
     let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let removed = tx.delete_pending_created_by(now - state.config.activation.pending_ttl).await?;
-    tx.delete_decoys_created_by(now - state.config.activation.pending_ttl).await?;
-    for id in &removed {
-        tx.audit(AuditEntry {
-            at: now,
-            actor: "system".to_owned(),
-            action: "account.registration_expired",
-            subject: Some(id.to_string()),
-            outcome: "ok",
-            detail: json!({}),
-        })
-        .await?;
+    let cutoff = now - state.config.activation.pending_ttl;
+    let batch = super::purge::BATCH;
+    let mut registrations = 0;
+    loop {
+        let removed = state
+            .store
+            .retrying(|| async {
+                let mut tx = state.store.begin().await?;
+                let removed = tx.delete_pending_created_by(cutoff, batch).await?;
+                for id in &removed {
+                    tx.audit(expired_registration(id, now)).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, ApiError>(removed.len() as u64)
+            })
+            .await?;
+        registrations += removed;
+        if removed < batch as u64 {
+            break;
+        }
     }
-    tx.commit().await?;
-    if !removed.is_empty() {
-        tracing::info!(count = removed.len(), "expired registrations removed");
+    let mut decoys = 0;
+    loop {
+        let mut tx = state.store.begin().await?;
+        let removed = tx.delete_decoys_created_by(cutoff, batch).await?;
+        tx.commit().await?;
+        decoys += removed;
+        if removed < batch as u64 {
+            break;
+        }
     }
-    Ok(removed.len())
+    if registrations > 0 {
+        tracing::info!(count = registrations, "expired registrations removed");
+    }
+    Ok((registrations, decoys))
+}
+
+fn expired_registration(id: &AccountId, now: DateTime<Utc>) -> AuditEntry {
+    AuditEntry {
+        at: now,
+        actor: "system".to_owned(),
+        action: "account.registration_expired",
+        subject: Some(id.to_string()),
+        outcome: "ok",
+        detail: json!({}),
+    }
 }
 
 /// The account, if it exists and may still be activated.
