@@ -41,6 +41,11 @@ pub enum Reader {
 }
 
 impl TargetOutcome {
+    /// Whether an entry can be stored with this outcome (`not_locked` is only shown, of a refused order).
+    pub fn is_stored(self) -> bool {
+        self != Self::NotLocked
+    }
+
     /// An entry that was not accepted, listed among the order's problems.
     pub fn is_problem(self) -> bool {
         matches!(self, Self::Invalid | Self::NotFound | Self::Inactive | Self::Duplicate)

@@ -37,6 +37,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 11, name: "purge_indexes", sql: include_str!("../migrations/0011_purge_indexes.sql") },
     Migration { version: 12, name: "check_constraints", sql: include_str!("../migrations/0012_check_constraints.sql") },
+    Migration { version: 13, name: "target_outcomes", sql: include_str!("../migrations/0013_target_outcomes.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
@@ -149,6 +150,7 @@ mod tests {
 
     use dinhdanh_domain::account::{HolderKind, SignInPurpose};
     use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
+    use dinhdanh_domain::bulk::TargetOutcome;
     use dinhdanh_domain::client::{ClientAuthMethod, ClientStatus, CredentialKind};
     use dinhdanh_domain::lock::Ground;
     use dinhdanh_domain::officer::OfficerStatus;
@@ -172,6 +174,8 @@ mod tests {
         let channels = texts(Channel::ALL, Channel::as_str);
         let genders = texts(Gender::ALL, Gender::as_str);
         let scopes = texts(Scope::ALL, Scope::as_str);
+        let outcomes: BTreeSet<String> =
+            TargetOutcome::ALL.iter().filter(|o| o.is_stored()).map(|o| o.as_str().to_owned()).collect();
         BTreeMap::from([
             (("registry_citizens", "gender"), (Rule::In, genders.clone())),
             (("registry_citizens", "card_status"), (Rule::In, texts(CardStatus::ALL, CardStatus::as_str))),
@@ -201,6 +205,7 @@ mod tests {
             (("holder_sign_ins", "purpose"), (Rule::In, texts(SignInPurpose::ALL, SignInPurpose::as_str))),
             (("holder_sessions", "assurance"), (Rule::In, levels)),
             (("holder_sessions", "purpose"), (Rule::In, crate::holders::SESSION_PURPOSES.map(str::to_owned).into())),
+            (("request_targets", "outcome"), (Rule::In, outcomes)),
         ])
     }
 
