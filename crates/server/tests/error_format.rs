@@ -58,6 +58,41 @@ async fn what_axum_answers_before_a_handler_is_a_problem_too() {
     assert_problem(&not_json, 400, "malformed-body");
 }
 
+/// Behind a bearer token too (the authorization guard sees these before axum's method check): a method the path
+/// does not take is `405` with `Allow`, token or not, and `HEAD` is answered as `GET` (found by the fuzzer: both
+/// were `500 internal`).
+#[tokio::test]
+async fn a_wrong_method_on_an_authenticated_route_is_405_and_head_is_get() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let request = |method: &Method, path: &str, token: Option<&str>| {
+        let request = server.http.request(method.clone(), server.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    };
+    let trace = Method::from_bytes(b"TRACE").unwrap();
+    for (method, path, allow) in [
+        (&trace, "/v1/officers", "GET,HEAD,POST"),
+        (&trace, "/v1/requests/1/claim", "POST"),
+        (&Method::PUT, "/v1/officers/me", "GET,HEAD"),
+    ] {
+        for token in [None, Some(admin.as_str())] {
+            let response = request(method, path, token).send().await.unwrap();
+            let mut allowed: Vec<&str> =
+                response.headers().get("allow").map(|v| v.to_str().unwrap().split(',').collect()).unwrap_or_default();
+            allowed.sort_unstable();
+            assert_eq!(allowed.join(","), allow, "{method} {path}");
+            assert_problem(&send(&server, request(method, path, token)).await, 405, "method-not-allowed");
+        }
+    }
+    let head = |token| request(&Method::HEAD, "/v1/officers/me", token);
+    assert_eq!(head(None).send().await.unwrap().status().as_u16(), 401);
+    assert_eq!(head(Some(&admin)).send().await.unwrap().status().as_u16(), 200);
+}
+
 #[tokio::test]
 async fn the_token_endpoint_answers_oauth_errors_only() {
     let db = TestDb::sqlite();
