@@ -157,6 +157,32 @@ on_both_backends! {
         let (status, body) = server.call(Method::POST, "/v1/lock-requests", &admin, Some(nested)).await;
         assert_eq!((status, field_errors(&body)), (422, vec!["account.id_numbr".to_owned()]), "{body}");
     }
+
+    a_body_that_is_an_array_is_refused_and_changes_nothing(db) {
+        // serde fills a struct from an array by position: found by the fuzzer as `PATCH` with `[null, null]`
+        // answering 200; `["…"]` renamed the organization.
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let org = server.organization("VCB", dinhdanh_domain::actor::OrganizationKind::RelyingParty).await;
+        let path = format!("/v1/organizations/{}", org.id);
+        for body in [json!(["Tên khác"]), json!([null, null])] {
+            let (status, answer) = server.call(Method::PATCH, &path, &admin, Some(body.clone())).await;
+            assert_eq!((status, answer["type"].as_str()), (422, Some("urn:dinhdanh:problem:validation")), "{body}: {answer}");
+            assert_eq!(field_errors(&answer), ["body"]);
+        }
+        let stored = server.store.organization_by_code("VCB").await.unwrap().unwrap();
+        assert_eq!((stored.name, stored.updated_at), (org.name, org.updated_at), "nothing changed");
+        let (holder, token) = server.holder("001190123456", Level::One).await;
+        let (status, answer) = server.call(Method::POST, "/v1/lock-requests", &token, Some(json!(["mất điện thoại"]))).await;
+        assert_eq!((status, field_errors(&answer)), (422, vec!["body".to_owned()]), "{answer}");
+        let now = dinhdanh_server::clock::Clock::now(&server.clock);
+        assert!(server.store.active_locks(&holder.id, now).await.unwrap().is_empty(), "nothing changed");
+        // An object still goes through, and a body that is not JSON is still 400.
+        let (status, answer) = server.call(Method::PATCH, &path, &admin, Some(json!({"name": "Tên khác"}))).await;
+        assert_eq!((status, answer["name"].as_str()), (200, Some("Tên khác")), "{answer}");
+        let not_json = server.http.patch(server.url(&path)).bearer_auth(&admin).header("content-type", "application/json").body("[1,");
+        assert_problem(&send(&server, not_json).await, 400, "malformed-body");
+    }
 }
 
 #[tokio::test]

@@ -47,10 +47,40 @@ impl Fields {
     }
 }
 
-/// `Json<T>` whose rejections (wrong content type, malformed JSON, missing fields) are problem details too.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Json<T>` whose rejections (wrong content type, malformed JSON, missing fields) are problem details too, and
+/// which takes only a JSON object: serde would fill a struct from an array by position (`["Tên mới"]` as a
+/// `PATCH` body would rename), which no schema of the document allows.
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !json_content_type(request.headers()) {
+            return Err(ApiError::MalformedBody("Expected request with `Content-Type: application/json`".into()));
+        }
+        let bytes =
+            axum::body::Bytes::from_request(request, state).await.map_err(|rejection| match rejection.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::MalformedBody(rejection.body_text()),
+            })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            // Well-formed, it is the wrong shape (422); not JSON at all, it is malformed (400).
+            let _well_formed = axum::Json::<serde::de::IgnoredAny>::from_bytes(&bytes)?;
+            return Err(ApiError::field("body", "the body must be a JSON object"));
+        }
+        Ok(ApiJson(axum::Json::<T>::from_bytes(&bytes)?.0))
+    }
+}
+
+/// `application/json` or `application/…+json`, as `axum::Json` takes them.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence.strip_prefix("application/").is_some_and(|subtype| subtype == "json" || subtype.ends_with("+json"))
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
