@@ -158,6 +158,36 @@ on_both_backends! {
         assert_eq!((status, field_errors(&body)), (422, vec!["account.id_numbr".to_owned()]), "{body}");
     }
 
+    identity_fields_of_the_other_holder_kind_are_refused(db) {
+        // Found by the schema fuzzer: a citizen's lost-phone lock with `"passport_number": ""` (against its pattern)
+        // was accepted, the field ignored; registration and holder sign-in ignored it the same way.
+        let server = TestServer::start(&db).await;
+        let citizen = json!({"holder_kind": "citizen", "id_number": "001190123456", "full_name": "Trần Thị Mai",
+            "date_of_birth": "1990-05-01", "gender": "female", "email": "mai@example.vn", "password": "hoa sen nở trên hồ tây"});
+        let foreigner = json!({"holder_kind": "foreigner", "passport_number": "M1234567", "nationality": "KOR",
+            "full_name": "Kim Min-jun", "date_of_birth": "1985-02-03", "gender": "male", "email": "kim@example.kr",
+            "password": "hoa sen nở trên hồ tây"});
+        let take = |body: &Value, keys: &[&str]| {
+            Value::Object(body.as_object().unwrap().iter().filter(|(k, _)| keys.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        };
+        let with = |mut body: Value, field: &str, value: &str| { body[field] = json!(value); body };
+        let lost_phone = ["holder_kind", "id_number", "passport_number", "nationality", "full_name", "date_of_birth"];
+        let sign_in = ["holder_kind", "id_number", "passport_number", "nationality", "password"];
+        for (path, keys) in [("/v1/accounts", &[][..]), ("/v1/holder-sessions", &sign_in[..]), ("/v1/lock-requests/without-sign-in", &lost_phone[..])] {
+            let shape = |body: &Value| if keys.is_empty() { body.clone() } else { take(body, keys) };
+            for (body, field) in [
+                (with(shape(&citizen), "passport_number", ""), "passport_number"),
+                (with(shape(&citizen), "nationality", "KOR"), "nationality"),
+                (with(shape(&foreigner), "id_number", "001190123456"), "id_number"),
+            ] {
+                let (status, answer) = server.post(path, body.clone()).await;
+                assert_eq!((status, answer["type"].as_str()), (422, Some("urn:dinhdanh:problem:validation")), "{path} {body}: {answer}");
+                assert_eq!(field_errors(&answer), [field], "{path} {body}");
+            }
+        }
+        assert_eq!(server.counts().await, (0, 0), "no account, no message");
+    }
+
     a_body_that_is_an_array_is_refused_and_changes_nothing(db) {
         // serde fills a struct from an array by position: found by the fuzzer as `PATCH` with `[null, null]`
         // answering 200; `["…"]` renamed the organization.

@@ -135,6 +135,37 @@ fn named_field(message: &str) -> Option<String> {
     (!path.is_empty() && !path.contains(' ')).then(|| path.to_owned())
 }
 
+/// The identity fields of the other holder kind, given anyway (a citizen's `passport_number` or `nationality`, a
+/// foreigner's `id_number`): each refused rather than ignored, so that a request means what it says.
+pub(crate) fn other_kind_fields(
+    citizen: bool,
+    id_number: &Option<String>,
+    passport_number: &Option<String>,
+    nationality: &Option<String>,
+) -> Vec<FieldError> {
+    let (fields, message) = if citizen {
+        (vec![("passport_number", passport_number), ("nationality", nationality)], "only foreigners give this")
+    } else {
+        (vec![("id_number", id_number)], "only citizens give this")
+    };
+    fields
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(field, _)| FieldError { field: field.to_owned(), message: message.to_owned() })
+        .collect()
+}
+
+/// [`other_kind_fields`] as an error, when there are any.
+pub(crate) fn refuse_other_kind_fields(
+    citizen: bool,
+    id_number: &Option<String>,
+    passport_number: &Option<String>,
+    nationality: &Option<String>,
+) -> Result<(), ApiError> {
+    let errors = other_kind_fields(citizen, id_number, passport_number, nationality);
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+}
+
 /// A page size: absent means `default`; anything outside 1 to `max` is refused, never clamped.
 pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
     match limit {
