@@ -120,10 +120,11 @@ async fn answer_with_decoy(
     now: DateTime<Utc>,
 ) -> Result<CodeSent, ApiError> {
     let policy = &state.config.activation;
-    let sent_to: Vec<String> = [declared.phone.as_ref().map(|p| p.masked()), declared.email.as_ref().map(|e| e.masked())]
-        .into_iter()
-        .flatten()
-        .collect();
+    let sent_to: Vec<String> =
+        [declared.phone.as_ref().map(|p| p.masked()), declared.email.as_ref().map(|e| e.masked())]
+            .into_iter()
+            .flatten()
+            .collect();
     let decoy = Decoy {
         id: uuid::Uuid::new_v4().to_string(),
         created_at: now,
@@ -261,14 +262,26 @@ async fn resend_decoy(state: &AppState, id: &AccountId, now: DateTime<Utc>) -> R
         drop(tx);
         state
             .store
-            .audit(audit("account.resend_code", None, "refused", json!({"reason": "rate_limited", "decoy": decoy.id}), now))
+            .audit(audit(
+                "account.resend_code",
+                None,
+                "refused",
+                json!({"reason": "rate_limited", "decoy": decoy.id}),
+                now,
+            ))
             .await?;
         return Err(ApiError::TooManyRequests { retry_after_seconds });
     }
     let expires_at = policy.code_expires_at(now);
     tx.renew_decoy_code(&decoy, &code_hash, now, expires_at).await?;
-    tx.audit(audit("account.resend_code", None, "refused", json!({"reason": "already_registered", "decoy": decoy.id}), now))
-        .await?;
+    tx.audit(audit(
+        "account.resend_code",
+        None,
+        "refused",
+        json!({"reason": "already_registered", "decoy": decoy.id}),
+        now,
+    ))
+    .await?;
     tx.commit().await?;
     Ok(CodeSent {
         account_id: id.clone(),
