@@ -58,6 +58,41 @@ async fn what_axum_answers_before_a_handler_is_a_problem_too() {
     assert_problem(&not_json, 400, "malformed-body");
 }
 
+/// Behind a bearer token too (the authorization guard sees these before axum's method check): a method the path
+/// does not take is `405` with `Allow`, token or not, and `HEAD` is answered as `GET` (found by the fuzzer: both
+/// were `500 internal`).
+#[tokio::test]
+async fn a_wrong_method_on_an_authenticated_route_is_405_and_head_is_get() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let admin = server.admin().await;
+    let request = |method: &Method, path: &str, token: Option<&str>| {
+        let request = server.http.request(method.clone(), server.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    };
+    let trace = Method::from_bytes(b"TRACE").unwrap();
+    for (method, path, allow) in [
+        (&trace, "/v1/officers", "GET,HEAD,POST"),
+        (&trace, "/v1/requests/1/claim", "POST"),
+        (&Method::PUT, "/v1/officers/me", "GET,HEAD"),
+    ] {
+        for token in [None, Some(admin.as_str())] {
+            let response = request(method, path, token).send().await.unwrap();
+            let mut allowed: Vec<&str> =
+                response.headers().get("allow").map(|v| v.to_str().unwrap().split(',').collect()).unwrap_or_default();
+            allowed.sort_unstable();
+            assert_eq!(allowed.join(","), allow, "{method} {path}");
+            assert_problem(&send(&server, request(method, path, token)).await, 405, "method-not-allowed");
+        }
+    }
+    let head = |token| request(&Method::HEAD, "/v1/officers/me", token);
+    assert_eq!(head(None).send().await.unwrap().status().as_u16(), 401);
+    assert_eq!(head(Some(&admin)).send().await.unwrap().status().as_u16(), 200);
+}
+
 #[tokio::test]
 async fn the_token_endpoint_answers_oauth_errors_only() {
     let db = TestDb::sqlite();
@@ -121,6 +156,62 @@ on_both_backends! {
         let admin = server.admin().await;
         let (status, body) = server.call(Method::POST, "/v1/lock-requests", &admin, Some(nested)).await;
         assert_eq!((status, field_errors(&body)), (422, vec!["account.id_numbr".to_owned()]), "{body}");
+    }
+
+    identity_fields_of_the_other_holder_kind_are_refused(db) {
+        // Found by the schema fuzzer: a citizen's lost-phone lock with `"passport_number": ""` (against its pattern)
+        // was accepted, the field ignored; registration and holder sign-in ignored it the same way.
+        let server = TestServer::start(&db).await;
+        let citizen = json!({"holder_kind": "citizen", "id_number": "001190123456", "full_name": "Trần Thị Mai",
+            "date_of_birth": "1990-05-01", "gender": "female", "email": "mai@example.vn", "password": "hoa sen nở trên hồ tây"});
+        let foreigner = json!({"holder_kind": "foreigner", "passport_number": "M1234567", "nationality": "KOR",
+            "full_name": "Kim Min-jun", "date_of_birth": "1985-02-03", "gender": "male", "email": "kim@example.kr",
+            "password": "hoa sen nở trên hồ tây"});
+        let take = |body: &Value, keys: &[&str]| {
+            Value::Object(body.as_object().unwrap().iter().filter(|(k, _)| keys.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        };
+        let with = |mut body: Value, field: &str, value: &str| { body[field] = json!(value); body };
+        let lost_phone = ["holder_kind", "id_number", "passport_number", "nationality", "full_name", "date_of_birth"];
+        let sign_in = ["holder_kind", "id_number", "passport_number", "nationality", "password"];
+        for (path, keys) in [("/v1/accounts", &[][..]), ("/v1/holder-sessions", &sign_in[..]), ("/v1/lock-requests/without-sign-in", &lost_phone[..])] {
+            let shape = |body: &Value| if keys.is_empty() { body.clone() } else { take(body, keys) };
+            for (body, field) in [
+                (with(shape(&citizen), "passport_number", ""), "passport_number"),
+                (with(shape(&citizen), "nationality", "KOR"), "nationality"),
+                (with(shape(&foreigner), "id_number", "001190123456"), "id_number"),
+            ] {
+                let (status, answer) = server.post(path, body.clone()).await;
+                assert_eq!((status, answer["type"].as_str()), (422, Some("urn:dinhdanh:problem:validation")), "{path} {body}: {answer}");
+                assert_eq!(field_errors(&answer), [field], "{path} {body}");
+            }
+        }
+        assert_eq!(server.counts().await, (0, 0), "no account, no message");
+    }
+
+    a_body_that_is_an_array_is_refused_and_changes_nothing(db) {
+        // serde fills a struct from an array by position: found by the fuzzer as `PATCH` with `[null, null]`
+        // answering 200; `["…"]` renamed the organization.
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let org = server.organization("VCB", dinhdanh_domain::actor::OrganizationKind::RelyingParty).await;
+        let path = format!("/v1/organizations/{}", org.id);
+        for body in [json!(["Tên khác"]), json!([null, null])] {
+            let (status, answer) = server.call(Method::PATCH, &path, &admin, Some(body.clone())).await;
+            assert_eq!((status, answer["type"].as_str()), (422, Some("urn:dinhdanh:problem:validation")), "{body}: {answer}");
+            assert_eq!(field_errors(&answer), ["body"]);
+        }
+        let stored = server.store.organization_by_code("VCB").await.unwrap().unwrap();
+        assert_eq!((stored.name, stored.updated_at), (org.name, org.updated_at), "nothing changed");
+        let (holder, token) = server.holder("001190123456", Level::One).await;
+        let (status, answer) = server.call(Method::POST, "/v1/lock-requests", &token, Some(json!(["mất điện thoại"]))).await;
+        assert_eq!((status, field_errors(&answer)), (422, vec!["body".to_owned()]), "{answer}");
+        let now = dinhdanh_server::clock::Clock::now(&server.clock);
+        assert!(server.store.active_locks(&holder.id, now).await.unwrap().is_empty(), "nothing changed");
+        // An object still goes through, and a body that is not JSON is still 400.
+        let (status, answer) = server.call(Method::PATCH, &path, &admin, Some(json!({"name": "Tên khác"}))).await;
+        assert_eq!((status, answer["name"].as_str()), (200, Some("Tên khác")), "{answer}");
+        let not_json = server.http.patch(server.url(&path)).bearer_auth(&admin).header("content-type", "application/json").body("[1,");
+        assert_problem(&send(&server, not_json).await, 400, "malformed-body");
     }
 }
 

@@ -633,6 +633,22 @@ on_both_backends! {
         assert!(!text.contains(&old_secret) && !text.contains(&new_secret) && !text.contains("dd_cs_") && !text.contains("dd_at_"));
     }
 
+    a_client_secret_client_takes_no_jwks(db) {
+        // Found by the schema fuzzer: `"jwks": {"keys": []}` (against the schema's minItems 1) was accepted and
+        // ignored for a client_secret client, while any key in it was refused.
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let bank = server.organization("VCB", OrganizationKind::RelyingParty).await;
+        let path = format!("/v1/organizations/{}/clients", bank.id);
+        let body = json!({"name": "Cổng dịch vụ", "auth_method": "client_secret", "scopes": ["accounts:status"], "jwks": {"keys": []}});
+        let (status, answer) = server.call(Method::POST, &path, &admin, Some(body)).await;
+        assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("jwks")), "{answer}");
+        assert!(server.store.api_clients_of_organization(&bank.id).await.unwrap().is_empty(), "nothing created");
+        let body = json!({"name": "Cổng dịch vụ", "auth_method": "client_secret", "scopes": ["accounts:status"], "jwks": null});
+        let (status, answer) = server.call(Method::POST, &path, &admin, Some(body)).await;
+        assert_eq!(status, 201, "an explicit null is no jwks: {answer}");
+    }
+
     only_administrators_manage_clients(db) {
         let server = TestServer::start(&db).await;
         let admin = server.admin().await;

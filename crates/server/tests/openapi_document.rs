@@ -9,7 +9,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use dinhdanh_domain::Level;
-use dinhdanh_domain::actor::OrganizationKind;
+use dinhdanh_domain::actor::{OfficerRole, OrganizationKind};
 use dinhdanh_domain::tracking::TrackingCode;
 use dinhdanh_server::ratelimit::RateLimit;
 use dinhdanh_store::on_both_backends;
@@ -114,6 +114,46 @@ fn every_query_string_documents_422() {
             assert!(names_type(&operation, "422", "validation"), "{}", name(&method, &path, &operation));
         }
     }
+}
+
+/// The bounds of the integer query parameters are in the document and are the server's: every `limit` declares
+/// `minimum` and `maximum`, and for each declared bound the value on it is taken and the one past it is
+/// `422 validation` naming the parameter (found by the schema fuzzer: `limit=1001` was schema-valid and refused).
+#[tokio::test]
+async fn the_bounds_of_query_parameters_are_documented_and_enforced() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let operator = server.organization("C06", OrganizationKind::Operator).await;
+    let roles = [OfficerRole::Reviewer, OfficerRole::Supervisor, OfficerRole::Administrator];
+    let (_, token) = server.officer_session(&operator.id, &roles).await;
+    let doc = document();
+    let mut limits = 0;
+    let mut bounds = 0;
+    for (method, path, operation) in operations(&doc) {
+        let what = name(&method, &path, &operation);
+        let concrete =
+            path.split('/').map(|s| if s.starts_with('{') { NO_SUCH_ID } else { s }).collect::<Vec<_>>().join("/");
+        for param in operation["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "query") {
+            let (param_name, schema) = (param["name"].as_str().unwrap(), &param["schema"]);
+            if param_name == "limit" {
+                limits += 1;
+                assert!(schema["minimum"].is_i64() && schema["maximum"].is_i64(), "{what}: limit's bounds {schema}");
+            }
+            let edges = [("minimum", -1), ("maximum", 1)];
+            for (bound, past) in edges.iter().filter_map(|(key, step)| schema[key].as_i64().map(|b| (b, b + step))) {
+                bounds += 1;
+                let url = |value: i64| server.url(&format!("{concrete}?{param_name}={value}"));
+                let on = server.http.get(url(bound)).bearer_auth(&token).send().await.unwrap();
+                let on: (u16, Value) = (on.status().as_u16(), on.json().await.unwrap_or_default());
+                assert_ne!(on.0, 422, "{what}: {param_name}={bound} is documented as valid: {}", on.1);
+                let off = server.http.get(url(past)).bearer_auth(&token).send().await.unwrap();
+                let off: (u16, Value) = (off.status().as_u16(), off.json().await.unwrap());
+                assert_eq!(off.0, 422, "{what}: {param_name}={past} is past the documented bound: {}", off.1);
+                assert_eq!(off.1["errors"][0]["field"], param_name, "{what}: {}", off.1);
+            }
+        }
+    }
+    assert!(limits >= 3 && bounds > 2 * limits, "{limits} limits, {bounds} bounds checked");
 }
 
 /// Each problem response names at least one `type`, each named type is in the table of `docs/api.md` with the

@@ -88,9 +88,19 @@ pub(crate) fn record_grant(action: Action) {
 
 /// The guard around every authenticated route (see the module docs).
 pub async fn guard(request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_owned();
+    // axum answers HEAD with the GET handler.
+    let method = match request.method().as_str() {
+        "HEAD" => "GET".to_owned(),
+        other => other.to_owned(),
+    };
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let Some(route) = secured_route(&method, &path) else {
+        // A method the path does not take (TRACE, PUT…) reaches the route layer too: answer the 405 axum would,
+        // without running anything.
+        let allow: Vec<&str> = SECURED_ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+        if !allow.is_empty() {
+            return method_not_allowed(&allow);
+        }
         tracing::error!(%method, route = %path, "an authenticated route is missing from api::access::SECURED_ROUTES");
         return ApiError::internal("route without an authorization entry").into_response();
     };
@@ -104,6 +114,16 @@ pub async fn guard(request: Request, next: Next) -> Response {
         tracing::error!(%method, route = %path, "a handler answered without asking the authorization table");
         return ApiError::internal("answered without authorization").into_response();
     }
+    response
+}
+
+/// `405 method-not-allowed` with `Allow` naming the methods of the path (HEAD too where GET is, as axum says).
+fn method_not_allowed(methods: &[&str]) -> Response {
+    let allow: Vec<&str> =
+        methods.iter().flat_map(|&m| if m == "GET" { vec!["GET", "HEAD"] } else { vec![m] }).collect();
+    let mut response = ApiError::MethodNotAllowed.into_response();
+    let value = axum::http::HeaderValue::from_str(&allow.join(",")).expect("method names are header-safe");
+    response.headers_mut().insert(axum::http::header::ALLOW, value);
     response
 }
 

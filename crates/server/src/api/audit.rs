@@ -20,6 +20,7 @@ pub struct Doc;
 #[into_params(parameter_in = Query)]
 pub struct CheckpointsQuery {
     /// How many, newest first (1 to 1000, default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -259,8 +259,10 @@ pub async fn get_bulk_lock_order(
 #[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
     /// Results after this index (the previous page's `next_after`); from the start when absent.
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// 1 to 1,000; default 500.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

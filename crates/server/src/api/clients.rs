@@ -254,6 +254,13 @@ impl CreateClientRequest {
             .map_err(|e| errors.push(FieldError { field: "name".to_owned(), message: e.to_string() }))
             .ok();
         let scopes = parse_scope_list(&self.scopes).map_err(|e| errors.push(e)).ok();
+        // `jwks` at all, even `{"keys": []}`, says the caller meant a key client.
+        if matches!(self.auth_method, AuthMethodBody::ClientSecret) && self.jwks.is_some() {
+            errors.push(FieldError {
+                field: "jwks".to_owned(),
+                message: "a client_secret client has no keys".to_owned(),
+            });
+        }
         let mut keys = Vec::new();
         for (i, key) in self.jwks.map(|j| j.keys).unwrap_or_default().iter().enumerate() {
             match parse_public_jwk(key) {

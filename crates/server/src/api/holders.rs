@@ -158,6 +158,8 @@ pub struct MyAccountResponse {
 impl StartSignInRequest {
     fn parse(self, state: &AppState) -> Result<SignInStart, ApiError> {
         let mut f = Fields::default();
+        let citizen = matches!(self.holder_kind, HolderKindBody::Citizen);
+        f.0.extend(super::other_kind_fields(citizen, &self.id_number, &self.passport_number, &self.nationality));
         let (holder_kind, identity) = match self.holder_kind {
             HolderKindBody::Citizen => {
                 let id = f

@@ -47,10 +47,40 @@ impl Fields {
     }
 }
 
-/// `Json<T>` whose rejections (wrong content type, malformed JSON, missing fields) are problem details too.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Json<T>` whose rejections (wrong content type, malformed JSON, missing fields) are problem details too, and
+/// which takes only a JSON object: serde would fill a struct from an array by position (`["Tên mới"]` as a
+/// `PATCH` body would rename), which no schema of the document allows.
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !json_content_type(request.headers()) {
+            return Err(ApiError::MalformedBody("Expected request with `Content-Type: application/json`".into()));
+        }
+        let bytes =
+            axum::body::Bytes::from_request(request, state).await.map_err(|rejection| match rejection.status() {
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::MalformedBody(rejection.body_text()),
+            })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            // Well-formed, it is the wrong shape (422); not JSON at all, it is malformed (400).
+            let _well_formed = axum::Json::<serde::de::IgnoredAny>::from_bytes(&bytes)?;
+            return Err(ApiError::field("body", "the body must be a JSON object"));
+        }
+        Ok(ApiJson(axum::Json::<T>::from_bytes(&bytes)?.0))
+    }
+}
+
+/// `application/json` or `application/…+json`, as `axum::Json` takes them.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence.strip_prefix("application/").is_some_and(|subtype| subtype == "json" || subtype.ends_with("+json"))
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
@@ -103,6 +133,37 @@ fn named_field(message: &str) -> Option<String> {
     }
     let (path, _) = message.split_once(": ")?;
     (!path.is_empty() && !path.contains(' ')).then(|| path.to_owned())
+}
+
+/// The identity fields of the other holder kind, given anyway (a citizen's `passport_number` or `nationality`, a
+/// foreigner's `id_number`): each refused rather than ignored, so that a request means what it says.
+pub(crate) fn other_kind_fields(
+    citizen: bool,
+    id_number: &Option<String>,
+    passport_number: &Option<String>,
+    nationality: &Option<String>,
+) -> Vec<FieldError> {
+    let (fields, message) = if citizen {
+        (vec![("passport_number", passport_number), ("nationality", nationality)], "only foreigners give this")
+    } else {
+        (vec![("id_number", id_number)], "only citizens give this")
+    };
+    fields
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(field, _)| FieldError { field: field.to_owned(), message: message.to_owned() })
+        .collect()
+}
+
+/// [`other_kind_fields`] as an error, when there are any.
+pub(crate) fn refuse_other_kind_fields(
+    citizen: bool,
+    id_number: &Option<String>,
+    passport_number: &Option<String>,
+    nationality: &Option<String>,
+) -> Result<(), ApiError> {
+    let errors = other_kind_fields(citizen, id_number, passport_number, nationality);
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
 }
 
 /// A page size: absent means `default`; anything outside 1 to `max` is refused, never clamped.

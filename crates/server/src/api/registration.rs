@@ -127,6 +127,8 @@ impl RegisterRequest {
         {
             f.take::<(), _>("phone", Err(dinhdanh_domain::ContactError::NoChannel));
         }
+        let citizen = matches!(self.holder_kind, HolderKindBody::Citizen);
+        f.0.extend(super::other_kind_fields(citizen, &self.id_number, &self.passport_number, &self.nationality));
         let declaration = match self.holder_kind {
             HolderKindBody::Citizen => {
                 let id_number = f

@@ -93,6 +93,7 @@ pub async fn lock_without_sign_in(
     // Gender is not asked for here (domain.md: number, name, date of birth); the registry record supplies it.
     let declaration = match body.holder_kind.as_str() {
         "citizen" => {
+            crate::api::refuse_other_kind_fields(true, &body.id_number, &body.passport_number, &body.nationality)?;
             let id = body.id_number.as_deref().ok_or_else(|| ApiError::field("id_number", "id_number is required"))?;
             let id_number = IdentificationNumber::parse(id, &state.config.provinces)
                 .map_err(|e| ApiError::field("id_number", e))?;
@@ -100,6 +101,7 @@ pub async fn lock_without_sign_in(
             Declaration::Citizen { id_number, full_name, date_of_birth, gender }
         }
         "foreigner" => {
+            crate::api::refuse_other_kind_fields(false, &body.id_number, &body.passport_number, &body.nationality)?;
             let passport = body
                 .passport_number
                 .as_deref()

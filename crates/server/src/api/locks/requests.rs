@@ -30,6 +30,8 @@ pub struct ListQuery {
     /// Only requests past their deadline.
     #[serde(default)]
     pub overdue: bool,
+    /// 1 to 1,000; default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
