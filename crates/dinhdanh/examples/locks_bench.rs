@@ -60,6 +60,10 @@ enum Cmd {
         base: String,
         #[arg(long, default_value_t = 10_000)]
         accounts: usize,
+        /// Refresh the planner's statistics (`ANALYZE`) after the accounts are created and the order filed, just
+        /// before the approval: without it the tables' statistics are whatever autovacuum last saw.
+        #[arg(long)]
+        analyze: bool,
     },
 }
 
@@ -197,7 +201,7 @@ async fn run_self_lock(db: &str, base: &str, n: usize, concurrency: usize) -> Re
     Ok(())
 }
 
-async fn run_bulk(db: &str, base: &str, n: usize) -> Result<()> {
+async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool) -> Result<()> {
     let store = Store::connect(db).await?;
     let run = tag();
     let now = Utc::now();
@@ -288,6 +292,12 @@ async fn run_bulk(db: &str, base: &str, n: usize) -> Result<()> {
             bail!("{step} answered {status}: {body}");
         }
     }
+    if analyze {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(db).await?;
+        sqlx::query("ANALYZE").execute(&pool).await?;
+        pool.close().await;
+    }
     let started = Instant::now();
     let (status, approved) =
         post(format!("/v1/requests/{id}/decision"), supervisor_token, json!({"decision": "approve"})).await?;
@@ -314,6 +324,6 @@ async fn run_bulk(db: &str, base: &str, n: usize) -> Result<()> {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::SelfLock { db, base, holders, concurrency } => run_self_lock(&db, &base, holders, concurrency).await,
-        Cmd::Bulk { db, base, accounts } => run_bulk(&db, &base, accounts).await,
+        Cmd::Bulk { db, base, accounts, analyze } => run_bulk(&db, &base, accounts, analyze).await,
     }
 }
