@@ -1,8 +1,8 @@
-//! Batched statements for bulk lock orders: resolving thousands of identities to accounts, writing an order's
-//! targets, and applying an approved order — holding the accounts, inserting the locks, revoking the holders'
-//! sessions, queueing their notices and writing each account's outcome — in chunks of at most [`CHUNK`]
-//! accounts, each written with multi-row statements, inside the caller's one transaction. Also batch inserts of accounts and holder sessions for
-//! fixtures and benchmarks.
+//! Batched statements for bulk lock orders: resolving thousands of identities to accounts and writing an order's
+//! targets in multi-row statements of at most [`CHUNK`] rows, and applying an approved order — holding the
+//! accounts, inserting the locks, revoking the holders' sessions, queueing their notices and writing each
+//! account's outcome — in set-based statements over the order's targets, inside the caller's one transaction.
+//! Also batch inserts of accounts and holder sessions for fixtures and benchmarks.
 //!
 //! Every statement keeps within both backends' parameter limits (SQLite 32,766, PostgreSQL 65,535).
 
@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::bulk::TargetOutcome;
-use dinhdanh_domain::lock::{Ground, Lock, Party};
-use dinhdanh_domain::{Account, AccountId, AccountStatus, Level};
+use dinhdanh_domain::lock::{Lock, Party};
+use dinhdanh_domain::{Account, AccountId, AccountStatus, Channel, Level};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::locks::to_json;
-use crate::outbox::NewMessage;
 use crate::requests::StoredResponse;
 use crate::time::to_ms;
 use crate::{Store, StoreError, Tx};
@@ -34,6 +33,42 @@ pub struct RequestTarget {
     pub outcome: TargetOutcome,
     pub detail: Option<String>,
     pub lock_id: Option<String>,
+}
+
+/// What an approved bulk order puts on each of its accounts (see [`Tx::apply_bulk_order`]).
+#[derive(Debug, Clone)]
+pub struct BulkEffect<'a> {
+    pub request_id: &'a str,
+    /// The lock every account gets: the same for all but its id and account, which the store sets.
+    pub lock: &'a Lock,
+    /// The notice each holder gets on each registered channel.
+    pub notice: &'a NewNotice,
+    pub now: DateTime<Utc>,
+}
+
+/// A notice's kind and text, the same for many recipients.
+#[derive(Debug, Clone)]
+pub struct NewNotice {
+    pub kind: &'static str,
+    pub subject: String,
+    pub body: String,
+}
+
+/// An entry the order locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedEntry {
+    pub account_id: AccountId,
+    pub lock_id: String,
+    pub sessions_revoked: u64,
+}
+
+/// What applying an order did.
+#[derive(Debug, Clone)]
+pub struct BulkApplied {
+    /// In entry order.
+    pub locked: Vec<LockedEntry>,
+    pub already_locked: usize,
+    pub not_found: usize,
 }
 
 /// What applying a bulk order needs to know of an account.
@@ -223,173 +258,135 @@ impl Tx {
         Ok(())
     }
 
-    /// The targets of an order still waiting for its decision, in order.
-    pub async fn pending_targets(&mut self, request_id: &str) -> Result<Vec<RequestTarget>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT position, identifier, account_id, outcome, detail, lock_id FROM request_targets \
-             WHERE request_id = $1 AND outcome = 'pending' ORDER BY position",
+    /// Applies an approved order's pending entries inside the caller's transaction, in set-based statements that
+    /// read the entries and their accounts where they are (`INSERT … SELECT`, `UPDATE … WHERE`), so that nothing
+    /// is sent per account from the server: the accounts are held (PostgreSQL: in ascending id order, the store's
+    /// lock order, so two orders over the same accounts wait for each other instead of deadlocking; SQLite has one
+    /// writer), entries whose organization already holds a lock of the ground in force become `already_locked`
+    /// (naming it), entries whose account no longer exists `not_found`, and every other entry gets its lock
+    /// (`effect.lock` with the id `{order id}-{position}` and the entry's account), its holder's sessions revoked,
+    /// one notice per registered channel, and the outcome `locked`.
+    pub async fn apply_bulk_order(&mut self, effect: &BulkEffect<'_>) -> Result<BulkApplied, StoreError> {
+        let order = effect.request_id;
+        let lock = effect.lock;
+        let now = to_ms(effect.now);
+        if self.inner.backend_name().eq_ignore_ascii_case("postgresql") {
+            sqlx::query(
+                "SELECT a.id FROM accounts a WHERE a.id IN (SELECT t.account_id FROM request_targets t \
+                 WHERE t.request_id = $1 AND t.outcome = 'pending') ORDER BY a.id FOR UPDATE",
+            )
+            .bind(order)
+            .fetch_all(&mut *self.inner)
+            .await?;
+        }
+        let placed_by_org = organization_of(&lock.placed_by);
+        let mut already_locked = 0;
+        if let Some(org) = &placed_by_org {
+            // Each entry's lock is looked up on the per-account index by a correlated subquery: a plan that does
+            // not depend on the tables' statistics.
+            let in_force = "FROM locks l WHERE l.account_id = request_targets.account_id AND l.ground = $2 \
+                AND l.placed_by_org = $3 AND l.lifted_at IS NULL AND l.effective_at <= $4 \
+                AND (l.ends_at IS NULL OR l.ends_at > $4)";
+            already_locked = sqlx::query(&format!(
+                "UPDATE request_targets SET outcome = 'already_locked', detail = $5, \
+                 lock_id = (SELECT l.id {in_force} LIMIT 1) \
+                 WHERE request_id = $1 AND outcome = 'pending' AND EXISTS (SELECT 1 {in_force})"
+            ))
+            .bind(order)
+            .bind(lock.ground.as_str())
+            .bind(org.as_str())
+            .bind(now)
+            .bind("your organization already has a lock of this ground in force on it")
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected();
+        }
+        let not_found = sqlx::query(
+            "UPDATE request_targets SET outcome = 'not_found', detail = 'the e-ID account no longer exists' \
+             WHERE request_id = $1 AND outcome = 'pending' \
+             AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = request_targets.account_id)",
         )
-        .bind(request_id)
-        .fetch_all(&mut *self.inner)
-        .await?;
-        rows.iter().map(target_from_row).collect()
-    }
-
-    /// Holds these accounts until the transaction ends, as [`Tx::lock_account`] does for one, and reads them.
-    /// On PostgreSQL the rows are locked in id order, so two orders over the same accounts cannot deadlock;
-    /// SQLite has one writer at a time anyway.
-    pub async fn hold_accounts(&mut self, ids: &[AccountId]) -> Result<Vec<AccountBrief>, StoreError> {
-        let mut sorted: Vec<&str> = ids.iter().map(AccountId::as_str).collect();
-        sorted.sort_unstable();
-        let postgres = self.inner.backend_name().eq_ignore_ascii_case("postgresql");
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in sorted.chunks(CHUNK) {
-            let sql = if postgres {
-                format!(
-                    "SELECT id, identity_key, status, phone, email FROM accounts WHERE id IN ({}) ORDER BY id FOR UPDATE",
-                    list(chunk.len(), 1)
-                )
-            } else {
-                format!(
-                    "UPDATE accounts SET id = id WHERE id IN ({}) RETURNING id, identity_key, status, phone, email",
-                    list(chunk.len(), 1)
-                )
-            };
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&mut *self.inner).await? {
-                out.push(brief_from_row(&row)?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Of an order's pending entries, the accounts on which `placed_by_org` already has a lock of `ground` in force
-    /// at `now`: account id → that lock's id. One statement for the whole order, whose plan does not depend on
-    /// the tables' statistics: each entry's lock is looked up by a correlated subquery on the per-account index
-    /// (`locks_account_ground`), where a list of ids in `IN (…)` let PostgreSQL's generic plan of a prepared
-    /// statement scan the ground index once per id (BENCHMARKS.md, "Bulk lock").
-    pub async fn active_locks_for_order(
-        &mut self,
-        request_id: &str,
-        ground: Ground,
-        placed_by_org: &str,
-        now: DateTime<Utc>,
-    ) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT account_id, lock_id FROM (SELECT t.account_id, (SELECT l.id FROM locks l \
-               WHERE l.account_id = t.account_id AND l.ground = $2 AND l.placed_by_org = $3 AND l.lifted_at IS NULL \
-               AND l.effective_at <= $4 AND (l.ends_at IS NULL OR l.ends_at > $4) LIMIT 1) AS lock_id \
-             FROM request_targets t WHERE t.request_id = $1 AND t.outcome = 'pending') held WHERE lock_id IS NOT NULL",
+        .bind(order)
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected();
+        let lock_id_prefix = format!("{order}-");
+        sqlx::query(
+            "INSERT INTO locks (id, account_id, ground, placed_by, placed_by_org, legal_basis, reference, reason, \
+             effective_at, ends_at, request_id) \
+             SELECT $2 || CAST(t.position AS TEXT), t.account_id, $3, $4, $5, $6, $7, $8, $9, $10, $1 \
+             FROM request_targets t WHERE t.request_id = $1 AND t.outcome = 'pending' ORDER BY t.position",
         )
-        .bind(request_id)
-        .bind(ground.as_str())
-        .bind(placed_by_org)
-        .bind(to_ms(now))
-        .fetch_all(&mut *self.inner)
+        .bind(order)
+        .bind(lock_id_prefix.as_str())
+        .bind(lock.ground.as_str())
+        .bind(to_json(&lock.placed_by))
+        .bind(placed_by_org.clone())
+        .bind(lock.legal_basis.as_ref().map(to_json))
+        .bind(lock.reference.clone())
+        .bind(lock.reason.as_str())
+        .bind(to_ms(lock.effective_at))
+        .bind(lock.ends_at.map(to_ms))
+        .execute(&mut *self.inner)
         .await?;
-        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
-    }
-
-    /// Inserts locks, [`CHUNK`] per statement (see [`Tx::insert_lock`] for one).
-    pub async fn insert_locks_batch(&mut self, locks: &[Lock]) -> Result<(), StoreError> {
-        for chunk in locks.chunks(self.rows_per_statement(11)) {
-            let sql = format!(
-                "INSERT INTO locks (id, account_id, ground, placed_by, placed_by_org, legal_basis, reference, reason, \
-                 effective_at, ends_at, request_id) VALUES {}",
-                values(chunk.len(), 11, 1)
-            );
-            let mut query = sqlx::query(&sql);
-            for lock in chunk {
-                query = query
-                    .bind(lock.id.as_str())
-                    .bind(lock.account_id.as_str())
-                    .bind(lock.ground.as_str())
-                    .bind(to_json(&lock.placed_by))
-                    .bind(organization_of(&lock.placed_by))
-                    .bind(lock.legal_basis.as_ref().map(to_json))
-                    .bind(lock.reference.clone())
-                    .bind(lock.reason.as_str())
-                    .bind(to_ms(lock.effective_at))
-                    .bind(lock.ends_at.map(to_ms))
-                    .bind(lock.request_id.clone());
-            }
-            query.execute(&mut *self.inner).await?;
-        }
-        Ok(())
-    }
-
-    /// Ends every live session of these holders, one statement per [`CHUNK`] accounts; returns how many
-    /// sessions each account lost, by account id (accounts that had none are absent).
-    pub async fn revoke_sessions_of(
-        &mut self,
-        ids: &[AccountId],
-        at: DateTime<Utc>,
-    ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let mut out = BTreeMap::new();
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "UPDATE holder_sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND account_id IN ({}) \
-                 RETURNING account_id",
-                list(chunk.len(), 2)
-            );
-            let mut query = sqlx::query(&sql).bind(to_ms(at));
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&mut *self.inner).await? {
-                *out.entry(row.try_get::<String, _>(0)?).or_insert(0) += 1;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Queues messages in the outbox, [`CHUNK`] per statement (see [`Tx::enqueue`] for one).
-    pub async fn enqueue_batch(&mut self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<(), StoreError> {
-        for chunk in messages.chunks(self.rows_per_statement(5)) {
-            let sql = format!(
+        for (channel, column) in [(Channel::Sms, "phone"), (Channel::Email, "email")] {
+            sqlx::query(&format!(
                 "INSERT INTO outbox (kind, channel, recipient, subject, body, status, attempts, next_attempt_at, \
-                 created_at) VALUES {}",
-                (0..chunk.len())
-                    .map(|r| {
-                        let p = 2 + r * 5;
-                        format!("(${p}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1)", p + 1, p + 2, p + 3, p + 4)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(to_ms(now));
-            for m in chunk {
-                query = query
-                    .bind(m.kind)
-                    .bind(m.channel.as_str())
-                    .bind(m.recipient.as_str())
-                    .bind(m.subject.as_str())
-                    .bind(m.body.as_str());
-            }
-            query.execute(&mut *self.inner).await?;
+                 created_at) SELECT $2, $3, a.{column}, $4, $5, 'pending', 0, $6, $6 \
+                 FROM request_targets t JOIN accounts a ON a.id = t.account_id \
+                 WHERE t.request_id = $1 AND t.outcome = 'pending' AND a.{column} IS NOT NULL ORDER BY t.position"
+            ))
+            .bind(order)
+            .bind(effect.notice.kind)
+            .bind(channel.as_str())
+            .bind(effect.notice.subject.as_str())
+            .bind(effect.notice.body.as_str())
+            .bind(now)
+            .execute(&mut *self.inner)
+            .await?;
         }
-        Ok(())
-    }
-
-    /// Writes the outcome, detail and lock of these targets of an order, [`CHUNK`] per statement.
-    pub async fn set_target_outcomes(&mut self, request_id: &str, targets: &[RequestTarget]) -> Result<(), StoreError> {
-        for chunk in targets.chunks(self.rows_per_statement(4)) {
-            // VALUES columns are named column1, column2, … by both SQLite and PostgreSQL.
-            let sql = format!(
-                "UPDATE request_targets SET outcome = v.column2, detail = v.column3, lock_id = v.column4 \
-                 FROM (VALUES {}) AS v WHERE request_targets.request_id = $1 AND request_targets.position = v.column1",
-                values(chunk.len(), 4, 2)
-            );
-            let mut query = sqlx::query(&sql).bind(request_id);
-            for t in chunk {
-                query = query.bind(t.position).bind(t.outcome.as_str()).bind(t.detail.clone()).bind(t.lock_id.clone());
-            }
-            query.execute(&mut *self.inner).await?;
+        let mut sessions: BTreeMap<String, u64> = BTreeMap::new();
+        let revoked = sqlx::query(
+            "UPDATE holder_sessions SET revoked_at = $2 WHERE revoked_at IS NULL AND account_id IN \
+             (SELECT t.account_id FROM request_targets t WHERE t.request_id = $1 AND t.outcome = 'pending') \
+             RETURNING account_id",
+        )
+        .bind(order)
+        .bind(now)
+        .fetch_all(&mut *self.inner)
+        .await?;
+        for row in revoked {
+            *sessions.entry(row.try_get::<String, _>(0)?).or_default() += 1;
         }
-        Ok(())
+        let rows = sqlx::query(
+            "UPDATE request_targets SET outcome = 'locked', detail = NULL, lock_id = $2 || CAST(position AS TEXT) \
+             WHERE request_id = $1 AND outcome = 'pending' RETURNING position, account_id, lock_id",
+        )
+        .bind(order)
+        .bind(lock_id_prefix.as_str())
+        .fetch_all(&mut *self.inner)
+        .await?;
+        let mut locked = rows
+            .iter()
+            .map(|r| {
+                let account: String = r.try_get(1)?;
+                let revoked = sessions.get(&account).copied().unwrap_or(0);
+                Ok((
+                    r.try_get::<i64, _>(0)?,
+                    LockedEntry {
+                        account_id: AccountId::new(account),
+                        lock_id: r.try_get(2)?,
+                        sessions_revoked: revoked,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        locked.sort_by_key(|(position, _)| *position);
+        Ok(BulkApplied {
+            locked: locked.into_iter().map(|(_, entry)| entry).collect(),
+            already_locked: already_locked as usize,
+            not_found: not_found as usize,
+        })
     }
 
     /// Creates accounts, [`CHUNK`] per statement (fixtures and benchmarks; registration creates one at a time).

@@ -58,7 +58,7 @@ pub use audit::{
     StoredCheckpoint, TreeHead, merkle,
 };
 pub use automatic::AutomaticCandidate;
-pub use bulk::{AccountBrief, CHUNK as BULK_CHUNK, RequestTarget};
+pub use bulk::{AccountBrief, BulkApplied, BulkEffect, CHUNK as BULK_CHUNK, LockedEntry, NewNotice, RequestTarget};
 pub use clients::AccessTokenOwner;
 pub use decoys::Decoy;
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};

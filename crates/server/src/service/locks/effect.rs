@@ -5,20 +5,18 @@
 //! the same audit entry and the same notice, whichever path locked it. Also [`record`]: a request's steps, the
 //! holder's notice of the step and the audit entries, which every use case writes the same way.
 
-use std::collections::{BTreeMap, HashMap};
-
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::authority;
 use dinhdanh_domain::bulk::TargetOutcome;
 use dinhdanh_domain::lock::{Lift, Lock, Party};
 use dinhdanh_domain::request::{Request, RequestKind, RequestStatus, Step, StepEvent, Subject};
 use dinhdanh_domain::{Account, AccountId, notice};
-use dinhdanh_store::{AuditEntry, NewMessage, Tx};
+use dinhdanh_store::{AuditEntry, BulkEffect, NewMessage, NewNotice, Tx};
 use serde_json::json;
 
 use super::audit_entry;
 use crate::problem::ApiError;
-use crate::service::notices::{messages_to, queue_notice};
+use crate::service::notices::queue_notice;
 
 /// Records steps, queues the holder's notice naming the last step (the one that leaves the request as it now
 /// stands), and appends the audit entries.
@@ -57,11 +55,18 @@ fn holder_notice(request: &Request, step: StepEvent) -> notice::Notice {
     )
 }
 
-/// The audit entry of a lock placed by `request` (one per account, a bulk order's included).
-fn lock_placed(actor_name: &str, request: &Request, lock: &Lock, sessions: u64, now: DateTime<Utc>) -> AuditEntry {
+/// The audit entry of a lock placed by `request` on `account` (one per account, a bulk order's included).
+fn lock_placed(
+    actor_name: &str,
+    request: &Request,
+    account: &AccountId,
+    lock_id: &str,
+    sessions: u64,
+    now: DateTime<Utc>,
+) -> AuditEntry {
     let mut entry =
-        audit_entry(actor_name, "lock.place", request, now, json!({"lock_id": lock.id, "sessions_revoked": sessions}));
-    entry.subject = Some(lock.account_id.to_string());
+        audit_entry(actor_name, "lock.place", request, now, json!({"lock_id": lock_id, "sessions_revoked": sessions}));
+    entry.subject = Some(account.to_string());
     if request.is_bulk_order() {
         entry.detail["bulk"] = json!(true);
     }
@@ -82,7 +87,7 @@ pub(crate) async fn apply_effect(
             tx.insert_lock(&lock).await?;
             let sessions = tx.revoke_holder_sessions(&account, now).await?;
             request.lock_id = Some(lock.id.clone());
-            Ok(vec![lock_placed(actor_name, request, &lock, sessions, now)])
+            Ok(vec![lock_placed(actor_name, request, &account, &lock.id, sessions, now)])
         }
         (RequestKind::Lock, Subject::BulkOrder) => apply_order(tx, request, actor_name, now).await,
         (RequestKind::Unlock, _) => lift(tx, request, actor_name, now).await,
@@ -157,10 +162,11 @@ async fn tell_owner_of_override(
 }
 
 /// Applies an approved bulk order (bulk-lock.md): every pending entry's account is locked in this one
-/// transaction, in multi-row statements — the accounts held, the locks inserted, the holders' sessions revoked,
-/// one notice per holder and registered channel queued, each entry's outcome written back — and one audit entry
-/// per account locked plus the order's summary are returned. An account on which the same organization already
-/// holds a lock of this ground in force is not locked twice (`already_locked`, naming that lock).
+/// transaction by the store's set-based statements (`Tx::apply_bulk_order`) — the accounts held, the locks
+/// inserted, the holders' sessions revoked, one notice per holder and registered channel queued, each entry's
+/// outcome written back — and one audit entry per account locked plus the order's summary are returned. An
+/// account on which the same organization already holds a lock of this ground in force is not locked twice
+/// (`already_locked`, naming that lock).
 async fn apply_order(
     tx: &mut Tx,
     request: &mut Request,
@@ -168,64 +174,23 @@ async fn apply_order(
     now: DateTime<Utc>,
 ) -> Result<Vec<AuditEntry>, ApiError> {
     let started = std::time::Instant::now();
-    let pending = tx.pending_targets(&request.id).await?;
-    let organization = match &request.requester {
-        Party::Organization { organization_id, .. } => Some(organization_id.clone()),
-        _ => None,
-    };
+    // Every account gets the same lock but for its id and account (a bulk order is never the holder's own, whose
+    // owner would be each account's holder): the store sets those two.
+    let template = request.lock_on(&AccountId::new(String::new()), String::new(), now);
     // Applied as the order takes effect: each holder is told of that step.
     let text = holder_notice(request, StepEvent::Effective);
-    let mut audit = Vec::with_capacity(pending.len() + 1);
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    // Every account of the order is held before any is changed, all in one ascending order (the store's lock
-    // order): two orders over the same accounts, listed differently and approved at once, then wait on each other
-    // instead of deadlocking.
-    let all: Vec<AccountId> = pending.iter().filter_map(|t| t.account_id.clone()).collect();
-    let accounts: HashMap<String, _> =
-        tx.hold_accounts(&all).await?.into_iter().map(|a| (a.id.as_str().to_owned(), a)).collect();
-    let already = match &organization {
-        Some(org) => tx.active_locks_for_order(&request.id, request.ground, org, now).await?,
-        None => BTreeMap::new(),
-    };
-    for chunk in pending.chunks(dinhdanh_store::BULK_CHUNK) {
-        let mut outcomes = Vec::with_capacity(chunk.len());
-        let mut locks = Vec::with_capacity(chunk.len());
-        let mut messages = Vec::with_capacity(chunk.len() * 2);
-        for target in chunk {
-            let mut t = target.clone();
-            let account = t.account_id.as_ref().and_then(|id| accounts.get(id.as_str()));
-            match account {
-                None => {
-                    t.outcome = TargetOutcome::NotFound;
-                    t.detail = Some("the e-ID account no longer exists".to_owned());
-                }
-                Some(a) if already.contains_key(a.id.as_str()) => {
-                    t.outcome = TargetOutcome::AlreadyLocked;
-                    t.detail = Some("your organization already has a lock of this ground in force on it".to_owned());
-                    t.lock_id = already.get(a.id.as_str()).cloned();
-                }
-                Some(a) => {
-                    let lock = request.lock_on(&a.id, uuid::Uuid::new_v4().to_string(), now);
-                    t.outcome = TargetOutcome::Locked;
-                    t.detail = None;
-                    t.lock_id = Some(lock.id.clone());
-                    messages.extend(messages_to(a.phone.as_deref(), a.email.as_deref(), "request_update", &text));
-                    locks.push(lock);
-                }
-            }
-            *counts.entry(t.outcome.as_str()).or_default() += 1;
-            outcomes.push(t);
-        }
-        tx.insert_locks_batch(&locks).await?;
-        let locked: Vec<AccountId> = locks.iter().map(|l| l.account_id.clone()).collect();
-        let revoked = tx.revoke_sessions_of(&locked, now).await?;
-        tx.enqueue_batch(&messages, now).await?;
-        tx.set_target_outcomes(&request.id, &outcomes).await?;
-        for lock in &locks {
-            let sessions = revoked.get(lock.account_id.as_str()).copied().unwrap_or(0);
-            audit.push(lock_placed(actor_name, request, lock, sessions, now));
-        }
+    let notice = NewNotice { kind: "request_update", subject: text.subject, body: text.body };
+    let applied =
+        tx.apply_bulk_order(&BulkEffect { request_id: &request.id, lock: &template, notice: &notice, now }).await?;
+    let mut audit = Vec::with_capacity(applied.locked.len() + 1);
+    for entry in &applied.locked {
+        audit.push(lock_placed(actor_name, request, &entry.account_id, &entry.lock_id, entry.sessions_revoked, now));
     }
+    let counts = json!({
+        TargetOutcome::Locked.as_str(): applied.locked.len(),
+        TargetOutcome::AlreadyLocked.as_str(): applied.already_locked,
+        TargetOutcome::NotFound.as_str(): applied.not_found,
+    });
     let mut summary = audit_entry(actor_name, "bulk_lock.apply", request, now, json!({"outcomes": counts}));
     summary.subject = None;
     audit.push(summary);
