@@ -99,8 +99,21 @@ impl Tx {
         Ok(())
     }
 
-    /// Reads a client and holds its row until the transaction ends, so that credential changes, revocation
-    /// and token issuance for one client happen one after the other.
+    /// Reads a client and keeps it from changing until the transaction ends, without keeping other readers out:
+    /// token issuance takes this, so that a revocation ([`Tx::lock_api_client`]) waits for the tokens being issued
+    /// and they for it (a token is issued before the revocation, which deletes it, or not at all), while tokens of
+    /// one client are issued side by side. PostgreSQL: `FOR SHARE`; SQLite has one writer at a time anyway.
+    pub async fn share_api_client(&mut self, id: &str) -> Result<Option<ApiClient>, StoreError> {
+        let share = if self.inner.backend_name().eq_ignore_ascii_case("postgresql") { " FOR SHARE" } else { "" };
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1{share}"))
+            .bind(id)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    /// Reads a client and holds its row until the transaction ends, so that credential changes and revocation of
+    /// one client happen one after the other, and after the tokens being issued ([`Tx::share_api_client`]).
     pub async fn lock_api_client(&mut self, id: &str) -> Result<Option<ApiClient>, StoreError> {
         sqlx::query("UPDATE api_clients SET id = id WHERE id = $1").bind(id).execute(&mut *self.inner).await?;
         let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM api_clients WHERE id = $1"))

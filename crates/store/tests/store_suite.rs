@@ -851,3 +851,66 @@ mod check_constraints {
         }
     }
 }
+
+/// On PostgreSQL, tokens of one client are issued side by side (each transaction shares the client's row), and a
+/// revocation, which holds the row exclusively, waits until they have committed. (SQLite has one writer at a time:
+/// two issuing transactions cannot even be open together there.)
+#[tokio::test]
+async fn token_issuance_shares_the_client_row_and_revocation_waits_for_it() {
+    use dinhdanh_domain::actor::{OrganizationKind, OrganizationStatus, Scope};
+    use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+    use dinhdanh_domain::organization::Organization;
+    use std::collections::BTreeSet;
+
+    let db = dinhdanh_store::testing::TestDb::postgres().await;
+    let store = db.store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_organization(&Organization {
+        id: "org".into(),
+        code: "VCB".into(),
+        name: "Ngân hàng".into(),
+        kind: OrganizationKind::RelyingParty,
+        parent_id: None,
+        status: OrganizationStatus::Active,
+        contact_email: None,
+        contact_phone: None,
+        created_at: t0(),
+        updated_at: t0(),
+    })
+    .await
+    .unwrap();
+    tx.insert_api_client(&ApiClient {
+        id: "client".into(),
+        organization_id: "org".into(),
+        name: "c".into(),
+        auth_method: ClientAuthMethod::ClientSecret,
+        scopes: BTreeSet::from([Scope::AccountsStatus]),
+        status: ClientStatus::Active,
+        created_at: t0(),
+        revoked_at: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut first = store.begin().await.unwrap();
+    assert!(first.share_api_client("client").await.unwrap().is_some());
+    // A second issuer gets the row while the first still holds it (with an exclusive lock it would wait forever).
+    let mut second = store.begin().await.unwrap();
+    let shared = tokio::time::timeout(std::time::Duration::from_secs(30), second.share_api_client("client")).await;
+    assert!(shared.expect("a second issuer waited for the first").unwrap().is_some());
+    // A revocation waits for both.
+    let revoking = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.lock_api_client("client").await.unwrap();
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!revoking.is_finished(), "the revocation went ahead while tokens were being issued");
+    first.commit().await.unwrap();
+    second.commit().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), revoking).await.expect("the revocation finished").unwrap();
+}

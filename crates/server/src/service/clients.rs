@@ -650,8 +650,9 @@ pub async fn issue_token(state: &AppState, request: TokenRequest) -> Result<Issu
     let (token, hash) = new_token(ACCESS_TOKEN_PREFIX);
     debug_assert_eq!(hash, token_hash(&token));
     let mut tx = state.store.begin().await?;
-    // Revocation takes the same lock: a token is either issued before it (and deleted by it) or not at all.
-    match tx.lock_api_client(&client.id).await? {
+    // Revocation holds the client's row exclusively, issuance shares it: a token is either issued before the
+    // revocation (and deleted by it) or not at all, and tokens of one client do not wait for each other.
+    match tx.share_api_client(&client.id).await? {
         Some(c) if c.status == ClientStatus::Active => {}
         _ => {
             drop(tx);
