@@ -42,6 +42,38 @@ fn account(id: &str, identity: &str) -> Account {
     }
 }
 
+/// An active organization `org` of `kind` with one active client-secret API client, `client`.
+async fn organization_with_client(tx: &mut dinhdanh_store::Tx, kind: dinhdanh_domain::actor::OrganizationKind) {
+    use dinhdanh_domain::actor::{OrganizationStatus, Scope};
+    use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+    tx.insert_organization(&dinhdanh_domain::organization::Organization {
+        id: "org".into(),
+        code: "ORG".into(),
+        name: "Tổ chức".into(),
+        kind,
+        parent_id: None,
+        status: OrganizationStatus::Active,
+        contact_email: None,
+        contact_phone: None,
+        created_at: t0(),
+        updated_at: t0(),
+    })
+    .await
+    .unwrap();
+    tx.insert_api_client(&ApiClient {
+        id: "client".into(),
+        organization_id: "org".into(),
+        name: "c".into(),
+        auth_method: ClientAuthMethod::ClientSecret,
+        scopes: std::collections::BTreeSet::from([Scope::AccountsStatus]),
+        status: ClientStatus::Active,
+        created_at: t0(),
+        revoked_at: None,
+    })
+    .await
+    .unwrap();
+}
+
 fn message(kind: &'static str) -> NewMessage {
     NewMessage {
         kind,
@@ -544,10 +576,8 @@ mod purge {
     use std::collections::BTreeSet;
 
     use dinhdanh_domain::account::SignInPurpose;
-    use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
-    use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+    use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, Scope};
     use dinhdanh_domain::officer::{Officer, OfficerStatus};
-    use dinhdanh_domain::organization::Organization;
     use dinhdanh_store::testing::TestDb;
     use dinhdanh_store::{Decoy, Expired, NewHolderSignIn, StoredResponse};
     use sqlx::AnyPool;
@@ -569,20 +599,7 @@ mod purge {
         let mut active = account("holder", "CID:001190123456");
         active.status = AccountStatus::Active;
         tx.insert_account(&active).await.unwrap();
-        tx.insert_organization(&Organization {
-            id: "org".into(),
-            code: "C06".into(),
-            name: "Cục C06".into(),
-            kind: OrganizationKind::Operator,
-            parent_id: None,
-            status: OrganizationStatus::Active,
-            contact_email: None,
-            contact_phone: None,
-            created_at: t0(),
-            updated_at: t0(),
-        })
-        .await
-        .unwrap();
+        organization_with_client(&mut tx, OrganizationKind::Operator).await;
         tx.insert_officer(&Officer {
             id: "officer".into(),
             username: "lan".into(),
@@ -599,18 +616,6 @@ mod purge {
             locked_until: None,
             created_at: t0(),
             updated_at: t0(),
-        })
-        .await
-        .unwrap();
-        tx.insert_api_client(&ApiClient {
-            id: "client".into(),
-            organization_id: "org".into(),
-            name: "c".into(),
-            auth_method: ClientAuthMethod::ClientSecret,
-            scopes: BTreeSet::from([Scope::AccountsStatus]),
-            status: ClientStatus::Active,
-            created_at: t0(),
-            revoked_at: None,
         })
         .await
         .unwrap();
@@ -857,40 +862,12 @@ mod check_constraints {
 /// two issuing transactions cannot even be open together there.)
 #[tokio::test]
 async fn token_issuance_shares_the_client_row_and_revocation_waits_for_it() {
-    use dinhdanh_domain::actor::{OrganizationKind, OrganizationStatus, Scope};
-    use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
-    use dinhdanh_domain::organization::Organization;
-    use std::collections::BTreeSet;
+    use dinhdanh_domain::actor::OrganizationKind;
 
     let db = dinhdanh_store::testing::TestDb::postgres().await;
     let store = db.store().await;
     let mut tx = store.begin().await.unwrap();
-    tx.insert_organization(&Organization {
-        id: "org".into(),
-        code: "VCB".into(),
-        name: "Ngân hàng".into(),
-        kind: OrganizationKind::RelyingParty,
-        parent_id: None,
-        status: OrganizationStatus::Active,
-        contact_email: None,
-        contact_phone: None,
-        created_at: t0(),
-        updated_at: t0(),
-    })
-    .await
-    .unwrap();
-    tx.insert_api_client(&ApiClient {
-        id: "client".into(),
-        organization_id: "org".into(),
-        name: "c".into(),
-        auth_method: ClientAuthMethod::ClientSecret,
-        scopes: BTreeSet::from([Scope::AccountsStatus]),
-        status: ClientStatus::Active,
-        created_at: t0(),
-        revoked_at: None,
-    })
-    .await
-    .unwrap();
+    organization_with_client(&mut tx, OrganizationKind::RelyingParty).await;
     tx.commit().await.unwrap();
 
     let mut first = store.begin().await.unwrap();
