@@ -215,6 +215,21 @@ impl Store {
 
     /// Starts a transaction for a state change.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        // sqlx's `begin` is not cancel-safe: a caller dropped while BEGIN is in flight (a client that hangs up, a
+        // timeout) can leave the pooled connection inside a transaction nothing will end; on SQLite that
+        // transaction holds the file's write lock, and every later write waits for it for good. So BEGIN runs in
+        // a task of its own, to completion: if the caller is gone by then, the transaction it returns is dropped,
+        // which rolls it back and hands the connection back clean.
+        let store = self.clone();
+        match tokio::spawn(async move { store.begin_to_completion().await }).await {
+            Ok(begun) => begun,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only when the runtime is shutting down.
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+        }
+    }
+
+    async fn begin_to_completion(&self) -> Result<Tx, StoreError> {
         let guard = match &self.write_lock {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,

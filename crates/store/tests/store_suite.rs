@@ -891,3 +891,28 @@ async fn token_issuance_shares_the_client_row_and_revocation_waits_for_it() {
     second.commit().await.unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(30), revoking).await.expect("the revocation finished").unwrap();
 }
+
+on_both_backends! {
+    transactions_abandoned_while_beginning_leave_no_connection_inside_one(db) {
+        // A caller dropped while BEGIN is in flight (a client hanging up) must not leave a pooled connection inside
+        // a transaction: on SQLite that transaction would hold the write lock and every later write would wait.
+        let store = db.store().await;
+        for i in 0..300u64 {
+            let _ = tokio::time::timeout(std::time::Duration::from_micros(i % 50), store.begin()).await;
+            if i % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // Every connection of the pool can still begin, write and commit.
+        for n in 0..16 {
+            let wrote = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                let mut tx = store.begin().await?;
+                tx.enqueue(message("probe"), t0()).await?;
+                tx.commit().await
+            })
+            .await;
+            assert!(matches!(wrote, Ok(Ok(()))), "write {n} after abandoned BEGINs: {wrote:?}");
+        }
+        assert_eq!(store.count_messages(OutboxStatus::Pending).await.unwrap(), 16);
+    }
+}
