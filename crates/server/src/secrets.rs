@@ -155,33 +155,41 @@ fn verify_phc(secret: &[u8], stored: &str) -> bool {
 }
 
 pub async fn hash_secret(secret: String) -> Result<String, ApiError> {
-    on_argon2_worker(move || hash_phc(secret.as_bytes()))
-        .await?
-        .map_err(|e| ApiError::internal(format!("hashing failed: {e}")))
+    argon2_slot()?.hash(secret).await
+}
+
+/// [`hash_secret`] for the second argon2 job of a request whose first has passed (a sign-in code after the
+/// password was verified, an activation code after the password was hashed): it waits for room in the queue
+/// instead of refusing, so that a flood cannot waste the first job's work and answer `503` after it.
+pub async fn hash_secret_after_check(secret: String) -> Result<String, ApiError> {
+    let jobs = argon2_workers().jobs.clone();
+    let permit = jobs.reserve_owned().await.map_err(|_| ApiError::internal("the argon2 workers have stopped"))?;
+    Argon2Slot(permit).hash(secret).await
 }
 
 /// True when `secret` matches the stored hash; a malformed stored hash counts as no match.
 pub async fn verify_secret(state: &AppState, secret: String, stored_hash: String) -> Result<bool, ApiError> {
-    state.work.count_verification();
-    on_argon2_worker(move || verify_phc(secret.as_bytes(), &stored_hash)).await
+    argon2_slot()?.verify(state, secret, stored_hash).await
 }
 
 /// Callers that may wait for an argon2 worker, per worker; past them the answer is `503` with `Retry-After`.
 pub const ARGON2_QUEUE_PER_WORKER: usize = 32;
+
+type Argon2Job = Box<dyn FnOnce() + Send>;
 
 /// The argon2id workers: one thread per core, each hashing one secret at a time, fed from one bounded queue.
 /// argon2id is built to cost memory (19 MiB a hash): run on tokio's blocking pool, a flood of wrong passwords
 /// started hundreds of threads hashing at once and grew the process to gigabytes that the allocator kept. Here
 /// at most one hash per core is in memory, and a flood beyond the queue is refused at once instead of queued.
 struct Argon2Workers {
-    jobs: std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>,
+    jobs: tokio::sync::mpsc::Sender<Argon2Job>,
 }
 
 fn argon2_workers() -> &'static Argon2Workers {
     static WORKERS: std::sync::OnceLock<Argon2Workers> = std::sync::OnceLock::new();
     WORKERS.get_or_init(|| {
         let count = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(count * ARGON2_QUEUE_PER_WORKER);
+        let (jobs, queue) = tokio::sync::mpsc::channel::<Argon2Job>(count * ARGON2_QUEUE_PER_WORKER);
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
         for n in 0..count {
             let queue = queue.clone();
@@ -191,12 +199,12 @@ fn argon2_workers() -> &'static Argon2Workers {
                     loop {
                         // The lock is held only to take the next job, not while hashing.
                         let job = match queue.lock() {
-                            Ok(queue) => queue.recv(),
+                            Ok(mut queue) => queue.blocking_recv(),
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
+                            Some(job) => job(),
+                            None => return,
                         }
                     }
                 })
@@ -206,24 +214,47 @@ fn argon2_workers() -> &'static Argon2Workers {
     })
 }
 
-/// Runs `work` on an argon2 worker and waits for it; `Saturated` (503, `Retry-After`) when every worker is busy
-/// and the queue is full.
-async fn on_argon2_worker<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    let (done, result) = tokio::sync::oneshot::channel();
-    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
-        let _ = done.send(work());
-    });
-    match argon2_workers().jobs.try_send(job) {
-        Ok(()) => {}
-        Err(std::sync::mpsc::TrySendError::Full(_)) => {
+/// A place in the argon2 queue, taken before the work it is for: a request that must not waste a try when the
+/// queue is full (a code check, which uses up one of the code's attempts) takes its place first, and only then
+/// its attempt.
+pub struct Argon2Slot(tokio::sync::mpsc::OwnedPermit<Argon2Job>);
+
+/// A place in the queue now, or `Saturated` (503, `Retry-After`) when every worker is busy and the queue is full.
+pub fn argon2_slot() -> Result<Argon2Slot, ApiError> {
+    match argon2_workers().jobs.clone().try_reserve_owned() {
+        Ok(permit) => Ok(Argon2Slot(permit)),
+        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
             metrics::counter!("dinhdanh_argon2_refused_total").increment(1);
-            return Err(ApiError::Saturated);
+            Err(ApiError::Saturated)
         }
-        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-            return Err(ApiError::internal("the argon2 workers have stopped"));
+        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+            Err(ApiError::internal("the argon2 workers have stopped"))
         }
     }
-    result.await.map_err(|_| ApiError::internal("an argon2 worker dropped its job"))
+}
+
+impl Argon2Slot {
+    /// Runs `work` on an argon2 worker in this place and waits for it.
+    async fn run<T: Send + 'static>(self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.0.send(Box::new(move || {
+            let _ = done.send(work());
+        }));
+        result.await.map_err(|_| ApiError::internal("an argon2 worker dropped its job"))
+    }
+
+    /// A new PHC string for `secret`.
+    pub async fn hash(self, secret: String) -> Result<String, ApiError> {
+        self.run(move || hash_phc(secret.as_bytes()))
+            .await?
+            .map_err(|e| ApiError::internal(format!("hashing failed: {e}")))
+    }
+
+    /// Whether `secret` matches `stored_hash` (counted in [`Work`]).
+    pub async fn verify(self, state: &AppState, secret: String, stored_hash: String) -> Result<bool, ApiError> {
+        state.work.count_verification();
+        self.run(move || verify_phc(secret.as_bytes(), &stored_hash)).await
+    }
 }
 
 /// Spends the time a real verification takes, against a hash nobody knows the secret of: an unknown user name,

@@ -32,7 +32,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{HOLDER_SESSION_PREFIX, authorize};
 use crate::problem::{ApiError, LockNotice};
-use crate::secrets::{hash_secret, new_token, token_hash, verify_secret};
+use crate::secrets::{argon2_slot, hash_secret_after_check, new_token, token_hash, verify_secret};
 use dinhdanh_domain::authorization::Action;
 
 /// Step 1 of a sign-in, parsed.
@@ -144,7 +144,7 @@ pub async fn start_sign_in(state: &AppState, start: SignInStart, source: &str) -
     // it may be needed, so that a wrong password costs exactly one argon2 verification.
     let prepared = if password_ok && account.status == AccountStatus::Active {
         let code = new_code();
-        let hash = hash_secret(code.as_str().to_owned()).await?;
+        let hash = hash_secret_after_check(code.as_str().to_owned()).await?;
         Some((code, hash))
     } else {
         None
@@ -273,6 +273,8 @@ pub async fn verify_sign_in(
     let now = state.clock.now();
     let policy = &state.config.activation;
     let known_id = uuid::Uuid::parse_str(sign_in_id).is_ok();
+    // A place in the argon2 queue first: refused for a full queue, the holder keeps the attempt.
+    let slot = argon2_slot()?;
     let taken = if known_id {
         state.store.take_holder_sign_in_attempt(sign_in_id, now, policy.max_attempts).await?
     } else {
@@ -291,7 +293,7 @@ pub async fn verify_sign_in(
         return Err(ApiError::CodeExpired);
     };
     let account_id = attempt.account_id.clone();
-    let code_ok = verify_secret(state, code.as_str().to_owned(), attempt.code_hash).await?;
+    let code_ok = slot.verify(state, code.as_str().to_owned(), attempt.code_hash).await?;
 
     let mut tx = state.store.begin().await?;
     let Some(account) = tx.lock_account(&account_id).await? else {

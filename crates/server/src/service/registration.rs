@@ -75,7 +75,7 @@ pub async fn register(state: &AppState, registration: Registration) -> Result<Co
 
     let password_hash = hash_secret(password).await?;
     let code = new_code();
-    let code_hash = hash_secret(code.as_str().to_owned()).await?;
+    let code_hash = crate::secrets::hash_secret_after_check(code.as_str().to_owned()).await?;
     let account = Account {
         id: AccountId::new(uuid::Uuid::new_v4().to_string()),
         identity_key: declaration.identity_key(),
