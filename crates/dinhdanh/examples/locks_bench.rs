@@ -12,6 +12,16 @@
 //!
 //! `bulk`: files one order naming `--accounts` accounts, has a reviewer claim and forward it, and times the
 //! supervisor's approval, which applies the whole order in one transaction.
+//!
+//! `side-by-side-setup` (for `bench/side_by_side.sh`): writes the fixtures of the wrk runs straight to the
+//! database and their credentials to files in `--out`: an organization's access token (`me_token`), a
+//! `client_secret` client's HTTP Basic header (`secret_basic`), holders' session tokens for the warm-up and the
+//! measured self-lock runs (`holders_warm.txt`, `holders.txt`, one per line), two sessions of one more holder
+//! (`check_holder`), and ES256 client assertions of a `private_key_jwt` client, each with its own `jti`
+//! (`assertions_warm.txt`, `assertions.txt`), signed with the P-256 key in `--ec-key` (PKCS#8 PEM).
+//!
+//! `verify-bench`: times one ES256 verification with the library the server uses (jsonwebtoken), as the token
+//! endpoint checks a client assertion.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -24,7 +34,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use dinhdanh_domain::account::HolderKind;
 use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
-use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
 use dinhdanh_domain::officer::{Officer, OfficerStatus};
 use dinhdanh_domain::organization::Organization;
 use dinhdanh_domain::{
@@ -64,6 +74,33 @@ enum Cmd {
         /// before the approval: without it the tables' statistics are whatever autovacuum last saw.
         #[arg(long)]
         analyze: bool,
+    },
+    SideBySideSetup {
+        #[arg(long)]
+        db: String,
+        /// Where the credentials files go.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The `aud` of the client assertions: the token endpoint's URL as the client reaches it.
+        #[arg(long)]
+        audience: String,
+        /// The `private_key_jwt` client's P-256 private key (PKCS#8 PEM).
+        #[arg(long)]
+        ec_key: std::path::PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        warm_holders: usize,
+        #[arg(long, default_value_t = 40_000)]
+        holders: usize,
+        #[arg(long, default_value_t = 20_000)]
+        warm_assertions: usize,
+        #[arg(long, default_value_t = 100_000)]
+        assertions: usize,
+    },
+    VerifyBench {
+        #[arg(long)]
+        ec_key: std::path::PathBuf,
+        #[arg(long, default_value_t = 20_000)]
+        iterations: usize,
     },
 }
 
@@ -320,10 +357,193 @@ async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool) -> Result<()> {
     Ok(())
 }
 
+/// `n` ES256 client assertions of `client_id` for `audience`, each with its own `jti`, valid for 30 minutes
+/// (the server accepts at most an hour), signed on every core.
+fn assertions(key: &jsonwebtoken::EncodingKey, kid: &str, client_id: &str, audience: &str, n: usize) -> Vec<String> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    let now = Utc::now().timestamp();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let prefix = uuid_like();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (header, prefix) = (&header, &prefix);
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| {
+                            let claims = json!({"iss": client_id, "sub": client_id, "aud": audience,
+                                "iat": now, "exp": now + 1800, "jti": format!("{prefix}-{i}")});
+                            jsonwebtoken::encode(header, &claims, key).expect("sign an assertion")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("signing thread")).collect()
+    })
+}
+
+/// A prefix that keeps `jti`s of separate runs apart.
+fn uuid_like() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
+
+/// The public JWK of a P-256 private key, as the server checks and stores a registered key.
+fn public_jwk(key: &jsonwebtoken::EncodingKey) -> Result<dinhdanh_server::service::clients::PublicJwk> {
+    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(key, jsonwebtoken::Algorithm::ES256)?;
+    dinhdanh_server::service::clients::parse_public_jwk(&serde_json::to_value(&jwk)?).map_err(anyhow::Error::msg)
+}
+
+fn write_lines(path: std::path::PathBuf, lines: &[String]) -> Result<()> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_side_by_side_setup(
+    db: &str,
+    out: &std::path::Path,
+    audience: &str,
+    ec_key: &std::path::Path,
+    warm_holders: usize,
+    measured_holders: usize,
+    warm_assertions: usize,
+    measured_assertions: usize,
+) -> Result<()> {
+    let store = Store::connect(db).await?;
+    let run = tag();
+    let now = Utc::now();
+    let later = now + chrono::Duration::hours(8);
+    let organization = Organization {
+        id: format!("org-sbs-{run}"),
+        code: format!("SBS-{run}"),
+        name: "Side by side".into(),
+        kind: OrganizationKind::ProsecutingAgency,
+        parent_id: None,
+        status: OrganizationStatus::Active,
+        contact_email: None,
+        contact_phone: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let scopes: BTreeSet<Scope> = [Scope::LocksRequest].into_iter().collect();
+    let client = |id: String, auth_method| ApiClient {
+        id,
+        organization_id: organization.id.clone(),
+        name: "side by side".into(),
+        auth_method,
+        scopes: scopes.clone(),
+        status: ClientStatus::Active,
+        created_at: now,
+        revoked_at: None,
+    };
+    let secret_client = client(format!("sbs-secret-{run}"), ClientAuthMethod::ClientSecret);
+    let jwt_client = client(format!("sbs-jwt-{run}"), ClientAuthMethod::PrivateKeyJwt);
+    let (secret, _) = new_token(dinhdanh_server::service::clients::CLIENT_SECRET_PREFIX);
+    let secret_credential = ClientCredential {
+        id: format!("sbs-secret-credential-{run}"),
+        client_id: secret_client.id.clone(),
+        kind: CredentialKind::Secret,
+        key_id: None,
+        material: dinhdanh_server::secrets::server_secret_digest(&secret),
+        created_at: now,
+        revoked_at: None,
+    };
+    let pem = std::fs::read(ec_key).with_context(|| format!("reading {}", ec_key.display()))?;
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem)?;
+    let jwk = public_jwk(&key)?;
+    let jwk_credential = ClientCredential {
+        id: format!("sbs-jwk-credential-{run}"),
+        client_id: jwt_client.id.clone(),
+        kind: CredentialKind::Jwk,
+        key_id: Some(jwk.kid.clone()),
+        material: jwk.public.to_string(),
+        created_at: now,
+        revoked_at: None,
+    };
+    let (me_token, me_hash) = new_token(dinhdanh_server::auth::ACCESS_TOKEN_PREFIX);
+    let mut tx = store.begin().await?;
+    tx.insert_organization(&organization).await?;
+    for c in [&secret_client, &jwt_client] {
+        tx.insert_api_client(c).await?;
+    }
+    tx.insert_client_credential(&secret_credential).await?;
+    tx.insert_client_credential(&jwk_credential).await?;
+    tx.insert_access_token(&me_hash, &secret_client.id, &scopes, now, later).await?;
+    tx.commit().await?;
+
+    // Holders: the warm-up's, the measured run's, and one more with two sessions for the lock check.
+    let (accounts, mut tokens) = holders(&store, run, warm_holders + measured_holders + 1).await?;
+    let checked = accounts.last().context("no holders")?;
+    let (second, second_hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+    let mut tx = store.begin().await?;
+    tx.insert_holder_sessions_batch(&[(second_hash, checked.id.clone(), checked.level)], now, later).await?;
+    tx.commit().await?;
+    let first = tokens.pop().context("no holders")?;
+    let measured = tokens.split_off(warm_holders);
+
+    let started = Instant::now();
+    let all = assertions(&key, &jwk.kid, &jwt_client.id, audience, warm_assertions + measured_assertions);
+    println!("signed {} assertions in {:.1} s", all.len(), started.elapsed().as_secs_f64());
+
+    std::fs::create_dir_all(out)?;
+    let basic =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{secret}", secret_client.id));
+    std::fs::write(out.join("me_token"), &me_token)?;
+    std::fs::write(out.join("secret_basic"), format!("Basic {basic}"))?;
+    std::fs::write(out.join("check_holder"), format!("{first}\n{second}\n"))?;
+    write_lines(out.join("holders_warm.txt"), &tokens)?;
+    write_lines(out.join("holders.txt"), &measured)?;
+    write_lines(out.join("assertions_warm.txt"), &all[..warm_assertions])?;
+    write_lines(out.join("assertions.txt"), &all[warm_assertions..])?;
+    println!(
+        "fixtures in {}: {} + {} holders, {} + {} assertions",
+        out.display(),
+        tokens.len(),
+        measured.len(),
+        warm_assertions,
+        measured_assertions
+    );
+    Ok(())
+}
+
+/// One ES256 verification of a client assertion with jsonwebtoken, as the server makes it (a decoding key made
+/// from the registered JWK; signature and JSON claims, times and audience checked by hand afterwards).
+fn run_verify_bench(ec_key: &std::path::Path, iterations: usize) -> Result<()> {
+    let pem = std::fs::read(ec_key)?;
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem)?;
+    let jwk = public_jwk(&key)?;
+    let assertion = assertions(&key, &jwk.kid, "bench", "http://127.0.0.1/oauth/token", 1).remove(0);
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk.jwk)?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = Default::default();
+    for _ in 0..iterations / 10 {
+        jsonwebtoken::decode::<Value>(&assertion, &decoding, &validation)?;
+    }
+    let started = Instant::now();
+    for _ in 0..iterations {
+        jsonwebtoken::decode::<Value>(&assertion, &decoding, &validation)?;
+    }
+    let each = started.elapsed().as_secs_f64() / iterations as f64;
+    println!("jsonwebtoken ES256 verification: {:.1} us each, {:.0} per second", each * 1e6, 1.0 / each);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::SelfLock { db, base, holders, concurrency } => run_self_lock(&db, &base, holders, concurrency).await,
         Cmd::Bulk { db, base, accounts, analyze } => run_bulk(&db, &base, accounts, analyze).await,
+        Cmd::SideBySideSetup { db, out, audience, ec_key, warm_holders, holders, warm_assertions, assertions } => {
+            run_side_by_side_setup(&db, &out, &audience, &ec_key, warm_holders, holders, warm_assertions, assertions)
+                .await
+        }
+        Cmd::VerifyBench { ec_key, iterations } => run_verify_bench(&ec_key, iterations),
     }
 }
