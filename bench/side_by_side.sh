@@ -13,7 +13,8 @@
 # Paths: the bearer-token check (GET /v1/clients/me with an organization's access token), client_credentials
 # with a client secret (HTTP Basic), client_credentials with private_key_jwt (ES256, each assertion used once:
 # the warm-up has its own), and holders' self-locks (POST /v1/lock-requests, each holder's session used once:
-# the warm-up has its own holders). Fixtures are written straight to the database by
+# the warm-up has its own holders), and holders' sign-ins against the argon2id bound (the password step, then
+# the code step of challenges already sent; registrations are not measured yet). Fixtures are written straight to the database by
 # `crates/dinhdanh/examples/locks_bench.rs side-by-side-setup`. Also measured on core 0: one ES256 verification
 # with jsonwebtoken (the server's library) and with `openssl speed ecdsap256`.
 #
@@ -30,10 +31,15 @@ HYPER_PORT=${HYPER_PORT:-18490}
 PORT=${PORT:-18491}
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
-HOLDERS=${HOLDERS:-40000}
-WARM_HOLDERS=${WARM_HOLDERS:-15000}
-ASSERTIONS=${ASSERTIONS:-100000}
-WARM_ASSERTIONS=${WARM_ASSERTIONS:-30000}
+# Fixtures used up by one request each; "reused" in the status table says when a run ran out of them.
+HOLDERS=${HOLDERS:-20000}
+WARM_HOLDERS=${WARM_HOLDERS:-8000}
+ASSERTIONS=${ASSERTIONS:-20000}
+WARM_ASSERTIONS=${WARM_ASSERTIONS:-8000}
+SIGN_INS=${SIGN_INS:-2000}
+# The argon2 paths are also run at this many connections: the server queues at most 32 argon2 jobs per core
+# it may run on, and answers 503 past them.
+ARGON2_CONNECTIONS=${ARGON2_CONNECTIONS:-16}
 
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
@@ -107,6 +113,7 @@ run_wrk() {
     quiet
     local line
     env "${common[@]}" "${warm[@]}" SBS_THREADS="$THREADS" SBS_RESULT="$WORK/warm.txt" \
+        SBS_5XX="$WORK/5xx.txt" SBS_LABEL="$store $label/warm-up" \
         taskset -c "$CLIENT_CORE" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" --timeout 10s \
         -s bench/side_by_side.lua "$url" >/dev/null
     line=$(tail -n 1 "$WORK/warm.txt")
@@ -118,6 +125,7 @@ run_wrk() {
         mid_pid=$!
     fi
     env "${common[@]}" SBS_THREADS="$THREADS" SBS_RESULT="$WORK/run.txt" \
+        SBS_5XX="$WORK/5xx.txt" SBS_LABEL="$store $label" \
         taskset -c "$CLIENT_CORE" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency \
         -s bench/side_by_side.lua "$url" | sed 's/^/   /'
     [ -n "$mid_pid" ] && wait "$mid_pid"
@@ -134,6 +142,9 @@ quiet
 OPENSSL_VERIFY=$(taskset -c "$SERVER_CORE" openssl speed -seconds 3 ecdsap256 2>/dev/null |
     awk '/nistp256/ && $NF ~ /^[0-9.]+$/ {v = $NF} END {printf "%.0f", v}')
 echo "openssl speed ecdsap256: $OPENSSL_VERIFY verifications per second"
+echo "== one argon2id hash with the server's parameters on core $SERVER_CORE"
+quiet
+ARGON2=$(taskset -c "$SERVER_CORE" "$CLIENT" argon2-bench | tee /dev/stderr | awk '{print $(NF-2)}')
 
 hyper_run() {
     start_hyper
@@ -164,7 +175,8 @@ for store in $STORES; do
     echo "== $store: fixtures"
     "$CLIENT" side-by-side-setup --db "$url" --out "$WORK/$store" --audience "$base/oauth/token" \
         --ec-key "$WORK/client-key.pem" --holders "$HOLDERS" --warm-holders "$WARM_HOLDERS" \
-        --assertions "$ASSERTIONS" --warm-assertions "$WARM_ASSERTIONS"
+        --assertions "$ASSERTIONS" --warm-assertions "$WARM_ASSERTIONS" \
+        --sign-ins "$SIGN_INS" --sign-in-sets 4
     f="$WORK/$store"
 
     # The lock check runs 4 s into the measured token-check run.
@@ -180,6 +192,19 @@ for store in $STORES; do
     run_wrk "$store" "self-lock" "$base/v1/lock-requests" SBS_METHOD=POST SBS_PATH=/v1/lock-requests \
         SBS_LINE_AS=bearer SBS_CONTENT_TYPE=application/json SBS_BODY='{"reason": "side by side"}' \
         SBS_LINES="$f/holders.txt" -- SBS_LINES="$f/holders_warm.txt"
+    # Sign-ins: at $CONNECTIONS connections (fixture sets 0 and 1), then at $ARGON2_CONNECTIONS (sets 2 and 3).
+    set=0
+    for c in "$CONNECTIONS" "$ARGON2_CONNECTIONS"; do
+        suffix=
+        [ "$c" != "$CONNECTIONS" ] && suffix=" @$c"
+        CONNECTIONS=$c run_wrk "$store" "sign-in password$suffix" "$base/v1/holder-sessions" SBS_METHOD=POST \
+            SBS_LINE_AS=sign_in SBS_PASSWORD="$(cat "$f/sign_in_password")" SBS_LINES="$f/sign_ins_$((set + 1)).txt" \
+            -- SBS_LINES="$f/sign_ins_$set.txt"
+        CONNECTIONS=$c run_wrk "$store" "sign-in code$suffix" "$base/v1/holder-sessions" SBS_METHOD=POST \
+            SBS_LINE_AS=code SBS_CODE="$(cat "$f/sign_in_code")" SBS_LINES="$f/codes_$((set + 1)).txt" \
+            -- SBS_LINES="$f/codes_$set.txt"
+        set=$((set + 2))
+    done
     cp "$WORK/serve.log" "$WORK/serve-$store.log"
     errors=$(grep -c '"level":"ERROR"' "$WORK/serve.log" || true)
     [ "$errors" != 0 ] && echo "   (the server logged $errors errors: $WORK/serve-$store.log)"
@@ -189,28 +214,29 @@ psql -X -q -d postgres -c "DROP DATABASE IF EXISTS dinhdanh_bench_sbs" >/dev/nul
 
 # ---------------------------------------------------------------------------------------------------------
 # The tables. Result fields (after STORE and the path label, which has spaces): rps ok/s p50 p99 requests
-# 2xx 3xx 4xx 5xx 401 429 socket_errors reused.
+# 2xx 3xx 4xx 5xx 401 429 socket_errors reused 503.
 echo
 echo "== side by side (ratios to the bare hyper run just before the store's runs)"
-awk -v lib="$LIB_VERIFY" -v ossl="$OPENSSL_VERIFY" '
-function field(i) { return $(NF - 13 + i) }
+awk -v lib="$LIB_VERIFY" -v ossl="$OPENSSL_VERIFY" -v argon2="$ARGON2" -v a2c="$ARGON2_CONNECTIONS" '
+function field(i) { return $(NF - 14 + i) }
 {
-    store = $1; label = $2; for (i = 3; i <= NF - 13; i++) label = label " " $i
+    store = $1; label = $2; for (i = 3; i <= NF - 14; i++) label = label " " $i
     if (label ~ /warm-up$/) next
     rps = field(1); ok = field(2); p50 = field(3); p99 = field(4)
     if (store ~ /^hyper-/) { h = substr(store, 7); hr[h] = rps; h50[h] = p50; h99[h] = p99; name = "bare hyper (before " h ")" }
     else { h = store; name = store }
-    rows[++n] = sprintf("| %-27s | %-15s | %9.0f | %9.0f | %7.2f ms | %7.2f ms | %6.1f%% | %5.1f× | %5.1f× |",
+    rows[++n] = sprintf("| %-27s | %-20s | %9.0f | %9.0f | %7.2f ms | %7.2f ms | %6.1f%% | %5.1f× | %5.1f× |",
         name, label, rps, ok, p50, p99, 100 * ok / hr[h], p50 / h50[h], p99 / h99[h])
     key = store "|" label; okr[key] = ok; rp99[key] = p99; ratio[key] = ok / hr[h]
     stores[store] = 1
 }
 END {
-    print "| server                      | path            |     req/s |    2xx/s |       p50 |       p99 | 2xx/s ÷ hyper | p50 × hyper | p99 × hyper |"
-    print "|-----------------------------|-----------------|----------:|---------:|----------:|----------:|------:|------:|------:|"
+    print "| server                      | path                 |     req/s |    2xx/s |       p50 |       p99 | 2xx/s ÷ hyper | p50 × hyper | p99 × hyper |"
+    print "|-----------------------------|----------------------|----------:|---------:|----------:|----------:|------:|------:|------:|"
     for (i = 1; i <= n; i++) print rows[i]
     print ""
     printf "ES256 verification on one core: jsonwebtoken %.0f/s, OpenSSL %.0f/s\n", lib, ossl
+    printf "argon2id on one core (the server has one argon2 worker per core it may run on): %.1f/s\n", argon2
     print ""
     print "== targets"
     for (s in stores) {
@@ -223,15 +249,23 @@ END {
         if (k in okr) printf "%-8s private_key_jwt ≥ 70%% of jsonwebtoken, ≥ 50%% of OpenSSL: %.0f/s = %.1f%% and %.1f%%: %s\n", s, okr[k], 100 * okr[k] / lib, 100 * okr[k] / ossl, (okr[k] >= 0.7 * lib && okr[k] >= 0.5 * ossl) ? "met" : "not met"
         k = s "|self-lock"
         if (k in okr) printf "%-8s self-lock ≥ 2,000/s: %.0f/s: %s\n", s, okr[k], okr[k] >= 2000 ? "met" : "not met"
+        # Password step: one argon2 verification and one hash (the code); code step: one verification.
+        for (c = 1; c <= 2; c++) {
+            suffix = c == 1 ? "" : " @" a2c
+            k = s "|sign-in password" suffix
+            if (k in okr) printf "%-8s sign-in password%s ≥ 90%% of the argon2id bound (%.1f/s: 2 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2 / 2, okr[k], 200 * okr[k] / argon2, okr[k] >= 0.9 * argon2 / 2 ? "met" : "not met"
+            k = s "|sign-in code" suffix
+            if (k in okr) printf "%-8s sign-in code%s ≥ 90%% of the argon2id bound (%.1f/s: 1 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2, okr[k], 100 * okr[k] / argon2, okr[k] >= 0.9 * argon2 ? "met" : "not met"
+        }
     }
 }' "$RESULTS"
 
 echo
 echo "== answers by status (every run, warm-ups included; reused = times a wrk thread ran out of its fixtures)"
-printf '| %-32s | %9s | %9s | %5s | %7s | %5s | %5s | %5s | %6s | %6s |\n' run requests 2xx 3xx 4xx 401 429 5xx socket reused
-awk '{ label = $1; for (i = 2; i <= NF - 13; i++) label = label " " $i
-       printf "| %-32s | %9d | %9d | %5d | %7d | %5d | %5d | %5d | %6d | %6d |\n", label, $(NF-8), $(NF-7), $(NF-6), $(NF-5), $(NF-3), $(NF-2), $(NF-4), $(NF-1), $NF }' "$RESULTS"
-fives=$(awk '{ s += $(NF-4) } END { print s + 0 }' "$RESULTS")
+printf '| %-32s | %9s | %9s | %5s | %7s | %5s | %5s | %5s | %5s | %6s | %6s |\n' run requests 2xx 3xx 4xx 401 429 5xx 503 socket reused
+awk '{ label = $1; for (i = 2; i <= NF - 14; i++) label = label " " $i
+       printf "| %-32s | %9d | %9d | %5d | %7d | %5d | %5d | %5d | %5d | %6d | %6d |\n", label, $(NF-9), $(NF-8), $(NF-7), $(NF-6), $(NF-4), $(NF-3), $(NF-5), $NF, $(NF-2), $(NF-1) }' "$RESULTS"
+fives=$(awk '{ s += $(NF-5) } END { print s + 0 }' "$RESULTS")
 echo
 echo "== lock in the middle of a run (GET /v1/me with session B; lock with session A; B and A again)"
 status=0
@@ -245,7 +279,8 @@ for line in "${LOCK_CHECK[@]}"; do
     echo "$store: before $before, lock $locked, next request of B $after_b, of A $after_a: $verdict"
 done
 if [ "$fives" != 0 ]; then
-    echo "FAILED: $fives answers were 5xx"
+    echo "FAILED: $fives answers were 5xx; the first of each wrk thread:"
+    cut -c1-300 "$WORK/5xx.txt" | sed 's/^/   /'
     status=1
 else
     echo "no 5xx answer in any run"

@@ -20,6 +20,12 @@
 //! (`check_holder`), and ES256 client assertions of a `private_key_jwt` client, each with its own `jti`
 //! (`assertions_warm.txt`, `assertions.txt`), signed with the P-256 key in `--ec-key` (PKCS#8 PEM).
 //!
+//! For sign-ins, `--sign-in-sets` sets of `--sign-ins` holders whose password is `SIGN_IN_PASSWORD`
+//! (`sign_ins_K.txt`: their identification numbers) and as many sets of other holders with a sign-in challenge
+//! already sent whose code is `SIGN_IN_CODE` (`codes_K.txt`: the challenges' ids).
+//!
+//! `argon2-bench`: times one argon2id hash with the server's parameters (the argon2id bound of sign-ins).
+//!
 //! `verify-bench`: times one ES256 verification with the library the server uses (jsonwebtoken), as the token
 //! endpoint checks a client assertion.
 
@@ -95,6 +101,17 @@ enum Cmd {
         warm_assertions: usize,
         #[arg(long, default_value_t = 100_000)]
         assertions: usize,
+        /// How many sets of sign-in fixtures (each used by one wrk run: a warm-up or a measured run).
+        #[arg(long, default_value_t = 4)]
+        sign_in_sets: usize,
+        #[arg(long, default_value_t = 2_000)]
+        sign_ins: usize,
+    },
+    /// Times one argon2id hash of a secret with the server's parameters and workers (a verification costs the
+    /// same: it recomputes the hash).
+    Argon2Bench {
+        #[arg(long, default_value_t = 40)]
+        iterations: usize,
     },
     VerifyBench {
         #[arg(long)]
@@ -111,6 +128,16 @@ fn tag() -> u32 {
 
 /// `n` active accounts with one live session each; returns the accounts and the sessions' tokens.
 async fn holders(store: &Store, run: u32, n: usize) -> Result<(Vec<Account>, Vec<String>)> {
+    holders_with_password(store, run, n, "unused").await
+}
+
+/// [`holders`], each account with `password_hash` as its password's hash.
+async fn holders_with_password(
+    store: &Store,
+    run: u32,
+    n: usize,
+    password_hash: &str,
+) -> Result<(Vec<Account>, Vec<String>)> {
     let now = Utc::now();
     let provinces = ProvinceTable::builtin();
     // Identification numbers: province 001, a man born in 1990 (digit 0, year 90); the run tag keeps them apart.
@@ -126,7 +153,7 @@ async fn holders(store: &Store, run: u32, n: usize) -> Result<(Vec<Account>, Vec
                 status: AccountStatus::Active,
                 phone: Some(PhoneNumber::parse(&format!("09{:08}", i)).unwrap()),
                 email: Some(Email::parse(&format!("holder{i}@example.vn")).unwrap()),
-                password_hash: "unused".into(),
+                password_hash: password_hash.into(),
                 created_at: now,
                 activated_at: Some(now),
             }
@@ -357,6 +384,10 @@ async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool) -> Result<()> {
     Ok(())
 }
 
+/// The password of the sign-in holders of `side-by-side-setup`, and the code of their pending challenges.
+const SIGN_IN_PASSWORD: &str = "hoa sen nở trên hồ tây";
+const SIGN_IN_CODE: &str = "123456";
+
 /// `n` ES256 client assertions of `client_id` for `audience`, each with its own `jti`, valid for 30 minutes
 /// (the server accepts at most an hour), signed on every core.
 fn assertions(key: &jsonwebtoken::EncodingKey, kid: &str, client_id: &str, audience: &str, n: usize) -> Vec<String> {
@@ -412,6 +443,8 @@ async fn run_side_by_side_setup(
     measured_holders: usize,
     warm_assertions: usize,
     measured_assertions: usize,
+    sign_in_sets: usize,
+    sign_ins: usize,
 ) -> Result<()> {
     let store = Store::connect(db).await?;
     let run = tag();
@@ -475,8 +508,37 @@ async fn run_side_by_side_setup(
     tx.insert_access_token(&me_hash, &secret_client.id, &scopes, now, later).await?;
     tx.commit().await?;
 
-    // Holders: the warm-up's, the measured run's, and one more with two sessions for the lock check.
-    let (accounts, mut tokens) = holders(&store, run, warm_holders + measured_holders + 1).await?;
+    // Holders: the self-lock warm-up's, the measured run's, one more with two sessions for the lock check, then
+    // the sign-in holders (password step, then code step; warm-up and measured each).
+    let locking = warm_holders + measured_holders + 1;
+    let signing = 2 * sign_in_sets * sign_ins;
+    let password_hash =
+        dinhdanh_server::secrets::hash_secret(SIGN_IN_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (mut accounts, mut tokens) = holders_with_password(&store, run, locking + signing, &password_hash).await?;
+    tokens.truncate(locking);
+    let signers = accounts.split_off(locking);
+    let code_hash =
+        dinhdanh_server::secrets::hash_secret(SIGN_IN_CODE.into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (starters, coders) = signers.split_at(sign_in_sets * sign_ins);
+    let mut tx = store.begin().await?;
+    let mut challenges = Vec::with_capacity(coders.len());
+    for (i, account) in coders.iter().enumerate() {
+        let id = format!("{:08x}-0000-4000-8000-{:012x}", run, i);
+        tx.insert_holder_sign_in(&dinhdanh_store::NewHolderSignIn {
+            id: id.clone(),
+            account_id: account.id.clone(),
+            code_hash: code_hash.clone(),
+            channel: dinhdanh_domain::Channel::Sms,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            purpose: dinhdanh_domain::account::SignInPurpose::SignIn,
+        })
+        .await?;
+        challenges.push(id);
+    }
+    tx.commit().await?;
+    let id_numbers: Vec<String> =
+        starters.iter().map(|a| a.identity_key.as_str().trim_start_matches("CID:").to_owned()).collect();
     let checked = accounts.last().context("no holders")?;
     let (second, second_hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
     let mut tx = store.begin().await?;
@@ -499,6 +561,12 @@ async fn run_side_by_side_setup(
     write_lines(out.join("holders.txt"), &measured)?;
     write_lines(out.join("assertions_warm.txt"), &all[..warm_assertions])?;
     write_lines(out.join("assertions.txt"), &all[warm_assertions..])?;
+    for k in 0..sign_in_sets {
+        write_lines(out.join(format!("sign_ins_{k}.txt")), &id_numbers[k * sign_ins..(k + 1) * sign_ins])?;
+        write_lines(out.join(format!("codes_{k}.txt")), &challenges[k * sign_ins..(k + 1) * sign_ins])?;
+    }
+    std::fs::write(out.join("sign_in_password"), SIGN_IN_PASSWORD)?;
+    std::fs::write(out.join("sign_in_code"), SIGN_IN_CODE)?;
     println!(
         "fixtures in {}: {} + {} holders, {} + {} assertions",
         out.display(),
@@ -540,9 +608,51 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::SelfLock { db, base, holders, concurrency } => run_self_lock(&db, &base, holders, concurrency).await,
         Cmd::Bulk { db, base, accounts, analyze } => run_bulk(&db, &base, accounts, analyze).await,
-        Cmd::SideBySideSetup { db, out, audience, ec_key, warm_holders, holders, warm_assertions, assertions } => {
-            run_side_by_side_setup(&db, &out, &audience, &ec_key, warm_holders, holders, warm_assertions, assertions)
-                .await
+        Cmd::SideBySideSetup {
+            db,
+            out,
+            audience,
+            ec_key,
+            warm_holders,
+            holders,
+            warm_assertions,
+            assertions,
+            sign_in_sets,
+            sign_ins,
+        } => {
+            run_side_by_side_setup(
+                &db,
+                &out,
+                &audience,
+                &ec_key,
+                warm_holders,
+                holders,
+                warm_assertions,
+                assertions,
+                sign_in_sets,
+                sign_ins,
+            )
+            .await
+        }
+        Cmd::Argon2Bench { iterations } => {
+            let mut times = Vec::with_capacity(iterations);
+            for i in 0..iterations + 2 {
+                let started = Instant::now();
+                dinhdanh_server::secrets::hash_secret(format!("secret {i}"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                if i >= 2 {
+                    times.push(started.elapsed());
+                }
+            }
+            times.sort();
+            let median = times[times.len() / 2].as_secs_f64();
+            println!(
+                "argon2id hash (server parameters): {:.2} ms median, {:.1} per second",
+                median * 1e3,
+                1.0 / median
+            );
+            Ok(())
         }
         Cmd::VerifyBench { ec_key, iterations } => run_verify_bench(&ec_key, iterations),
     }
