@@ -11,6 +11,8 @@
 --                                 sign_in    a holder's sign-in start, LINE the identification number and
 --                                            SBS_PASSWORD the password
 --                                 code       the code step of the sign-in challenge LINE, SBS_CODE the code
+--                                 register   a citizen's registration, LINE the identification number (the
+--                                            registry's Nguyễn Văn Hùng, male, 1990-01-01), SBS_PASSWORD
 --                               when a thread has used all its lines it starts again ("reused" counts how often)
 --   SBS_THREADS                 wrk's -t, so that each thread takes its own share of the lines
 --   SBS_RESULT                  where to append the result line
@@ -80,6 +82,11 @@ function request()
         headers["Content-Type"] = "application/json"
         body = '{"holder_kind": "citizen", "id_number": "' .. line .. '", "password": "'
             .. os.getenv("SBS_PASSWORD") .. '"}'
+    elseif line_as == "register" then
+        headers["Content-Type"] = "application/json"
+        body = '{"holder_kind": "citizen", "id_number": "' .. line .. '", "full_name": "Nguyễn Văn Hùng", '
+            .. '"date_of_birth": "1990-01-01", "gender": "male", "email": "r' .. line .. '@example.vn", '
+            .. '"password": "' .. os.getenv("SBS_PASSWORD") .. '"}'
     elseif line_as == "code" then
         headers["Content-Type"] = "application/json"
         target = "/v1/holder-sessions/" .. line .. "/verify"

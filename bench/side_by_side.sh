@@ -14,7 +14,8 @@
 # with a client secret (HTTP Basic), client_credentials with private_key_jwt (ES256, each assertion used once:
 # the warm-up has its own), and holders' self-locks (POST /v1/lock-requests, each holder's session used once:
 # the warm-up has its own holders), and holders' sign-ins against the argon2id bound (the password step, then
-# the code step of challenges already sent; registrations are not measured yet). Fixtures are written straight to the database by
+# the code step of challenges already sent) and citizens' registrations (a password hash and an activation
+# code hash each). PATHS="token secret" measures only those. Fixtures are written straight to the database by
 # `crates/dinhdanh/examples/locks_bench.rs side-by-side-setup`. Also measured on core 0: one ES256 verification
 # with jsonwebtoken (the server's library) and with `openssl speed ecdsap256`.
 #
@@ -27,6 +28,8 @@ WARMUP=${WARMUP:-3s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 STORES=${STORES:-sqlite postgres}
+# Which dinhdanh paths to measure: token secret jwt lock signin register.
+PATHS=${PATHS:-token secret jwt lock signin register}
 HYPER_PORT=${HYPER_PORT:-18490}
 PORT=${PORT:-18491}
 SERVER_CORE=${SERVER_CORE:-0}
@@ -146,6 +149,8 @@ echo "== one argon2id hash with the server's parameters on core $SERVER_CORE"
 quiet
 ARGON2=$(taskset -c "$SERVER_CORE" "$CLIENT" argon2-bench | tee /dev/stderr | awk '{print $(NF-2)}')
 
+want() { [[ " $PATHS " == *" $1 "* ]]; }
+
 hyper_run() {
     start_hyper
     run_wrk "hyper-$1" "GET /" "http://127.0.0.1:$HYPER_PORT/"
@@ -180,23 +185,28 @@ for store in $STORES; do
     f="$WORK/$store"
 
     # The lock check runs 4 s into the measured token-check run.
-    MID_RUN="lock_check $base $f/check_holder $WORK/lock-check-$store.txt" \
+    want token && MID_RUN="lock_check $base $f/check_holder $WORK/lock-check-$store.txt" \
         run_wrk "$store" "token check" "$base/v1/clients/me" SBS_AUTH="Bearer $(cat "$f/me_token")"
-    LOCK_CHECK+=("$store $(cat "$WORK/lock-check-$store.txt")")
+    want token && LOCK_CHECK+=("$store $(cat "$WORK/lock-check-$store.txt")")
 
-    run_wrk "$store" "client secret" "$base/oauth/token" SBS_METHOD=POST SBS_PATH=/oauth/token \
+    want secret && run_wrk "$store" "client secret" "$base/oauth/token" SBS_METHOD=POST SBS_PATH=/oauth/token \
         SBS_AUTH="$(cat "$f/secret_basic")" SBS_CONTENT_TYPE=application/x-www-form-urlencoded \
         SBS_BODY=grant_type=client_credentials
-    run_wrk "$store" "private_key_jwt" "$base/oauth/token" SBS_METHOD=POST SBS_PATH=/oauth/token \
+    want jwt && run_wrk "$store" "private_key_jwt" "$base/oauth/token" SBS_METHOD=POST SBS_PATH=/oauth/token \
         SBS_LINE_AS=assertion SBS_LINES="$f/assertions.txt" -- SBS_LINES="$f/assertions_warm.txt"
-    run_wrk "$store" "self-lock" "$base/v1/lock-requests" SBS_METHOD=POST SBS_PATH=/v1/lock-requests \
+    want lock && run_wrk "$store" "self-lock" "$base/v1/lock-requests" SBS_METHOD=POST SBS_PATH=/v1/lock-requests \
         SBS_LINE_AS=bearer SBS_CONTENT_TYPE=application/json SBS_BODY='{"reason": "side by side"}' \
         SBS_LINES="$f/holders.txt" -- SBS_LINES="$f/holders_warm.txt"
     # Sign-ins: at $CONNECTIONS connections (fixture sets 0 and 1), then at $ARGON2_CONNECTIONS (sets 2 and 3).
+    # Registrations the same way.
     set=0
     for c in "$CONNECTIONS" "$ARGON2_CONNECTIONS"; do
         suffix=
         [ "$c" != "$CONNECTIONS" ] && suffix=" @$c"
+        want register && CONNECTIONS=$c run_wrk "$store" "registration$suffix" "$base/v1/accounts" SBS_METHOD=POST \
+            SBS_LINE_AS=register SBS_PASSWORD="$(cat "$f/sign_in_password")" \
+            SBS_LINES="$f/registrations_$((set + 1)).txt" -- SBS_LINES="$f/registrations_$set.txt"
+        want signin || { set=$((set + 2)); continue; }
         CONNECTIONS=$c run_wrk "$store" "sign-in password$suffix" "$base/v1/holder-sessions" SBS_METHOD=POST \
             SBS_LINE_AS=sign_in SBS_PASSWORD="$(cat "$f/sign_in_password")" SBS_LINES="$f/sign_ins_$((set + 1)).txt" \
             -- SBS_LINES="$f/sign_ins_$set.txt"
@@ -254,6 +264,8 @@ END {
             suffix = c == 1 ? "" : " @" a2c
             k = s "|sign-in password" suffix
             if (k in okr) printf "%-8s sign-in password%s ≥ 90%% of the argon2id bound (%.1f/s: 2 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2 / 2, okr[k], 200 * okr[k] / argon2, okr[k] >= 0.9 * argon2 / 2 ? "met" : "not met"
+            k = s "|registration" suffix
+            if (k in okr) printf "%-8s registration%s ≥ 90%% of the argon2id bound (%.1f/s: 2 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2 / 2, okr[k], 200 * okr[k] / argon2, okr[k] >= 0.9 * argon2 / 2 ? "met" : "not met"
             k = s "|sign-in code" suffix
             if (k in okr) printf "%-8s sign-in code%s ≥ 90%% of the argon2id bound (%.1f/s: 1 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2, okr[k], 100 * okr[k] / argon2, okr[k] >= 0.9 * argon2 ? "met" : "not met"
         }

@@ -24,6 +24,9 @@
 //! (`sign_ins_K.txt`: their identification numbers) and as many sets of other holders with a sign-in challenge
 //! already sent whose code is `SIGN_IN_CODE` (`codes_K.txt`: the challenges' ids).
 //!
+//! For registrations, as many sets of citizens in the population registry with no account yet
+//! (`registrations_K.txt`: their identification numbers; full name `Nguyễn Văn Hùng`, male, born 1990-01-01).
+//!
 //! `argon2-bench`: times one argon2id hash with the server's parameters (the argon2id bound of sign-ins).
 //!
 //! `verify-bench`: times one ES256 verification with the library the server uses (jsonwebtoken), as the token
@@ -539,6 +542,28 @@ async fn run_side_by_side_setup(
     tx.commit().await?;
     let id_numbers: Vec<String> =
         starters.iter().map(|a| a.identity_key.as_str().trim_start_matches("CID:").to_owned()).collect();
+    // Citizens to register: province 079, a man born in 1990; the run tag keeps the numbers apart.
+    let provinces = ProvinceTable::builtin();
+    let citizens: Vec<dinhdanh_domain::registry::CitizenRecord> = (0..sign_in_sets * sign_ins)
+        .map(|i| dinhdanh_domain::registry::CitizenRecord {
+            id_number: IdentificationNumber::parse(
+                &format!("079090{:06}", (run as usize * 1000 + i) % 1_000_000),
+                &provinces,
+            )
+            .unwrap(),
+            full_name: FullName::parse("Nguyễn Văn Hùng").unwrap(),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+            gender: dinhdanh_domain::Gender::Male,
+            place_of_origin: None,
+            permanent_residence: None,
+            card_status: dinhdanh_domain::registry::CardStatus::Valid,
+            died_on: None,
+        })
+        .collect();
+    for chunk in citizens.chunks(5000) {
+        store.upsert_citizens(chunk, now).await?;
+    }
+    let to_register: Vec<String> = citizens.iter().map(|c| c.id_number.as_str().to_owned()).collect();
     let checked = accounts.last().context("no holders")?;
     let (second, second_hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
     let mut tx = store.begin().await?;
@@ -564,6 +589,7 @@ async fn run_side_by_side_setup(
     for k in 0..sign_in_sets {
         write_lines(out.join(format!("sign_ins_{k}.txt")), &id_numbers[k * sign_ins..(k + 1) * sign_ins])?;
         write_lines(out.join(format!("codes_{k}.txt")), &challenges[k * sign_ins..(k + 1) * sign_ins])?;
+        write_lines(out.join(format!("registrations_{k}.txt")), &to_register[k * sign_ins..(k + 1) * sign_ins])?;
     }
     std::fs::write(out.join("sign_in_password"), SIGN_IN_PASSWORD)?;
     std::fs::write(out.join("sign_in_code"), SIGN_IN_CODE)?;
