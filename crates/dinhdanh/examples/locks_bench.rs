@@ -12,6 +12,25 @@
 //!
 //! `bulk`: files one order naming `--accounts` accounts, has a reviewer claim and forward it, and times the
 //! supervisor's approval, which applies the whole order in one transaction.
+//!
+//! `side-by-side-setup` (for `bench/side_by_side.sh`): writes the fixtures of the wrk runs straight to the
+//! database and their credentials to files in `--out`: an organization's access token (`me_token`), a
+//! `client_secret` client's HTTP Basic header (`secret_basic`), holders' session tokens for the warm-up and the
+//! measured self-lock runs (`holders_warm.txt`, `holders.txt`, one per line), two sessions of one more holder
+//! (`check_holder`), and ES256 client assertions of a `private_key_jwt` client, each with its own `jti`
+//! (`assertions_warm.txt`, `assertions.txt`), signed with the P-256 key in `--ec-key` (PKCS#8 PEM).
+//!
+//! For sign-ins, `--sign-in-sets` sets of `--sign-ins` holders whose password is `SIGN_IN_PASSWORD`
+//! (`sign_ins_K.txt`: their identification numbers) and as many sets of other holders with a sign-in challenge
+//! already sent whose code is `SIGN_IN_CODE` (`codes_K.txt`: the challenges' ids).
+//!
+//! For registrations, as many sets of citizens in the population registry with no account yet
+//! (`registrations_K.txt`: their identification numbers; full name `Nguyễn Văn Hùng`, male, born 1990-01-01).
+//!
+//! `argon2-bench`: times one argon2id hash with the server's parameters (the argon2id bound of sign-ins).
+//!
+//! `verify-bench`: times one ES256 verification with the library the server uses (jsonwebtoken), as the token
+//! endpoint checks a client assertion.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -24,7 +43,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use dinhdanh_domain::account::HolderKind;
 use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
-use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
+use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
 use dinhdanh_domain::officer::{Officer, OfficerStatus};
 use dinhdanh_domain::organization::Organization;
 use dinhdanh_domain::{
@@ -65,6 +84,44 @@ enum Cmd {
         #[arg(long)]
         analyze: bool,
     },
+    SideBySideSetup {
+        #[arg(long)]
+        db: String,
+        /// Where the credentials files go.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The `aud` of the client assertions: the token endpoint's URL as the client reaches it.
+        #[arg(long)]
+        audience: String,
+        /// The `private_key_jwt` client's P-256 private key (PKCS#8 PEM).
+        #[arg(long)]
+        ec_key: std::path::PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        warm_holders: usize,
+        #[arg(long, default_value_t = 40_000)]
+        holders: usize,
+        #[arg(long, default_value_t = 20_000)]
+        warm_assertions: usize,
+        #[arg(long, default_value_t = 100_000)]
+        assertions: usize,
+        /// How many sets of sign-in fixtures (each used by one wrk run: a warm-up or a measured run).
+        #[arg(long, default_value_t = 4)]
+        sign_in_sets: usize,
+        #[arg(long, default_value_t = 2_000)]
+        sign_ins: usize,
+    },
+    /// Times one argon2id hash of a secret with the server's parameters and workers (a verification costs the
+    /// same: it recomputes the hash).
+    Argon2Bench {
+        #[arg(long, default_value_t = 40)]
+        iterations: usize,
+    },
+    VerifyBench {
+        #[arg(long)]
+        ec_key: std::path::PathBuf,
+        #[arg(long, default_value_t = 20_000)]
+        iterations: usize,
+    },
 }
 
 /// A run tag, so that fixtures of several runs on one database do not collide.
@@ -74,6 +131,16 @@ fn tag() -> u32 {
 
 /// `n` active accounts with one live session each; returns the accounts and the sessions' tokens.
 async fn holders(store: &Store, run: u32, n: usize) -> Result<(Vec<Account>, Vec<String>)> {
+    holders_with_password(store, run, n, "unused").await
+}
+
+/// [`holders`], each account with `password_hash` as its password's hash.
+async fn holders_with_password(
+    store: &Store,
+    run: u32,
+    n: usize,
+    password_hash: &str,
+) -> Result<(Vec<Account>, Vec<String>)> {
     let now = Utc::now();
     let provinces = ProvinceTable::builtin();
     // Identification numbers: province 001, a man born in 1990 (digit 0, year 90); the run tag keeps them apart.
@@ -89,7 +156,7 @@ async fn holders(store: &Store, run: u32, n: usize) -> Result<(Vec<Account>, Vec
                 status: AccountStatus::Active,
                 phone: Some(PhoneNumber::parse(&format!("09{:08}", i)).unwrap()),
                 email: Some(Email::parse(&format!("holder{i}@example.vn")).unwrap()),
-                password_hash: "unused".into(),
+                password_hash: password_hash.into(),
                 created_at: now,
                 activated_at: Some(now),
             }
@@ -320,10 +387,299 @@ async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool) -> Result<()> {
     Ok(())
 }
 
+/// The password of the sign-in holders of `side-by-side-setup`, and the code of their pending challenges.
+const SIGN_IN_PASSWORD: &str = "hoa sen nở trên hồ tây";
+const SIGN_IN_CODE: &str = "123456";
+
+/// `n` ES256 client assertions of `client_id` for `audience`, each with its own `jti`, valid for 30 minutes
+/// (the server accepts at most an hour), signed on every core.
+fn assertions(key: &jsonwebtoken::EncodingKey, kid: &str, client_id: &str, audience: &str, n: usize) -> Vec<String> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    let now = Utc::now().timestamp();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let prefix = uuid_like();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (header, prefix) = (&header, &prefix);
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| {
+                            let claims = json!({"iss": client_id, "sub": client_id, "aud": audience,
+                                "iat": now, "exp": now + 1800, "jti": format!("{prefix}-{i}")});
+                            jsonwebtoken::encode(header, &claims, key).expect("sign an assertion")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("signing thread")).collect()
+    })
+}
+
+/// A prefix that keeps `jti`s of separate runs apart.
+fn uuid_like() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
+
+/// The public JWK of a P-256 private key, as the server checks and stores a registered key.
+fn public_jwk(key: &jsonwebtoken::EncodingKey) -> Result<dinhdanh_server::service::clients::PublicJwk> {
+    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(key, jsonwebtoken::Algorithm::ES256)?;
+    dinhdanh_server::service::clients::parse_public_jwk(&serde_json::to_value(&jwk)?).map_err(anyhow::Error::msg)
+}
+
+fn write_lines(path: std::path::PathBuf, lines: &[String]) -> Result<()> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_side_by_side_setup(
+    db: &str,
+    out: &std::path::Path,
+    audience: &str,
+    ec_key: &std::path::Path,
+    warm_holders: usize,
+    measured_holders: usize,
+    warm_assertions: usize,
+    measured_assertions: usize,
+    sign_in_sets: usize,
+    sign_ins: usize,
+) -> Result<()> {
+    let store = Store::connect(db).await?;
+    let run = tag();
+    let now = Utc::now();
+    let later = now + chrono::Duration::hours(8);
+    let organization = Organization {
+        id: format!("org-sbs-{run}"),
+        code: format!("SBS-{run}"),
+        name: "Side by side".into(),
+        kind: OrganizationKind::ProsecutingAgency,
+        parent_id: None,
+        status: OrganizationStatus::Active,
+        contact_email: None,
+        contact_phone: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let scopes: BTreeSet<Scope> = [Scope::LocksRequest].into_iter().collect();
+    let client = |id: String, auth_method| ApiClient {
+        id,
+        organization_id: organization.id.clone(),
+        name: "side by side".into(),
+        auth_method,
+        scopes: scopes.clone(),
+        status: ClientStatus::Active,
+        created_at: now,
+        revoked_at: None,
+    };
+    let secret_client = client(format!("sbs-secret-{run}"), ClientAuthMethod::ClientSecret);
+    let jwt_client = client(format!("sbs-jwt-{run}"), ClientAuthMethod::PrivateKeyJwt);
+    let (secret, _) = new_token(dinhdanh_server::service::clients::CLIENT_SECRET_PREFIX);
+    let secret_credential = ClientCredential {
+        id: format!("sbs-secret-credential-{run}"),
+        client_id: secret_client.id.clone(),
+        kind: CredentialKind::Secret,
+        key_id: None,
+        material: dinhdanh_server::secrets::server_secret_digest(&secret),
+        created_at: now,
+        revoked_at: None,
+    };
+    let pem = std::fs::read(ec_key).with_context(|| format!("reading {}", ec_key.display()))?;
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem)?;
+    let jwk = public_jwk(&key)?;
+    let jwk_credential = ClientCredential {
+        id: format!("sbs-jwk-credential-{run}"),
+        client_id: jwt_client.id.clone(),
+        kind: CredentialKind::Jwk,
+        key_id: Some(jwk.kid.clone()),
+        material: jwk.public.to_string(),
+        created_at: now,
+        revoked_at: None,
+    };
+    let (me_token, me_hash) = new_token(dinhdanh_server::auth::ACCESS_TOKEN_PREFIX);
+    let mut tx = store.begin().await?;
+    tx.insert_organization(&organization).await?;
+    for c in [&secret_client, &jwt_client] {
+        tx.insert_api_client(c).await?;
+    }
+    tx.insert_client_credential(&secret_credential).await?;
+    tx.insert_client_credential(&jwk_credential).await?;
+    tx.insert_access_token(&me_hash, &secret_client.id, &scopes, now, later).await?;
+    tx.commit().await?;
+
+    // Holders: the self-lock warm-up's, the measured run's, one more with two sessions for the lock check, then
+    // the sign-in holders (password step, then code step; warm-up and measured each).
+    let locking = warm_holders + measured_holders + 1;
+    let signing = 2 * sign_in_sets * sign_ins;
+    let password_hash =
+        dinhdanh_server::secrets::hash_secret(SIGN_IN_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (mut accounts, mut tokens) = holders_with_password(&store, run, locking + signing, &password_hash).await?;
+    tokens.truncate(locking);
+    let signers = accounts.split_off(locking);
+    let code_hash =
+        dinhdanh_server::secrets::hash_secret(SIGN_IN_CODE.into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (starters, coders) = signers.split_at(sign_in_sets * sign_ins);
+    let mut tx = store.begin().await?;
+    let mut challenges = Vec::with_capacity(coders.len());
+    for (i, account) in coders.iter().enumerate() {
+        let id = format!("{:08x}-0000-4000-8000-{:012x}", run, i);
+        tx.insert_holder_sign_in(&dinhdanh_store::NewHolderSignIn {
+            id: id.clone(),
+            account_id: account.id.clone(),
+            code_hash: code_hash.clone(),
+            channel: dinhdanh_domain::Channel::Sms,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            purpose: dinhdanh_domain::account::SignInPurpose::SignIn,
+        })
+        .await?;
+        challenges.push(id);
+    }
+    tx.commit().await?;
+    let id_numbers: Vec<String> =
+        starters.iter().map(|a| a.identity_key.as_str().trim_start_matches("CID:").to_owned()).collect();
+    // Citizens to register: province 079, a man born in 1990; the run tag keeps the numbers apart.
+    let provinces = ProvinceTable::builtin();
+    let citizens: Vec<dinhdanh_domain::registry::CitizenRecord> = (0..sign_in_sets * sign_ins)
+        .map(|i| dinhdanh_domain::registry::CitizenRecord {
+            id_number: IdentificationNumber::parse(
+                &format!("079090{:06}", (run as usize * 1000 + i) % 1_000_000),
+                &provinces,
+            )
+            .unwrap(),
+            full_name: FullName::parse("Nguyễn Văn Hùng").unwrap(),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+            gender: dinhdanh_domain::Gender::Male,
+            place_of_origin: None,
+            permanent_residence: None,
+            card_status: dinhdanh_domain::registry::CardStatus::Valid,
+            died_on: None,
+        })
+        .collect();
+    for chunk in citizens.chunks(5000) {
+        store.upsert_citizens(chunk, now).await?;
+    }
+    let to_register: Vec<String> = citizens.iter().map(|c| c.id_number.as_str().to_owned()).collect();
+    let checked = accounts.last().context("no holders")?;
+    let (second, second_hash) = new_token(dinhdanh_server::auth::HOLDER_SESSION_PREFIX);
+    let mut tx = store.begin().await?;
+    tx.insert_holder_sessions_batch(&[(second_hash, checked.id.clone(), checked.level)], now, later).await?;
+    tx.commit().await?;
+    let first = tokens.pop().context("no holders")?;
+    let measured = tokens.split_off(warm_holders);
+
+    let started = Instant::now();
+    let all = assertions(&key, &jwk.kid, &jwt_client.id, audience, warm_assertions + measured_assertions);
+    println!("signed {} assertions in {:.1} s", all.len(), started.elapsed().as_secs_f64());
+
+    std::fs::create_dir_all(out)?;
+    let basic =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{secret}", secret_client.id));
+    std::fs::write(out.join("me_token"), &me_token)?;
+    std::fs::write(out.join("secret_basic"), format!("Basic {basic}"))?;
+    std::fs::write(out.join("check_holder"), format!("{first}\n{second}\n"))?;
+    write_lines(out.join("holders_warm.txt"), &tokens)?;
+    write_lines(out.join("holders.txt"), &measured)?;
+    write_lines(out.join("assertions_warm.txt"), &all[..warm_assertions])?;
+    write_lines(out.join("assertions.txt"), &all[warm_assertions..])?;
+    for k in 0..sign_in_sets {
+        write_lines(out.join(format!("sign_ins_{k}.txt")), &id_numbers[k * sign_ins..(k + 1) * sign_ins])?;
+        write_lines(out.join(format!("codes_{k}.txt")), &challenges[k * sign_ins..(k + 1) * sign_ins])?;
+        write_lines(out.join(format!("registrations_{k}.txt")), &to_register[k * sign_ins..(k + 1) * sign_ins])?;
+    }
+    std::fs::write(out.join("sign_in_password"), SIGN_IN_PASSWORD)?;
+    std::fs::write(out.join("sign_in_code"), SIGN_IN_CODE)?;
+    println!(
+        "fixtures in {}: {} + {} holders, {} + {} assertions",
+        out.display(),
+        tokens.len(),
+        measured.len(),
+        warm_assertions,
+        measured_assertions
+    );
+    Ok(())
+}
+
+/// One ES256 verification of a client assertion with jsonwebtoken, as the server makes it (a decoding key made
+/// from the registered JWK; signature and JSON claims, times and audience checked by hand afterwards).
+fn run_verify_bench(ec_key: &std::path::Path, iterations: usize) -> Result<()> {
+    let pem = std::fs::read(ec_key)?;
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem)?;
+    let jwk = public_jwk(&key)?;
+    let assertion = assertions(&key, &jwk.kid, "bench", "http://127.0.0.1/oauth/token", 1).remove(0);
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk.jwk)?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = Default::default();
+    for _ in 0..iterations / 10 {
+        jsonwebtoken::decode::<Value>(&assertion, &decoding, &validation)?;
+    }
+    let started = Instant::now();
+    for _ in 0..iterations {
+        jsonwebtoken::decode::<Value>(&assertion, &decoding, &validation)?;
+    }
+    let each = started.elapsed().as_secs_f64() / iterations as f64;
+    println!("jsonwebtoken ES256 verification: {:.1} us each, {:.0} per second", each * 1e6, 1.0 / each);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::SelfLock { db, base, holders, concurrency } => run_self_lock(&db, &base, holders, concurrency).await,
         Cmd::Bulk { db, base, accounts, analyze } => run_bulk(&db, &base, accounts, analyze).await,
+        Cmd::SideBySideSetup {
+            db,
+            out,
+            audience,
+            ec_key,
+            warm_holders,
+            holders,
+            warm_assertions,
+            assertions,
+            sign_in_sets,
+            sign_ins,
+        } => {
+            run_side_by_side_setup(
+                &db,
+                &out,
+                &audience,
+                &ec_key,
+                warm_holders,
+                holders,
+                warm_assertions,
+                assertions,
+                sign_in_sets,
+                sign_ins,
+            )
+            .await
+        }
+        Cmd::Argon2Bench { iterations } => {
+            let mut times = Vec::with_capacity(iterations);
+            for i in 0..iterations + 2 {
+                let started = Instant::now();
+                dinhdanh_server::secrets::hash_secret(format!("secret {i}"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                if i >= 2 {
+                    times.push(started.elapsed());
+                }
+            }
+            times.sort();
+            let median = times[times.len() / 2].as_secs_f64();
+            println!(
+                "argon2id hash (server parameters): {:.2} ms median, {:.1} per second",
+                median * 1e3,
+                1.0 / median
+            );
+            Ok(())
+        }
+        Cmd::VerifyBench { ec_key, iterations } => run_verify_bench(&ec_key, iterations),
     }
 }

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# dinhdanh side by side with a bare hyper "200 OK" server (issue 13, "Benchmarks"): the same client (wrk, pinned
+# to core 1, 2 threads × 64 connections, 10 s after a 3 s warm-up whose results are discarded) against a server
+# pinned to core 0: first bare hyper, then dinhdanh on SQLite, then bare hyper again, then dinhdanh on PostgreSQL.
+# Prints requests/s, p50 and p99 of each path and their ratios to the bare hyper run just before it (absolute
+# figures move between machines; the ratios compare), the answers by status (no 5xx allowed), a check that a
+# lock committed in the middle of a run refuses that holder's very next request, and the issue's targets.
+#
+#   bench/side_by_side.sh
+#   DURATION=30s CONNECTIONS=128 bench/side_by_side.sh
+#   STORES=sqlite bench/side_by_side.sh        # one store only
+#
+# Paths: the bearer-token check (GET /v1/clients/me with an organization's access token), client_credentials
+# with a client secret (HTTP Basic), client_credentials with private_key_jwt (ES256, each assertion used once:
+# the warm-up has its own), and holders' self-locks (POST /v1/lock-requests, each holder's session used once:
+# the warm-up has its own holders), and holders' sign-ins against the argon2id bound (the password step, then
+# the code step of challenges already sent) and citizens' registrations (a password hash and an activation
+# code hash each). PATHS="token secret" measures only those. Fixtures are written straight to the database by
+# `crates/dinhdanh/examples/locks_bench.rs side-by-side-setup`. Also measured on core 0: one ES256 verification
+# with jsonwebtoken (the server's library) and with `openssl speed ecdsap256`.
+#
+# Needs: cargo, curl, psql, openssl, taskset, wrk (installed with apt-get when missing) and a PostgreSQL server
+# at $PGHOST:$PGPORT (default 127.0.0.1:5432, user postgres, trust auth); PostgreSQL's own processes are not
+# pinned. Creates and drops the database dinhdanh_bench_sbs; work files go to $BENCH_DIR/side-by-side.
+set -euo pipefail
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-3s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+STORES=${STORES:-sqlite postgres}
+# Which dinhdanh paths to measure: token secret jwt lock signin register.
+PATHS=${PATHS:-token secret jwt lock signin register}
+HYPER_PORT=${HYPER_PORT:-18490}
+PORT=${PORT:-18491}
+SERVER_CORE=${SERVER_CORE:-0}
+CLIENT_CORE=${CLIENT_CORE:-1}
+# Fixtures used up by one request each; "reused" in the status table says when a run ran out of them.
+HOLDERS=${HOLDERS:-20000}
+WARM_HOLDERS=${WARM_HOLDERS:-8000}
+ASSERTIONS=${ASSERTIONS:-20000}
+WARM_ASSERTIONS=${WARM_ASSERTIONS:-8000}
+SIGN_INS=${SIGN_INS:-2000}
+# The argon2 paths are also run at this many connections: the server queues at most 32 argon2 jobs per core
+# it may run on, and answers 503 past them.
+ARGON2_CONNECTIONS=${ARGON2_CONNECTIONS:-16}
+
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null; then
+    echo "== installing wrk"
+    if command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    fi
+    command -v wrk >/dev/null || { echo "wrk is missing: install it (https://github.com/wg/wrk)" >&2; exit 1; }
+fi
+for tool in curl psql openssl taskset; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
+done
+if [ "$(nproc)" -lt 2 ]; then
+    echo "needs at least 2 cores (server on core $SERVER_CORE, wrk on core $CLIENT_CORE)" >&2
+    exit 1
+fi
+cargo build --release --locked -p hyper-ok -p dinhdanh --bin hyper-ok --bin dinhdanh --example locks_bench
+# Builds nothing more; gives quiet(), fresh_db() and the paths of the binaries.
+source bench/locks_common.sh
+HYPER=target/release/hyper-ok
+WORK="$BENCH_DIR/side-by-side"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+
+# Rate limits out of the way: every request comes from 127.0.0.1.
+CONFIG="$WORK/dinhdanh.toml"
+cat >"$CONFIG" <<'EOF'
+[rate_limit]
+public_per_minute = 1000000000
+public_burst = 1000000000
+ops_per_minute = 1000000000
+ops_burst = 1000000000
+api_per_minute = 1000000000
+api_burst = 1000000000
+EOF
+
+wait_ready() {
+    for _ in $(seq 1 200); do
+        curl -s -o /dev/null "$1" && return
+        sleep 0.1
+    done
+    echo "the server at $1 did not start" >&2
+    exit 1
+}
+
+start_hyper() {
+    taskset -c "$SERVER_CORE" "$HYPER" "127.0.0.1:$HYPER_PORT" 2>/dev/null &
+    SERVER_PID=$!
+    wait_ready "http://127.0.0.1:$HYPER_PORT/"
+}
+
+start_dinhdanh() {
+    RUST_LOG=error taskset -c "$SERVER_CORE" "$DINHDANH" serve --config "$CONFIG" --database-url "$1" \
+        --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+    SERVER_PID=$!
+    wait_ready "http://127.0.0.1:$PORT/readyz"
+}
+
+# run_wrk STORE PATH_LABEL URL [VAR=VALUE ...] [-- WARM_VAR=VALUE ...]: a warm-up of $WARMUP (its own
+# fixtures where a request uses one up), then the measured run of $DURATION; appends "STORE PATH_LABEL result"
+# to $RESULTS (and the warm-up's statuses as "STORE PATH_LABEL/warm-up").
+run_wrk() {
+    local store=$1 label=$2 url=$3
+    shift 3
+    local common=() warm=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do common+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    warm=("$@")
+    quiet
+    local line
+    env "${common[@]}" "${warm[@]}" SBS_THREADS="$THREADS" SBS_RESULT="$WORK/warm.txt" \
+        SBS_5XX="$WORK/5xx.txt" SBS_LABEL="$store $label/warm-up" \
+        taskset -c "$CLIENT_CORE" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" --timeout 10s \
+        -s bench/side_by_side.lua "$url" >/dev/null
+    line=$(tail -n 1 "$WORK/warm.txt")
+    echo "$store $label/warm-up $line" >>"$RESULTS"
+    echo "== $store $label ($DURATION, after a $WARMUP warm-up)"
+    local mid_pid=
+    if [ -n "${MID_RUN:-}" ]; then
+        (sleep "${MID_RUN_AFTER:-4}"; $MID_RUN) &
+        mid_pid=$!
+    fi
+    env "${common[@]}" SBS_THREADS="$THREADS" SBS_RESULT="$WORK/run.txt" \
+        SBS_5XX="$WORK/5xx.txt" SBS_LABEL="$store $label" \
+        taskset -c "$CLIENT_CORE" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency \
+        -s bench/side_by_side.lua "$url" | sed 's/^/   /'
+    [ -n "$mid_pid" ] && wait "$mid_pid"
+    line=$(tail -n 1 "$WORK/run.txt")
+    echo "$store $label $line" >>"$RESULTS"
+}
+
+echo "== one ES256 verification on core $SERVER_CORE"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/client-key.pem" 2>/dev/null
+quiet
+LIB_VERIFY=$(taskset -c "$SERVER_CORE" "$CLIENT" verify-bench --ec-key "$WORK/client-key.pem" |
+    tee /dev/stderr | awk '{print $(NF-2)}')
+quiet
+OPENSSL_VERIFY=$(taskset -c "$SERVER_CORE" openssl speed -seconds 3 ecdsap256 2>/dev/null |
+    awk '/nistp256/ && $NF ~ /^[0-9.]+$/ {v = $NF} END {printf "%.0f", v}')
+echo "openssl speed ecdsap256: $OPENSSL_VERIFY verifications per second"
+echo "== one argon2id hash with the server's parameters on core $SERVER_CORE"
+quiet
+ARGON2=$(taskset -c "$SERVER_CORE" "$CLIENT" argon2-bench | tee /dev/stderr | awk '{print $(NF-2)}')
+
+want() { [[ " $PATHS " == *" $1 "* ]]; }
+
+hyper_run() {
+    start_hyper
+    run_wrk "hyper-$1" "GET /" "http://127.0.0.1:$HYPER_PORT/"
+    stop_server
+}
+
+LOCK_CHECK=()
+# lock_check BASE TOKEN_FILE OUT: while a run is going, one holder's session A locks the account; the holder's
+# session B must be refused by its very next request, and A too. Writes the four statuses to OUT.
+lock_check() {
+    local base=$1 a b before locked after_b after_a
+    a=$(sed -n 1p "$2")
+    b=$(sed -n 2p "$2")
+    before=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $b" "$base/v1/me")
+    locked=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $a" -H 'Content-Type: application/json' \
+        -d '{"reason": "side-by-side lock check"}' "$base/v1/lock-requests")
+    after_b=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $b" "$base/v1/me")
+    after_a=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $a" "$base/v1/me")
+    echo "$before $locked $after_b $after_a" >"$3"
+}
+
+for store in $STORES; do
+    hyper_run "$store"
+    url=$(fresh_db "$store" dinhdanh_bench_sbs)
+    start_dinhdanh "$url"
+    base="http://127.0.0.1:$PORT"
+    echo "== $store: fixtures"
+    "$CLIENT" side-by-side-setup --db "$url" --out "$WORK/$store" --audience "$base/oauth/token" \
+        --ec-key "$WORK/client-key.pem" --holders "$HOLDERS" --warm-holders "$WARM_HOLDERS" \
+        --assertions "$ASSERTIONS" --warm-assertions "$WARM_ASSERTIONS" \
+        --sign-ins "$SIGN_INS" --sign-in-sets 4
+    f="$WORK/$store"
+
+    # The lock check runs 4 s into the measured token-check run.
+    want token && MID_RUN="lock_check $base $f/check_holder $WORK/lock-check-$store.txt" \
+        run_wrk "$store" "token check" "$base/v1/clients/me" SBS_AUTH="Bearer $(cat "$f/me_token")"
+    want token && LOCK_CHECK+=("$store $(cat "$WORK/lock-check-$store.txt")")
+
+    want secret && run_wrk "$store" "client secret" "$base/oauth/token" SBS_METHOD=POST SBS_PATH=/oauth/token \
+        SBS_AUTH="$(cat "$f/secret_basic")" SBS_CONTENT_TYPE=application/x-www-form-urlencoded \
+        SBS_BODY=grant_type=client_credentials
+    want jwt && run_wrk "$store" "private_key_jwt" "$base/oauth/token" SBS_METHOD=POST SBS_PATH=/oauth/token \
+        SBS_LINE_AS=assertion SBS_LINES="$f/assertions.txt" -- SBS_LINES="$f/assertions_warm.txt"
+    want lock && run_wrk "$store" "self-lock" "$base/v1/lock-requests" SBS_METHOD=POST SBS_PATH=/v1/lock-requests \
+        SBS_LINE_AS=bearer SBS_CONTENT_TYPE=application/json SBS_BODY='{"reason": "side by side"}' \
+        SBS_LINES="$f/holders.txt" -- SBS_LINES="$f/holders_warm.txt"
+    # Sign-ins: at $CONNECTIONS connections (fixture sets 0 and 1), then at $ARGON2_CONNECTIONS (sets 2 and 3).
+    # Registrations the same way.
+    set=0
+    for c in "$CONNECTIONS" "$ARGON2_CONNECTIONS"; do
+        suffix=
+        [ "$c" != "$CONNECTIONS" ] && suffix=" @$c"
+        want register && CONNECTIONS=$c run_wrk "$store" "registration$suffix" "$base/v1/accounts" SBS_METHOD=POST \
+            SBS_LINE_AS=register SBS_PASSWORD="$(cat "$f/sign_in_password")" \
+            SBS_LINES="$f/registrations_$((set + 1)).txt" -- SBS_LINES="$f/registrations_$set.txt"
+        want signin || { set=$((set + 2)); continue; }
+        CONNECTIONS=$c run_wrk "$store" "sign-in password$suffix" "$base/v1/holder-sessions" SBS_METHOD=POST \
+            SBS_LINE_AS=sign_in SBS_PASSWORD="$(cat "$f/sign_in_password")" SBS_LINES="$f/sign_ins_$((set + 1)).txt" \
+            -- SBS_LINES="$f/sign_ins_$set.txt"
+        CONNECTIONS=$c run_wrk "$store" "sign-in code$suffix" "$base/v1/holder-sessions" SBS_METHOD=POST \
+            SBS_LINE_AS=code SBS_CODE="$(cat "$f/sign_in_code")" SBS_LINES="$f/codes_$((set + 1)).txt" \
+            -- SBS_LINES="$f/codes_$set.txt"
+        set=$((set + 2))
+    done
+    cp "$WORK/serve.log" "$WORK/serve-$store.log"
+    errors=$(grep -c '"level":"ERROR"' "$WORK/serve.log" || true)
+    [ "$errors" != 0 ] && echo "   (the server logged $errors errors: $WORK/serve-$store.log)"
+    stop_server
+done
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS dinhdanh_bench_sbs" >/dev/null || true
+
+# ---------------------------------------------------------------------------------------------------------
+# The tables. Result fields (after STORE and the path label, which has spaces): rps ok/s p50 p99 requests
+# 2xx 3xx 4xx 5xx 401 429 socket_errors reused 503.
+echo
+echo "== side by side (ratios to the bare hyper run just before the store's runs)"
+awk -v lib="$LIB_VERIFY" -v ossl="$OPENSSL_VERIFY" -v argon2="$ARGON2" -v a2c="$ARGON2_CONNECTIONS" '
+function field(i) { return $(NF - 14 + i) }
+{
+    store = $1; label = $2; for (i = 3; i <= NF - 14; i++) label = label " " $i
+    if (label ~ /warm-up$/) next
+    rps = field(1); ok = field(2); p50 = field(3); p99 = field(4)
+    if (store ~ /^hyper-/) { h = substr(store, 7); hr[h] = rps; h50[h] = p50; h99[h] = p99; name = "bare hyper (before " h ")" }
+    else { h = store; name = store }
+    rows[++n] = sprintf("| %-27s | %-20s | %9.0f | %9.0f | %7.2f ms | %7.2f ms | %6.1f%% | %5.1f× | %5.1f× |",
+        name, label, rps, ok, p50, p99, 100 * ok / hr[h], p50 / h50[h], p99 / h99[h])
+    key = store "|" label; okr[key] = ok; rp99[key] = p99; ratio[key] = ok / hr[h]
+    stores[store] = 1
+}
+END {
+    print "| server                      | path                 |     req/s |    2xx/s |       p50 |       p99 | 2xx/s ÷ hyper | p50 × hyper | p99 × hyper |"
+    print "|-----------------------------|----------------------|----------:|---------:|----------:|----------:|------:|------:|------:|"
+    for (i = 1; i <= n; i++) print rows[i]
+    print ""
+    printf "ES256 verification on one core: jsonwebtoken %.0f/s, OpenSSL %.0f/s\n", lib, ossl
+    printf "argon2id on one core (the server has one argon2 worker per core it may run on): %.1f/s\n", argon2
+    print ""
+    print "== targets"
+    for (s in stores) {
+        if (s ~ /^hyper-/) continue
+        k = s "|token check"
+        if (k in okr) printf "%-8s token check ≥ 50%% of hyper, p99 < 5 ms: %.1f%%, p99 %.2f ms: %s\n", s, 100 * ratio[k], rp99[k], (ratio[k] >= 0.5 && rp99[k] < 5) ? "met" : "not met"
+        k = s "|client secret"
+        if (k in okr) printf "%-8s client secret ≥ 20%% of hyper, p99 < 20 ms: %.1f%%, p99 %.2f ms: %s\n", s, 100 * ratio[k], rp99[k], (ratio[k] >= 0.2 && rp99[k] < 20) ? "met" : "not met"
+        k = s "|private_key_jwt"
+        if (k in okr) printf "%-8s private_key_jwt ≥ 70%% of jsonwebtoken, ≥ 50%% of OpenSSL: %.0f/s = %.1f%% and %.1f%%: %s\n", s, okr[k], 100 * okr[k] / lib, 100 * okr[k] / ossl, (okr[k] >= 0.7 * lib && okr[k] >= 0.5 * ossl) ? "met" : "not met"
+        k = s "|self-lock"
+        if (k in okr) printf "%-8s self-lock ≥ 2,000/s: %.0f/s: %s\n", s, okr[k], okr[k] >= 2000 ? "met" : "not met"
+        # Password step: one argon2 verification and one hash (the code); code step: one verification.
+        for (c = 1; c <= 2; c++) {
+            suffix = c == 1 ? "" : " @" a2c
+            k = s "|sign-in password" suffix
+            if (k in okr) printf "%-8s sign-in password%s ≥ 90%% of the argon2id bound (%.1f/s: 2 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2 / 2, okr[k], 200 * okr[k] / argon2, okr[k] >= 0.9 * argon2 / 2 ? "met" : "not met"
+            k = s "|registration" suffix
+            if (k in okr) printf "%-8s registration%s ≥ 90%% of the argon2id bound (%.1f/s: 2 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2 / 2, okr[k], 200 * okr[k] / argon2, okr[k] >= 0.9 * argon2 / 2 ? "met" : "not met"
+            k = s "|sign-in code" suffix
+            if (k in okr) printf "%-8s sign-in code%s ≥ 90%% of the argon2id bound (%.1f/s: 1 argon2 per request): %.1f/s = %.0f%%: %s\n", s, suffix, argon2, okr[k], 100 * okr[k] / argon2, okr[k] >= 0.9 * argon2 ? "met" : "not met"
+        }
+    }
+}' "$RESULTS"
+
+echo
+echo "== answers by status (every run, warm-ups included; reused = times a wrk thread ran out of its fixtures)"
+printf '| %-32s | %9s | %9s | %5s | %7s | %5s | %5s | %5s | %5s | %6s | %6s |\n' run requests 2xx 3xx 4xx 401 429 5xx 503 socket reused
+awk '{ label = $1; for (i = 2; i <= NF - 14; i++) label = label " " $i
+       printf "| %-32s | %9d | %9d | %5d | %7d | %5d | %5d | %5d | %5d | %6d | %6d |\n", label, $(NF-9), $(NF-8), $(NF-7), $(NF-6), $(NF-4), $(NF-3), $(NF-5), $NF, $(NF-2), $(NF-1) }' "$RESULTS"
+fives=$(awk '{ s += $(NF-5) } END { print s + 0 }' "$RESULTS")
+echo
+echo "== lock in the middle of a run (GET /v1/me with session B; lock with session A; B and A again)"
+status=0
+for line in "${LOCK_CHECK[@]}"; do
+    read -r store before locked after_b after_a <<<"$line"
+    verdict=ok
+    if [ "$before" != 200 ] || [ "$locked" != 201 ] || [ "$after_b" != 401 ] || [ "$after_a" != 401 ]; then
+        verdict=FAILED
+        status=1
+    fi
+    echo "$store: before $before, lock $locked, next request of B $after_b, of A $after_a: $verdict"
+done
+if [ "$fives" != 0 ]; then
+    echo "FAILED: $fives answers were 5xx; the first of each wrk thread:"
+    cut -c1-300 "$WORK/5xx.txt" | sed 's/^/   /'
+    status=1
+else
+    echo "no 5xx answer in any run"
+fi
+exit "$status"
