@@ -184,6 +184,8 @@ pub async fn activate(state: &AppState, account_id: &AccountId, code: Activation
         Err(ApiError::AccountNotFound) => return Err(activate_decoy(state, account_id, code, now).await?),
         other => other?,
     };
+    // A place in the argon2 queue before the attempt: refused for a full queue, the holder keeps the attempt.
+    let slot = crate::secrets::argon2_slot()?;
     let Some(stored) = state.store.take_activation_attempt(&account.id, now, policy.max_attempts).await? else {
         state
             .store
@@ -191,7 +193,7 @@ pub async fn activate(state: &AppState, account_id: &AccountId, code: Activation
             .await?;
         return Err(ApiError::CodeExpired);
     };
-    if !verify_secret(state, code.as_str().to_owned(), stored.code_hash).await? {
+    if !slot.verify(state, code.as_str().to_owned(), stored.code_hash).await? {
         let attempts_left = (policy.max_attempts - stored.attempts).max(0);
         state
             .store

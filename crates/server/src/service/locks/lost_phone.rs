@@ -171,6 +171,8 @@ pub async fn confirm_lock_without_sign_in(
     let now = state.clock.now();
     let policy = &state.config.activation;
     let code = dinhdanh_domain::activation::ActivationCode::parse(code).map_err(|e| ApiError::field("code", e))?;
+    // A place in the argon2 queue before the attempt: refused for a full queue, the holder keeps the attempt.
+    let slot = crate::secrets::argon2_slot()?;
     let attempt = match uuid::Uuid::parse_str(confirmation_id) {
         Ok(_) => state.store.take_holder_sign_in_attempt(confirmation_id, now, policy.max_attempts).await?,
         Err(_) => None,
@@ -178,7 +180,7 @@ pub async fn confirm_lock_without_sign_in(
     .filter(|a| a.purpose == dinhdanh_domain::account::SignInPurpose::LostPhoneLock)
     .ok_or(ApiError::CodeExpired)?;
     let actor_name = format!("holder:{}", attempt.account_id);
-    if !crate::secrets::verify_secret(state, code.as_str().to_owned(), attempt.code_hash.clone()).await? {
+    if !slot.verify(state, code.as_str().to_owned(), attempt.code_hash.clone()).await? {
         let attempts_left = (policy.max_attempts - attempt.attempts).max(0);
         state
             .store
