@@ -1,6 +1,6 @@
-//! Bounded memory under a flood: the real `dinhdanh serve` binary, on SQLite and on PostgreSQL, gets 10 seconds of
-//! 64 concurrent strangers sending what costs it the most — holder sign-ins with wrong passwords and with unknown
-//! identities (each one argon2id verification of 19 MiB), registrations, and token requests with wrong client
+//! Bounded memory under a flood: the real `dinhdanh serve` binary, on SQLite and on PostgreSQL, gets 512 requests (a
+//! fixed amount of work, not a length of time) from 64 concurrent strangers sending what costs it the most — holder
+//! sign-ins with wrong passwords and with unknown identities (each one argon2id verification of 19 MiB), registrations, and token requests with wrong client
 //! secrets — with the per-IP limits raised so that the flood reaches the password checks. Throughout, `/healthz`
 //! must answer, every answer must be one the API documents (no 5xx but `503 busy`), and the server's peak
 //! resident memory (`VmHWM`) must stay under 256 MB: argon2 runs on one worker per core behind a bounded queue,
@@ -9,7 +9,7 @@
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use dinhdanh_domain::account::HolderKind;
@@ -20,7 +20,8 @@ use dinhdanh_domain::{
 use dinhdanh_store::testing::TestDb;
 use serde_json::{Value, json};
 
-const FLOOD: Duration = Duration::from_secs(10);
+/// The flood's size: about 10 s of argon2 work on two cores, whatever the machine's speed decides.
+const REQUESTS: u64 = 512;
 const CONNECTIONS: usize = 64;
 const MEMORY_LIMIT_KB: u64 = 256 * 1024;
 const PASSWORD: &str = "hoa sen nở trên hồ tây";
@@ -144,14 +145,16 @@ async fn flood(db: TestDb) {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let tally = Arc::new(std::sync::Mutex::new(Tally::default()));
     let counter = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + FLOOD;
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         let (http, base, holder, tally, counter) =
             (http.clone(), server.base.clone(), holder.clone(), tally.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
-            while Instant::now() < until {
+            loop {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
+                if n >= REQUESTS {
+                    break;
+                }
                 let answer = one_request(&http, &base, &holder, n).await;
                 let mut tally = tally.lock().unwrap();
                 match answer {
@@ -201,7 +204,7 @@ async fn flood(db: TestDb) {
     // The flood reached the password checks: wrong passwords and unknown identities were refused as such.
     let refused = tally.by_status.get(&401).copied().unwrap_or(0);
     assert!(refused >= 20, "too few sign-ins reached a password check: {:?}", tally.by_status);
-    assert!(probes >= 5, "/healthz was probed {probes} times");
+    assert!(probes >= 1, "/healthz was never probed during the flood");
     assert!(
         peak < MEMORY_LIMIT_KB,
         "peak resident memory {peak} KiB (at rest {at_rest} KiB) after {:?}",

@@ -885,8 +885,28 @@ async fn token_issuance_shares_the_client_row_and_revocation_waits_for_it() {
             tx.commit().await.unwrap();
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Seen by what PostgreSQL says the revocation is doing, not by waiting a while: it waits on a row lock.
+    sqlx::any::install_default_drivers();
+    let observer = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let waiting = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                 AND query LIKE 'UPDATE api_clients SET id = id%'",
+            )
+            .fetch_one(&observer)
+            .await
+            .unwrap();
+            if n > 0 || revoking.is_finished() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(waiting.is_ok(), "the revocation neither waited on the client's row nor finished");
     assert!(!revoking.is_finished(), "the revocation went ahead while tokens were being issued");
+    observer.close().await;
     first.commit().await.unwrap();
     second.commit().await.unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(30), revoking).await.expect("the revocation finished").unwrap();
