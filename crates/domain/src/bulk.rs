@@ -7,6 +7,7 @@
 //! decide the order, and to the filer once the order has taken effect, when its legal right to know has been
 //! checked. An order refused, cancelled or expired locked nothing, and that is all its filer learns.
 
+use crate::actor::Actor;
 use crate::request::RequestStatus;
 
 string_enum! {
@@ -38,6 +39,14 @@ pub enum Reader {
     Filer,
     /// The operator's officers who work and decide it.
     Decider,
+}
+
+impl Reader {
+    /// Who `actor` reads an order as, once the authorization table and the order's own reading rule
+    /// (`requests.read` / `bulk.results.read`: its filer and the operator's officers) have let them read it.
+    pub fn of(actor: &Actor) -> Self {
+        if matches!(actor, Actor::Officer { .. }) { Self::Decider } else { Self::Filer }
+    }
 }
 
 impl TargetOutcome {

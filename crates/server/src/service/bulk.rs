@@ -245,11 +245,6 @@ async fn insert_order(
     Ok(request)
 }
 
-/// Who reads an order: the officers who decide it, or the organization that filed it.
-fn reader_of(actor: &Actor) -> Reader {
-    if matches!(actor, Actor::Officer { .. }) { Reader::Decider } else { Reader::Filer }
-}
-
 /// An entry as `reader` may see it while the order is `status`: a hidden outcome takes its reason with it.
 fn shown(mut target: RequestTarget, reader: Reader, status: RequestStatus) -> RequestTarget {
     let seen = target.outcome.as_seen_by(reader, status);
@@ -294,7 +289,7 @@ pub async fn results(
     if !request.is_bulk_order() || !crate::service::locks::may_read(actor, &request) {
         return Err(not_found);
     }
-    let reader = reader_of(actor);
+    let reader = Reader::of(actor);
     let order = view(state, order_id, reader).await?;
     let status = order.request.status;
     let page = state.store.targets_page(order_id, after, limit, &[]).await?;
