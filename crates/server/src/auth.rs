@@ -1,8 +1,9 @@
 //! Proving who is asking, and asking the authorization table whether they may. A request carries
 //! `Authorization: Bearer <token>`: `dd_at_…` is an organization's access token (OAuth 2.0 client credentials),
 //! `dd_os_…` an officer's session, `dd_hs_…` a holder's session. Every call re-checks the token, the client's
-//! and the organization's status, the officer's status and the holder's session and account in the database, so
-//! a revocation, suspension or lock (which revokes the holder's sessions) takes effect at once, on every node.
+//! and the organization's status, the officer's status and the holder's session and account, through the store's
+//! credential cache (answered from memory, dropped by each commit that changes them, on every node), so a
+//! revocation, suspension or lock (which revokes the holder's sessions) takes effect at once.
 //! [`authorize`] is the one door to [`dinhdanh_domain::authorization`]; a refusal is audited.
 
 use std::collections::BTreeSet;
@@ -49,7 +50,7 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 pub async fn actor_for_token(state: &AppState, token: &str) -> Result<Actor, ApiError> {
     let now = state.clock.now();
     if token.starts_with(ACCESS_TOKEN_PREFIX) {
-        let owner = state.store.access_token_owner(&token_hash(token)).await?.ok_or(ApiError::Unauthorized)?;
+        let owner = state.store.access_token_owner(&token_hash(token), now).await?.ok_or(ApiError::Unauthorized)?;
         if owner.expires_at <= now || owner.client_status != "active" {
             return Err(ApiError::Unauthorized);
         }

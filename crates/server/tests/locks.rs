@@ -743,3 +743,66 @@ on_both_backends! {
         assert!(metrics.lines().any(|l| l.starts_with("dinhdanh_requests_overdue") && l.ends_with(" 1")), "{metrics}");
     }
 }
+
+on_both_backends! {
+    a_self_lock_under_load_refuses_the_holder_s_very_next_request(db) {
+        // Bearer checks are answered from memory (the credential cache); a lock must still end every session of
+        // the holder for every request sent after its answer, while other holders keep the cache busy.
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let server = support::TestServer::start(&db).await;
+        let (holder, lock_session) = server.holder(MAI, Level::One).await;
+        let watched = server.holder_session(&holder).await;
+        let mut others = Vec::new();
+        for n in 0..4 {
+            others.push(server.holder(&format!("00119012345{n}"), Level::One).await.1);
+        }
+        let locked = Arc::new(AtomicBool::new(false));
+        let (served_before, refused_after, served_after) =
+            (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let mut load = Vec::new();
+        for worker in 0..8 {
+            let token = if worker % 2 == 0 { watched.clone() } else { others[worker / 2].clone() };
+            let (url, http, locked) = (server.url("/v1/me"), server.http.clone(), locked.clone());
+            let (served_before, refused_after, served_after) =
+                (served_before.clone(), refused_after.clone(), served_after.clone());
+            let watching = token == watched;
+            load.push(tokio::spawn(async move {
+                let mut after = 0;
+                // Each worker goes on until it has sent 20 requests after the lock was answered.
+                while after < 20 {
+                    let sent_after_lock = locked.load(Ordering::SeqCst);
+                    let status = http.get(&url).bearer_auth(&token).send().await.unwrap().status().as_u16();
+                    if !watching {
+                        assert_eq!(status, 200, "another holder's session");
+                    } else if sent_after_lock {
+                        if status == 401 { refused_after.fetch_add(1, Ordering::SeqCst); } else { served_after.fetch_add(1, Ordering::SeqCst); }
+                    } else if status == 200 {
+                        served_before.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if sent_after_lock {
+                        after += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        // Let the load run until the watched session has been served from the cache.
+        while served_before.load(Ordering::SeqCst) < 50 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let hits_before = server.store.credential_cache_hits();
+        assert!(hits_before > 0, "the checks were answered from memory");
+        let (status, body) = server
+            .call(Method::POST, "/v1/lock-requests", &lock_session, Some(json!({"reason": "mất máy / lost phone"})))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        locked.store(true, Ordering::SeqCst);
+        for worker in load {
+            worker.await.unwrap();
+        }
+        assert_eq!(served_after.load(Ordering::SeqCst), 0, "a request sent after the lock's answer was served");
+        assert_eq!(refused_after.load(Ordering::SeqCst), 4 * 20, "every request after the lock was refused");
+        assert!(server.store.credential_cache_hits() > hits_before, "the other holders were still served from memory");
+    }
+}

@@ -277,7 +277,7 @@ on_both_backends! {
         let access = token.access_token().secret().clone();
         assert!(access.starts_with("dd_at_"));
         // Only the hash is stored.
-        let owner = server.store.access_token_owner(&token_hash(&access)).await.unwrap().unwrap();
+        let owner = server.store.access_token_owner(&token_hash(&access), chrono::Utc::now()).await.unwrap().unwrap();
         assert_eq!(owner.client_id, client_id);
 
         let (status, body) = me(&server, &access).await;

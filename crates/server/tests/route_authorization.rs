@@ -62,8 +62,12 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
         ("prosecuting agency with every scope", "VKS", OrganizationKind::ProsecutingAgency, Scope::ALL.to_vec()),
     ] {
         let (org, token) = server.organization_token(code, kind, &scopes).await;
-        let owner =
-            server.store.access_token_owner(&dinhdanh_server::secrets::token_hash(&token)).await.unwrap().unwrap();
+        let owner = server
+            .store
+            .access_token_owner(&dinhdanh_server::secrets::token_hash(&token), chrono::Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
         let actor = Actor::Organization {
             organization_id: org.id,
             kind,

@@ -85,6 +85,7 @@ impl Tx {
 
     /// Writes an account's status and activation time (the result of a domain transition).
     pub async fn update_account_status(&mut self, account: &Account) -> Result<(), StoreError> {
+        self.invalidates(crate::credentials::Kind::Holder);
         sqlx::query("UPDATE accounts SET status = $1, activated_at = $2 WHERE id = $3")
             .bind(account.status.as_str())
             .bind(account.activated_at.map(to_ms))

@@ -9,6 +9,7 @@ use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, Cli
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::credentials::Kind;
 use crate::time::{from_ms, to_ms};
 use crate::{Store, StoreError, Tx};
 
@@ -27,7 +28,16 @@ pub struct AccessTokenOwner {
 
 impl Store {
     /// The owner of the access token with this SHA-256 hash, if the token exists (expired or not).
-    pub async fn access_token_owner(&self, token_hash: &str) -> Result<Option<AccessTokenOwner>, StoreError> {
+    /// `now` only decides whether a cached answer is still worth keeping: an expired token is answered all the same.
+    pub async fn access_token_owner(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccessTokenOwner>, StoreError> {
+        if let Some(owner) = self.credentials.access_token(token_hash, now) {
+            return Ok(Some(owner));
+        }
+        let ticket = self.credentials.ticket(Kind::Organization);
         let row = sqlx::query(
             "SELECT t.client_id, c.status, c.organization_id, o.kind, o.status, t.scopes, t.expires_at \
              FROM access_tokens t JOIN api_clients c ON c.id = t.client_id JOIN organizations o ON o.id = c.organization_id \
@@ -38,7 +48,7 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let corrupt = |what: &str| StoreError::Corrupt(format!("access token {what}"));
-        Ok(Some(AccessTokenOwner {
+        let owner = AccessTokenOwner {
             client_id: row.try_get(0)?,
             client_status: row.try_get(1)?,
             organization_id: row.try_get(2)?,
@@ -47,7 +57,9 @@ impl Store {
                 .ok_or_else(|| corrupt("status"))?,
             scopes: row.try_get(5)?,
             expires_at: from_ms(row.try_get(6)?)?,
-        }))
+        };
+        self.credentials.put_access_token(ticket, token_hash, &owner);
+        Ok(Some(owner))
     }
 }
 
@@ -125,6 +137,7 @@ impl Tx {
 
     /// Marks a client revoked (final).
     pub async fn revoke_api_client(&mut self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.invalidates(crate::credentials::Kind::Organization);
         sqlx::query("UPDATE api_clients SET status = $1, revoked_at = $2 WHERE id = $3")
             .bind(ClientStatus::Revoked.as_str())
             .bind(to_ms(at))
@@ -136,6 +149,7 @@ impl Tx {
 
     /// Deletes every access token of a client, expired or not; returns how many there were.
     pub async fn delete_access_tokens_of_client(&mut self, client_id: &str) -> Result<u64, StoreError> {
+        self.invalidates(crate::credentials::Kind::Organization);
         let done = sqlx::query("DELETE FROM access_tokens WHERE client_id = $1")
             .bind(client_id)
             .execute(&mut *self.inner)

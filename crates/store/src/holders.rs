@@ -219,6 +219,7 @@ impl Tx {
         account: &AccountId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.invalidates(crate::credentials::Kind::Holder);
         Ok(sqlx::query(
             "UPDATE holder_sessions SET revoked_at = $1 \
              WHERE token_hash = $2 AND account_id = $3 AND revoked_at IS NULL",
@@ -313,6 +314,10 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<HolderSessionOwner>, StoreError> {
+        if let Some(owner) = self.credentials.holder_session(token_hash, now) {
+            return Ok(Some(owner));
+        }
+        let ticket = self.credentials.ticket(crate::credentials::Kind::Holder);
         let row = sqlx::query(
             "SELECT s.account_id, s.assurance, a.status, s.expires_at, s.purpose \
              FROM holder_sessions s JOIN accounts a ON a.id = s.account_id \
@@ -324,12 +329,14 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let corrupt = |what: &str| StoreError::Corrupt(format!("holder session {what}"));
-        Ok(Some(HolderSessionOwner {
+        let owner = HolderSessionOwner {
             account_id: AccountId::new(row.try_get(0)?),
             assurance: Level::from_number(row.try_get(1)?).ok_or_else(|| corrupt("assurance"))?,
             account_status: AccountStatus::parse(&row.try_get::<String, _>(2)?).ok_or_else(|| corrupt("status"))?,
             expires_at: from_ms(row.try_get(3)?)?,
             restore_only: row.try_get::<String, _>(4)? == RESTORE_SESSION,
-        }))
+        };
+        self.credentials.put_holder_session(ticket, token_hash, &owner);
+        Ok(Some(owner))
     }
 }

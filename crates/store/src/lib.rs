@@ -29,6 +29,7 @@ mod audit;
 mod automatic;
 mod bulk;
 mod clients;
+mod credentials;
 mod decoys;
 mod holders;
 mod locks;
@@ -138,6 +139,10 @@ pub struct Store {
     write_lock: Option<Arc<Mutex<()>>>,
     /// Transactions run again by [`Store::retrying`].
     retries: Arc<std::sync::atomic::AtomicU64>,
+    /// Who bearer tokens speak for, dropped by the commits that change it (`credentials.rs`).
+    credentials: Arc<credentials::CredentialCache>,
+    /// PostgreSQL only: the task that hears other nodes' invalidations; stopped by [`Store::close`].
+    listener: Option<Arc<tokio::task::AbortHandle>>,
 }
 
 /// One database transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -146,14 +151,40 @@ pub struct Tx {
     _write_guard: Option<OwnedMutexGuard<()>>,
     /// Audit entries of this transaction, appended to the tree at commit.
     pending_audit: Vec<audit::AuditEntry>,
+    /// What this transaction's changes make stale in the credential cache, made so at commit.
+    invalidates: credentials::Kinds,
+    credentials: Arc<credentials::CredentialCache>,
 }
 
 impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let entries = std::mem::take(&mut self.pending_audit);
         audit::append_leaves(&mut self.inner, &entries).await?;
-        self.inner.commit().await?;
+        let kinds = self.invalidates;
+        if kinds.is_empty() {
+            self.inner.commit().await?;
+            return Ok(());
+        }
+        if self.inner.backend_name().eq_ignore_ascii_case("postgresql") {
+            // Delivered to every listening node when, and only if, this transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(credentials::CHANNEL)
+                .bind(kinds.to_payload())
+                .execute(&mut *self.inner)
+                .await?;
+        }
+        // Before COMMIT, so that what a check reads from here on is stored under a generation the second bump
+        // makes stale; after it (whatever COMMIT answered: it may have committed), before the caller is told.
+        self.credentials.bump(kinds);
+        let committed = self.inner.commit().await;
+        self.credentials.bump(kinds);
+        committed?;
         Ok(())
+    }
+
+    /// Marks this transaction as changing what the credential checks of `kind` read.
+    pub(crate) fn invalidates(&mut self, kind: credentials::Kind) {
+        self.invalidates.add(kind);
     }
 }
 
@@ -202,7 +233,21 @@ impl Store {
             Dialect::Sqlite => None,
         };
         let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let store = Self { pool, dialect, pg, write_lock, retries: Default::default() };
+        let (credentials, listener) = match &pg {
+            None => {
+                // The file SQLite opened (empty for an in-memory database), whatever form the URL took.
+                let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(&pool)
+                    .await?;
+                (credentials::CredentialCache::for_sqlite(&file), None)
+            }
+            Some(pg) => {
+                let cache = credentials::CredentialCache::for_postgres(&url);
+                let listener = credentials::listen(pg, cache.clone()).await?;
+                (cache, Some(Arc::new(listener)))
+            }
+        };
+        let store = Self { pool, dialect, pg, write_lock, retries: Default::default(), credentials, listener };
         let mut tx = store.begin().await?;
         migrate::run(&mut tx.inner, dialect).await?;
         tx.commit().await?;
@@ -241,7 +286,18 @@ impl Store {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.pool.begin().await?,
         };
-        Ok(Tx { inner, _write_guard: guard, pending_audit: Vec::new() })
+        Ok(Tx {
+            inner,
+            _write_guard: guard,
+            pending_audit: Vec::new(),
+            invalidates: Default::default(),
+            credentials: self.credentials.clone(),
+        })
+    }
+
+    /// How many bearer-token checks this store answered from memory since it was opened (`/metrics`).
+    pub fn credential_cache_hits(&self) -> u64 {
+        self.credentials.hits()
     }
 
     /// A cheap round trip, for readiness checks.
@@ -251,6 +307,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
         self.pool.close().await;
         if let Some(pg) = &self.pg {
             pg.close().await;

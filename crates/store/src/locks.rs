@@ -120,6 +120,7 @@ impl Tx {
 
     /// Ends every live session of a holder (the effect of a lock, in the lock's own transaction).
     pub async fn revoke_holder_sessions(&mut self, account: &AccountId, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.invalidates(crate::credentials::Kind::Holder);
         Ok(sqlx::query("UPDATE holder_sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
             .bind(to_ms(at))
             .bind(account.as_str())

@@ -65,6 +65,7 @@ impl Tx {
 
     /// Writes every mutable field of an officer (the result of a domain decision taken on a locked read).
     pub async fn update_officer(&mut self, officer: &Officer) -> Result<(), StoreError> {
+        self.invalidates(crate::credentials::Kind::Officer);
         sqlx::query(
             "UPDATE officers SET full_name = $1, organization_id = $2, roles = $3, status = $4, password_hash = $5, \
              totp_secret = $6, totp_last_step = $7, enrolment_token_hash = $8, enrolment_expires_at = $9, \
@@ -173,6 +174,7 @@ impl Tx {
         officer_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.invalidates(crate::credentials::Kind::Officer);
         Ok(sqlx::query(
             "UPDATE officer_sessions SET revoked_at = $1 WHERE token_hash = $2 AND officer_id = $3 AND revoked_at IS NULL",
         )
@@ -187,6 +189,7 @@ impl Tx {
 
     /// Ends every live session of an officer (disabled, roles changed, signed out everywhere).
     pub async fn revoke_officer_sessions(&mut self, officer_id: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.invalidates(crate::credentials::Kind::Officer);
         Ok(sqlx::query("UPDATE officer_sessions SET revoked_at = $1 WHERE officer_id = $2 AND revoked_at IS NULL")
             .bind(to_ms(at))
             .bind(officer_id)
@@ -247,8 +250,12 @@ impl Store {
         token_hash: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<OfficerSessionOwner>, StoreError> {
+        if let Some(owner) = self.credentials.officer_session(token_hash, now) {
+            return Ok(Some(owner));
+        }
+        let ticket = self.credentials.ticket(crate::credentials::Kind::Officer);
         let row = sqlx::query(
-            "SELECT f.id, f.status, f.organization_id, o.status, f.roles \
+            "SELECT f.id, f.status, f.organization_id, o.status, f.roles, s.expires_at \
              FROM officer_sessions s JOIN officers f ON f.id = s.officer_id JOIN organizations o ON o.id = f.organization_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         )
@@ -257,13 +264,15 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(OfficerSessionOwner {
+        let owner = OfficerSessionOwner {
             officer_id: row.try_get(0)?,
             officer_status: row.try_get(1)?,
             organization_id: row.try_get(2)?,
             organization_status: OrganizationStatus::parse(&row.try_get::<String, _>(3)?)
                 .ok_or_else(|| StoreError::Corrupt("organization status".into()))?,
             roles: row.try_get(4)?,
-        }))
+        };
+        self.credentials.put_officer_session(ticket, token_hash, crate::time::from_ms(row.try_get(5)?)?, &owner);
+        Ok(Some(owner))
     }
 }

@@ -55,6 +55,8 @@ impl Tx {
 
     /// Writes every changeable field of an organization (name, parent, status, contacts).
     pub async fn update_organization(&mut self, org: &Organization) -> Result<(), StoreError> {
+        self.invalidates(crate::credentials::Kind::Organization);
+        self.invalidates(crate::credentials::Kind::Officer);
         sqlx::query(
             "UPDATE organizations SET name = $1, parent_id = $2, status = $3, contact_email = $4, contact_phone = $5, \
              updated_at = $6 WHERE id = $7",

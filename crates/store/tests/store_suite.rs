@@ -936,3 +936,139 @@ on_both_backends! {
         assert_eq!(store.count_messages(OutboxStatus::Pending).await.unwrap(), 16);
     }
 }
+
+mod credential_cache {
+    use std::collections::BTreeSet;
+
+    use dinhdanh_domain::actor::{OrganizationKind, OrganizationStatus, Scope};
+    use dinhdanh_store::testing::TestDb;
+
+    use super::*;
+
+    /// An active holder with one live session `hs-1`, and an operator organization whose client holds `at-1`.
+    async fn credentials(store: &Store) -> AccountId {
+        let mut tx = store.begin().await.unwrap();
+        let mut holder = account("holder", "CID:001190123456");
+        holder.status = AccountStatus::Active;
+        tx.insert_account(&holder).await.unwrap();
+        tx.insert_holder_session("hs-1", &holder.id, Level::One, false, t0(), t0() + Duration::hours(1)).await.unwrap();
+        organization_with_client(&mut tx, OrganizationKind::Operator).await;
+        let scopes = BTreeSet::from([Scope::AccountsStatus]);
+        tx.insert_access_token("at-1", "client", &scopes, t0(), t0() + Duration::hours(1)).await.unwrap();
+        tx.commit().await.unwrap();
+        holder.id
+    }
+
+    async fn raw(db: &TestDb, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    /// Another writer: on SQLite a second store on the same file (what another process is: it shares only the
+    /// file and its counters' file); on PostgreSQL a store on another URL of the same database, so it shares no
+    /// memory with the first and is heard only through `NOTIFY`, like another node.
+    async fn other_node(db: &TestDb) -> Store {
+        let url = match db.dialect {
+            dinhdanh_store::Dialect::Sqlite => db.url.clone(),
+            dinhdanh_store::Dialect::Postgres => format!("{}&application_name=other-node", db.url),
+        };
+        Store::connect(&url).await.unwrap()
+    }
+
+    /// Waits until `answer` says the cached credential is gone: at once on one node (the commit makes it so before
+    /// it returns), within a notification's trip from another node on PostgreSQL.
+    async fn until_refused<F, Fut>(mut answer: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..3000 {
+            if answer().await {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    on_both_backends! {
+        a_checked_credential_is_answered_from_memory_until_a_commit_changes_it(db) {
+            let store = db.store().await;
+            let holder = credentials(&store).await;
+            assert!(store.holder_session_owner("hs-1", t0()).await.unwrap().is_some());
+            assert_eq!(store.access_token_owner("at-1", t0()).await.unwrap().unwrap().client_status, "active");
+            // Behind the store's back (by hand, in SQL: no transaction of the store marks it), the rows change; the
+            // answers come from memory, so they do not.
+            raw(&db, "UPDATE holder_sessions SET revoked_at = 1 WHERE token_hash = 'hs-1'").await;
+            raw(&db, "DELETE FROM access_tokens WHERE token_hash = 'at-1'").await;
+            assert!(store.holder_session_owner("hs-1", t0()).await.unwrap().is_some(), "answered from the cache");
+            assert!(store.access_token_owner("at-1", t0()).await.unwrap().is_some(), "answered from the cache");
+            // Expiry is checked on every hit.
+            assert!(store.holder_session_owner("hs-1", t0() + Duration::hours(1)).await.unwrap().is_none());
+            // A committed change of the holder's sessions (what a lock does) ends the cached session, and only it.
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_holder_sessions(&holder, t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(store.holder_session_owner("hs-1", t0()).await.unwrap().is_none(), "the very next check");
+            assert!(store.access_token_owner("at-1", t0()).await.unwrap().is_some(), "tokens are another kind");
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_api_client("client", t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(store.access_token_owner("at-1", t0()).await.unwrap().is_none(), "read again: the row is gone");
+        }
+
+        a_transaction_rolled_back_or_read_only_leaves_the_cache(db) {
+            let store = db.store().await;
+            let holder = credentials(&store).await;
+            assert!(store.holder_session_owner("hs-1", t0()).await.unwrap().is_some());
+            raw(&db, "UPDATE holder_sessions SET revoked_at = 1 WHERE token_hash = 'hs-1'").await;
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_holder_sessions(&holder, t0()).await.unwrap();
+            drop(tx);
+            let mut tx = store.begin().await.unwrap();
+            tx.enqueue(message("probe"), t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(store.holder_session_owner("hs-1", t0()).await.unwrap().is_some(), "nothing committed changed it");
+        }
+
+        another_writer_s_commit_ends_the_cached_answers(db) {
+            let store = db.store().await;
+            let holder = credentials(&store).await;
+            let other = other_node(&db).await;
+            assert!(store.holder_session_owner("hs-1", t0()).await.unwrap().is_some());
+            assert_eq!(store.access_token_owner("at-1", t0()).await.unwrap().unwrap().organization_status,
+                OrganizationStatus::Active);
+
+            let mut tx = other.begin().await.unwrap();
+            tx.revoke_holder_sessions(&holder, t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(until_refused(|| async { store.holder_session_owner("hs-1", t0()).await.unwrap().is_none() }).await,
+                "the other writer's lock reached this store");
+
+            let mut tx = other.begin().await.unwrap();
+            tx.update_organization(&dinhdanh_domain::organization::Organization {
+                id: "org".into(),
+                code: "ORG".into(),
+                name: "Tổ chức".into(),
+                kind: OrganizationKind::Operator,
+                parent_id: None,
+                status: OrganizationStatus::Suspended,
+                contact_email: None,
+                contact_phone: None,
+                created_at: t0(),
+                updated_at: t0(),
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            let suspended = || async {
+                store.access_token_owner("at-1", t0()).await.unwrap().unwrap().organization_status
+                    == OrganizationStatus::Suspended
+            };
+            assert!(until_refused(suspended).await, "the suspension reached this store");
+            other.close().await;
+        }
+    }
+}

@@ -45,6 +45,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
     // Of this node: transactions that lost a race and were run again (0 while every path keeps the lock order).
     metrics::gauge!("dinhdanh_store_transactions_retried").set(state.store.retries() as f64);
+    // Of this node: bearer-token checks answered from the credential cache, without a database round trip.
+    metrics::gauge!("dinhdanh_credential_cache_hits").set(state.store.credential_cache_hits() as f64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
 }
 
