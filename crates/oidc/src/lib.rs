@@ -1,0 +1,24 @@
+//! The OpenID Connect provider logic of dinhdanh (issue 14), without HTTP and without a database.
+//!
+//! This crate decides; the server's handlers parse HTTP, call it, apply its decisions in one store transaction
+//! and answer. Nothing here does I/O or reads a clock (callers pass `now`); random values (keys, codes, tokens)
+//! are drawn from the operating system where they are made. `docs/oidc.md` describes the design and what the
+//! HTTP layer still has to build.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`metadata`] | the issuer and the discovery document |
+//! | [`client`] | a relying party's registration (redirect URIs, scopes, claims, sector, PAR) |
+//! | [`authorize`] | authorization request parsing and validation, PAR, and the next step (sign in, consent, code) |
+//! | [`acr`] | levels of assurance as `acr` values, and freshness (`max_age`, `prompt=login`) |
+//! | [`pkce`] | `S256` PKCE |
+//! | [`subject`] | pairwise and public `sub` values |
+//! | [`tokens`] | opaque codes and refresh tokens, their hashes, and the code and refresh-family rules |
+//! | [`consent`] | what a request would release and whether a remembered consent covers it |
+//! | [`scope`] | relying parties' scopes and claims, and the private identification-number claim |
+//! | [`error`] | OAuth 2.0 / OpenID Connect error codes |
+
+pub mod error;
+pub mod pkce;
+pub mod scope;
+pub mod subject;
