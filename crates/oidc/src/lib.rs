@@ -22,3 +22,4 @@ pub mod error;
 pub mod pkce;
 pub mod scope;
 pub mod subject;
+pub mod tokens;
