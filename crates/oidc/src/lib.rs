@@ -23,3 +23,8 @@ pub mod pkce;
 pub mod scope;
 pub mod subject;
 pub mod tokens;
+pub mod acr;
+pub mod authorize;
+pub mod client;
+pub mod consent;
+pub mod metadata;
