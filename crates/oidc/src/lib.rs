@@ -18,13 +18,14 @@
 //! | [`scope`] | relying parties' scopes and claims, and the private identification-number claim |
 //! | [`error`] | OAuth 2.0 / OpenID Connect error codes |
 
-pub mod error;
-pub mod pkce;
-pub mod scope;
-pub mod subject;
-pub mod tokens;
 pub mod acr;
 pub mod authorize;
 pub mod client;
 pub mod consent;
+pub mod error;
+pub mod keys;
 pub mod metadata;
+pub mod pkce;
+pub mod scope;
+pub mod subject;
+pub mod tokens;
