@@ -20,6 +20,7 @@
 
 pub mod acr;
 pub mod authorize;
+pub mod claims;
 pub mod client;
 pub mod consent;
 pub mod error;
