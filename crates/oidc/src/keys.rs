@@ -408,7 +408,7 @@ mod tests {
         let kids: Vec<String> = set.jwks().keys.into_iter().map(|k| k.kid).collect();
         assert_eq!(kids, [second.clone(), rotation.next.clone(), first.clone()]);
 
-        let header = jsonwebtoken::decode_header(&set.sign(&claims(now), TokenType::IdToken).unwrap()).unwrap();
+        let header = jsonwebtoken::decode_header(set.sign(&claims(now), TokenType::IdToken).unwrap()).unwrap();
         assert_eq!(header.kid.as_deref(), Some(second.as_str()));
         // The retired key still verifies what it signed, until pruned.
         assert!(set.verify::<Value>(&old_token, TokenType::IdToken, "https://id.example", true).is_ok());
