@@ -421,6 +421,20 @@ pub struct PushedRequest {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The PAR endpoint's `201 Created` body (RFC 9126 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub request_uri: String,
+    pub expires_in: i64,
+}
+
+impl PushedRequest {
+    /// The response for this pushed request stored under `request_uri`.
+    pub fn response(&self, request_uri: String, now: DateTime<Utc>) -> PushResponse {
+        PushResponse { request_uri, expires_in: (self.expires_at - now).num_seconds().max(0) }
+    }
+}
+
 /// The PAR endpoint's rules (RFC 9126 §2): the authenticated client's parameters are validated as the
 /// authorization endpoint would (errors are answered as JSON, never redirected), and kept for `lifetime`.
 pub fn push(
@@ -771,6 +785,8 @@ mod tests {
         body.0.remove("client_id");
         let pushed = push(body, &client, t0(), Duration::seconds(60)).unwrap();
         assert_eq!(pushed.params.client_id(), Some("bank"));
+        let body = serde_json::to_value(pushed.response("urn:ietf:params:oauth:request_uri:r".into(), t0())).unwrap();
+        assert_eq!(body, serde_json::json!({"request_uri": "urn:ietf:params:oauth:request_uri:r", "expires_in": 60}));
         // Errors at the PAR endpoint are answered, never redirected.
         let e = push(params(&[("response_type", "token")]), &client, t0(), Duration::seconds(60)).unwrap_err();
         assert!(!e.may_redirect());

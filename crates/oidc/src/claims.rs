@@ -110,8 +110,10 @@ pub struct IdTokenClaims {
 }
 
 impl IdTokenClaims {
-    /// The ID token for `input.grant`. `input.nonce` is the authorization request's (repeated on refresh, OIDC
-    /// Core §12.2, when the caller has it); `access_token` is the one issued beside it, for `at_hash`.
+    /// The ID token for `input.grant`. `input.nonce` is the authorization request's; pass `None` on refresh
+    /// (OIDC Core §12.2 as amended by the errata: a refreshed ID token may omit it, and `iss`, `sub`, `aud`,
+    /// `azp` and `auth_time` stay those of the original). `access_token` is the one issued beside it, for
+    /// `at_hash`.
     pub fn new(input: &TokenInput<'_>, access_token: Option<&str>, now: DateTime<Utc>, lifetimes: &Lifetimes) -> Self {
         let grant = input.grant;
         Self {
