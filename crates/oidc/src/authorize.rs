@@ -969,6 +969,49 @@ mod tests {
         assert_eq!(e.error, ErrorCode::UnmetAuthenticationRequirements);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn errors_go_back_only_to_a_registered_redirect_uri(
+            redirect in proptest::option::of(proptest::prop_oneof![
+                "https://bank\\.example/cb",
+                "https://bank\\.example/app/cb",
+                "https://bank\\.example/[a-z/]{0,6}",
+                "https://[a-z]{1,8}\\.example/cb",
+            ]),
+            response_type in proptest::option::of("code|token|id_token|code id_token|[a-z ]{0,10}"),
+            scope in proptest::option::of("(openid|profile|email|admin| ){0,5}"),
+            method in proptest::option::of("S256|plain|s256"),
+            prompt in proptest::option::of("(none|login|consent|select_account|x| ){0,4}"),
+            max_age in proptest::option::of("-?[0-9]{1,4}|x"),
+            claims in proptest::option::of("\\{\"id_token\":\\{\"acr\":(null|\\{\"essential\":true,\"value\":\"urn:dinhdanh:loa:2\"\\})\\}\\}|\\{x"),
+        ) {
+            let mut pairs: Vec<(&str, String)> = vec![
+                ("client_id", "bank".into()),
+                ("code_challenge", CHALLENGE.into()),
+                ("state", "st".into()),
+            ];
+            for (name, value) in [
+                ("redirect_uri", &redirect), ("response_type", &response_type), ("scope", &scope),
+                ("code_challenge_method", &method), ("prompt", &prompt), ("max_age", &max_age), ("claims", &claims),
+            ] {
+                if let Some(v) = value {
+                    pairs.push((name, v.clone()));
+                }
+            }
+            let params = AuthorizationParams::from_pairs(pairs).unwrap();
+            match validate(&params, &bank(), Via::FrontChannel, t0()) {
+                Ok(req) => proptest::prop_assert!(bank().has_redirect_uri(&req.redirect_uri)),
+                Err(e) => match &e.redirect {
+                    Some(target) => {
+                        proptest::prop_assert!(bank().has_redirect_uri(&target.redirect_uri));
+                        proptest::prop_assert_eq!(Some(target.redirect_uri.as_str()), redirect.as_deref());
+                    }
+                    None => proptest::prop_assert!(redirect.as_deref().is_none_or(|r| !bank().has_redirect_uri(r))),
+                },
+            }
+        }
+    }
+
     #[test]
     fn the_success_redirect_carries_code_state_and_iss() {
         let req = check(&[]).unwrap();

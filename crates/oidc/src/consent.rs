@@ -68,7 +68,9 @@ impl Consent {
     ) -> Self {
         let mut scopes = request.scopes.clone();
         let mut claims: BTreeSet<Claim> = request.claims.intersection(approved_claims).copied().collect();
-        if let Some(earlier) = earlier.filter(|c| c.is_live() && c.client_id == request.client_id) {
+        if let Some(earlier) =
+            earlier.filter(|c| c.is_live() && c.client_id == request.client_id && c.account_id == account_id)
+        {
             scopes.extend(earlier.scopes.iter().copied());
             claims.extend(earlier.claims.iter().copied());
         }
