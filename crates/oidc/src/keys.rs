@@ -266,6 +266,18 @@ impl KeySet {
         rotation
     }
 
+    /// Rotation after the current key leaked: next → current at once and the leaked key **removed** from the
+    /// JWKS (not retired; the caller deletes the row `retired` names), so every token it signed stops
+    /// verifying; a new next key. Relying parties that
+    /// cached the JWKS before the next key was published will refetch it on the unknown `kid`. The caller must
+    /// still revoke the grants whose tokens the leaked key signed if it wants them dead before they expire.
+    pub fn rotate_compromised(&mut self, now: DateTime<Utc>) -> Rotation {
+        let leaked = self.current_kid().to_owned();
+        let rotation = self.rotate(now, Duration::zero());
+        self.keys.retain(|k| k.stored.kid != leaked);
+        rotation
+    }
+
     /// Removes the retired keys whose time has passed; returns their `kid`s (rows to delete).
     pub fn prune(&mut self, now: DateTime<Utc>) -> Vec<String> {
         let (gone, kept): (Vec<Key>, Vec<Key>) = std::mem::take(&mut self.keys)
@@ -416,6 +428,19 @@ mod tests {
         assert_eq!(set.prune(now + Duration::minutes(6)), [first]);
         assert_eq!(set.jwks().keys.len(), 2);
         assert!(set.verify::<Value>(&old_token, TokenType::IdToken, "https://id.example", true).is_err());
+        assert!(KeySet::from_stored(set.to_stored()).is_ok());
+    }
+
+    #[test]
+    fn a_compromised_key_leaves_the_jwks_at_once() {
+        let mut set = KeySet::generate(t0());
+        let leaked = set.current_kid().to_owned();
+        let token = set.sign(&claims(t0() + Duration::minutes(5)), TokenType::IdToken).unwrap();
+        let rotation = set.rotate_compromised(t0() + Duration::hours(1));
+        assert_eq!(rotation.retired, leaked);
+        assert!(set.jwks().keys.iter().all(|k| k.kid != leaked));
+        assert_eq!(set.jwks().keys.len(), 2);
+        assert!(set.verify::<Value>(&token, TokenType::IdToken, "https://id.example", true).is_err());
         assert!(KeySet::from_stored(set.to_stored()).is_ok());
     }
 
