@@ -7,7 +7,6 @@ use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -31,25 +30,9 @@ impl Work {
     }
 }
 
-/// A new bearer token: `prefix` and 32 random bytes in hex, and the SHA-256 hash under which it is stored.
-/// Tokens carry 256 bits of entropy, so a fast hash suffices (no dictionary to guess from); the plain token is
-/// shown once and never stored.
-pub fn new_token(prefix: &str) -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = format!("{prefix}{}", hex(&bytes));
-    let hash = token_hash(&token);
-    (token, hash)
-}
-
-/// The storage form of a bearer token.
-pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+// Bearer tokens, codes and their storage form are the OpenID Connect provider's as much as the API's: one
+// definition, in the provider's crate.
+pub use dinhdanh_oidc::tokens::{hex, new_token, token_hash};
 
 /// The stored form of a secret the server generated (a client secret: 256 random bits). No one chose it, so
 /// there is no dictionary to guess from and a fast hash suffices; argon2id stays for what people choose.
