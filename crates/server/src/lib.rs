@@ -99,6 +99,8 @@ pub struct AppState {
     pub api_limiter: IpRateLimiter,
     /// argon2id verifications spent (see [`secrets::Work`]).
     pub work: Arc<secrets::Work>,
+    /// The token endpoint's writes, committed in groups.
+    pub token_writes: dinhdanh_store::GroupCommit<service::clients::TokenWrites>,
 }
 
 impl AppState {
@@ -107,7 +109,13 @@ impl AppState {
         let public_limiter = IpRateLimiter::new(config.public_rate_limit, &config.trusted_proxies);
         let ops_limiter = IpRateLimiter::new(config.ops_rate_limit, &config.trusted_proxies);
         let api_limiter = IpRateLimiter::new(config.api_rate_limit, &config.trusted_proxies);
+        let token_writes = dinhdanh_store::GroupCommit::new(
+            store.clone(),
+            service::clients::TokenWrites,
+            service::clients::TOKEN_BATCH,
+        );
         Self {
+            token_writes,
             store,
             registry,
             clock,

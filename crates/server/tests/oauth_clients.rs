@@ -725,6 +725,41 @@ on_both_backends! {
         assert_eq!(status, 200, "{body}");
     }
 
+    tokens_requested_together_are_each_stored_audited_and_revoked(db) {
+        // The token endpoint commits its writes in groups: tokens asked for at once share transactions, and
+        // each is still stored, audited once, usable, and ended by the client's revocation.
+        let server = TestServer::start(&db).await;
+        let admin = server.admin().await;
+        let bank = server.organization("ACB", OrganizationKind::RelyingParty).await;
+        let created = secret_client(&server, &admin, &bank.id).await;
+        let (client_id, secret) = (id(&created), created["client_secret"].as_str().unwrap().to_owned());
+        let (batches_before, _) = dinhdanh_store::group_commit_totals();
+        let requests = (0..40).map(|_| raw_token(&server, &[("grant_type", "client_credentials")], Some((&client_id, &secret))));
+        let answers = futures_util::future::join_all(requests).await;
+        let tokens: std::collections::BTreeSet<String> = answers
+            .iter()
+            .map(|(status, body, _)| {
+                assert_eq!(*status, 200, "{body}");
+                body["access_token"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(tokens.len(), 40, "forty distinct tokens");
+        assert_eq!(server.store.count_access_tokens_of_client(&client_id).await.unwrap(), 40);
+        let issued = server.store.recent_audit(Some("oauth.token"), 100).await.unwrap();
+        assert_eq!(issued.iter().filter(|r| r.outcome == "ok").count(), 40, "one audit entry per token");
+        assert!(dinhdanh_store::group_commit_totals().0 > batches_before, "issued through the group commit");
+        for token in &tokens {
+            assert_eq!(me(&server, token).await.0, 200);
+        }
+        let (status, body) = server.call(Method::POST, &format!("/v1/clients/{client_id}/revoke"), &admin, None).await;
+        assert_eq!(status, 200, "{body}");
+        for token in &tokens {
+            assert_eq!(me(&server, token).await.0, 401, "revoked with its client, cache or not");
+        }
+        let (status, _, _) = raw_token(&server, &[("grant_type", "client_credentials")], Some((&client_id, &secret))).await;
+        assert_eq!(status, 401, "no new token for a revoked client");
+    }
+
     openapi_lists_the_client_operations(db) {
         let server = TestServer::start(&db).await;
         let doc: Value = server.http.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();

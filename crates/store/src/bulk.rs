@@ -226,7 +226,7 @@ pub(crate) fn params_per_statement(backend_name: &str) -> usize {
 
 impl Tx {
     /// Rows of `columns` values per multi-row statement on this backend (at most [`CHUNK`]).
-    fn rows_per_statement(&self, columns: usize) -> usize {
+    pub(crate) fn rows_per_statement(&self, columns: usize) -> usize {
         (params_per_statement(self.inner.backend_name()) / columns).clamp(1, CHUNK)
     }
 

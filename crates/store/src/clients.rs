@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::{OrganizationKind, OrganizationStatus, Scope, format_scopes, parse_scopes};
 use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
+use dinhdanh_domain::organization::Organization;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -60,6 +61,44 @@ impl Store {
         };
         self.credentials.put_access_token(ticket, token_hash, &owner);
         Ok(Some(owner))
+    }
+}
+
+/// An access token to store ([`Tx::insert_access_tokens`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccessToken<'a> {
+    pub token_hash: &'a str,
+    pub client_id: &'a str,
+    pub scopes: &'a BTreeSet<Scope>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the token endpoint checks a request against: the client, its organization and its live credentials.
+#[derive(Debug, Clone)]
+pub struct ClientForToken {
+    pub client: ApiClient,
+    pub organization: Organization,
+    /// Live credentials only, oldest first.
+    pub credentials: Vec<ClientCredential>,
+}
+
+impl Store {
+    /// The client `id` with its organization and live credentials, answered from the credential cache once
+    /// seen (a revocation, a suspension or a credential change drops it at its commit).
+    pub async fn client_for_token(&self, id: &str) -> Result<Option<ClientForToken>, StoreError> {
+        if let Some(found) = self.credentials.token_client(id) {
+            return Ok(Some(found));
+        }
+        let ticket = self.credentials.ticket(Kind::Organization);
+        let Some(client) = self.api_client(id).await? else { return Ok(None) };
+        let Some(organization) = self.organization(&client.organization_id).await? else {
+            return Err(StoreError::Corrupt(format!("client {id} without its organization")));
+        };
+        let credentials = self.client_credentials(id).await?.into_iter().filter(ClientCredential::is_live).collect();
+        let found = ClientForToken { client, organization, credentials };
+        self.credentials.put_token_client(ticket, id, &found);
+        Ok(Some(found))
     }
 }
 
@@ -158,6 +197,7 @@ impl Tx {
     }
 
     pub async fn insert_client_credential(&mut self, credential: &ClientCredential) -> Result<(), StoreError> {
+        self.invalidates(Kind::Organization);
         sqlx::query(&format!(
             "INSERT INTO client_credentials ({CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
@@ -176,6 +216,7 @@ impl Tx {
 
     /// Replaces the stored form of a credential (a client secret's legacy argon2id hash by its SHA-256 digest).
     pub async fn set_credential_material(&mut self, credential_id: &str, material: &str) -> Result<(), StoreError> {
+        self.invalidates(Kind::Organization);
         sqlx::query("UPDATE client_credentials SET material = $1 WHERE id = $2")
             .bind(material)
             .bind(credential_id)
@@ -203,6 +244,7 @@ impl Tx {
         credential_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.invalidates(Kind::Organization);
         let done = sqlx::query(
             "UPDATE client_credentials SET revoked_at = $1 WHERE id = $2 AND client_id = $3 AND revoked_at IS NULL",
         )
@@ -238,6 +280,33 @@ impl Tx {
         .rows_affected();
         if recorded == 0 {
             return Err(StoreError::Conflict("a client assertion with this jti"));
+        }
+        Ok(())
+    }
+
+    /// Stores many access tokens by their hashes, as few statements as the backend allows.
+    pub async fn insert_access_tokens(&mut self, tokens: &[NewAccessToken<'_>]) -> Result<(), StoreError> {
+        for chunk in tokens.chunks(self.rows_per_statement(5)) {
+            let values = (0..chunk.len())
+                .map(|r| format!("(${}, ${}, ${}, ${}, ${})", r * 5 + 1, r * 5 + 2, r * 5 + 3, r * 5 + 4, r * 5 + 5))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO access_tokens (token_hash, client_id, scopes, issued_at, expires_at) VALUES {values}"
+            );
+            let mut query = sqlx::query(&sql);
+            for token in chunk {
+                query = query
+                    .bind(token.token_hash)
+                    .bind(token.client_id)
+                    .bind(format_scopes(token.scopes))
+                    .bind(to_ms(token.issued_at))
+                    .bind(to_ms(token.expires_at));
+            }
+            query
+                .execute(&mut *self.inner)
+                .await
+                .map_err(|e| StoreError::conflict_or(e, "an access token with this hash"))?;
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use crate::clients::AccessTokenOwner;
+use crate::clients::{AccessTokenOwner, ClientForToken};
 use crate::holders::HolderSessionOwner;
 use crate::officers::OfficerSessionOwner;
 
@@ -45,7 +45,8 @@ const MAX_ENTRIES: usize = 100_000;
 /// What a committed change can make stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// Access tokens: the token rows, their API clients, and the clients' organizations.
+    /// Access tokens and the token endpoint's clients: the token rows, the API clients with their
+    /// credentials, and the clients' organizations.
     Organization = 0,
     /// Officers' sessions: the session rows, the officers, and their organizations.
     Officer = 1,
@@ -148,6 +149,8 @@ pub(crate) struct CredentialCache {
     access_tokens: Shelf<AccessTokenOwner>,
     officer_sessions: Shelf<OfficerSessionOwner>,
     holder_sessions: Shelf<HolderSessionOwner>,
+    /// The token endpoint's clients (with organization and live credentials), by client id.
+    token_clients: Shelf<ClientForToken>,
     /// Checks answered from memory, for `/metrics` and for the tests that prove the cache was used.
     hits: AtomicU64,
 }
@@ -168,6 +171,7 @@ impl CredentialCache {
             access_tokens: Shelf::new(),
             officer_sessions: Shelf::new(),
             holder_sessions: Shelf::new(),
+            token_clients: Shelf::new(),
             hits: AtomicU64::new(0),
         })
     }
@@ -251,6 +255,18 @@ impl CredentialCache {
 
     pub(crate) fn holder_session(&self, token_hash: &str, now: DateTime<Utc>) -> Option<HolderSessionOwner> {
         self.counted(self.holder_sessions.get(token_hash, self.current(Kind::Holder)?, now))
+    }
+
+    pub(crate) fn token_client(&self, client_id: &str) -> Option<ClientForToken> {
+        // A client does not expire; it is revoked, which bumps its kind.
+        self.counted(self.token_clients.get(client_id, self.current(Kind::Organization)?, DateTime::<Utc>::MIN_UTC))
+    }
+
+    pub(crate) fn put_token_client(&self, ticket: Ticket, client_id: &str, found: &ClientForToken) {
+        debug_assert_eq!(ticket.kind, Kind::Organization);
+        if ticket.serving {
+            self.token_clients.put(client_id, ticket.generation, DateTime::<Utc>::MAX_UTC, found.clone());
+        }
     }
 
     fn counted<T>(&self, hit: Option<T>) -> Option<T> {

@@ -31,6 +31,7 @@ mod bulk;
 mod clients;
 mod credentials;
 mod decoys;
+mod group;
 mod holders;
 mod locks;
 mod migrate;
@@ -60,8 +61,9 @@ pub use audit::{
 };
 pub use automatic::AutomaticCandidate;
 pub use bulk::{AccountBrief, BulkApplied, BulkEffect, CHUNK as BULK_CHUNK, LockedEntry, NewNotice, RequestTarget};
-pub use clients::AccessTokenOwner;
+pub use clients::{AccessTokenOwner, ClientForToken, NewAccessToken};
 pub use decoys::Decoy;
+pub use group::{GroupCommit, GroupError, GroupWork, group_commit_totals};
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};

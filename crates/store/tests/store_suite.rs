@@ -1072,3 +1072,82 @@ mod credential_cache {
         }
     }
 }
+
+mod group_commit {
+    use std::sync::Mutex;
+
+    use dinhdanh_store::{GroupCommit, GroupError, GroupWork, Tx};
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    /// Enqueues one outbox message per input; the first batch waits at `gate`; a batch holding "poison" fails
+    /// after writing. Records the size of every batch it applied.
+    struct Messages {
+        gate: Semaphore,
+        first: std::sync::atomic::AtomicBool,
+        entered: tokio::sync::Notify,
+        sizes: Mutex<Vec<usize>>,
+    }
+
+    impl GroupWork for Messages {
+        type Input = &'static str;
+        type Output = usize;
+
+        async fn apply(&self, tx: &mut Tx, inputs: &[&'static str]) -> Result<Vec<usize>, StoreError> {
+            if !self.first.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                self.entered.notify_one();
+                let _ = self.gate.acquire().await.unwrap();
+            }
+            self.sizes.lock().unwrap().push(inputs.len());
+            for input in inputs {
+                tx.enqueue(message(input), t0()).await?;
+            }
+            if inputs.contains(&"poison") {
+                return Err(StoreError::Corrupt("poison".into()));
+            }
+            Ok((0..inputs.len()).collect())
+        }
+    }
+
+    on_both_backends! {
+        inputs_that_wait_together_commit_together_all_or_nothing(db) {
+            let store = db.store().await;
+            let work = Messages {
+                gate: Semaphore::new(0),
+                first: Default::default(),
+                entered: Default::default(),
+                sizes: Mutex::new(Vec::new()),
+            };
+            let group = GroupCommit::new(store.clone(), work, 5);
+            // The first input's batch is held at the gate while nine more are queued behind it.
+            let first = tokio::spawn({
+                let group = group.clone();
+                async move { group.submit("first").await }
+            });
+            // Once the writer is inside the first batch (holding its transaction), nine more are queued.
+            group.work().entered.notified().await;
+            let queued: Vec<_> = (0..9).map(|_| group.submit("next")).collect();
+            // join! polls join_all first, which polls every submission once (each queues its input), and only then
+            // the branch that opens the gate.
+            let gate_opened = async { group.work().gate.add_permits(1) };
+            let (answers, ()) = tokio::join!(futures_util::future::join_all(queued), gate_opened);
+            assert_eq!(first.await.unwrap().unwrap(), 0);
+            // Batches of at most 5: the nine waiting inputs went in two transactions, each answered in order.
+            let positions: Vec<usize> = answers.into_iter().map(Result::unwrap).collect();
+            assert_eq!(positions, vec![0, 1, 2, 3, 4, 0, 1, 2, 3]);
+            assert_eq!(*group.work().sizes.lock().unwrap(), vec![1, 5, 4]);
+            assert_eq!(store.count_messages(OutboxStatus::Pending).await.unwrap(), 10);
+
+            // A batch that fails is rolled back whole, and every caller in it hears the failure (the writer may
+            // have taken "a" alone before the others were queued: whatever the batches, the count tells).
+            let answers = futures_util::future::join_all(["a", "poison", "b"].map(|i| group.submit(i))).await;
+            assert!(matches!(answers[1], Err(GroupError::Batch(_))), "{answers:?}");
+            let committed = answers.iter().filter(|answer| answer.is_ok()).count() as i64;
+            assert!(committed < 3);
+            assert_eq!(store.count_messages(OutboxStatus::Pending).await.unwrap(), 10 + committed,
+                "nothing of the failed batch was kept");
+            assert_eq!(group.submit("after").await.unwrap(), 0, "the writer goes on after a failed batch");
+        }
+    }
+}

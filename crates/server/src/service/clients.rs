@@ -3,8 +3,9 @@
 //! `private_key_jwt` assertion (RFC 7523 §2.2–3, OpenID Connect Core §9) or a client secret.
 //!
 //! Every change writes its audit record in the same transaction; a refused token request is audited on its own.
-//! Secrets are stored only as argon2id hashes and access tokens only as SHA-256 hashes; neither ever reaches
-//! the audit log.
+//! Issued tokens are written in groups ([`TokenWrites`]): requests that arrive together share one transaction.
+//! Secrets are stored as SHA-256 digests (older ones as argon2id hashes, upgraded on first use) and access tokens
+//! only as SHA-256 hashes; neither ever reaches the audit log.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -476,26 +477,20 @@ fn claimed_client_id(authentication: &ClientAuthentication) -> Option<String> {
 async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authenticated, TokenError> {
     let refuse = |reason| Err(TokenError::InvalidClient { reason });
     let Some(client_id) = claimed_client_id(&request.authentication) else { return refuse("no_client_id") };
-    let Some(client) = state.store.api_client(&client_id).await? else {
+    // Answered from the credential cache once seen: a revocation, suspension or credential change drops it.
+    let Some(found) = state.store.client_for_token(&client_id).await? else {
         // No dummy work: a known client's secret now costs one SHA-256 digest, which the lookup dwarfs.
         return refuse("unknown_client");
     };
+    let dinhdanh_store::ClientForToken { client, organization, credentials } = found;
     if client.status != ClientStatus::Active {
         return refuse("client_revoked");
     }
-    let Some(organization) = state.store.organization(&client.organization_id).await? else {
-        return refuse("unknown_organization");
-    };
     if organization.status == OrganizationStatus::Suspended {
         return refuse("organization_suspended");
     }
-    let credentials: Vec<ClientCredential> = state
-        .store
-        .client_credentials(&client.id)
-        .await?
-        .into_iter()
-        .filter(|c| c.is_live() && c.kind == client.auth_method.credential_kind())
-        .collect();
+    let credentials: Vec<ClientCredential> =
+        credentials.into_iter().filter(|c| c.kind == client.auth_method.credential_kind()).collect();
     match (&request.authentication, client.auth_method) {
         (ClientAuthentication::Secret { secret, .. }, ClientAuthMethod::ClientSecret) => {
             for credential in &credentials {
@@ -597,18 +592,105 @@ async fn audit_refusal(
     reason: &str,
 ) -> Result<(), TokenError> {
     metrics::counter!("dinhdanh_tokens_total", "outcome" => reason.to_owned()).increment(1);
-    state
-        .store
-        .audit(AuditEntry {
-            at: state.clock.now(),
-            actor: "anonymous".to_owned(),
-            action: "oauth.token",
-            subject: client_id.map(str::to_owned),
-            outcome: "refused",
-            detail: json!({"reason": reason, "method": method}),
-        })
-        .await?;
+    state.store.audit(refusal_entry(state.clock.now(), client_id, method, reason)).await?;
     Ok(())
+}
+
+/// The audit entry of a refused token request (the requester is not proven, so it is named "anonymous").
+fn refusal_entry(at: DateTime<Utc>, client_id: Option<&str>, method: &str, reason: &str) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor: "anonymous".to_owned(),
+        action: "oauth.token",
+        subject: client_id.map(str::to_owned),
+        outcome: "refused",
+        detail: json!({"reason": reason, "method": method}),
+    }
+}
+
+/// A token to store, with what must hold when it is: the client still active, the assertion's `jti` unused.
+pub struct TokenWrite {
+    client_id: String,
+    method: &'static str,
+    jti: Option<(String, DateTime<Utc>)>,
+    token_hash: String,
+    scopes: BTreeSet<Scope>,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    audit: AuditEntry,
+}
+
+/// What became of a [`TokenWrite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenWritten {
+    Issued,
+    /// Revoked after the client authenticated and before its batch (refused, audited in the batch).
+    ClientRevoked,
+    AssertionReplayed,
+}
+
+/// The token endpoint's writes, committed in groups ([`dinhdanh_store::GroupCommit`]): tokens requested together
+/// share one transaction, one commit and one audit append, instead of queueing for a transaction each.
+pub struct TokenWrites;
+
+/// At most this many tokens per transaction.
+pub const TOKEN_BATCH: usize = 256;
+
+impl dinhdanh_store::GroupWork for TokenWrites {
+    type Input = TokenWrite;
+    type Output = TokenWritten;
+
+    async fn apply(&self, tx: &mut dinhdanh_store::Tx, inputs: &[TokenWrite]) -> Result<Vec<TokenWritten>, StoreError> {
+        // Revocation holds a client's row exclusively, issuance shares it: a token is either issued before the
+        // revocation (and deleted by it) or not at all, and tokens of one client do not wait for each other.
+        let mut active: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+        let mut outputs = Vec::with_capacity(inputs.len());
+        let mut issued = Vec::with_capacity(inputs.len());
+        for write in inputs {
+            let is_active = match active.get(write.client_id.as_str()) {
+                Some(known) => *known,
+                None => {
+                    let shared = tx.share_api_client(&write.client_id).await?;
+                    let known = matches!(shared, Some(c) if c.status == ClientStatus::Active);
+                    active.insert(&write.client_id, known);
+                    known
+                }
+            };
+            if !is_active {
+                tx.audit(refusal_entry(write.issued_at, Some(&write.client_id), write.method, "client_revoked"))
+                    .await?;
+                outputs.push(TokenWritten::ClientRevoked);
+                continue;
+            }
+            // A jti whose record has expired is free again (expired tokens and jtis are purged on a schedule,
+            // service::purge, never here: every check compares the expiry). Two uses in one batch: the second
+            // finds the first's record.
+            if let Some((jti, until)) = &write.jti {
+                match tx.record_client_assertion(&write.client_id, jti, *until, write.issued_at).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        let refusal =
+                            refusal_entry(write.issued_at, Some(&write.client_id), write.method, "assertion_replayed");
+                        tx.audit(refusal).await?;
+                        outputs.push(TokenWritten::AssertionReplayed);
+                        continue;
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            issued.push(dinhdanh_store::NewAccessToken {
+                token_hash: &write.token_hash,
+                client_id: &write.client_id,
+                scopes: &write.scopes,
+                issued_at: write.issued_at,
+                expires_at: write.expires_at,
+            });
+            tx.audit(write.audit.clone()).await?;
+            outputs.push(TokenWritten::Issued);
+        }
+        tx.insert_access_tokens(&issued).await?;
+        Ok(outputs)
+    }
 }
 
 /// The client-credentials grant: authenticates the client, grants the scopes asked for (all of the client's
@@ -649,47 +731,45 @@ pub async fn issue_token(state: &AppState, request: TokenRequest) -> Result<Issu
     let expires_at = now + Duration::seconds(ACCESS_TOKEN_LIFETIME_SECONDS);
     let (token, hash) = new_token(ACCESS_TOKEN_PREFIX);
     debug_assert_eq!(hash, token_hash(&token));
-    let mut tx = state.store.begin().await?;
-    // Revocation holds the client's row exclusively, issuance shares it: a token is either issued before the
-    // revocation (and deleted by it) or not at all, and tokens of one client do not wait for each other.
-    match tx.share_api_client(&client.id).await? {
-        Some(c) if c.status == ClientStatus::Active => {}
-        _ => {
-            drop(tx);
-            audit_refusal(state, Some(&client.id), method, "client_revoked").await?;
-            return Err(TokenError::InvalidClient { reason: "client_revoked" });
-        }
-    }
-    // A jti whose record has expired is free again (expired tokens and jtis are purged on a schedule,
-    // service::purge, never here: every check compares the expiry).
-    if let Some((jti, until)) = &jti {
-        match tx.record_client_assertion(&client.id, jti, *until, now).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                drop(tx);
-                audit_refusal(state, Some(&client.id), method, "assertion_replayed").await?;
-                return Err(TokenError::InvalidClient { reason: "assertion_replayed" });
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    tx.insert_access_token(&hash, &client.id, &scopes, now, expires_at).await?;
     let actor = Actor::Organization {
         organization_id: organization.id.clone(),
         kind: organization.kind,
         client_id: client.id.clone(),
         scopes: scopes.clone(),
     };
-    tx.audit(AuditEntry {
+    let audit = AuditEntry {
         at: now,
         actor: actor.audit_name(),
         action: "oauth.token",
         subject: Some(client.id.clone()),
         outcome: "ok",
         detail: json!({"method": method, "scopes": format_scopes(&scopes), "expires_at": expires_at}),
-    })
-    .await?;
-    tx.commit().await?;
+    };
+    let write = TokenWrite {
+        client_id: client.id.clone(),
+        method,
+        jti,
+        token_hash: hash,
+        scopes: scopes.clone(),
+        issued_at: now,
+        expires_at,
+        audit,
+    };
+    let refused = |reason: &'static str| {
+        metrics::counter!("dinhdanh_tokens_total", "outcome" => reason).increment(1);
+        Err(TokenError::InvalidClient { reason })
+    };
+    match state.token_writes.submit(write).await {
+        Ok(TokenWritten::Issued) => {}
+        Ok(TokenWritten::ClientRevoked) => return refused("client_revoked"),
+        Ok(TokenWritten::AssertionReplayed) => return refused("assertion_replayed"),
+        Err(dinhdanh_store::GroupError::Batch(error)) => {
+            use dinhdanh_store::Transient;
+            let failed = if error.is_transient() { ApiError::Busy } else { ApiError::internal(error.to_string()) };
+            return Err(TokenError::Internal(failed));
+        }
+        Err(dinhdanh_store::GroupError::Stopped) => return Err(TokenError::Internal(ApiError::Saturated)),
+    }
     metrics::counter!("dinhdanh_tokens_total", "outcome" => "issued").increment(1);
     Ok(IssuedToken { access_token: token, expires_in: ACCESS_TOKEN_LIFETIME_SECONDS, scopes })
 }
