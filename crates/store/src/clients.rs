@@ -266,22 +266,49 @@ impl Tx {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let recorded = sqlx::query(
-            "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE client_assertions.expires_at <= $4",
-        )
-        .bind(client_id)
-        .bind(jti)
-        .bind(to_ms(expires_at))
-        .bind(to_ms(now))
-        .execute(&mut *self.inner)
-        .await?
-        .rows_affected();
-        if recorded == 0 {
+        if self.record_client_assertions(&[(client_id, jti, expires_at)], now).await? != [true] {
             return Err(StoreError::Conflict("a client assertion with this jti"));
         }
         Ok(())
+    }
+
+    /// Records many assertions' `jti`s at once (each `(client_id, jti, expires_at)`) as [`Tx::record_client_assertion`]
+    /// does one: returns, in order, whether each was recorded (false: a live record exists, a replay). A pair that
+    /// appears twice is recorded once, by its first appearance; the later one is a replay.
+    pub async fn record_client_assertions(
+        &mut self,
+        assertions: &[(&str, &str, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut first = std::collections::HashSet::new();
+        let unique: Vec<_> = assertions.iter().filter(|(client, jti, _)| first.insert((*client, *jti))).collect();
+        let mut recorded = std::collections::HashSet::new();
+        // One parameter is `now`; three per row.
+        for chunk in unique.chunks(self.rows_per_statement(3).saturating_sub(1).max(1)) {
+            let values = (0..chunk.len())
+                .map(|r| format!("(${}, ${}, ${})", r * 3 + 2, r * 3 + 3, r * 3 + 4))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES {values} \
+                 ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
+                 WHERE client_assertions.expires_at <= $1 RETURNING client_id, jti"
+            );
+            let mut query = sqlx::query(&sql).bind(to_ms(now));
+            for (client, jti, expires_at) in chunk {
+                query = query.bind(*client).bind(*jti).bind(to_ms(*expires_at));
+            }
+            for row in query.fetch_all(&mut *self.inner).await? {
+                recorded.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+            }
+        }
+        let mut claimed = std::collections::HashSet::new();
+        Ok(assertions
+            .iter()
+            .map(|(client, jti, _)| {
+                recorded.contains(&((*client).to_owned(), (*jti).to_owned())) && claimed.insert((*client, *jti))
+            })
+            .collect())
     }
 
     /// Stores many access tokens by their hashes, as few statements as the backend allows.

@@ -688,6 +688,20 @@ mod purge {
             assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
         }
 
+        jtis_recorded_together_refuse_replays_within_and_across_statements(db) {
+            let store = db.store().await;
+            rows(&store, 1, 1).await;
+            let later = t0() + Duration::hours(1);
+            let mut tx = store.begin().await.unwrap();
+            // jti-l1 is live (a replay), jti-x0 expired (taken over), "new" fresh, and "new" again is a replay.
+            let asked = [("client", "jti-l1", later), ("client", "new", later), ("client", "jti-x0", later), ("client", "new", later)];
+            assert_eq!(tx.record_client_assertions(&asked, t0()).await.unwrap(), vec![false, true, true, false]);
+            tx.commit().await.unwrap();
+            let mut tx = store.begin().await.unwrap();
+            assert_eq!(tx.record_client_assertions(&[("client", "new", later)], t0()).await.unwrap(), vec![false]);
+            assert!(tx.record_client_assertions(&[], t0()).await.unwrap().is_empty());
+        }
+
         expired_sessions_and_challenges_not_yet_purged_are_refused(db) {
             let store = db.store().await;
             rows(&store, 1, 1).await;

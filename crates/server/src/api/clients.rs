@@ -474,7 +474,8 @@ pub async fn current_client(
     let Actor::Organization { organization_id, kind, client_id, scopes } = actor else {
         return Err(ApiError::Forbidden { action: Action::OwnClientRead.as_str() });
     };
-    let client = state.store.api_client(&client_id).await?.ok_or(ApiError::Unauthorized)?;
+    // Through the credential cache, like the token check that let this request in.
+    let client = state.store.client_for_token(&client_id).await?.ok_or(ApiError::Unauthorized)?.client;
     Ok(Json(CurrentClientResponse {
         client_id,
         name: client.name,

@@ -644,39 +644,36 @@ impl dinhdanh_store::GroupWork for TokenWrites {
         // Revocation holds a client's row exclusively, issuance shares it: a token is either issued before the
         // revocation (and deleted by it) or not at all, and tokens of one client do not wait for each other.
         let mut active: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+        for write in inputs {
+            if !active.contains_key(write.client_id.as_str()) {
+                let shared = tx.share_api_client(&write.client_id).await?;
+                active.insert(&write.client_id, matches!(shared, Some(c) if c.status == ClientStatus::Active));
+            }
+        }
+        // Every jti of the batch in one statement. A jti whose record has expired is free again (expired tokens
+        // and jtis are purged on a schedule, service::purge, never here); the batch's earliest time decides, so
+        // no record is taken over early. Two uses in one batch: the second is a replay.
+        let with_jti: Vec<_> = inputs
+            .iter()
+            .filter(|w| active[w.client_id.as_str()])
+            .filter_map(|w| w.jti.as_ref().map(|(jti, until)| (w.client_id.as_str(), jti.as_str(), *until)))
+            .collect();
+        let earliest = inputs.iter().map(|w| w.issued_at).min().unwrap_or_else(Utc::now);
+        let mut fresh_jti = tx.record_client_assertions(&with_jti, earliest).await?.into_iter();
         let mut outputs = Vec::with_capacity(inputs.len());
         let mut issued = Vec::with_capacity(inputs.len());
         for write in inputs {
-            let is_active = match active.get(write.client_id.as_str()) {
-                Some(known) => *known,
-                None => {
-                    let shared = tx.share_api_client(&write.client_id).await?;
-                    let known = matches!(shared, Some(c) if c.status == ClientStatus::Active);
-                    active.insert(&write.client_id, known);
-                    known
-                }
+            let refused = if !active[write.client_id.as_str()] {
+                Some((TokenWritten::ClientRevoked, "client_revoked"))
+            } else if write.jti.is_some() && fresh_jti.next() != Some(true) {
+                Some((TokenWritten::AssertionReplayed, "assertion_replayed"))
+            } else {
+                None
             };
-            if !is_active {
-                tx.audit(refusal_entry(write.issued_at, Some(&write.client_id), write.method, "client_revoked"))
-                    .await?;
-                outputs.push(TokenWritten::ClientRevoked);
+            if let Some((written, reason)) = refused {
+                tx.audit(refusal_entry(write.issued_at, Some(&write.client_id), write.method, reason)).await?;
+                outputs.push(written);
                 continue;
-            }
-            // A jti whose record has expired is free again (expired tokens and jtis are purged on a schedule,
-            // service::purge, never here: every check compares the expiry). Two uses in one batch: the second
-            // finds the first's record.
-            if let Some((jti, until)) = &write.jti {
-                match tx.record_client_assertion(&write.client_id, jti, *until, write.issued_at).await {
-                    Ok(()) => {}
-                    Err(StoreError::Conflict(_)) => {
-                        let refusal =
-                            refusal_entry(write.issued_at, Some(&write.client_id), write.method, "assertion_replayed");
-                        tx.audit(refusal).await?;
-                        outputs.push(TokenWritten::AssertionReplayed);
-                        continue;
-                    }
-                    Err(other) => return Err(other),
-                }
             }
             issued.push(dinhdanh_store::NewAccessToken {
                 token_hash: &write.token_hash,
