@@ -101,6 +101,8 @@ pub struct AppState {
     pub work: Arc<secrets::Work>,
     /// The token endpoint's writes, committed in groups.
     pub token_writes: dinhdanh_store::GroupCommit<service::clients::TokenWrites>,
+    /// Lock requests on one account, filed in groups.
+    pub lock_filings: dinhdanh_store::GroupCommit<service::locks::LockFilings>,
 }
 
 impl AppState {
@@ -114,8 +116,14 @@ impl AppState {
             service::clients::TokenWrites,
             service::clients::TOKEN_BATCH,
         );
+        let lock_filings = dinhdanh_store::GroupCommit::new(
+            store.clone(),
+            service::locks::LockFilings { calendar: config.calendar.clone() },
+            service::locks::LOCK_BATCH,
+        );
         Self {
             token_writes,
+            lock_filings,
             store,
             registry,
             clock,

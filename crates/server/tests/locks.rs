@@ -806,3 +806,52 @@ on_both_backends! {
         assert!(server.store.credential_cache_hits() > hits_before, "the other holders were still served from memory");
     }
 }
+
+on_both_backends! {
+    holders_locking_at_once_are_each_locked_revoked_and_audited(db) {
+        // Self-locks that arrive together are filed in shared transactions (a group commit); each is still one
+        // request, one lock, its sessions ended, its audit entries, and an idempotent retry answered once.
+        let server = support::TestServer::start(&db).await;
+        let mut holders = Vec::new();
+        for n in 0..24 {
+            holders.push(server.holder(&format!("0011901234{n:02}"), Level::One).await);
+        }
+        let (_, inputs_before) = dinhdanh_store::group_commit_totals();
+        let locks = holders.iter().enumerate().map(|(n, (_, token))| {
+            let request = server.http.post(server.url("/v1/lock-requests")).bearer_auth(token)
+                .json(&json!({"reason": "mất máy / lost phone"}));
+            // The first holder sends the same request twice at once, with one idempotency key.
+            let request = if n == 0 { request.header("Idempotency-Key", "lost-phone-1") } else { request };
+            async move { request.send().await.unwrap() }
+        });
+        let retry = server.http.post(server.url("/v1/lock-requests")).bearer_auth(&holders[0].1)
+            .header("Idempotency-Key", "lost-phone-1").json(&json!({"reason": "mất máy / lost phone"}));
+        let (answers, retried) = tokio::join!(futures_util::future::join_all(locks), async { retry.send().await.unwrap() });
+        let mut ids = std::collections::BTreeSet::new();
+        for answer in answers {
+            assert_eq!(answer.status().as_u16(), 201);
+            let body: Value = answer.json().await.unwrap();
+            assert_eq!(body["status"], "effective", "{body}");
+            ids.insert(body["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(ids.len(), 24, "one request per holder");
+        let retried_status = retried.status().as_u16();
+        let retried: Value = retried.json().await.unwrap();
+        // The retry either found the first answer (same request) or, sent after the lock, was refused as a
+        // locked holder's session: never a second request.
+        if retried_status == 201 {
+            assert!(ids.contains(retried["id"].as_str().unwrap()), "{retried}");
+        } else {
+            assert_eq!(retried_status, 401, "{retried}");
+        }
+        for (account, token) in &holders {
+            assert_eq!(server.call(Method::GET, "/v1/me", token, None).await.0, 401, "sessions ended");
+            let locks = server.store.active_locks(&account.id, server.clock.now()).await.unwrap();
+            assert_eq!(locks.len(), 1, "one lock per holder");
+        }
+        let placed = server.store.recent_audit(Some("lock.place"), 1000).await.unwrap();
+        assert_eq!(placed.len(), 24, "one lock.place per holder");
+        let (_, inputs_after) = dinhdanh_store::group_commit_totals();
+        assert!(inputs_after >= inputs_before + 24, "filed through the group commit");
+    }
+}

@@ -147,6 +147,12 @@ pub struct Store {
     listener: Option<Arc<tokio::task::AbortHandle>>,
 }
 
+/// A point inside a [`Tx`] to go back to ([`Tx::savepoint`]).
+#[must_use]
+pub struct Savepoint {
+    audit_len: usize,
+}
+
 /// One database transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     pub(crate) inner: Transaction<'static, Any>,
@@ -181,6 +187,26 @@ impl Tx {
         let committed = self.inner.commit().await;
         self.credentials.bump(kinds);
         committed?;
+        Ok(())
+    }
+
+    /// Marks a point this transaction can go back to, for a batch whose inputs may fail one by one (a group
+    /// commit): [`Tx::release_savepoint`] keeps what was done since, [`Tx::rollback_to_savepoint`] undoes it,
+    /// audit entries included. One at a time.
+    pub async fn savepoint(&mut self) -> Result<Savepoint, StoreError> {
+        sqlx::query("SAVEPOINT batch_input").execute(&mut *self.inner).await?;
+        Ok(Savepoint { audit_len: self.pending_audit.len() })
+    }
+
+    pub async fn release_savepoint(&mut self, _savepoint: Savepoint) -> Result<(), StoreError> {
+        sqlx::query("RELEASE SAVEPOINT batch_input").execute(&mut *self.inner).await?;
+        Ok(())
+    }
+
+    pub async fn rollback_to_savepoint(&mut self, savepoint: Savepoint) -> Result<(), StoreError> {
+        sqlx::query("ROLLBACK TO SAVEPOINT batch_input").execute(&mut *self.inner).await?;
+        sqlx::query("RELEASE SAVEPOINT batch_input").execute(&mut *self.inner).await?;
+        self.pending_audit.truncate(savepoint.audit_len);
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! that inserts the request and, on an immediate route, makes it effective ([`super::effect`]).
 
 use chrono::{DateTime, Utc};
+use dinhdanh_domain::AccountId;
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authority::{self, AuthorityPolicy, Evidence, LiftRequester, Placer, Requirement, Route};
 use dinhdanh_domain::authorization::Action;
@@ -11,7 +12,7 @@ use dinhdanh_domain::lock::{Ground, LegalBasis};
 use dinhdanh_domain::request::{NewRequest, Request, RequestKind, Step, Subject};
 use dinhdanh_domain::tracking::TrackingCode;
 use dinhdanh_domain::{Account, IdentityKey};
-use dinhdanh_store::{StoreError, Tx};
+use dinhdanh_store::{GroupError, GroupWork, StoreError, Tx};
 use rand::RngCore;
 use serde_json::json;
 
@@ -213,18 +214,78 @@ async fn file_lock(
         lock_ends_at: order.ends_at,
         in_person_check: None,
     };
-    let mut tx = state.store.begin().await?;
-    let account = tx.lock_account(&account_id).await?.ok_or(ApiError::NotFound { what: "e-ID account" })?;
-    if let Some(first) = replayed(&mut tx, idempotency).await? {
-        drop(tx);
-        return load(state, &first).await;
-    }
-    let filed = file(&mut tx, &state.config.calendar, &actor.audit_name(), Some(&account), new, now).await?;
-    remember(&mut tx, idempotency, 201, &filed.id, now).await?;
-    tx.commit().await?;
+    let filing = LockFiling { account_id, new, actor_name: actor.audit_name(), idempotency: idempotency.cloned(), now };
+    let filed = match state.lock_filings.submit(filing).await {
+        Ok(Ok(Filed::New(request))) => *request,
+        Ok(Ok(Filed::Replay(first))) => return load(state, &first).await,
+        Ok(Err(refused)) => return Err(refused),
+        Err(GroupError::Batch(error)) => {
+            use dinhdanh_store::Transient;
+            return Err(if error.is_transient() { ApiError::Busy } else { ApiError::internal(error.to_string()) });
+        }
+        Err(GroupError::Stopped) => return Err(ApiError::Saturated),
+    };
     metrics::counter!("dinhdanh_requests_total", "kind" => "lock", "ground" => order.ground.as_str(), "status" => filed.status.as_str())
         .increment(1);
     Ok(filed)
+}
+
+/// A lock request for one account, checked (authorized, its ground and evidence passed) and ready to file.
+pub struct LockFiling {
+    account_id: AccountId,
+    new: NewRequest,
+    actor_name: String,
+    idempotency: Option<Idempotency>,
+    now: DateTime<Utc>,
+}
+
+/// What filing a [`LockFiling`] did.
+pub enum Filed {
+    New(Box<Request>),
+    /// The idempotency key was seen: the first request's id, to answer with as it is now.
+    Replay(String),
+}
+
+/// Lock filings committed in groups ([`dinhdanh_store::GroupCommit`]): holders locking their own accounts in a
+/// burst (a lost phone, a leaked password) share transactions instead of queueing for one each. Each filing
+/// runs in a savepoint of its own, so one refused (its account gone, its idempotency key reused for another
+/// request) leaves the others; the accounts are held in ascending id order, the store's lock order.
+pub struct LockFilings {
+    pub calendar: WorkingCalendar,
+}
+
+/// At most this many lock filings per transaction.
+pub const LOCK_BATCH: usize = 64;
+
+impl GroupWork for LockFilings {
+    type Input = LockFiling;
+    type Output = Result<Filed, ApiError>;
+
+    async fn apply(&self, tx: &mut Tx, inputs: &[LockFiling]) -> Result<Vec<Result<Filed, ApiError>>, StoreError> {
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        order.sort_by(|a, b| inputs[*a].account_id.as_str().cmp(inputs[*b].account_id.as_str()));
+        let mut outputs: Vec<Option<Result<Filed, ApiError>>> = inputs.iter().map(|_| None).collect();
+        for index in order {
+            let savepoint = tx.savepoint().await?;
+            let filed = file_one(tx, &self.calendar, &inputs[index]).await;
+            match &filed {
+                Ok(_) => tx.release_savepoint(savepoint).await?,
+                Err(_) => tx.rollback_to_savepoint(savepoint).await?,
+            }
+            outputs[index] = Some(filed);
+        }
+        Ok(outputs.into_iter().map(|filed| filed.expect("every input filed")).collect())
+    }
+}
+
+async fn file_one(tx: &mut Tx, calendar: &WorkingCalendar, filing: &LockFiling) -> Result<Filed, ApiError> {
+    let account = tx.lock_account(&filing.account_id).await?.ok_or(ApiError::NotFound { what: "e-ID account" })?;
+    if let Some(first) = replayed(tx, filing.idempotency.as_ref()).await? {
+        return Ok(Filed::Replay(first));
+    }
+    let filed = file(tx, calendar, &filing.actor_name, Some(&account), filing.new.clone(), filing.now).await?;
+    remember(tx, filing.idempotency.as_ref(), 201, &filed.id, filing.now).await?;
+    Ok(Filed::New(Box::new(filed)))
 }
 
 /// Inserts a received request and, on an immediate route, makes it effective — inside the caller's transaction,

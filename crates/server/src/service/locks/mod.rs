@@ -35,7 +35,7 @@ use serde_json::json;
 use crate::problem::ApiError;
 
 pub(crate) use effect::apply_effect;
-pub use filing::{LockOrder, UnlockOrder, request_lock, request_unlock};
+pub use filing::{LOCK_BATCH, LockFilings, LockOrder, UnlockOrder, request_lock, request_unlock};
 pub(crate) use filing::{check_lock_order, file, insert_with_tracking_code};
 pub use idempotency::Idempotency;
 pub(crate) use idempotency::{Claim, claim_first, replayed_outside};
