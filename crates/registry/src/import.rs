@@ -307,7 +307,8 @@ pub enum ImportError {
 
 /// Imports a registry file into the store. Bad rows are reported, not fatal; a missing or unreadable file, a
 /// bad CSV header or a database error stops the import (batches already written stay written: every batch is
-/// its own transaction, and re-running the import is safe).
+/// its own transaction, and re-running the import is safe; sorted, nothing is written before the whole file
+/// has been read).
 pub async fn import_file(store: &Store, path: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let format = options.format.or_else(|| Format::from_path(path)).ok_or(ImportError::UnknownFormat)?;
