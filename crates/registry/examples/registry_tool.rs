@@ -4,7 +4,7 @@
 //! ```text
 //! registry_tool generate --kind population|immigration --count N [--seed S] [--format csv|jsonl] --out PATH
 //! registry_tool import   --kind population|immigration --db URL --file PATH [--format F] [--batch-size N]
-//!                        [--progress]
+//!                        [--order auto|sorted|streamed] [--sort-memory-mb N] [--progress]
 //! registry_tool lookup   --db URL --file PATH [--count N] [--seed S]
 //! ```
 //!
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use dinhdanh_domain::registry::RegistryKind;
 use dinhdanh_domain::{IdentificationNumber, ProvinceTable};
 use dinhdanh_registry::generate::{GenerateOptions, generate_to_path};
-use dinhdanh_registry::import::{Format, ImportOptions, import_file};
+use dinhdanh_registry::import::{Format, ImportOptions, Order, import_file};
 use dinhdanh_registry::{Registry, StoreRegistry};
 use dinhdanh_store::Store;
 use rand::rngs::StdRng;
@@ -99,6 +99,13 @@ async fn import(args: &Args) -> Result<(), String> {
     let mut options = ImportOptions::for_store(args.kind()?, &store);
     options.format = args.format()?;
     options.batch_size = args.number("--batch-size", options.batch_size as u64)? as usize;
+    options.order = match args.value("--order") {
+        None | Some("auto") => Order::Auto,
+        Some("sorted") => Order::Sorted,
+        Some("streamed") => Order::Streamed,
+        Some(other) => return Err(format!("unknown order {other} (auto, sorted or streamed)")),
+    };
+    options.sort_memory = args.number("--sort-memory-mb", (options.sort_memory >> 20) as u64)? as usize * (1 << 20);
     if args.0.iter().any(|a| a == "--progress") {
         options.progress = dinhdanh_registry::import::Progress::stderr();
     }

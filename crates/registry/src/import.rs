@@ -24,6 +24,15 @@
 //! larger than the database's cache (at 1,000,000 rows: 1.3× faster on PostgreSQL; 1.4× on SQLite with 5000-row
 //! batches, 2× with 20,000-row ones). See BENCHMARKS.md.
 //!
+//! A large file ([`Order`]; by default from [`SORT_FROM_BYTES`]) is put in key order as a whole before anything
+//! is written: the reader validates every row into compact sorted runs, spilling them to anonymous temporary
+//! files ([`ImportOptions::sort_memory`] bounds the memory), then merges them into the same batches. Each
+//! batch then covers a narrow band of keys, so it touches a few contiguous index pages however large the
+//! registry, and the rate no longer falls as the index outgrows the cache (10,000,000 rows: BENCHMARKS.md).
+//! The registry it leaves is the same in both orders; sorted, only each identity's last row in the file is
+//! written at all (the earlier ones count as unchanged), so even a file that corrects itself writes nothing
+//! when imported again.
+//!
 //! Every row is validated as registration will trust it; a bad row is skipped and reported with its physical
 //! line number in the file (the line it starts on, counting from 1: the CSV header is line 1 and blank lines
 //! count; `\n`, `\r\n` and, in CSV, a lone `\r` end a line, and a quoted CSV field may span several) and a
@@ -37,7 +46,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -50,9 +59,11 @@ use tokio::sync::mpsc;
 
 use self::lines::LineBreaks;
 pub use self::progress::{Progress, format_count, format_rate};
+use self::sorted::Sorter;
 
 mod lines;
 mod progress;
+mod sorted;
 
 /// The columns of a population (citizens) file, in their usual order; the first four are required.
 pub const POPULATION_COLUMNS: [&str; 8] = [
@@ -161,7 +172,41 @@ pub struct ImportOptions {
     /// Where to show progress: [`Progress::hidden`] (the default) or [`Progress::stderr`], a bar with the
     /// share of the file read, the time left, rows and rows/s. The CLI shows it when stderr is a terminal.
     pub progress: Progress,
+    /// Whether rows are written while the file is read, or the whole file is put in key order first.
+    pub order: Order,
+    /// [`Order::Sorted`]: bytes of rows held in memory, in their compact encoded form, before a sorted run of
+    /// them is written to a temporary file (default [`DEFAULT_SORT_MEMORY`]).
+    pub sort_memory: usize,
+    /// [`Order::Sorted`]: where the temporary run files go (`None`: the system's temporary directory, `TMPDIR`).
+    /// They are anonymous (never visible by name, gone when the import ends or dies) and take about as much
+    /// space as the file.
+    pub sort_dir: Option<PathBuf>,
 }
+
+/// In what order rows reach the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// [`Order::Sorted`] for a file of at least [`SORT_FROM_BYTES`] bytes, [`Order::Streamed`] below.
+    #[default]
+    Auto,
+    /// Batches are written while the file is read, each sorted by key: reading overlaps writing, and memory
+    /// holds a few batches. Each batch's keys still land all over the primary-key index, which is slow once
+    /// the index outgrows the database's cache.
+    Streamed,
+    /// The whole file is put in key order first (an external merge sort through temporary files, within
+    /// [`ImportOptions::sort_memory`]), then written: batches then walk the primary-key index from one end to
+    /// the other, so the rate holds however large the registry. Nothing is written until the file is read.
+    Sorted,
+}
+
+/// The file size from which [`Order::Auto`] sorts the whole file: about 400,000 citizens. Sorting already won
+/// at 1,000,000 (1.5× on SQLite, 1.2–1.4× on PostgreSQL, BENCHMARKS.md); below this, streaming holds less
+/// memory and the database's cache holds most of what a batch of a small registry touches.
+pub const SORT_FROM_BYTES: u64 = 32 << 20;
+
+/// [`ImportOptions::sort_memory`] by default. Peak memory is about twice this (the run being filled, the
+/// allocator's slack), well under 200 MB with the batches the writers hold.
+pub const DEFAULT_SORT_MEMORY: usize = 64 << 20;
 
 /// Rows per upsert transaction by default, and the best size measured on PostgreSQL (BENCHMARKS.md).
 pub const DEFAULT_BATCH_SIZE: usize = 5000;
@@ -180,6 +225,9 @@ impl ImportOptions {
             batch_size: DEFAULT_BATCH_SIZE,
             provinces: ProvinceTable::builtin(),
             progress: Progress::hidden(),
+            order: Order::Auto,
+            sort_memory: DEFAULT_SORT_MEMORY,
+            sort_dir: None,
         }
     }
 
@@ -214,7 +262,8 @@ pub struct ImportReport {
     pub rows_read: u64,
     /// Rows new or changed in the store.
     pub written: u64,
-    /// Valid rows that were already stored exactly so (or repeated an earlier row of the same batch).
+    /// Valid rows that were already stored exactly so, or that a later row for the same identity replaced
+    /// before they were written (in the same batch; sorted, anywhere in the file).
     pub unchanged: u64,
     pub rejected_count: u64,
     /// The first [`MAX_REPORTED_REJECTIONS`] rejected rows, in file order.
@@ -258,7 +307,8 @@ pub enum ImportError {
 
 /// Imports a registry file into the store. Bad rows are reported, not fatal; a missing or unreadable file, a
 /// bad CSV header or a database error stops the import (batches already written stay written: every batch is
-/// its own transaction, and re-running the import is safe).
+/// its own transaction, and re-running the import is safe; sorted, nothing is written before the whole file
+/// has been read).
 pub async fn import_file(store: &Store, path: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let format = options.format.or_else(|| Format::from_path(path)).ok_or(ImportError::UnknownFormat)?;
@@ -271,9 +321,16 @@ pub async fn import_file(store: &Store, path: &Path, options: &ImportOptions) ->
         today: now.date_naive(),
         batch_size: options.batch_size.max(1),
     };
+    let sorted = match options.order {
+        Order::Auto => file_bytes >= SORT_FROM_BYTES,
+        Order::Streamed => false,
+        Order::Sorted => true,
+    };
     let progress = options.progress.clone();
-    progress.start(file_bytes);
-    tracing::info!(kind = options.kind.as_str(), format = format.as_str(), "registry import started");
+    // Sorted, the file is gone through twice: read (first half of the bar), then written in key order.
+    progress.start(if sorted { 2 * file_bytes } else { file_bytes });
+    tracing::info!(kind = options.kind.as_str(), format = format.as_str(), sorted, "registry import started");
+    let sorter = sorted.then(|| Sorter::new(options.kind, options.sort_memory, options.sort_dir.clone()));
 
     let writer_count = writers(store);
     let mut senders = Vec::with_capacity(writer_count);
@@ -294,12 +351,12 @@ pub async fn import_file(store: &Store, path: &Path, options: &ImportOptions) ->
     }
     let reader_progress = progress.clone();
     let reading = tokio::task::spawn_blocking(move || {
-        let mut out = Batcher::new(&parser, senders, reader_progress);
+        let mut out = Batcher::new(&parser, senders, reader_progress, sorter, file_bytes);
         match format {
             Format::Csv => parser.read_csv(file, &mut out)?,
             Format::JsonLines => parser.read_json_lines(file, &mut out)?,
         }
-        out.finish();
+        out.finish()?;
         Ok::<_, ImportError>(out.summary)
     });
 
@@ -323,7 +380,7 @@ pub async fn import_file(store: &Store, path: &Path, options: &ImportOptions) ->
     let report = ImportReport {
         rows_read: summary.rows_read,
         written: total.written,
-        unchanged: total.unchanged,
+        unchanged: total.unchanged + summary.superseded,
         rejected_count: summary.rejected_count,
         rejected: summary.rejected,
         elapsed: started.elapsed(),
@@ -337,6 +394,7 @@ pub async fn import_file(store: &Store, path: &Path, options: &ImportOptions) ->
         elapsed_ms = report.elapsed.as_millis() as u64,
         rows_per_second = report.rows_per_second() as u64,
         writers = writer_count,
+        sorted,
         "registry import finished"
     );
     Ok(report)
@@ -432,12 +490,15 @@ impl Record {
 #[derive(Default)]
 struct Summary {
     rows_read: u64,
+    /// Sorted: valid rows a later row for the same identity replaced before anything was written.
+    superseded: u64,
     rejected_count: u64,
     rejected: Vec<RejectedRow>,
 }
 
 /// Collects valid rows into one batch per writer and sends each when full; holds at most one batch per
-/// writer. Rejected rows are counted (the first [`MAX_REPORTED_REJECTIONS`] kept) and logged here.
+/// writer. Rejected rows are counted (the first [`MAX_REPORTED_REJECTIONS`] kept) and logged here. With a
+/// [`Sorter`], valid rows go to it instead, and reach the batches in key order once the file is read.
 struct Batcher {
     kind: RegistryKind,
     batch_size: usize,
@@ -447,12 +508,27 @@ struct Batcher {
     progress: Progress,
     /// How far into the file the reader is, in bytes (shown with each batch sent and each rejection).
     read_to: u64,
-    /// A writer has gone (it failed): stop reading.
+    /// A writer has gone (it failed), or the sorter could not write: stop reading.
     closed: bool,
+    sorter: Option<Sorter>,
+    /// Why the sorter stopped the import.
+    sort_error: Option<ImportError>,
+    file_bytes: u64,
+    /// Sorted rows handed to the batches so far, and how many there are in all.
+    merged: u64,
+    to_merge: u64,
+    /// When reading began (logged when the sorted file has been read).
+    started: Instant,
 }
 
 impl Batcher {
-    fn new(parser: &Parser, senders: Vec<mpsc::Sender<Batch>>, progress: Progress) -> Self {
+    fn new(
+        parser: &Parser,
+        senders: Vec<mpsc::Sender<Batch>>,
+        progress: Progress,
+        sorter: Option<Sorter>,
+        file_bytes: u64,
+    ) -> Self {
         Self {
             kind: parser.kind,
             batch_size: parser.batch_size,
@@ -462,11 +538,29 @@ impl Batcher {
             progress,
             read_to: 0,
             closed: false,
+            sorter,
+            sort_error: None,
+            file_bytes,
+            merged: 0,
+            to_merge: 0,
+            started: Instant::now(),
         }
     }
 
     fn accept(&mut self, record: Record) {
         self.summary.rows_read += 1;
+        if let Some(sorter) = &mut self.sorter {
+            if let Err(e) = sorter.push(&record) {
+                self.sort_error = Some(e);
+                self.closed = true;
+            }
+            return;
+        }
+        self.route(record);
+    }
+
+    /// Puts a valid record in its writer's batch, and sends the batch when full.
+    fn route(&mut self, record: Record) {
         let partition = record.partition(self.batches.len());
         match (&mut self.batches[partition], record) {
             (Batch::Citizens(v), Record::Citizen(r)) => v.push(r),
@@ -501,19 +595,48 @@ impl Batcher {
         }
         let mut batch = std::mem::replace(&mut self.batches[partition], Batch::new(self.kind, self.batch_size));
         batch.sort();
-        self.progress.read_to(self.read_to);
+        self.progress.read_to(self.position());
         if self.senders[partition].blocking_send(batch).is_err() {
             self.closed = true;
         }
     }
 
-    /// Sends what is left; dropping the senders then tells the writers the file is done.
-    fn finish(&mut self) {
+    /// Where the progress bar stands: the bytes read; sorted, the file's size plus the share of it written.
+    fn position(&self) -> u64 {
+        if self.to_merge == 0 {
+            return self.read_to;
+        }
+        self.file_bytes + (self.file_bytes as f64 * self.merged as f64 / self.to_merge as f64) as u64
+    }
+
+    /// Sorted: merges the runs into the batches. Then sends what is left; dropping the senders then tells the
+    /// writers the file is done.
+    fn finish(&mut self) -> Result<(), ImportError> {
+        if let Some(e) = self.sort_error.take() {
+            return Err(e);
+        }
+        if let Some(sorter) = self.sorter.take()
+            && !self.closed
+        {
+            self.to_merge = sorter.len();
+            tracing::info!(
+                rows = self.to_merge,
+                elapsed_ms = self.started.elapsed().as_millis() as u64,
+                "registry import: file read and sorted, now written in key order"
+            );
+            let mut merge = sorter.merge()?;
+            while !self.closed {
+                let Some(record) = merge.next_record(&mut self.summary.superseded)? else { break };
+                self.merged += 1;
+                self.route(record);
+            }
+        }
         for partition in 0..self.batches.len() {
             self.send(partition);
         }
-        self.progress.read_to(self.read_to);
+        self.progress.read_to(self.position());
         self.senders.clear();
+        Ok(())
     }
 }
 

@@ -1,11 +1,12 @@
-//! A large file is streamed: importing it must not make the process's peak memory grow with the file.
+//! A large file is streamed (`Order::Streamed`): importing it must not make the process's peak memory grow with
+//! the file.
 //!
 //! This file holds a single test so that its test binary runs nothing else: the peak resident set size
 //! (`VmHWM` in /proc/self/status) is process-wide.
 
 use dinhdanh_domain::registry::RegistryKind;
 use dinhdanh_registry::generate::{GenerateOptions, generate_to_path};
-use dinhdanh_registry::import::{Format, ImportOptions, import_file};
+use dinhdanh_registry::import::{Format, ImportOptions, Order, import_file};
 use dinhdanh_store::testing::TestDb;
 
 const ROWS: u64 = 300_000;
@@ -35,6 +36,8 @@ async fn a_large_file_is_imported_with_bounded_memory() {
     generate_to_path(&warm_up, &GenerateOptions { count: 20_000, seed: 1, ..options.clone() }).unwrap();
     let mut import_options = ImportOptions::new(RegistryKind::Population);
     import_options.batch_size = BATCH;
+    // Written while it is read (large_sorted_import.rs holds the sorted import to its budget).
+    import_options.order = Order::Streamed;
     let warm = import_file(&store, &warm_up, &import_options).await.unwrap();
     assert_eq!(warm.written, 20_000);
     let start = peak_rss();

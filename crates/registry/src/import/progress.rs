@@ -2,7 +2,8 @@
 //!
 //! The bar measures the file: its length is the file's size and its position the bytes the reader has
 //! parsed, so the percentage and the time left come from how much of the file is behind (the reader runs at
-//! most a few batches ahead of the database). Next to it: the rows done (written or rejected), their rate as a
+//! most a few batches ahead of the database). A file sorted before it is written is gone through twice: the
+//! bar is twice its size, the first half filled by reading, the second by the share of rows written. Next to it: the rows done (written or rejected), their rate as a
 //! whole number, and the rejected count once there is one.
 
 use std::sync::Arc;
