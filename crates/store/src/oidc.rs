@@ -1,0 +1,443 @@
+//! The OpenID Connect provider's rows (migration 0014): signing keys, the pairwise-subject salt, relying parties'
+//! registrations, the sign-in pages' interactions, grants with their codes and access-token `jti`s, and
+//! remembered consents. The rules are `dinhdanh_oidc`'s; this module only reads and writes what it decides.
+//!
+//! A grant is tied to the holder session its sign-in opened: a lock revokes that session in its own transaction
+//! ([`Tx::revoke_holder_sessions`]), and [`Tx::live_oidc_grant`] / [`Store::oidc_access_token_grant`] answer
+//! nothing for a grant whose session is revoked or whose account is not active, so the lock's commit makes the
+//! grant's code and tokens useless without a second revocation path.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::{AccountId, AccountStatus, Level};
+use dinhdanh_oidc::authorize::AuthorizationRequest;
+use dinhdanh_oidc::client::ClientRegistration;
+use dinhdanh_oidc::consent::Consent;
+use dinhdanh_oidc::keys::{KeyState, StoredKey};
+use dinhdanh_oidc::tokens::{AuthorizationCode, Grant};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+
+use crate::time::{from_ms, to_ms};
+use crate::{Store, StoreError, Tx};
+
+/// Every state a key row may hold (migration 0014's CHECK is compared with it).
+pub const KEY_STATES: [KeyState; 3] = [KeyState::Next, KeyState::Current, KeyState::Retired];
+
+/// The settings row that key-set changes hold (see [`Tx::hold_oidc_keys`]).
+const KEYS_LOCK: &str = "keys_lock";
+/// The settings row of the pairwise-subject salt (base64).
+pub const SUBJECT_SALT: &str = "subject_salt";
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot serialise: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn key_state(s: &str) -> Result<KeyState, StoreError> {
+    KEY_STATES.into_iter().find(|k| k.as_str() == s).ok_or_else(|| StoreError::Corrupt(format!("key state {s:?}")))
+}
+
+fn key_from_row(row: &sqlx::any::AnyRow) -> Result<StoredKey, StoreError> {
+    let opt = |i: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<i64>, _>(i)?.map(from_ms).transpose()
+    };
+    Ok(StoredKey {
+        kid: row.try_get(0)?,
+        state: key_state(&row.try_get::<String, _>(1)?)?,
+        created_at: from_ms(row.try_get(2)?)?,
+        activated_at: opt(3)?,
+        retire_after: opt(4)?,
+        private_key: STANDARD
+            .decode(row.try_get::<String, _>(5)?)
+            .map_err(|_| StoreError::Corrupt("signing key encoding".into()))?,
+    })
+}
+
+const KEY_COLUMNS: &str = "kid, state, created_at, activated_at, retire_after, private_key";
+
+/// A browser's way through the sign-in pages, as stored.
+#[derive(Debug, Clone)]
+pub struct OidcInteraction {
+    pub id: String,
+    pub request: AuthorizationRequest,
+    pub csrf_hash: String,
+    /// The holder sign-in challenge, once the password step passed.
+    pub sign_in_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The browser's session at the provider: a holder session, with what the authorization endpoint needs.
+#[derive(Debug, Clone)]
+pub struct ProviderSessionRow {
+    pub account_id: AccountId,
+    pub assurance: Level,
+    /// When its sign-in completed (`auth_time`).
+    pub created_at: DateTime<Utc>,
+    pub restore_only: bool,
+    pub account_status: AccountStatus,
+}
+
+/// A stored code with the holder session its grant came from.
+#[derive(Debug, Clone)]
+pub struct StoredCode {
+    pub code: AuthorizationCode,
+    pub holder_session: String,
+}
+
+impl Tx {
+    /// Holds the provider's key set for the rest of the transaction (creating the row it queues on), so that two
+    /// nodes starting at once, or a rotation beside a start, make one consistent set.
+    pub async fn hold_oidc_keys(&mut self) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_settings (name, value) VALUES ($1, '') ON CONFLICT (name) DO NOTHING")
+            .bind(KEYS_LOCK)
+            .execute(&mut *self.inner)
+            .await?;
+        sqlx::query("UPDATE oidc_settings SET value = value WHERE name = $1")
+            .bind(KEYS_LOCK)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn oidc_keys(&mut self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM oidc_keys ORDER BY created_at, kid"))
+            .fetch_all(&mut *self.inner)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    /// Replaces the stored key set with `keys` (after a rotation or a prune; call [`Tx::hold_oidc_keys`] first).
+    pub async fn replace_oidc_keys(&mut self, keys: &[StoredKey]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM oidc_keys").execute(&mut *self.inner).await?;
+        for key in keys {
+            sqlx::query(&format!("INSERT INTO oidc_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                .bind(&key.kid)
+                .bind(key.state.as_str())
+                .bind(to_ms(key.created_at))
+                .bind(key.activated_at.map(to_ms))
+                .bind(key.retire_after.map(to_ms))
+                .bind(STANDARD.encode(&key.private_key))
+                .execute(&mut *self.inner)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn oidc_setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM oidc_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *self.inner)
+            .await?)
+    }
+
+    /// Writes a setting once; an existing value is kept (the salt is never changed).
+    pub async fn insert_oidc_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Saves a relying party's registration (validated by the caller), replacing an earlier one.
+    pub async fn upsert_oidc_client(
+        &mut self,
+        registration: &ClientRegistration,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_clients (client_id, registration, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id) DO UPDATE SET registration = excluded.registration, updated_at = excluded.updated_at",
+        )
+        .bind(&registration.client_id)
+        .bind(to_json(registration)?)
+        .bind(to_ms(now))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_oidc_interaction(
+        &mut self,
+        interaction: &OidcInteraction,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_interactions (id, request, csrf_hash, sign_in_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&interaction.id)
+        .bind(to_json(&interaction.request)?)
+        .bind(&interaction.csrf_hash)
+        .bind(&interaction.sign_in_id)
+        .bind(to_ms(now))
+        .bind(to_ms(interaction.expires_at))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_oidc_interaction_sign_in(&mut self, id: &str, sign_in_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE oidc_interactions SET sign_in_id = $1 WHERE id = $2")
+            .bind(sign_in_id)
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends an interaction (its code was issued, or it was refused): its forms no longer work.
+    pub async fn delete_oidc_interaction(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM oidc_interactions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// A new grant, from the holder session (its token hash) whose sign-in made it.
+    pub async fn insert_oidc_grant(
+        &mut self,
+        grant: &Grant,
+        holder_session: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_grants (id, client_id, account_id, holder_session, grant_data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&grant.id)
+        .bind(&grant.client_id)
+        .bind(grant.account_id.as_str())
+        .bind(holder_session)
+        .bind(to_json(grant)?)
+        .bind(to_ms(now))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_oidc_code(&mut self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_codes (hash, grant_id, code_data, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&code.hash)
+            .bind(&code.grant.id)
+            .bind(to_json(code)?)
+            .bind(to_ms(code.expires_at))
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// A code by its hash, with `used_at` as stored now.
+    pub async fn oidc_code(&mut self, hash: &str) -> Result<Option<StoredCode>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.code_data, c.used_at, g.holder_session FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id \
+             WHERE c.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut code: AuthorizationCode = from_json("authorization code", &row.try_get::<String, _>(0)?)?;
+        code.used_at = row.try_get::<Option<i64>, _>(1)?.map(from_ms).transpose()?;
+        Ok(Some(StoredCode { code, holder_session: row.try_get(2)? }))
+    }
+
+    /// Marks a code used; false when another exchange marked it first (that one won, this one is reuse).
+    pub async fn mark_oidc_code_used(&mut self, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(sqlx::query("UPDATE oidc_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
+            .bind(to_ms(now))
+            .bind(hash)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Revokes a grant and every access token issued from it.
+    pub async fn revoke_oidc_grant(&mut self, grant_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE oidc_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(grant_id)
+            .execute(&mut *self.inner)
+            .await?;
+        sqlx::query("UPDATE oidc_access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(grant_id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a grant can still be used: not revoked, its holder session not revoked (a lock revokes it), its
+    /// account active.
+    pub async fn live_oidc_grant(&mut self, grant_id: &str) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar(LIVE_GRANT).bind(grant_id).fetch_one(&mut *self.inner).await?;
+        Ok(count == 1)
+    }
+
+    pub async fn insert_oidc_access_token(
+        &mut self,
+        jti: &str,
+        grant_id: &str,
+        scopes: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_access_tokens (jti, grant_id, scopes, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(jti)
+            .bind(grant_id)
+            .bind(scopes)
+            .bind(to_ms(expires_at))
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// The holder's remembered consent for a client, read in the transaction that merges a new one into it.
+    pub async fn oidc_consent_tx(
+        &mut self,
+        account: &AccountId,
+        client_id: &str,
+    ) -> Result<Option<Consent>, StoreError> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT consent_data FROM oidc_consents WHERE account_id = $1 AND client_id = $2")
+                .bind(account.as_str())
+                .bind(client_id)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+        text.map(|t| from_json("consent", &t)).transpose()
+    }
+
+    pub async fn upsert_oidc_consent(&mut self, consent: &Consent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_consents (account_id, client_id, consent_data, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, client_id) DO UPDATE SET consent_data = excluded.consent_data, \
+             granted_at = excluded.granted_at",
+        )
+        .bind(consent.account_id.as_str())
+        .bind(&consent.client_id)
+        .bind(to_json(consent)?)
+        .bind(to_ms(consent.granted_at))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+}
+
+/// One row when the grant is live (see [`Tx::live_oidc_grant`]).
+const LIVE_GRANT: &str = "SELECT CAST(COUNT(*) AS BIGINT) FROM oidc_grants g \
+     JOIN holder_sessions s ON s.token_hash = g.holder_session \
+     JOIN accounts a ON a.id = g.account_id \
+     WHERE g.id = $1 AND g.revoked_at IS NULL AND s.revoked_at IS NULL AND a.status = 'active'";
+
+impl Store {
+    pub async fn oidc_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM oidc_keys ORDER BY created_at, kid"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub async fn oidc_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM oidc_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A relying party's registration by its API client id.
+    pub async fn oidc_client(&self, client_id: &str) -> Result<Option<ClientRegistration>, StoreError> {
+        let text: Option<String> = sqlx::query_scalar("SELECT registration FROM oidc_clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        text.map(|t| from_json("client registration", &t)).transpose()
+    }
+
+    /// An interaction that has not expired at `now`.
+    pub async fn oidc_interaction(&self, id: &str, now: DateTime<Utc>) -> Result<Option<OidcInteraction>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request, csrf_hash, sign_in_id, expires_at FROM oidc_interactions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(OidcInteraction {
+            id: id.to_owned(),
+            request: from_json("authorization request", &row.try_get::<String, _>(0)?)?,
+            csrf_hash: row.try_get(1)?,
+            sign_in_id: row.try_get(2)?,
+            expires_at: from_ms(row.try_get(3)?)?,
+        }))
+    }
+
+    /// The provider session behind a browser's session cookie: a live holder session.
+    pub async fn oidc_provider_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ProviderSessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.account_id, s.assurance, s.created_at, s.purpose, a.status \
+             FROM holder_sessions s JOIN accounts a ON a.id = s.account_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("holder session {what}"));
+        Ok(Some(ProviderSessionRow {
+            account_id: AccountId::new(row.try_get(0)?),
+            assurance: Level::from_number(row.try_get(1)?).ok_or_else(|| corrupt("assurance"))?,
+            created_at: from_ms(row.try_get(2)?)?,
+            restore_only: row.try_get::<String, _>(3)? == "restore",
+            account_status: AccountStatus::parse(&row.try_get::<String, _>(4)?).ok_or_else(|| corrupt("status"))?,
+        }))
+    }
+
+    /// The holder's remembered consent for a client.
+    pub async fn oidc_consent(&self, account: &AccountId, client_id: &str) -> Result<Option<Consent>, StoreError> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT consent_data FROM oidc_consents WHERE account_id = $1 AND client_id = $2")
+                .bind(account.as_str())
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        text.map(|t| from_json("consent", &t)).transpose()
+    }
+
+    /// The grant and scopes of a live access token: the `jti` known, not revoked, not expired at `now`, and its
+    /// grant live (see [`Tx::live_oidc_grant`]). Always read from the database, so a lock is seen at its commit.
+    pub async fn oidc_access_token_grant(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Grant, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT g.grant_data, t.scopes FROM oidc_access_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id \
+             JOIN holder_sessions s ON s.token_hash = g.holder_session \
+             JOIN accounts a ON a.id = g.account_id \
+             WHERE t.jti = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 \
+             AND g.revoked_at IS NULL AND s.revoked_at IS NULL AND a.status = 'active'",
+        )
+        .bind(jti)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((from_json("grant", &row.try_get::<String, _>(0)?)?, row.try_get(1)?)))
+    }
+}
