@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(api::organizations::routes())
         .merge(api::clients::routes())
+        .merge(api::oidc::registrations::routes())
         .merge(api::oauth::routes())
         .merge(api::officers::routes())
         .merge(api::holders::routes())

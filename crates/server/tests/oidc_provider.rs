@@ -10,14 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::account::HolderKind;
-use dinhdanh_domain::actor::{Actor, OfficerRole, OrganizationKind};
+use dinhdanh_domain::actor::OrganizationKind;
 use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
 use dinhdanh_domain::lock::{Ground, Lock, Party};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, FullName, IdentificationNumber, IdentityKey, Level};
 use dinhdanh_domain::{Email, PhoneNumber, ProvinceTable};
-use dinhdanh_oidc::client::ClientRegistration;
-use dinhdanh_oidc::scope::{Claim, Scope};
-use dinhdanh_oidc::subject::SubjectType;
 use dinhdanh_server::clock::Clock;
 use dinhdanh_server::secrets::{hash_secret, server_secret_digest};
 use dinhdanh_store::on_both_backends;
@@ -77,24 +74,18 @@ async fn relying_party_at(server: &TestServer, code: &str, redirect: &str) -> Re
     tx.insert_api_client(&client).await.unwrap();
     tx.insert_client_credential(&credential).await.unwrap();
     tx.commit().await.unwrap();
-    let registration = ClientRegistration {
-        client_id: client_id.clone(),
-        redirect_uris: vec![redirect.to_owned()],
-        post_logout_redirect_uris: vec![],
-        scopes: [Scope::OpenId, Scope::Profile, Scope::Phone].into(),
-        claims: [Claim::Name, Claim::PhoneNumber, Claim::PhoneNumberVerified].into(),
-        subject_type: SubjectType::Pairwise,
-        sector_identifier: None,
-        require_pushed_authorization_requests: false,
-        token_endpoint_auth_method: ClientAuthMethod::ClientSecret,
-    };
-    // As an administrator saves it (the service validates it and checks the organization's kind).
-    let admin = Actor::Officer {
-        officer_id: "officer-admin".into(),
-        organization_id: "operator".into(),
-        roles: [OfficerRole::Administrator].into(),
-    };
-    dinhdanh_server::service::oidc::set_registration(&server.state, &admin, registration).await.unwrap();
+    // As an administrator saves it over the API (the service validates it and checks the organization's kind).
+    let admin = server.admin().await;
+    let body = serde_json::json!({
+        "redirect_uris": [redirect],
+        "scopes": ["openid", "profile", "phone"],
+        "claims": ["name", "phone_number", "phone_number_verified"],
+    });
+    let path = format!("/v1/clients/{client_id}/oidc");
+    let (status, saved) = server.call(reqwest::Method::PUT, &path, &admin, Some(body)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["subject_type"], "pairwise");
+    assert_eq!(saved["token_endpoint_auth_method"], "client_secret");
     RelyingParty { client_id, secret, redirect: redirect.to_owned() }
 }
 
@@ -599,6 +590,33 @@ on_both_backends! {
         assert_eq!(query.get("error").map(String::as_str), Some("access_denied"));
         assert_eq!(query.get("state"), Some(started.state.secret()));
         assert!(!query.contains_key("code"));
+    }
+
+    only_an_administrator_registers_only_a_relying_partys_client_and_only_valid_uris(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHI").await;
+        let admin = server.admin().await;
+        let path = format!("/v1/clients/{}/oidc", rp.client_id);
+        let (status, shown) = server.call(reqwest::Method::GET, &path, &admin, None).await;
+        assert_eq!((status, shown["redirect_uris"][0].as_str()), (200, Some(REDIRECT)));
+
+        let fragment = serde_json::json!({"redirect_uris": ["https://nganhang.example.vn/cb#x"], "scopes": ["openid"]});
+        let (status, problem) = server.call(reqwest::Method::PUT, &path, &admin, Some(fragment)).await;
+        assert_eq!(status, 422, "{problem}");
+        let no_openid = serde_json::json!({"redirect_uris": [REDIRECT], "scopes": ["profile"]});
+        assert_eq!(server.call(reqwest::Method::PUT, &path, &admin, Some(no_openid)).await.0, 422);
+
+        // A prosecuting agency's client is no relying party.
+        let (_, token) = server
+            .organization_token("CQDT", OrganizationKind::ProsecutingAgency, &[dinhdanh_domain::actor::Scope::LocksRequest])
+            .await;
+        let (_, me) = server.call(reqwest::Method::GET, "/v1/clients/me", &token, None).await;
+        let other = format!("/v1/clients/{}/oidc", me["client_id"].as_str().unwrap());
+        let body = serde_json::json!({"redirect_uris": [REDIRECT], "scopes": ["openid"]});
+        let (status, problem) = server.call(reqwest::Method::PUT, &other, &admin, Some(body.clone())).await;
+        assert_eq!(status, 422, "{problem}");
+        // And the organization itself may not register its own client.
+        assert_eq!(server.call(reqwest::Method::PUT, &other, &token, Some(body)).await.0, 403);
     }
 
     rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {

@@ -46,6 +46,8 @@ pub const SECURED_ROUTES: &[SecuredRoute] = &[
     route("POST", "/v1/clients/{client_id}/secrets", &[ClientsManage]),
     route("DELETE", "/v1/clients/{client_id}/credentials/{credential_id}", &[ClientsManage]),
     route("POST", "/v1/clients/{client_id}/revoke", &[ClientsManage]),
+    route("GET", "/v1/clients/{client_id}/oidc", &[ClientsManage]),
+    route("PUT", "/v1/clients/{client_id}/oidc", &[ClientsManage]),
     route("DELETE", "/v1/officer-sessions/current", &[OfficerSignOut]),
     route("POST", "/v1/officers", &[OfficersManage]),
     route("GET", "/v1/officers", &[OfficersRead]),

@@ -6,6 +6,7 @@
 //! other endpoints the JSON their specifications define.
 
 pub mod pages;
+pub mod registrations;
 pub mod token;
 
 use std::collections::BTreeSet;

@@ -142,7 +142,7 @@ pub async fn subject_salt(state: &AppState) -> Result<&SubjectSalt, ApiError> {
 
 /// Saves a relying party's OpenID Connect registration for one of its organization's API clients (an
 /// administrator's act): the client must be active and belong to an organization of kind `relying_party`, and
-/// the registration must pass [`ClientRegistration::validate`].
+/// the registration must pass [`ClientRegistration::validate`]. Its authentication method is the API client's.
 pub async fn set_registration(
     state: &AppState,
     actor: &Actor,
@@ -160,12 +160,9 @@ pub async fn set_registration(
     if organization.kind != OrganizationKind::RelyingParty {
         return Err(ApiError::field("client_id", "only a relying party's API client can sign holders in"));
     }
-    if client.auth_method != registration.token_endpoint_auth_method {
-        return Err(ApiError::field(
-            "token_endpoint_auth_method",
-            "must be the API client's own authentication method",
-        ));
-    }
+    // Same client, same credentials: it authenticates as its API client does.
+    let mut registration = registration;
+    registration.token_endpoint_auth_method = client.auth_method;
     registration.validate().map_err(|e| ApiError::field("registration", e))?;
     let mut tx = state.store.begin().await?;
     tx.upsert_oidc_client(&registration, now).await?;
