@@ -78,7 +78,7 @@ async fn relying_party_at(server: &TestServer, code: &str, redirect: &str) -> Re
     let admin = server.admin().await;
     let body = serde_json::json!({
         "redirect_uris": [redirect],
-        "scopes": ["openid", "profile", "phone"],
+        "scopes": ["openid", "profile", "phone", "offline_access"],
         "claims": ["name", "phone_number", "phone_number_verified"],
     });
     let path = format!("/v1/clients/{client_id}/oidc");
@@ -244,14 +244,31 @@ struct Started {
 }
 
 fn start(client: &Rp) -> Started {
+    start_with(client, &["profile", "phone"])
+}
+
+/// With `offline_access` too: the code exchange also gives a refresh token.
+fn start_offline(client: &Rp) -> Started {
+    start_with(client, &["profile", "phone", "offline_access"])
+}
+
+fn start_with(client: &Rp, scopes: &[&str]) -> Started {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = client
+    let mut request = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
-        .add_scope(openidconnect::Scope::new("profile".into()))
-        .add_scope(openidconnect::Scope::new("phone".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+        .set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(openidconnect::Scope::new((*scope).into()));
+    }
+    let (url, state, nonce) = request.url();
     Started { url: url.to_string(), state, nonce, verifier }
+}
+
+/// Whether the provider's introspection endpoint calls the token active, asked by the client library.
+async fn introspected_active(server: &TestServer, client: &Rp, token: &openidconnect::AccessToken) -> bool {
+    let url = openidconnect::IntrospectionUrl::new(server.url("/oauth/introspect")).unwrap();
+    let response = client.clone().set_introspection_url(url).introspect(token).request_async(&http()).await;
+    openidconnect::TokenIntrospectionResponse::active(&response.expect("an introspection answer"))
 }
 
 /// Drives the pages from the authorization URL to the redirect back to the client; returns the `Location`.
@@ -274,6 +291,10 @@ async fn sign_in_through_pages(server: &TestServer, browser: &mut Browser, url: 
     let page = browser
         .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
         .await;
+    if page.status == 303 {
+        // A remembered consent covers the request.
+        return page.location.expect("a redirect back to the client");
+    }
     assert_eq!(page.status, 200, "{}", page.html);
     assert!(page.html.contains("Họ và tên"), "the consent page lists each claim: {}", page.html);
     let page = browser
@@ -338,6 +359,8 @@ on_both_backends! {
         let mut browser = Browser::new();
         let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
         assert!(location.starts_with(REDIRECT), "{location}");
+        let consents = server.store.recent_audit(Some("oidc.consent"), 10).await.unwrap();
+        assert_eq!(consents.len(), 1, "the holder was asked");
         let query = query_of(&location);
         assert_eq!(query.get("state"), Some(started.state.secret()));
         assert_eq!(query.get("iss").map(String::as_str), Some(server.base.as_str()), "RFC 9207");
@@ -617,6 +640,95 @@ on_both_backends! {
         assert_eq!(status, 422, "{problem}");
         // And the organization itself may not register its own client.
         assert_eq!(server.call(reqwest::Method::PUT, &other, &token, Some(body)).await.0, 403);
+    }
+
+    refresh_tokens_rotate_and_a_reused_one_revokes_its_family(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHJ").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let first = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let refresh = first.refresh_token().expect("offline_access gives a refresh token").clone();
+        assert!(refresh.secret().starts_with("dd_rt_"));
+        assert!(introspected_active(&server, &client, first.access_token()).await);
+
+        let second = client.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await.expect("a refresh");
+        let rotated = second.refresh_token().expect("a new refresh token").clone();
+        assert_ne!(rotated.secret(), refresh.secret(), "each refresh rotates");
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(at(&server));
+        // No nonce on a refreshed ID token (OIDC Core §12.2): the library is told to expect none.
+        let claims = second.id_token().unwrap().claims(&verifier, |_: Option<&Nonce>| Ok(())).unwrap();
+        assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("urn:dinhdanh:loa:1"));
+
+        // The first token again: someone holds a copy. The whole family dies, the rotated token too, and the
+        // grant's access tokens.
+        let reused = client.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await;
+        assert!(format!("{reused:?}").contains("invalid_grant"), "{reused:?}");
+        let after = client.exchange_refresh_token(&rotated).unwrap().request_async(&http()).await;
+        assert!(format!("{after:?}").contains("invalid_grant"), "{after:?}");
+        assert!(!introspected_active(&server, &client, second.access_token()).await);
+        let audit = server.store.recent_audit(Some("oidc.token"), 20).await.unwrap();
+        assert!(audit.iter().any(|r| r.detail["reason"] == "refresh_token_reused"));
+    }
+
+    after_a_lock_refresh_fails_and_introspection_says_inactive_even_once_it_is_lifted(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHK").await;
+        let other = relying_party(&server, "NHL").await;
+        let account = mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        assert!(introspected_active(&server, &client, tokens.access_token()).await);
+        // Another client may not learn about this client's token.
+        let other_client = discover(&server, &other).await;
+        assert!(!introspected_active(&server, &other_client, tokens.access_token()).await);
+
+        lock(&server, &account).await;
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await, "inactive at the lock's commit");
+        let refreshed =
+            client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+
+        // Lifted: the holder may sign in again, but what was issued before the lock stays dead.
+        let locks = server.store.active_locks(&account, server.clock.now()).await.unwrap();
+        let mut tx = server.store.begin().await.unwrap();
+        for lock in locks {
+            let lift = dinhdanh_domain::lock::Lift {
+                at: server.clock.now(),
+                by: lock.placed_by.clone(),
+                legal_basis: None,
+                reason: "tìm thấy điện thoại".into(),
+                request_id: None,
+            };
+            tx.lift_lock(&lock.id, &lift).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await);
+        let refreshed =
+            client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+        let again = start(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &again.url).await;
+        assert!(query_of(&location).contains_key("code"));
     }
 
     rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {

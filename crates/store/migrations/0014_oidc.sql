@@ -85,3 +85,22 @@ CREATE TABLE oidc_consents (
     granted_at   BIGINT NOT NULL,
     PRIMARY KEY (account_id, client_id)
 );
+
+-- Refresh-token families (dinhdanh_oidc::tokens::RefreshFamily as JSON), one per grant with `offline_access`,
+-- and their tokens under their hash. A token presented after it was rotated is reuse: the family is revoked.
+CREATE TABLE oidc_refresh_families (
+    grant_id    TEXT PRIMARY KEY REFERENCES oidc_grants (id) ON DELETE CASCADE,
+    family_data TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    revoked_at  BIGINT
+);
+CREATE INDEX oidc_refresh_families_expires ON oidc_refresh_families (expires_at);
+CREATE TABLE oidc_refresh_tokens (
+    hash       TEXT PRIMARY KEY,
+    grant_id   TEXT NOT NULL REFERENCES oidc_grants (id) ON DELETE CASCADE,
+    issued_at  BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX oidc_refresh_tokens_grant ON oidc_refresh_tokens (grant_id);
+CREATE INDEX oidc_refresh_tokens_expires ON oidc_refresh_tokens (expires_at);

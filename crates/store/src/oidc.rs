@@ -15,7 +15,7 @@ use dinhdanh_oidc::authorize::AuthorizationRequest;
 use dinhdanh_oidc::client::ClientRegistration;
 use dinhdanh_oidc::consent::Consent;
 use dinhdanh_oidc::keys::{KeyState, StoredKey};
-use dinhdanh_oidc::tokens::{AuthorizationCode, Grant};
+use dinhdanh_oidc::tokens::{AuthorizationCode, Grant, RefreshFamily, RefreshToken};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
@@ -262,8 +262,81 @@ impl Tx {
             == 1)
     }
 
-    /// Revokes a grant and every access token issued from it.
+    /// Starts a grant's refresh family with its first token.
+    pub async fn insert_oidc_refresh_family(
+        &mut self,
+        family: &RefreshFamily,
+        first: &RefreshToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_refresh_families (grant_id, family_data, expires_at, revoked_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&family.grant.id)
+        .bind(to_json(family)?)
+        .bind(to_ms(family.expires_at))
+        .bind(family.revoked_at.map(to_ms))
+        .execute(&mut *self.inner)
+        .await?;
+        self.insert_oidc_refresh_token(first).await
+    }
+
+    pub async fn insert_oidc_refresh_token(&mut self, token: &RefreshToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_refresh_tokens (hash, grant_id, issued_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.hash)
+        .bind(&token.family)
+        .bind(to_ms(token.issued_at))
+        .bind(to_ms(token.expires_at))
+        .bind(token.used_at.map(to_ms))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    /// A refresh token by its hash, with its family (its `revoked_at` as stored now).
+    pub async fn oidc_refresh_token(
+        &mut self,
+        hash: &str,
+    ) -> Result<Option<(RefreshFamily, RefreshToken)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT f.family_data, f.revoked_at, t.grant_id, t.issued_at, t.expires_at, t.used_at \
+             FROM oidc_refresh_tokens t JOIN oidc_refresh_families f ON f.grant_id = t.grant_id WHERE t.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut family: RefreshFamily = from_json("refresh family", &row.try_get::<String, _>(0)?)?;
+        family.revoked_at = row.try_get::<Option<i64>, _>(1)?.map(from_ms).transpose()?;
+        let token = RefreshToken {
+            hash: hash.to_owned(),
+            family: row.try_get(2)?,
+            issued_at: from_ms(row.try_get(3)?)?,
+            expires_at: from_ms(row.try_get(4)?)?,
+            used_at: row.try_get::<Option<i64>, _>(5)?.map(from_ms).transpose()?,
+        };
+        Ok(Some((family, token)))
+    }
+
+    /// Marks a refresh token rotated; false when another request rotated it first (this one is then reuse).
+    pub async fn mark_oidc_refresh_token_used(&mut self, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(sqlx::query("UPDATE oidc_refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
+            .bind(to_ms(now))
+            .bind(hash)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Revokes a grant: its refresh family and every access token issued from it.
     pub async fn revoke_oidc_grant(&mut self, grant_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE oidc_refresh_families SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(grant_id)
+            .execute(&mut *self.inner)
+            .await?;
         sqlx::query("UPDATE oidc_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(to_ms(now))
             .bind(grant_id)

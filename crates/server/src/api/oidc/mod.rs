@@ -1,6 +1,7 @@
 //! The OpenID Connect provider's HTTP endpoints (docs/oidc.md): discovery, the JWKS, the authorization
-//! endpoint and its sign-in pages ([`pages`]), userinfo, and the `authorization_code` grant at `/oauth/token`
-//! ([`token`], a layer in front of the client-credentials handler). Thin: parse, call `service::oidc`, answer.
+//! endpoint and its sign-in pages ([`pages`]), userinfo, introspection, and the `authorization_code` and
+//! `refresh_token` grants at `/oauth/token` ([`token`], a layer in front of the client-credentials handler),
+//! and the administrators' registrations ([`registrations`]). Thin: parse, call `service::oidc`, answer.
 //!
 //! These routes are merged outside the JSON error layer (`problem::uniform_errors`): the pages answer HTML, the
 //! other endpoints the JSON their specifications define.
@@ -45,6 +46,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn_with_state(state.ops_limiter.clone(), limit_by_ip));
     let userinfo = Router::new()
         .route(&paths.userinfo, get(userinfo_get).post(userinfo_post))
+        .route(&paths.introspection, post(token::introspect))
         .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), limit_by_ip));
     let authorization = &paths.authorization;
     let pages = Router::new()

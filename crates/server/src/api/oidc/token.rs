@@ -1,6 +1,6 @@
-//! `POST /oauth/token` with `grant_type=authorization_code`: a layer in front of the organizations'
+//! `POST /oauth/token` with `grant_type=authorization_code` or `refresh_token`: a layer in front of the organizations'
 //! client-credentials handler (`api/oauth.rs`), so that one token endpoint serves both (issue 14 §1). It reads
-//! the form; a code grant is answered here, anything else goes on to the handler unchanged. Errors are RFC 6749
+//! the form; the relying parties' grants are answered here, anything else goes on to the handler unchanged. Errors are RFC 6749
 //! §5.2 JSON with `Cache-Control: no-store`, and `WWW-Authenticate` on `401 invalid_client`.
 //!
 //! Client authentication here: `client_secret_basic` and `client_secret_post`. `private_key_jwt` at this grant
@@ -17,7 +17,7 @@ use dinhdanh_oidc::client::PresentedAuth;
 use dinhdanh_oidc::{ErrorCode, TokenError};
 
 use crate::AppState;
-use crate::service::oidc::token::{ClientSecret, CodeGrant, exchange_code};
+use crate::service::oidc::token::{ClientSecret, CodeGrant, RefreshGrant, exchange_code, refresh_tokens};
 
 /// The layer: answers code grants, passes every other request on.
 pub async fn dispatch(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -33,10 +33,10 @@ pub async fn dispatch(State(state): State<AppState>, request: Request, next: Nex
         }
     };
     let grant_type = form_urlencoded::parse(&bytes).find(|(n, _)| n == "grant_type").map(|(_, v)| v.into_owned());
-    if grant_type.as_deref() != Some("authorization_code") {
+    if !matches!(grant_type.as_deref(), Some("authorization_code" | "refresh_token")) {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
-    match code_grant(&state, &parts.headers, &bytes).await {
+    match relying_party_grant(&state, &parts.headers, &bytes).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -61,8 +61,12 @@ fn oauth_error(error: TokenError) -> Response {
     error_response(&error, status)
 }
 
+fn bad_request(description: &str) -> TokenError {
+    TokenError::new(ErrorCode::InvalidRequest, description)
+}
+
 fn invalid_request(description: &str) -> Response {
-    oauth_error(TokenError::new(ErrorCode::InvalidRequest, description))
+    oauth_error(bad_request(description))
 }
 
 /// `Authorization: Basic` with the url-encoded client id and secret (RFC 6749 §2.3.1).
@@ -78,43 +82,107 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
     Ok(Some((unescape(id), unescape(secret))))
 }
 
-async fn code_grant(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, crate::problem::ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Ok(invalid_request("send the request as application/x-www-form-urlencoded"));
-    }
-    let mut params: Vec<(String, String)> = Vec::new();
-    for (name, value) in form_urlencoded::parse(body) {
-        if params.iter().any(|(n, _)| *n == name) {
-            return Ok(invalid_request(&format!("the parameter {name} is given more than once")));
+/// A form's parameters, each at most once (RFC 6749 §3.2), empty values dropped.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, TokenError> {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+            return Err(bad_request("send the request as application/x-www-form-urlencoded"));
         }
-        params.push((name.into_owned(), value.into_owned()));
-    }
-    let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
-    let Some(code) = param("code") else { return Ok(invalid_request("code is required")) };
-    let Ok(basic) = basic(headers) else {
-        return Ok(oauth_error(TokenError::new(ErrorCode::InvalidClient, "client authentication failed")));
-    };
-    let client = match (basic, param("client_secret"), param("client_assertion")) {
-        (Some((client_id, secret)), None, None) => {
-            if param("client_id").is_some_and(|id| id != client_id) {
-                return Ok(invalid_request("client_id differs from the HTTP Basic user name"));
+        let mut params: Vec<(String, String)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            if params.iter().any(|(n, _)| *n == name) {
+                return Err(bad_request(&format!("the parameter {name} is given more than once")));
             }
-            Some(ClientSecret { client_id, secret, presented: PresentedAuth::ClientSecretBasic })
+            params.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(Self(params))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+    }
+}
+
+/// The client's secret, from HTTP Basic or the form (exactly one way); `None` when it sent none.
+pub(crate) fn client_secret(headers: &HeaderMap, params: &Params) -> Result<Option<ClientSecret>, TokenError> {
+    let Ok(basic) = basic(headers) else {
+        return Err(TokenError::new(ErrorCode::InvalidClient, "client authentication failed"));
+    };
+    match (basic, params.get("client_secret"), params.get("client_assertion")) {
+        (Some((client_id, secret)), None, None) => {
+            if params.get("client_id").is_some_and(|id| id != client_id) {
+                return Err(bad_request("client_id differs from the HTTP Basic user name"));
+            }
+            Ok(Some(ClientSecret { client_id, secret, presented: PresentedAuth::ClientSecretBasic }))
         }
         (None, Some(secret), None) => {
-            let Some(client_id) = param("client_id") else {
-                return Ok(invalid_request("client_id is required with client_secret"));
+            let Some(client_id) = params.get("client_id") else {
+                return Err(bad_request("client_id is required with client_secret"));
             };
-            Some(ClientSecret { client_id, secret, presented: PresentedAuth::ClientSecretPost })
+            Ok(Some(ClientSecret { client_id, secret, presented: PresentedAuth::ClientSecretPost }))
         }
-        (None, None, _) => None,
-        _ => return Ok(invalid_request("use exactly one client authentication method")),
+        (None, None, _) => Ok(None),
+        _ => Err(bad_request("use exactly one client authentication method")),
+    }
+}
+
+pub(crate) fn answer<T: serde::Serialize>(result: Result<T, TokenError>) -> Response {
+    match result {
+        Ok(body) => no_store(axum::Json(body).into_response()),
+        Err(error) => oauth_error(error),
+    }
+}
+
+async fn relying_party_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, crate::problem::ApiError> {
+    let params = match Params::parse(headers, body) {
+        Ok(params) => params,
+        Err(error) => return Ok(oauth_error(error)),
+    };
+    let client = match client_secret(headers, &params) {
+        Ok(client) => client,
+        Err(error) => return Ok(oauth_error(error)),
     };
     let issuer = crate::service::oidc::issuer(state, headers.get(header::HOST).and_then(|h| h.to_str().ok()))?;
-    let grant = CodeGrant { client, code, redirect_uri: param("redirect_uri"), code_verifier: param("code_verifier") };
-    Ok(match exchange_code(state, &issuer, grant).await? {
-        Ok(tokens) => no_store(axum::Json(tokens).into_response()),
-        Err(error) => oauth_error(error),
-    })
+    if params.get("grant_type").as_deref() == Some("refresh_token") {
+        let Some(refresh_token) = params.get("refresh_token") else {
+            return Ok(invalid_request("refresh_token is required"));
+        };
+        let request = RefreshGrant { client, refresh_token, scope: params.get("scope") };
+        return Ok(answer(refresh_tokens(state, &issuer, request).await?));
+    }
+    let Some(code) = params.get("code") else { return Ok(invalid_request("code is required")) };
+    let grant = CodeGrant {
+        client,
+        code,
+        redirect_uri: params.get("redirect_uri"),
+        code_verifier: params.get("code_verifier"),
+    };
+    Ok(answer(exchange_code(state, &issuer, grant).await?))
+}
+
+/// `POST /oauth/introspect` (RFC 7662): the client authenticates as at the token endpoint; the answer is
+/// `{"active": false}` for anything that is not a live access token of that client.
+pub async fn introspect(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, crate::problem::ApiError> {
+    let params = match Params::parse(&headers, &body) {
+        Ok(params) => params,
+        Err(error) => return Ok(oauth_error(error)),
+    };
+    let client = match client_secret(&headers, &params) {
+        Ok(client) => client,
+        Err(error) => return Ok(oauth_error(error)),
+    };
+    let Some(token) = params.get("token") else { return Ok(invalid_request("token is required")) };
+    let issuer = crate::service::oidc::issuer(&state, headers.get(header::HOST).and_then(|h| h.to_str().ok()))?;
+    Ok(answer(crate::service::oidc::token::introspect(&state, &issuer, client.as_ref(), &token).await?))
 }

@@ -1,5 +1,6 @@
-//! The relying parties' side of the token endpoint (`grant_type=authorization_code`, RFC 6749 §4.1.3 with PKCE)
-//! and userinfo (OIDC Core §5.3). The code's rules are `dinhdanh_oidc::tokens::redeem_code`'s; the tokens are
+//! The relying parties' side of the token endpoint (`grant_type=authorization_code`, RFC 6749 §4.1.3 with PKCE;
+//! `grant_type=refresh_token` with rotation and reuse detection), introspection (RFC 7662) and userinfo (OIDC
+//! Core §5.3). The code's rules are `dinhdanh_oidc::tokens::redeem_code`'s; the tokens are
 //! `dinhdanh_oidc::claims::issue_tokens`'s, signed ES256 with the current key. Every exchange also checks that
 //! the grant is live — its holder session not revoked, its account active — so a lock committed between the
 //! authorization and the exchange makes the code worthless; userinfo checks the same on every call.
@@ -8,15 +9,19 @@ use std::collections::BTreeSet;
 
 use dinhdanh_domain::client::{ClientAuthMethod, ClientStatus, CredentialKind};
 use dinhdanh_domain::{Account, IdentificationNumber};
-use dinhdanh_oidc::claims::{AccessTokenClaims, HolderClaims, TokenInput, TokenResponse, issue_tokens, userinfo};
+use dinhdanh_oidc::claims::{
+    AccessTokenClaims, HolderClaims, Introspection, TokenInput, TokenResponse, issue_tokens, userinfo,
+};
 use dinhdanh_oidc::client::{ClientRegistration, PresentedAuth};
-use dinhdanh_oidc::keys::TokenType;
+use dinhdanh_oidc::keys::{KeySet, TokenType};
 use dinhdanh_oidc::metadata::Issuer;
 use dinhdanh_oidc::scope::Scope;
 use dinhdanh_oidc::subject::subject_for;
-use dinhdanh_oidc::tokens::{CodeDecision, CodeExchange, redeem_code, token_hash};
+use dinhdanh_oidc::tokens::{
+    CodeDecision, CodeExchange, Grant, RefreshDecision, RefreshFamily, redeem_code, refresh, token_hash,
+};
 use dinhdanh_oidc::{ErrorCode, TokenError};
-use dinhdanh_store::AuditEntry;
+use dinhdanh_store::{AuditEntry, Tx};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -116,23 +121,14 @@ pub async fn exchange_code(
     issuer: &Issuer,
     grant: CodeGrant,
 ) -> Result<Result<TokenResponse, TokenError>, ApiError> {
-    let Some(presented) = &grant.client else {
-        audit(state, None, "refused", json!({"reason": "no_client_authentication"})).await?;
-        return Ok(Err(invalid_client()));
-    };
-    let client = match authenticate(state, presented).await? {
+    let client = match client_of(state, grant.client.as_ref()).await? {
         Ok(client) => client,
-        Err(reason) => {
-            let known = (reason != "unknown_client").then(|| presented.client_id.clone());
-            audit(state, known, "refused", json!({"reason": reason, "method": presented.presented.as_str()})).await?;
-            return Ok(Err(invalid_client()));
-        }
+        Err(error) => return Ok(Err(error)),
     };
     let now = state.clock.now();
     // Read before the transaction: making the first key set takes a transaction of its own.
     let keys = super::key_set(&state.store, now).await?;
-    let salt = super::subject_salt(state).await?;
-    let sector = client.sector().map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
+    super::subject_salt(state).await?;
 
     let hash = token_hash(&grant.code);
     let mut tx = state.store.begin().await?;
@@ -178,11 +174,50 @@ pub async fn exchange_code(
         tx.commit().await?;
         return Ok(Err(TokenError::invalid_grant("the authorization code was already used")));
     }
-    let Some(account) = tx.account(&code.grant.account_id).await? else {
+    let family = RefreshFamily::start(&code.grant, now, &state.oidc.lifetimes);
+    if let Some((family, first)) = &family {
+        tx.insert_oidc_refresh_family(family, &first.record).await?;
+    }
+    let issue = Issue {
+        client: &client,
+        grant: &code.grant,
+        scopes: &code.grant.scopes,
+        nonce: code.nonce.as_deref(),
+        refresh_token: family.as_ref().map(|(_, first)| first.token.as_str()),
+        grant_type: "authorization_code",
+    };
+    issue_in(state, issuer, tx, &keys, issue).await
+}
+
+/// What one issuance signs.
+struct Issue<'a> {
+    client: &'a ClientRegistration,
+    grant: &'a Grant,
+    scopes: &'a BTreeSet<Scope>,
+    nonce: Option<&'a str>,
+    refresh_token: Option<&'a str>,
+    grant_type: &'static str,
+}
+
+/// Signs the tokens of a live grant, records the access token's `jti`, audits and commits.
+async fn issue_in(
+    state: &AppState,
+    issuer: &Issuer,
+    mut tx: Tx,
+    keys: &KeySet,
+    issue: Issue<'_>,
+) -> Result<Result<TokenResponse, TokenError>, ApiError> {
+    let now = state.clock.now();
+    let client = issue.client;
+    let grant_id = issue.grant.id.clone();
+    let Some(account) = tx.account(&issue.grant.account_id).await? else {
         drop(tx);
-        audit(state, Some(client.client_id.clone()), "refused", refuse("account_gone")).await?;
+        let detail = json!({"reason": "account_gone", "grant_id": grant_id});
+        audit(state, Some(client.client_id.clone()), "refused", detail).await?;
         return Ok(Err(TokenError::invalid_grant("the authorization is no longer valid")));
     };
+    let salt = super::subject_salt(state).await?;
+    let sector = client.sector().map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
     let holder = holder_claims(state, &account);
     let sub = subject_for(client.subject_type, &sector, &account.id, salt);
     let audience = issuer.url(&state.oidc.paths.userinfo);
@@ -190,13 +225,13 @@ pub async fn exchange_code(
         issuer,
         audience: &audience,
         sub: &sub,
-        grant: &code.grant,
-        scopes: &code.grant.scopes,
-        nonce: code.nonce.as_deref(),
+        grant: issue.grant,
+        scopes: issue.scopes,
+        nonce: issue.nonce,
         holder: &holder,
-        refresh_token: None,
+        refresh_token: issue.refresh_token,
     };
-    let issued = issue_tokens(&keys, input, now, &state.oidc.lifetimes)
+    let issued = issue_tokens(keys, input, now, &state.oidc.lifetimes)
         .map_err(|e| ApiError::internal(format!("signing tokens failed: {e}")))?;
     let expires_at = chrono::DateTime::from_timestamp(issued.access.exp, 0).unwrap_or(now);
     tx.insert_oidc_access_token(&issued.access.jti, &grant_id, &issued.access.scope, expires_at).await?;
@@ -206,12 +241,130 @@ pub async fn exchange_code(
         action: TOKEN,
         subject: Some(account.id.to_string()),
         outcome: "ok",
-        detail: json!({"grant_type": "authorization_code", "client_id": client.client_id, "grant_id": grant_id,
-                       "jti": issued.access.jti, "scopes": issued.access.scope, "acr": issued.access.acr}),
+        detail: json!({"grant_type": issue.grant_type, "client_id": client.client_id, "grant_id": grant_id,
+                       "jti": issued.access.jti, "scopes": issued.access.scope, "acr": issued.access.acr,
+                       "refresh_token": issue.refresh_token.is_some()}),
     })
     .await?;
     tx.commit().await?;
     Ok(Ok(issued.response))
+}
+
+/// `grant_type=refresh_token`'s form.
+pub struct RefreshGrant {
+    pub client: Option<ClientSecret>,
+    pub refresh_token: String,
+    pub scope: Option<String>,
+}
+
+/// The client, authenticated, or the refusal (audited).
+async fn client_of(
+    state: &AppState,
+    presented: Option<&ClientSecret>,
+) -> Result<Result<ClientRegistration, TokenError>, ApiError> {
+    let Some(presented) = presented else {
+        audit(state, None, "refused", json!({"reason": "no_client_authentication"})).await?;
+        return Ok(Err(invalid_client()));
+    };
+    match authenticate(state, presented).await? {
+        Ok(client) => Ok(Ok(client)),
+        Err(reason) => {
+            let known = (reason != "unknown_client").then(|| presented.client_id.clone());
+            audit(state, known, "refused", json!({"reason": reason, "method": presented.presented.as_str()})).await?;
+            Ok(Err(invalid_client()))
+        }
+    }
+}
+
+/// Rotates a refresh token (RFC 6749 §6): the presented one is marked used and a new one of the same family
+/// issued with fresh access and ID tokens. A token presented again after its rotation is reuse: the whole
+/// family and the grant's access tokens are revoked.
+pub async fn refresh_tokens(
+    state: &AppState,
+    issuer: &Issuer,
+    request: RefreshGrant,
+) -> Result<Result<TokenResponse, TokenError>, ApiError> {
+    let client = match client_of(state, request.client.as_ref()).await? {
+        Ok(client) => client,
+        Err(error) => return Ok(Err(error)),
+    };
+    let now = state.clock.now();
+    let keys = super::key_set(&state.store, now).await?;
+    super::subject_salt(state).await?;
+    let hash = token_hash(&request.refresh_token);
+    let mut tx = state.store.begin().await?;
+    let Some((family, token)) = tx.oidc_refresh_token(&hash).await? else {
+        drop(tx);
+        audit(state, Some(client.client_id.clone()), "refused", json!({"reason": "unknown_refresh_token"})).await?;
+        return Ok(Err(TokenError::invalid_grant("the refresh token is not known")));
+    };
+    let grant_id = family.grant.id.clone();
+    let refuse = |reason: &str| json!({"reason": reason, "grant_id": grant_id, "grant_type": "refresh_token"});
+    let decision = refresh(&family, &token, &client.client_id, request.scope.as_deref(), now, &state.oidc.lifetimes);
+    let (next, scopes) = match decision {
+        RefreshDecision::Rotate { next, scopes, .. } => (next, scopes),
+        RefreshDecision::Reuse { revoke_grant, error } => {
+            tx.revoke_oidc_grant(&revoke_grant, now).await?;
+            tx.audit(entry(&client, "refused", refuse("refresh_token_reused"), now)).await?;
+            tx.commit().await?;
+            return Ok(Err(error));
+        }
+        RefreshDecision::Reject(error) => {
+            drop(tx);
+            let mut detail = refuse(error.error.as_str());
+            detail["description"] = json!(error.error_description);
+            audit(state, Some(client.client_id.clone()), "refused", detail).await?;
+            return Ok(Err(error));
+        }
+    };
+    if !tx.live_oidc_grant(&grant_id).await? {
+        drop(tx);
+        audit(state, Some(client.client_id.clone()), "refused", refuse("grant_revoked")).await?;
+        return Ok(Err(TokenError::invalid_grant("the authorization is no longer valid")));
+    }
+    if !tx.mark_oidc_refresh_token_used(&hash, now).await? {
+        tx.revoke_oidc_grant(&grant_id, now).await?;
+        tx.audit(entry(&client, "refused", refuse("refresh_token_reused"), now)).await?;
+        tx.commit().await?;
+        return Ok(Err(TokenError::invalid_grant("the refresh token was already used; its family is revoked")));
+    }
+    tx.insert_oidc_refresh_token(&next.record).await?;
+    let issue = Issue {
+        client: &client,
+        grant: &family.grant,
+        scopes: &scopes,
+        // Not repeated on refresh (OIDC Core §12.2 as amended).
+        nonce: None,
+        refresh_token: Some(&next.token),
+        grant_type: "refresh_token",
+    };
+    issue_in(state, issuer, tx, &keys, issue).await
+}
+
+/// Token introspection (RFC 7662) for an authenticated client: active only for a live access token of this
+/// very client, checked against the database every time (a lock's commit makes it inactive at once).
+pub async fn introspect(
+    state: &AppState,
+    issuer: &Issuer,
+    presented: Option<&ClientSecret>,
+    token: &str,
+) -> Result<Result<Introspection, TokenError>, ApiError> {
+    let client = match client_of(state, presented).await? {
+        Ok(client) => client,
+        Err(error) => return Ok(Err(error)),
+    };
+    let now = state.clock.now();
+    let keys = super::key_set(&state.store, now).await?;
+    let Ok(claims) = keys.verify::<AccessTokenClaims>(token, TokenType::AccessToken, issuer.as_str(), true) else {
+        return Ok(Ok(Introspection::inactive()));
+    };
+    if claims.exp <= now.timestamp() || claims.client_id != client.client_id {
+        return Ok(Ok(Introspection::inactive()));
+    }
+    match state.store.oidc_access_token_grant(&claims.jti, now).await? {
+        Some(_) => Ok(Ok(Introspection::of_access_token(&claims))),
+        None => Ok(Ok(Introspection::inactive())),
+    }
 }
 
 fn entry(
