@@ -731,6 +731,48 @@ on_both_backends! {
         assert!(query_of(&location).contains_key("code"));
     }
 
+    a_client_revokes_its_refresh_token_and_the_grant_ends(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHM").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        // The library refuses a revocation endpoint over plain http (RFC 7009 §2 wants TLS), so as it would send it.
+        let revoke = |token: String| {
+            let (http, url) = (server.http.clone(), server.url("/oauth/revoke"));
+            let (id, secret) = (rp.client_id.clone(), rp.secret.clone());
+            async move {
+                let response =
+                    http.post(url).basic_auth(id, Some(secret)).form(&[("token", token)]).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let refresh = tokens.refresh_token().unwrap().clone();
+        assert_eq!(revoke(refresh.secret().clone()).await, (200, String::new()));
+        let refreshed = client.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await, "the grant's access tokens too");
+        // An unknown token is answered the same (RFC 7009 §2.2); a wrong secret is not.
+        assert_eq!(revoke("dd_rt_khong_co".into()).await.0, 200);
+        let wrong = server
+            .http
+            .post(server.url("/oauth/revoke"))
+            .basic_auth(&rp.client_id, Some("dd_cs_sai"))
+            .form(&[("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+
     rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NHF").await;

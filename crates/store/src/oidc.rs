@@ -350,6 +350,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Revokes one access token (RFC 7009 revocation by its client).
+    pub async fn revoke_oidc_access_token(&mut self, jti: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE oidc_access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(jti)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
     /// Whether a grant can still be used: not revoked, its holder session not revoked (a lock revokes it), its
     /// account active.
     pub async fn live_oidc_grant(&mut self, grant_id: &str) -> Result<bool, StoreError> {

@@ -186,3 +186,26 @@ pub async fn introspect(
     let issuer = crate::service::oidc::issuer(&state, headers.get(header::HOST).and_then(|h| h.to_str().ok()))?;
     Ok(answer(crate::service::oidc::token::introspect(&state, &issuer, client.as_ref(), &token).await?))
 }
+
+/// `POST /oauth/revoke` (RFC 7009): `200` with an empty body whether or not the token was known; `401` only
+/// when the client's authentication fails.
+pub async fn revoke(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, crate::problem::ApiError> {
+    let params = match Params::parse(&headers, &body) {
+        Ok(params) => params,
+        Err(error) => return Ok(oauth_error(error)),
+    };
+    let client = match client_secret(&headers, &params) {
+        Ok(client) => client,
+        Err(error) => return Ok(oauth_error(error)),
+    };
+    let Some(token) = params.get("token") else { return Ok(invalid_request("token is required")) };
+    let issuer = crate::service::oidc::issuer(&state, headers.get(header::HOST).and_then(|h| h.to_str().ok()))?;
+    Ok(match crate::service::oidc::token::revoke(&state, &issuer, client.as_ref(), &token).await? {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(error) => oauth_error(error),
+    })
+}

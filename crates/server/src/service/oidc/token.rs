@@ -407,3 +407,53 @@ pub async fn userinfo_for(
     let scopes: BTreeSet<Scope> = scopes.split(' ').filter_map(Scope::parse).collect();
     Ok(Some(userinfo(&claims.sub, &grant, &scopes, &holder_claims(state, &account))))
 }
+
+/// Token revocation (RFC 7009) by the client the token was issued to: a refresh token revokes its whole
+/// family and the grant's access tokens (§2.1's "SHOULD"), an access token its own `jti`. Anything else — an
+/// unknown or expired token, another client's — changes nothing and is answered the same (§2.2).
+pub async fn revoke(
+    state: &AppState,
+    issuer: &Issuer,
+    presented: Option<&ClientSecret>,
+    token: &str,
+) -> Result<Result<(), TokenError>, ApiError> {
+    let client = match client_of(state, presented).await? {
+        Ok(client) => client,
+        Err(error) => return Ok(Err(error)),
+    };
+    let now = state.clock.now();
+    let keys = super::key_set(&state.store, now).await?;
+    let mut tx = state.store.begin().await?;
+    let revoked = if let Some((family, _)) = tx.oidc_refresh_token(&token_hash(token)).await? {
+        (family.grant.client_id == client.client_id).then(|| json!({"refresh_family": family.grant.id}))
+    } else {
+        None
+    };
+    let detail = match revoked {
+        Some(detail) => {
+            tx.revoke_oidc_grant(detail["refresh_family"].as_str().unwrap_or_default(), now).await?;
+            Some(detail)
+        }
+        None => match keys.verify::<AccessTokenClaims>(token, TokenType::AccessToken, issuer.as_str(), true) {
+            Ok(claims) if claims.client_id == client.client_id => {
+                tx.revoke_oidc_access_token(&claims.jti, now).await?;
+                Some(json!({"jti": claims.jti}))
+            }
+            _ => None,
+        },
+    };
+    if let Some(mut detail) = detail {
+        detail["client_id"] = json!(client.client_id);
+        tx.audit(AuditEntry {
+            at: now,
+            actor: format!("client:{}", client.client_id),
+            action: "oidc.revoke",
+            subject: Some(client.client_id.clone()),
+            outcome: "ok",
+            detail,
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}
