@@ -773,6 +773,78 @@ on_both_backends! {
         assert_eq!(wrong.status(), 401);
     }
 
+    pushed_authorization_requests_serve_once_and_a_client_that_requires_them_cannot_skip_them(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHN").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = Nonce::new_random();
+        let push = |form: Vec<(&'static str, String)>| {
+            let (http, url) = (server.http.clone(), server.url("/oauth/par"));
+            let (id, secret) = (rp.client_id.clone(), rp.secret.clone());
+            async move {
+                let response = http.post(url).basic_auth(id, Some(secret)).form(&form).send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap())
+            }
+        };
+        let form = |redirect: &str| {
+            vec![
+                ("response_type", "code".to_owned()),
+                ("scope", "openid profile".to_owned()),
+                ("redirect_uri", redirect.to_owned()),
+                ("state", "trang-thai-1".to_owned()),
+                ("nonce", nonce.secret().clone()),
+                ("code_challenge", challenge.as_str().to_owned()),
+                ("code_challenge_method", "S256".to_owned()),
+            ]
+        };
+        let (status, pushed) = push(form(REDIRECT)).await;
+        assert_eq!(status, 201, "{pushed}");
+        let request_uri = pushed["request_uri"].as_str().unwrap().to_owned();
+        assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+        assert_eq!(pushed["expires_in"], 60);
+
+        let url = format!(
+            "{}?client_id={}&request_uri={}",
+            server.url("/oauth/authorize"),
+            rp.client_id,
+            form_urlencoded::byte_serialize(request_uri.as_bytes()).collect::<String>()
+        );
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &url).await;
+        let query = query_of(&location);
+        assert_eq!(query.get("state").map(String::as_str), Some("trang-thai-1"));
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let id_verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(at(&server));
+        tokens.id_token().unwrap().claims(&id_verifier, &nonce).expect("the pushed nonce");
+
+        // A reference serves once.
+        let page = Browser::new().get(&url).await;
+        assert_eq!((page.status, page.location.is_none()), (400, true), "{}", page.html);
+        // A pushed request with an unregistered redirect URI is refused as JSON, never redirected.
+        let (status, refused) = push(form("https://ke-gian.example/cb")).await;
+        assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_request")), "{refused}");
+
+        // A client registered to require PAR cannot send its request through the browser.
+        let admin = server.admin().await;
+        let body = serde_json::json!({"redirect_uris": [REDIRECT], "scopes": ["openid", "profile", "phone"],
+                                      "claims": ["name"], "require_pushed_authorization_requests": true});
+        let path = format!("/v1/clients/{}/oidc", rp.client_id);
+        assert_eq!(server.call(reqwest::Method::PUT, &path, &admin, Some(body)).await.0, 200);
+        let page = Browser::new().get(&start(&client).url).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert_eq!(query_of(page.location.as_deref().unwrap()).get("error").map(String::as_str), Some("invalid_request"));
+    }
+
     rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NHF").await;

@@ -104,3 +104,13 @@ CREATE TABLE oidc_refresh_tokens (
 );
 CREATE INDEX oidc_refresh_tokens_grant ON oidc_refresh_tokens (grant_id);
 CREATE INDEX oidc_refresh_tokens_expires ON oidc_refresh_tokens (expires_at);
+
+-- Pushed authorization requests (RFC 9126; dinhdanh_oidc::authorize::PushedRequest as JSON) under the hash of
+-- their `request_uri`, taken (deleted) by the front channel's first use.
+CREATE TABLE oidc_pushed_requests (
+    hash         TEXT PRIMARY KEY,
+    client_id    TEXT NOT NULL,
+    request_data TEXT NOT NULL,
+    expires_at   BIGINT NOT NULL
+);
+CREATE INDEX oidc_pushed_requests_expires ON oidc_pushed_requests (expires_at);

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::{AccountId, AccountStatus, Level};
-use dinhdanh_oidc::authorize::AuthorizationRequest;
+use dinhdanh_oidc::authorize::{AuthorizationRequest, PushedRequest};
 use dinhdanh_oidc::client::ClientRegistration;
 use dinhdanh_oidc::consent::Consent;
 use dinhdanh_oidc::keys::{KeyState, StoredKey};
@@ -358,6 +358,40 @@ impl Tx {
             .execute(&mut *self.inner)
             .await?;
         Ok(())
+    }
+
+    /// Stores a pushed authorization request under the hash of its `request_uri`.
+    pub async fn insert_oidc_pushed_request(&mut self, hash: &str, pushed: &PushedRequest) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_pushed_requests (hash, client_id, request_data, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(&pushed.client_id)
+        .bind(to_json(pushed)?)
+        .bind(to_ms(pushed.expires_at))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a pushed request: it is deleted, so its `request_uri` serves once (expired or not; the caller
+    /// checks the expiry).
+    pub async fn take_oidc_pushed_request(&mut self, hash: &str) -> Result<Option<PushedRequest>, StoreError> {
+        let text: Option<String> = sqlx::query_scalar("SELECT request_data FROM oidc_pushed_requests WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        let Some(text) = text else { return Ok(None) };
+        let deleted = sqlx::query("DELETE FROM oidc_pushed_requests WHERE hash = $1")
+            .bind(hash)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected();
+        // Taken by a concurrent request between the two statements: it served that one.
+        if deleted == 0 {
+            return Ok(None);
+        }
+        Ok(Some(from_json("pushed request", &text)?))
     }
 
     /// Whether a grant can still be used: not revoked, its holder session not revoked (a lock revokes it), its

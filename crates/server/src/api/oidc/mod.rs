@@ -1,5 +1,5 @@
 //! The OpenID Connect provider's HTTP endpoints (docs/oidc.md): discovery, the JWKS, the authorization
-//! endpoint and its sign-in pages ([`pages`]), userinfo, introspection, revocation, and the `authorization_code` and
+//! endpoint and its sign-in pages ([`pages`]), userinfo, PAR, introspection, revocation, and the `authorization_code` and
 //! `refresh_token` grants at `/oauth/token` ([`token`], a layer in front of the client-credentials handler),
 //! and the administrators' registrations ([`registrations`]). Thin: parse, call `service::oidc`, answer.
 //!
@@ -48,6 +48,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(&paths.userinfo, get(userinfo_get).post(userinfo_post))
         .route(&paths.introspection, post(token::introspect))
         .route(&paths.revocation, post(token::revoke))
+        .route(&paths.pushed_authorization_request, post(token::push))
         .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), limit_by_ip));
     let authorization = &paths.authorization;
     let pages = Router::new()

@@ -209,3 +209,33 @@ pub async fn revoke(
         Err(error) => oauth_error(error),
     })
 }
+
+/// `POST /oauth/par` (RFC 9126): `201` with `request_uri` and `expires_in`; a refused request is `400` JSON,
+/// never a redirect; a failed client authentication `401`.
+pub async fn push(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, crate::problem::ApiError> {
+    let params = match Params::parse(&headers, &body) {
+        Ok(params) => params,
+        Err(error) => return Ok(oauth_error(error)),
+    };
+    let client = match client_secret(&headers, &params) {
+        Ok(client) => client,
+        Err(error) => return Ok(oauth_error(error)),
+    };
+    // The client's credentials are not part of the authorization request.
+    let pairs = params
+        .0
+        .into_iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "client_secret" | "client_assertion" | "client_assertion_type"))
+        .collect();
+    Ok(match crate::service::oidc::token::push(&state, client.as_ref(), pairs).await? {
+        Ok(pushed) => no_store((StatusCode::CREATED, axum::Json(pushed)).into_response()),
+        Err(crate::service::oidc::token::PushRefused::Client(error)) => oauth_error(error),
+        Err(crate::service::oidc::token::PushRefused::Request(body)) => {
+            no_store((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
+        }
+    })
+}

@@ -19,7 +19,7 @@ use dinhdanh_domain::{AccountStatus, IdentificationNumber, IdentityKey};
 use dinhdanh_oidc::ErrorCode;
 use dinhdanh_oidc::authorize::{
     AuthorizationParams, AuthorizationRequest, AuthorizeError, ProviderSession, SignInReason, Step, Via, next_step,
-    validate,
+    resolve_pushed, validate,
 };
 use dinhdanh_oidc::client::ClientRegistration;
 use dinhdanh_oidc::consent::{Consent, ConsentRequest};
@@ -165,13 +165,17 @@ pub async fn begin(
     }) else {
         return authorize_error(state, issuer, None, None, AuthorizeError::unknown_client()).await;
     };
-    if params.request_uri().is_some() {
-        // Pushed requests (RFC 9126) are not served yet: refused on our page, like any request_uri.
-        let error =
-            AuthorizeError::page(ErrorCode::RequestUriNotSupported, "pushed authorization requests are not served yet");
-        return authorize_error(state, issuer, client_id.as_deref(), None, error).await;
-    }
-    let request = match validate(&params, &client, Via::FrontChannel, now) {
+    let validated = match params.request_uri() {
+        // A pushed request (RFC 9126 §4): its reference serves once, so it is taken whatever comes next.
+        Some(uri) => {
+            let mut tx = state.store.begin().await?;
+            let pushed = tx.take_oidc_pushed_request(&dinhdanh_oidc::tokens::token_hash(uri)).await?;
+            tx.commit().await?;
+            resolve_pushed(&params, pushed.as_ref(), &client, now)
+        }
+        None => validate(&params, &client, Via::FrontChannel, now),
+    };
+    let request = match validated {
         Ok(request) => request,
         Err(e) => return authorize_error(state, issuer, client_id.as_deref(), None, e).await,
     };

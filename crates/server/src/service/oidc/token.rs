@@ -457,3 +457,53 @@ pub async fn revoke(
     tx.commit().await?;
     Ok(Ok(()))
 }
+
+/// Why a push was refused: the client's authentication (`401`), or the request (`400`, RFC 9126 §2.3, as JSON
+/// and never redirected).
+pub enum PushRefused {
+    Client(TokenError),
+    Request(serde_json::Value),
+}
+
+/// The PAR endpoint (RFC 9126): the authenticated client's parameters are validated as the authorization
+/// endpoint would, and stored for `Lifetimes::pushed_request` under the hash of a new `request_uri`.
+pub async fn push(
+    state: &AppState,
+    presented: Option<&ClientSecret>,
+    pairs: Vec<(String, String)>,
+) -> Result<Result<dinhdanh_oidc::authorize::PushResponse, PushRefused>, ApiError> {
+    let client = match client_of(state, presented).await? {
+        Ok(client) => client,
+        Err(error) => return Ok(Err(PushRefused::Client(error))),
+    };
+    let now = state.clock.now();
+    let refused = |error: &dinhdanh_oidc::authorize::AuthorizeError| json!({"reason": error.error.as_str(), "client_id": client.client_id, "pushed": true});
+    let params = match dinhdanh_oidc::authorize::AuthorizationParams::from_pairs(pairs) {
+        Ok(params) => params,
+        Err(error) => {
+            audit(state, Some(client.client_id.clone()), "refused", refused(&error)).await?;
+            return Ok(Err(PushRefused::Request(error.to_json())));
+        }
+    };
+    let pushed = match dinhdanh_oidc::authorize::push(params, &client, now, state.oidc.lifetimes.pushed_request) {
+        Ok(pushed) => pushed,
+        Err(error) => {
+            audit(state, Some(client.client_id.clone()), "refused", refused(&error)).await?;
+            return Ok(Err(PushRefused::Request(error.to_json())));
+        }
+    };
+    let (request_uri, hash) = dinhdanh_oidc::tokens::new_request_uri();
+    let mut tx = state.store.begin().await?;
+    tx.insert_oidc_pushed_request(&hash, &pushed).await?;
+    tx.audit(AuditEntry {
+        at: now,
+        actor: format!("client:{}", client.client_id),
+        action: "oidc.par",
+        subject: Some(client.client_id.clone()),
+        outcome: "ok",
+        detail: json!({"expires_at": pushed.expires_at}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(pushed.response(request_uri, now)))
+}
