@@ -726,9 +726,43 @@ on_both_backends! {
         let refreshed =
             client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
         assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+        server.clock.advance(chrono::Duration::seconds(1));
         let again = start(&client);
         let location = sign_in_through_pages(&server, &mut Browser::new(), &again.url).await;
-        assert!(query_of(&location).contains_key("code"));
+        let fresh = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(again.verifier)
+            .request_async(&http())
+            .await
+            .expect("a grant made after the lift works");
+        assert!(introspected_active(&server, &client, fresh.access_token()).await);
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await, "the old one stays dead");
+    }
+
+    a_holders_sign_out_ends_the_browser_session_but_not_the_relying_partys_offline_access(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHO").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        // The browser's session cookie is a holder session: signing it out ends single sign-on.
+        let session = browser.cookies["dd_session"].clone();
+        let (status, _) = server.call(reqwest::Method::DELETE, "/v1/holder-sessions/current", &session, None).await;
+        assert_eq!(status, 204);
+        let page = browser.get(&start(&client).url).await;
+        assert_eq!(page.status, 200, "back to the sign-in page");
+        let refreshed = client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(refreshed.is_ok(), "{refreshed:?}");
     }
 
     a_client_revokes_its_refresh_token_and_the_grant_ends(db) {

@@ -40,9 +40,9 @@ CREATE TABLE oidc_interactions (
 );
 CREATE INDEX oidc_interactions_expires ON oidc_interactions (expires_at);
 
--- What one sign-in gave a client (dinhdanh_oidc::tokens::Grant as JSON). `holder_session` is the hash of the
--- holder session it came from: a lock revokes that session in its own transaction (Tx::revoke_holder_sessions),
--- and every code, access token and refresh token of the grant is refused from then on.
+-- What one sign-in gave a client (dinhdanh_oidc::tokens::Grant as JSON), with the hash of the holder session it
+-- came from. A grant is refused once a lock has taken effect on its account after `created_at` (store/src/oidc.rs):
+-- every code, access token and refresh token of it, from the lock's commit on, lifted or not.
 CREATE TABLE oidc_grants (
     id             TEXT PRIMARY KEY,
     client_id      TEXT NOT NULL,

@@ -2,10 +2,14 @@
 //! registrations, the sign-in pages' interactions, grants with their codes and access-token `jti`s, and
 //! remembered consents. The rules are `dinhdanh_oidc`'s; this module only reads and writes what it decides.
 //!
-//! A grant is tied to the holder session its sign-in opened: a lock revokes that session in its own transaction
-//! ([`Tx::revoke_holder_sessions`]), and [`Tx::live_oidc_grant`] / [`Store::oidc_access_token_grant`] answer
-//! nothing for a grant whose session is revoked or whose account is not active, so the lock's commit makes the
-//! grant's code and tokens useless without a second revocation path.
+//! A grant is live while it is not revoked, its account is active, and **no lock has taken effect on the account
+//! since the grant was made** (lifted or not: tokens issued before a lock stay dead after it is lifted), nor is
+//! one in force. [`Tx::live_oidc_grant`] and [`Store::oidc_access_token_grant`] read that from the `locks` rows
+//! themselves, so the commit of whatever transaction placed a lock — the lock engine, a bulk order, an
+//! automatic lock — makes the grant's code, access tokens and refresh family useless, without a second
+//! revocation path for the lock engine to remember; and a holder's sign-out or an RP-initiated logout, which end
+//! the browser's session, leave the relying parties' grants alone. The grant still records the holder session
+//! it came from.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -394,10 +398,17 @@ impl Tx {
         Ok(Some(from_json("pushed request", &text)?))
     }
 
-    /// Whether a grant can still be used: not revoked, its holder session not revoked (a lock revokes it), its
-    /// account active.
-    pub async fn live_oidc_grant(&mut self, grant_id: &str) -> Result<bool, StoreError> {
-        let count: i64 = sqlx::query_scalar(LIVE_GRANT).bind(grant_id).fetch_one(&mut *self.inner).await?;
+    /// Whether a grant can still be used at `now`: not revoked, its account active, no lock taken effect since it
+    /// was made nor in force (see the module docs).
+    pub async fn live_oidc_grant(&mut self, grant_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM oidc_grants g JOIN accounts a ON a.id = g.account_id \
+             WHERE g.id = $1 AND {LIVE_GRANT}"
+        ))
+        .bind(grant_id)
+        .bind(to_ms(now))
+        .fetch_one(&mut *self.inner)
+        .await?;
         Ok(count == 1)
     }
 
@@ -449,11 +460,10 @@ impl Tx {
     }
 }
 
-/// One row when the grant is live (see [`Tx::live_oidc_grant`]).
-const LIVE_GRANT: &str = "SELECT CAST(COUNT(*) AS BIGINT) FROM oidc_grants g \
-     JOIN holder_sessions s ON s.token_hash = g.holder_session \
-     JOIN accounts a ON a.id = g.account_id \
-     WHERE g.id = $1 AND g.revoked_at IS NULL AND s.revoked_at IS NULL AND a.status = 'active'";
+/// The conditions of a live grant `g` of account `a` at `$2` (see the module docs).
+const LIVE_GRANT: &str = "g.revoked_at IS NULL AND a.status = 'active' AND NOT EXISTS (SELECT 1 FROM locks l \
+     WHERE l.account_id = g.account_id AND l.effective_at <= $2 AND (l.effective_at >= g.created_at \
+     OR (l.lifted_at IS NULL AND (l.ends_at IS NULL OR l.ends_at > $2))))";
 
 impl Store {
     pub async fn oidc_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
@@ -542,14 +552,11 @@ impl Store {
         jti: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Grant, String)>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "SELECT g.grant_data, t.scopes FROM oidc_access_tokens t \
-             JOIN oidc_grants g ON g.id = t.grant_id \
-             JOIN holder_sessions s ON s.token_hash = g.holder_session \
-             JOIN accounts a ON a.id = g.account_id \
-             WHERE t.jti = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 \
-             AND g.revoked_at IS NULL AND s.revoked_at IS NULL AND a.status = 'active'",
-        )
+             JOIN oidc_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id \
+             WHERE t.jti = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND {LIVE_GRANT}"
+        ))
         .bind(jti)
         .bind(to_ms(now))
         .fetch_optional(&self.pool)

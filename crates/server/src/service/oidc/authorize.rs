@@ -4,9 +4,9 @@
 //! consent, then a code for the client. Between pages the validated request waits in an interaction row whose
 //! forms must carry its CSRF token.
 //!
-//! The browser's provider session is the holder session the sign-in opened; the grant records it, so a lock
-//! (which revokes the holder's sessions in its own transaction) ends the session, the codes and the tokens at
-//! once (`store/src/oidc.rs`).
+//! The browser's provider session is the holder session the sign-in opened, which a lock revokes in its own
+//! transaction; the grants a sign-in makes are refused from a lock's commit on by the lock rows themselves
+//! (`store/src/oidc.rs`).
 
 use std::collections::BTreeSet;
 
@@ -241,7 +241,7 @@ async fn ensure_interaction(
     Ok(interaction.id)
 }
 
-/// A code for the grant, stored with the grant (tied to the holder session) in one transaction; the browser
+/// A code for the grant, stored with the grant (which records its holder session) in one transaction; the browser
 /// goes back to the client with `code`, `state` and `iss`.
 async fn issue_code(
     state: &AppState,

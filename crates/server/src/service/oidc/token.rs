@@ -2,8 +2,9 @@
 //! `grant_type=refresh_token` with rotation and reuse detection), introspection (RFC 7662) and userinfo (OIDC
 //! Core §5.3). The code's rules are `dinhdanh_oidc::tokens::redeem_code`'s; the tokens are
 //! `dinhdanh_oidc::claims::issue_tokens`'s, signed ES256 with the current key. Every exchange also checks that
-//! the grant is live — its holder session not revoked, its account active — so a lock committed between the
-//! authorization and the exchange makes the code worthless; userinfo checks the same on every call.
+//! the grant is live — its account active, no lock taken effect since it was made (`store/src/oidc.rs`) — so a
+//! lock committed between the authorization and the exchange makes the code worthless; userinfo, introspection
+//! and refresh check the same on every call.
 
 use std::collections::BTreeSet;
 
@@ -161,8 +162,8 @@ pub async fn exchange_code(
             return Ok(Err(error));
         }
     }
-    if !tx.live_oidc_grant(&grant_id).await? {
-        // Its holder session was revoked (a lock, a sign-out) or the account is no longer active.
+    if !tx.live_oidc_grant(&grant_id, now).await? {
+        // A lock took effect since the grant was made, or the account is no longer active.
         drop(tx);
         audit(state, Some(client.client_id.clone()), "refused", refuse("grant_revoked")).await?;
         return Ok(Err(TokenError::invalid_grant("the authorization is no longer valid")));
@@ -317,7 +318,7 @@ pub async fn refresh_tokens(
             return Ok(Err(error));
         }
     };
-    if !tx.live_oidc_grant(&grant_id).await? {
+    if !tx.live_oidc_grant(&grant_id, now).await? {
         drop(tx);
         audit(state, Some(client.client_id.clone()), "refused", refuse("grant_revoked")).await?;
         return Ok(Err(TokenError::invalid_grant("the authorization is no longer valid")));
