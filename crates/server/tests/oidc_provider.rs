@@ -33,6 +33,7 @@ use support::TestServer;
 const MAI_ID: &str = "001190123456";
 const MAI_PASSWORD: &str = "hoa sen nở trên hồ tây";
 const REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
+const AFTER_LOGOUT: &str = "https://nganhang.example.vn/da-dang-xuat";
 
 /// A relying party's API client with a secret, and its OpenID Connect registration.
 struct RelyingParty {
@@ -78,6 +79,7 @@ async fn relying_party_at(server: &TestServer, code: &str, redirect: &str) -> Re
     let admin = server.admin().await;
     let body = serde_json::json!({
         "redirect_uris": [redirect],
+        "post_logout_redirect_uris": [AFTER_LOGOUT],
         "scopes": ["openid", "profile", "phone", "offline_access"],
         "claims": ["name", "phone_number", "phone_number_verified"],
     });
@@ -877,6 +879,65 @@ on_both_backends! {
         let page = Browser::new().get(&start(&client).url).await;
         assert_eq!(page.status, 303, "{}", page.html);
         assert_eq!(query_of(page.location.as_deref().unwrap()).get("error").map(String::as_str), Some("invalid_request"));
+    }
+
+    rp_initiated_logout_ends_the_browser_session_and_asks_unless_the_hint_names_the_holder(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHP").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let logout = server.url("/oauth/logout");
+
+        // An unregistered post-logout URI is refused on our page.
+        let bad = format!("{logout}?client_id={}&post_logout_redirect_uri={}", rp.client_id, enc("https://ke-gian.example/"));
+        let page = browser.get(&bad).await;
+        assert_eq!((page.status, page.location.is_none()), (400, true), "{}", page.html);
+
+        // Without a hint naming the holder, the holder is asked; confirming ends the session.
+        let ask = format!("{logout}?client_id={}&post_logout_redirect_uri={}&state=s1", rp.client_id, enc(AFTER_LOGOUT));
+        let page = browser.get(&ask).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(page.html.contains("Đăng xuất"), "{}", page.html);
+        let fields = ["client_id", "post_logout_redirect_uri", "state", "csrf"].map(|n| (n, page.field(n)));
+        let form: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let page = browser.post(&server.url("/oauth/logout/confirm"), &form).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert_eq!(page.location.as_deref(), Some(format!("{AFTER_LOGOUT}?state=s1").as_str()));
+        assert_eq!(browser.cookies["dd_session"], "", "the session cookie is cleared");
+        assert_eq!(browser.get(&start(&client).url).await.status, 200, "back to the sign-in page");
+        // The relying party's offline access survives the logout.
+        let refreshed = client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(refreshed.is_ok(), "{refreshed:?}");
+
+        // Signed in again: an ID token of this holder as the hint ends the session at once.
+        let again = start(&client);
+        let location = sign_in_through_pages(&server, &mut browser, &again.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(again.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let hint = tokens.id_token().unwrap().to_string();
+        let url = format!("{logout}?id_token_hint={}&post_logout_redirect_uri={}&state=s2", enc(&hint), enc(AFTER_LOGOUT));
+        let page = browser.get(&url).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert_eq!(page.location.as_deref(), Some(format!("{AFTER_LOGOUT}?state=s2").as_str()));
+        assert_eq!(browser.get(&start(&client).url).await.status, 200, "signed out");
+        let logouts = server.store.recent_audit(Some("oidc.logout"), 10).await.unwrap();
+        assert_eq!(logouts.len(), 2);
     }
 
     rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {

@@ -32,8 +32,8 @@ use crate::service::oidc::{self as service, authorize::Outcome};
 pub const CSRF_COOKIE: &str = "dd_csrf";
 /// The provider-session cookie: the holder session the sign-in opened (single sign-on across relying parties).
 pub const SESSION_COOKIE: &str = "dd_session";
-/// The cookies are sent only to the authorization endpoint and its pages.
-const COOKIE_PATH: &str = "/oauth/authorize";
+/// The cookies go only to the provider's paths (the authorization endpoint and its pages, logout).
+const COOKIE_PATH: &str = "/oauth";
 
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
@@ -56,6 +56,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(&format!("{authorization}/password"), post(password))
         .route(&format!("{authorization}/code"), post(code))
         .route(&format!("{authorization}/consent"), post(consent))
+        .route(&paths.end_session, get(logout_get).post(logout_post))
+        .route(&format!("{}/confirm", paths.end_session), post(logout_confirm))
         .layer(axum::middleware::from_fn_with_state(state.public_limiter.clone(), limit_by_ip));
     Router::new().merge(documents).merge(userinfo).merge(pages).layer(RequestBodyLimitLayer::new(crate::BODY_LIMIT))
 }
@@ -272,4 +274,67 @@ async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     )
     .await?;
     Ok(no_store(respond(&issuer, outcome, csrf.unwrap_or_default())))
+}
+
+fn clear_session(issuer: &Issuer, response: &mut Response) {
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(issuer, SESSION_COOKIE, "", 0));
+}
+
+fn respond_logout(issuer: &Issuer, outcome: service::logout::LogoutOutcome, headers: &HeaderMap) -> Response {
+    use service::logout::LogoutOutcome;
+    let ended =
+        matches!(outcome, LogoutOutcome::Redirect { ended: true, .. } | LogoutOutcome::SignedOut { ended: true });
+    let (csrf, new) = csrf_token(headers);
+    let confirm = matches!(outcome, LogoutOutcome::Confirm { .. });
+    let mut response = match outcome {
+        LogoutOutcome::Redirect { url, .. } => Redirect::to(&url).into_response(),
+        other => pages::render_logout(issuer, other, &csrf),
+    };
+    if ended {
+        clear_session(issuer, &mut response);
+    }
+    if confirm && new {
+        let value = set_cookie(issuer, CSRF_COOKIE, &csrf, service::authorize::INTERACTION_TTL_MINUTES * 60 * 8);
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    no_store(response)
+}
+
+fn pairs_of(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes).map(|(n, v)| (n.into_owned(), v.into_owned())).collect()
+}
+
+/// `GET /oauth/logout` (RP-Initiated Logout 1.0 §2).
+async fn logout_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let issuer = issuer_of(&state, &headers)?;
+    let pairs = pairs_of(query.unwrap_or_default().as_bytes());
+    let outcome = service::logout::begin(&state, &issuer, pairs, session_hash(&headers).as_deref()).await?;
+    Ok(respond_logout(&issuer, outcome, &headers))
+}
+
+/// `POST /oauth/logout`, the same request as a form.
+async fn logout_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let issuer = issuer_of(&state, &headers)?;
+    let outcome = service::logout::begin(&state, &issuer, pairs_of(&body), session_hash(&headers).as_deref()).await?;
+    Ok(respond_logout(&issuer, outcome, &headers))
+}
+
+/// `POST /oauth/logout/confirm`: the holder agreed on the confirmation page.
+async fn logout_confirm(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let issuer = issuer_of(&state, &headers)?;
+    let form = Form::parse(&body);
+    if form_csrf(&headers, &form).is_none() {
+        let outcome = service::logout::LogoutOutcome::Refused {
+            error: dinhdanh_oidc::ErrorCode::AccessDenied,
+            description: "the form did not come from this browser".into(),
+        };
+        return Ok(respond_logout(&issuer, outcome, &headers));
+    }
+    let pairs: Vec<(String, String)> = form.0.into_iter().filter(|(n, _)| n != "csrf").collect();
+    let outcome = service::logout::confirm(&state, &issuer, pairs, session_hash(&headers).as_deref()).await?;
+    Ok(respond_logout(&issuer, outcome, &headers))
 }

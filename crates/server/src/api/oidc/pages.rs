@@ -10,6 +10,7 @@ use dinhdanh_oidc::metadata::Issuer;
 use dinhdanh_oidc::scope::Claim;
 
 use crate::service::oidc::authorize::{Outcome, SignInError};
+use crate::service::oidc::logout::LogoutOutcome;
 
 /// HTML-escapes text for element content and quoted attribute values.
 pub fn esc(text: &str) -> String {
@@ -205,6 +206,39 @@ pub fn render(issuer: &Issuer, outcome: Outcome, csrf: &str) -> Response {
             );
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
             page(status, "Lỗi / Error", &body)
+        }
+    }
+}
+
+/// The logout pages: the confirmation form, "signed out", or a refusal (never [`LogoutOutcome::Redirect`],
+/// which the caller answers with a `303`).
+pub fn render_logout(issuer: &Issuer, outcome: LogoutOutcome, csrf: &str) -> Response {
+    match outcome {
+        LogoutOutcome::Redirect { url, .. } => axum::response::Redirect::to(&url).into_response(),
+        LogoutOutcome::Confirm { params, client_name } => {
+            let fields: String = params
+                .iter()
+                .map(|(n, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(n), esc(v)))
+                .collect();
+            let from =
+                client_name.map(|n| format!("<p>Yêu cầu từ {0}. / Asked by {0}.</p>", esc(&n))).unwrap_or_default();
+            let body = format!(
+                "<h1>Đăng xuất khỏi tài khoản định danh điện tử?</h1><p lang=\"en\">Sign out of your e-ID account?</p>\
+                 {from}<form method=\"post\" action=\"{action}\">{fields}\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <p><button type=\"submit\">Đăng xuất / Sign out</button></p></form>",
+                action = esc(&issuer.url("/oauth/logout/confirm")),
+                csrf = esc(csrf),
+            );
+            page(StatusCode::OK, "Đăng xuất / Sign out", &body)
+        }
+        LogoutOutcome::SignedOut { .. } => page(
+            StatusCode::OK,
+            "Đã đăng xuất / Signed out",
+            "<h1>Bạn đã đăng xuất</h1><p lang=\"en\">You are signed out</p>",
+        ),
+        LogoutOutcome::Refused { error, description } => {
+            render(issuer, Outcome::Refused { status: 400, error, description }, csrf)
         }
     }
 }

@@ -1,10 +1,11 @@
 //! The OpenID Connect provider's use cases (issue 14, docs/oidc.md): the issuer, the signing keys and the
 //! pairwise salt from the store, relying parties' registrations, the authorization endpoint's steps
-//! ([`authorize`]) and the code exchange and userinfo ([`token`]). The rules are `dinhdanh_oidc`'s; this module
-//! applies its decisions in store transactions, with their audit entries. HTTP (pages, cookies, forms) is in
-//! `api/oidc`.
+//! ([`authorize`]), the token endpoint's grants, PAR, introspection, revocation and userinfo ([`token`]), and
+//! RP-initiated logout ([`logout`]). The rules are `dinhdanh_oidc`'s; this module applies its decisions in store
+//! transactions, with their audit entries. HTTP (pages, cookies, forms) is in `api/oidc`.
 
 pub mod authorize;
+pub mod logout;
 pub mod token;
 
 use base64::Engine as _;
