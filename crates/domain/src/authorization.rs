@@ -37,6 +37,7 @@ actions! {
     OwnClientRead => "clients.me.read",
     OwnAccountRead => "holders.me.read",
     HolderSignOut => "holders.sign_out",
+    OwnSignInsRead => "holders.me.sign_ins.read",
     AccountStatusRead => "accounts.status.read",
     LocksRead => "locks.read",
     LockOwnAccount => "locks.own.place",
@@ -171,6 +172,13 @@ pub const RULES: &[Rule] = &[
         scope: None,
         source: "QĐ 34/2021 Art. 11; NĐ 69/2024 Art. 30",
         summary: "A holder reads their own account and the locks in force on it, in a restore session too.",
+    },
+    Rule {
+        action: Action::OwnSignInsRead,
+        who: &[Who::Holder],
+        scope: None,
+        source: "NĐ 69/2024 Art. 28; domain.md Audit",
+        summary: "A holder lists the relying parties they signed in to, and when (not in a restore session).",
     },
     Rule {
         action: Action::HolderSignOut,
@@ -444,7 +452,7 @@ mod tests {
             }
             OwnOfficerRead | OfficerSignOut => yes(is_officer),
             OwnClientRead => yes(matches!(actor, Actor::Organization { .. })),
-            OwnAccountRead | HolderSignOut | LockOwnAccount | RequestOwnUnlock => yes(holder),
+            OwnAccountRead | HolderSignOut | LockOwnAccount | RequestOwnUnlock | OwnSignInsRead => yes(holder),
             RequestsList | RequestsRead | RequestsCancel => yes(holder || third_party || works_requests),
             BulkResultsRead => yes(third_party || works_requests),
             WorkQueue => yes(works_requests),

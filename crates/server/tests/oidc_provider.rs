@@ -588,6 +588,20 @@ on_both_backends! {
         }
         assert_ne!(subjects[0], subjects[1], "two relying parties cannot join their users by sub");
         assert_eq!(subjects[0], subjects[2], "one relying party always sees the same sub");
+
+        // The holder sees which relying parties they signed in to, newest first.
+        let session = browser.cookies["dd_session"].clone();
+        let (status, history) = server.call(reqwest::Method::GET, "/v1/me/sign-ins", &session, None).await;
+        assert_eq!(status, 200, "{history}");
+        let names: Vec<&str> =
+            history["sign_ins"].as_array().unwrap().iter().map(|s| s["client_name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 3, "{history}");
+        assert!(names.contains(&"Ngân hàng NHG") && names.contains(&"Ngân hàng VT"), "{history}");
+        assert_eq!(history["sign_ins"][0]["acr"], "urn:dinhdanh:loa:1");
+        assert_eq!(history["sign_ins"][0]["scope"], "openid profile phone");
+        // Nobody else's: an officer is refused.
+        let admin = server.admin().await;
+        assert_eq!(server.call(reqwest::Method::GET, "/v1/me/sign-ins", &admin, None).await.0, 403);
     }
 
     a_holder_who_declines_sends_access_denied_back_with_the_state(db) {

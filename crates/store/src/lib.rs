@@ -65,7 +65,7 @@ pub use clients::AccessTokenOwner;
 pub use decoys::Decoy;
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
-pub use oidc::{OidcInteraction, ProviderSessionRow, SUBJECT_SALT as OIDC_SUBJECT_SALT, StoredCode};
+pub use oidc::{OidcInteraction, OidcSignIn, ProviderSessionRow, SUBJECT_SALT as OIDC_SUBJECT_SALT, StoredCode};
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
 pub use purge::Expired;
 pub use registry::UpsertOutcome;

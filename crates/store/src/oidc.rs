@@ -76,6 +76,17 @@ pub struct OidcInteraction {
     pub expires_at: DateTime<Utc>,
 }
 
+/// One sign-in of a holder to a relying party, for the holder's own history.
+#[derive(Debug, Clone)]
+pub struct OidcSignIn {
+    pub client_id: String,
+    /// The API client's name.
+    pub client_name: String,
+    pub organization_name: String,
+    pub at: DateTime<Utc>,
+    pub grant: Grant,
+}
+
 /// The browser's session at the provider: a holder session, with what the authorization endpoint needs.
 #[derive(Debug, Clone)]
 pub struct ProviderSessionRow {
@@ -532,6 +543,30 @@ impl Store {
             restore_only: row.try_get::<String, _>(3)? == "restore",
             account_status: AccountStatus::parse(&row.try_get::<String, _>(4)?).ok_or_else(|| corrupt("status"))?,
         }))
+    }
+
+    /// The relying parties a holder signed in to, newest first (each grant is one sign-in to one client).
+    pub async fn oidc_sign_ins(&self, account: &AccountId, limit: i64) -> Result<Vec<OidcSignIn>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.client_id, c.name, o.name, g.created_at, g.grant_data FROM oidc_grants g \
+             JOIN api_clients c ON c.id = g.client_id JOIN organizations o ON o.id = c.organization_id \
+             WHERE g.account_id = $1 ORDER BY g.created_at DESC, g.id LIMIT $2",
+        )
+        .bind(account.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OidcSignIn {
+                    client_id: row.try_get(0)?,
+                    client_name: row.try_get(1)?,
+                    organization_name: row.try_get(2)?,
+                    at: from_ms(row.try_get(3)?)?,
+                    grant: from_json("grant", &row.try_get::<String, _>(4)?)?,
+                })
+            })
+            .collect()
     }
 
     /// The holder's remembered consent for a client.

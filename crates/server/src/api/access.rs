@@ -57,6 +57,7 @@ pub const SECURED_ROUTES: &[SecuredRoute] = &[
     route("POST", "/v1/officers/{officer_id}/enrolment", &[OfficersManage]),
     route("DELETE", "/v1/holder-sessions/current", &[HolderSignOut]),
     route("GET", "/v1/me", &[OwnAccountRead]),
+    route("GET", "/v1/me/sign-ins", &[OwnSignInsRead]),
     route("POST", "/v1/lock-requests", &[LockOwnAccount, RequestLock, PlaceLockAsOfficer]),
     route("POST", "/v1/unlock-requests", &[RequestOwnUnlock, RequestUnlock, PlaceLockAsOfficer, DecideRequest]),
     route("GET", "/v1/requests", &[RequestsList]),
