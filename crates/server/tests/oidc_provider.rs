@@ -273,20 +273,29 @@ async fn introspected_active(server: &TestServer, client: &Rp, token: &openidcon
     openidconnect::TokenIntrospectionResponse::active(&response.expect("an introspection answer"))
 }
 
-/// Drives the pages from the authorization URL to the redirect back to the client; returns the `Location`.
+/// Drives the pages from the authorization URL to the redirect back to the client as Mai; returns the
+/// `Location`.
 async fn sign_in_through_pages(server: &TestServer, browser: &mut Browser, url: &str) -> String {
+    sign_in_through_pages_as(server, browser, url, &[("id_number", MAI_ID)], MAI_PASSWORD).await
+}
+
+/// The same for the holder these identity fields name.
+async fn sign_in_through_pages_as(
+    server: &TestServer,
+    browser: &mut Browser,
+    url: &str,
+    identity: &[(&str, &str)],
+    password: &str,
+) -> String {
     let page = browser.get(url).await;
     assert_eq!(page.status, 200, "{}", page.html);
     assert!(page.html.contains("Số định danh cá nhân"), "Vietnamese first: {}", page.html);
     assert!(page.html.contains("Personal identification number"), "with English: {}", page.html);
     let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
     let action = server.url("/oauth/authorize");
-    let page = browser
-        .post(
-            &format!("{action}/password"),
-            &[("interaction", &interaction), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)],
-        )
-        .await;
+    let mut form = vec![("interaction", interaction.as_str()), ("csrf", csrf.as_str()), ("password", password)];
+    form.extend_from_slice(identity);
+    let page = browser.post(&format!("{action}/password"), &form).await;
     assert_eq!(page.status, 200, "{}", page.html);
     assert!(page.html.contains("name=\"code\""), "{}", page.html);
     let code = last_sign_in_code(server).await;
@@ -952,6 +961,54 @@ on_both_backends! {
         assert_eq!(browser.get(&start(&client).url).await.status, 200, "signed out");
         let logouts = server.store.recent_audit(Some("oidc.logout"), 10).await.unwrap();
         assert_eq!(logouts.len(), 2);
+    }
+
+    a_foreigner_signs_in_with_passport_and_nationality(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHQ").await;
+        let now = server.clock.now();
+        let passport = dinhdanh_domain::PassportNumber::parse("M1234567").unwrap();
+        let nationality = dinhdanh_domain::Nationality::parse("KOR").unwrap();
+        let kim = Account {
+            id: AccountId::new(uuid::Uuid::new_v4().to_string()),
+            identity_key: IdentityKey::foreigner(&nationality, &passport),
+            holder_kind: HolderKind::Foreigner,
+            full_name: FullName::parse("Kim Min-jun").unwrap(),
+            level: Level::One,
+            status: AccountStatus::Active,
+            phone: None,
+            email: Some(Email::parse("kim@example.kr").unwrap()),
+            password_hash: hash_secret("seoul to hanoi by train".to_owned()).await.unwrap(),
+            created_at: now,
+            activated_at: Some(now),
+        };
+        let mut tx = server.store.begin().await.unwrap();
+        tx.insert_account(&kim).await.unwrap();
+        tx.commit().await.unwrap();
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let identity = [("holder_kind", "foreigner"), ("passport_number", "m 1234567"), ("nationality", "kor")];
+        let location = sign_in_through_pages_as(
+            &server,
+            &mut Browser::new(),
+            &started.url,
+            &identity,
+            "seoul to hanoi by train",
+        )
+        .await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let userinfo: CoreUserInfoClaims =
+            client.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await.unwrap();
+        let name = userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
+        assert_eq!(name.as_deref(), Some("Kim Min-jun"));
+        let sent = server.store.outbox_messages(None, 10).await.unwrap();
+        assert_eq!(sent[0].recipient, "kim@example.kr", "the code went to the only channel registered");
     }
 
     rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {

@@ -225,7 +225,12 @@ async fn password(
         &state,
         form.get("interaction").unwrap_or_default(),
         csrf,
-        form.get("id_number").unwrap_or_default(),
+        service::authorize::Identifier {
+            holder_kind: form.get("holder_kind"),
+            id_number: form.get("id_number").unwrap_or_default(),
+            passport_number: form.get("passport_number").unwrap_or_default(),
+            nationality: form.get("nationality").unwrap_or_default(),
+        },
         form.get("password").unwrap_or_default().to_owned(),
         &source,
     )

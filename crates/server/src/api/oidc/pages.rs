@@ -107,8 +107,17 @@ pub fn render(issuer: &Issuer, outcome: Outcome, csrf: &str) -> Response {
                 "<h1>Đăng nhập bằng tài khoản định danh điện tử</h1><p lang=\"en\">Sign in with your e-ID account</p>\
                  {why}{alert}\
                  <form method=\"post\" action=\"{base}/password\">{hidden}\
+                 <fieldset><legend>Công dân Việt Nam / Vietnamese citizen</legend>\
+                 <p><label><input type=\"radio\" name=\"holder_kind\" value=\"citizen\" checked> \
+                 Đăng nhập bằng số định danh / Sign in with the identification number</label></p>\
                  <p><label>Số định danh cá nhân / Personal identification number<br>\
-                 <input name=\"id_number\" inputmode=\"numeric\" autocomplete=\"username\" required></label></p>\
+                 <input name=\"id_number\" inputmode=\"numeric\" autocomplete=\"username\"></label></p></fieldset>\
+                 <fieldset><legend>Người nước ngoài / Foreigner</legend>\
+                 <p><label><input type=\"radio\" name=\"holder_kind\" value=\"foreigner\"> \
+                 Đăng nhập bằng hộ chiếu / Sign in with the passport</label></p>\
+                 <p><label>Số hộ chiếu / Passport number<br><input name=\"passport_number\"></label></p>\
+                 <p><label>Quốc tịch (mã ISO 3 chữ, ví dụ KOR) / Nationality (ISO 3-letter code, e.g. KOR)<br>\
+                 <input name=\"nationality\" maxlength=\"3\"></label></p></fieldset>\
                  <p><label>Mật khẩu / Password<br>\
                  <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>\
                  <p><button type=\"submit\">Tiếp tục / Continue</button></p></form>",

@@ -15,7 +15,7 @@ use dinhdanh_domain::account::{HolderKind, SignInPurpose};
 use dinhdanh_domain::activation::ActivationCode;
 use dinhdanh_domain::actor::OrganizationStatus;
 use dinhdanh_domain::client::ClientStatus;
-use dinhdanh_domain::{AccountStatus, IdentificationNumber, IdentityKey};
+use dinhdanh_domain::{AccountStatus, IdentificationNumber, IdentityKey, Nationality, PassportNumber};
 use dinhdanh_oidc::ErrorCode;
 use dinhdanh_oidc::authorize::{
     AuthorizationParams, AuthorizationRequest, AuthorizeError, ProviderSession, SignInReason, Step, Via, next_step,
@@ -315,12 +315,39 @@ async fn interaction(
     Ok(Ok((found, client, name)))
 }
 
+/// What the sign-in form identifies the holder by: a citizen's identification number, or a foreigner's
+/// passport number and nationality (ISO 3166-1 alpha-3).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identifier<'a> {
+    /// `citizen` (the default) or `foreigner`.
+    pub holder_kind: Option<&'a str>,
+    pub id_number: &'a str,
+    pub passport_number: &'a str,
+    pub nationality: &'a str,
+}
+
+impl Identifier<'_> {
+    fn parse(&self, state: &AppState) -> Option<(HolderKind, IdentityKey)> {
+        match self.holder_kind.unwrap_or("citizen") {
+            "citizen" => IdentificationNumber::parse(self.id_number.trim(), &state.config.provinces)
+                .ok()
+                .map(|n| (HolderKind::Citizen, IdentityKey::citizen(&n))),
+            "foreigner" => {
+                let passport = PassportNumber::parse(self.passport_number).ok()?;
+                let nationality = Nationality::parse(self.nationality).ok()?;
+                Some((HolderKind::Foreigner, IdentityKey::foreigner(&nationality, &passport)))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The identifier-and-password form: on success a one-time code goes out and the code page follows.
 pub async fn submit_password(
     state: &AppState,
     interaction_id: &str,
     csrf: Option<&str>,
-    id_number: &str,
+    identifier: Identifier<'_>,
     password: String,
     source: &str,
 ) -> Result<Outcome, ApiError> {
@@ -330,18 +357,12 @@ pub async fn submit_password(
     };
     let again =
         |error| Outcome::SignIn { interaction: found.id.clone(), reason: SignInReason::NoSession, error: Some(error) };
-    let Ok(number) = IdentificationNumber::parse(id_number.trim(), &state.config.provinces) else {
+    let Some((holder_kind, identity)) = identifier.parse(state) else {
         let detail = json!({"reason": "malformed_identity", "client_id": found.request.client_id});
         audit(state, "anonymous".to_owned(), None, "refused", detail).await?;
         return Ok(again(SignInError::Malformed));
     };
-    let start = SignInStart {
-        holder_kind: HolderKind::Citizen,
-        identity: IdentityKey::citizen(&number),
-        password,
-        channel: None,
-        purpose: SignInPurpose::SignIn,
-    };
+    let start = SignInStart { holder_kind, identity, password, channel: None, purpose: SignInPurpose::SignIn };
     // The holder service audits every refusal (unknown identity, wrong password, throttle, lock).
     match holders::start_sign_in(state, start, source).await {
         Ok(sent) => {
