@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::clients::routes())
         .merge(api::oidc::registrations::routes())
         .merge(api::oidc::history::routes())
+        .merge(api::oidc::consents::routes())
         .merge(api::oauth::routes())
         .merge(api::officers::routes())
         .merge(api::holders::routes())

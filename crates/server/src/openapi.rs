@@ -55,6 +55,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(api::clients::Doc::openapi());
     doc.merge(api::oidc::registrations::Doc::openapi());
     doc.merge(api::oidc::history::Doc::openapi());
+    doc.merge(api::oidc::consents::Doc::openapi());
     doc.merge(api::oauth::Doc::openapi());
     doc.merge(api::officers::Doc::openapi());
     doc.merge(api::holders::Doc::openapi());

@@ -1011,6 +1011,43 @@ on_both_backends! {
         assert_eq!(sent[0].recipient, "kim@example.kr", "the code went to the only channel registered");
     }
 
+    a_holder_withdraws_a_consent_and_what_it_covered_ends(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHR").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let session = browser.cookies["dd_session"].clone();
+        let (status, listed) = server.call(reqwest::Method::GET, "/v1/me/consents", &session, None).await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed["consents"][0]["client_id"], rp.client_id.as_str());
+        assert_eq!(listed["consents"][0]["claims"], serde_json::json!(["name", "phone_number"]));
+        let admin = server.admin().await;
+        assert_eq!(server.call(reqwest::Method::GET, "/v1/me/consents", &admin, None).await.0, 403);
+
+        let path = format!("/v1/me/consents/{}", rp.client_id);
+        assert_eq!(server.call(reqwest::Method::DELETE, &path, &session, None).await.0, 204);
+        assert_eq!(server.call(reqwest::Method::DELETE, &path, &session, None).await.0, 404, "already withdrawn");
+        let (_, listed) = server.call(reqwest::Method::GET, "/v1/me/consents", &session, None).await;
+        assert_eq!(listed["consents"], serde_json::json!([]));
+        let refreshed = client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await);
+        // The next sign-in to that client asks again (the browser's session still signs in).
+        let page = browser.get(&start(&client).url).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(page.html.contains("name=\"decision\""), "the consent page: {}", page.html);
+    }
+
     rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NHF").await;

@@ -440,6 +440,27 @@ impl Tx {
         Ok(())
     }
 
+    /// Revokes every grant of a holder to a client — their codes, access tokens and refresh families (a
+    /// withdrawn consent). Returns how many grants were live.
+    pub async fn revoke_oidc_grants_of(
+        &mut self,
+        account: &AccountId,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM oidc_grants WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(account.as_str())
+        .bind(client_id)
+        .fetch_all(&mut *self.inner)
+        .await?;
+        for id in &ids {
+            self.revoke_oidc_grant(id, now).await?;
+        }
+        Ok(ids.len() as u64)
+    }
+
     /// The holder's remembered consent for a client, read in the transaction that merges a new one into it.
     pub async fn oidc_consent_tx(
         &mut self,
@@ -567,6 +588,25 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The holder's live consents, with each client's name, newest first.
+    pub async fn oidc_consents(&self, account: &AccountId) -> Result<Vec<(Consent, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.consent_data, c.name FROM oidc_consents k JOIN api_clients c ON c.id = k.client_id \
+             WHERE k.account_id = $1 ORDER BY k.granted_at DESC, k.client_id",
+        )
+        .bind(account.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let consent: Consent = from_json("consent", &row.try_get::<String, _>(0)?)?;
+            if consent.is_live() {
+                out.push((consent, row.try_get(1)?));
+            }
+        }
+        Ok(out)
     }
 
     /// The holder's remembered consent for a client.

@@ -58,6 +58,8 @@ pub const SECURED_ROUTES: &[SecuredRoute] = &[
     route("DELETE", "/v1/holder-sessions/current", &[HolderSignOut]),
     route("GET", "/v1/me", &[OwnAccountRead]),
     route("GET", "/v1/me/sign-ins", &[OwnSignInsRead]),
+    route("GET", "/v1/me/consents", &[OwnConsentsManage]),
+    route("DELETE", "/v1/me/consents/{client_id}", &[OwnConsentsManage]),
     route("POST", "/v1/lock-requests", &[LockOwnAccount, RequestLock, PlaceLockAsOfficer]),
     route("POST", "/v1/unlock-requests", &[RequestOwnUnlock, RequestUnlock, PlaceLockAsOfficer, DecideRequest]),
     route("GET", "/v1/requests", &[RequestsList]),

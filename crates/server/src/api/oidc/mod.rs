@@ -1,11 +1,13 @@
 //! The OpenID Connect provider's HTTP endpoints (docs/oidc.md): discovery, the JWKS, the authorization
 //! endpoint and its sign-in pages ([`pages`]), userinfo, PAR, introspection, revocation, and the `authorization_code` and
 //! `refresh_token` grants at `/oauth/token` ([`token`], a layer in front of the client-credentials handler),
-//! the administrators' registrations ([`registrations`]) and the holder's history ([`history`]). Thin: parse, call `service::oidc`, answer.
+//! the administrators' registrations ([`registrations`]), the holder's history ([`history`]) and consents
+//! ([`consents`]). Thin: parse, call `service::oidc`, answer.
 //!
 //! These routes are merged outside the JSON error layer (`problem::uniform_errors`): the pages answer HTML, the
 //! other endpoints the JSON their specifications define.
 
+pub mod consents;
 pub mod history;
 pub mod pages;
 pub mod registrations;
