@@ -30,6 +30,7 @@ pub struct FileConfig {
     pub audit: Option<AuditFile>,
     pub purge: Option<PurgeFile>,
     pub officers: Option<OfficersFile>,
+    pub oidc: Option<OidcFile>,
     /// Province codes a deployment adds to the built-in list: `"003" = "Name"`.
     #[serde(default)]
     pub extra_province_codes: BTreeMap<String, String>,
@@ -51,6 +52,15 @@ pub struct SmtpFile {
 pub struct SmsGatewayFile {
     pub url: Option<String>,
     pub bearer_token: Option<String>,
+}
+
+/// The OpenID Connect provider (docs/oidc.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcFile {
+    /// The issuer identifier, e.g. https://id.example.vn: an https URL without query, fragment or trailing slash.
+    /// Default: `public_url`.
+    pub issuer: Option<String>,
 }
 
 /// The operator's lock settings.
@@ -192,6 +202,9 @@ pub struct ServeArgs {
     /// assertions). Set it in production; without it the request's Host header stands in.
     #[arg(long, env = "DINHDANH_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The OpenID Connect issuer identifier (https, no trailing slash). Default: the public URL.
+    #[arg(long, env = "DINHDANH_ISSUER")]
+    pub issuer: Option<String>,
     /// Development only: write every outgoing SMS and e-mail to files in this folder (and to the log)
     /// instead of, or when there is no, real gateway.
     #[arg(long, env = "DINHDANH_DEV_INBOX")]

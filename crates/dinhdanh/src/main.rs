@@ -6,6 +6,7 @@ mod api_client;
 mod audit_cmd;
 mod client_cmd;
 mod config;
+mod keys_cmd;
 mod node;
 mod officer_cmd;
 mod org_cmd;
@@ -52,6 +53,11 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: admin_cmd::AdminCommand,
+    },
+    /// The OpenID Connect provider's signing keys: `keys rotate` publishes a new key (talks to the database).
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
     },
     /// The audit log: `audit verify` checks it against its signed checkpoints, `audit prove` proves one entry.
     Audit {
@@ -113,6 +119,7 @@ fn main() -> Result<()> {
             Command::Registry { command } => registry_cmd::run(file, command).await,
             Command::Admin { command } => admin_cmd::run(file, command).await,
             Command::Audit { command } => audit_cmd::run(file, command).await,
+            Command::Keys { command } => keys_cmd::run(file, command).await,
             Command::Org { command } => org_cmd::run(command).await,
             Command::Client { command } => client_cmd::run(command).await,
             Command::Officer { command } => officer_cmd::run(command).await,

@@ -89,6 +89,7 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         totp_key,
         provinces: provinces(&file.extra_province_codes),
         public_url: args.public_url.or(file.public_url),
+        oidc_issuer: args.issuer.or(file.oidc.as_ref().and_then(|o| o.issuer.clone())),
         trusted_proxies: file.trusted_proxies.clone(),
         ..ServerConfig::default()
     };
@@ -158,6 +159,10 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     if sealed > 0 {
         tracing::info!(count = sealed, "sealed officers' TOTP secrets stored in plaintext");
     }
+    // The OpenID Connect signing keys: loaded, or the deployment's first set made, in one transaction.
+    dinhdanh_server::service::oidc::ensure_keys(&store, chrono::Utc::now())
+        .await
+        .context("cannot load the OpenID Connect signing keys")?;
     let channels = Channels {
         email: match &settings.smtp {
             Some(config) => Some(Arc::new(SmtpSender::new(config).context("invalid SMTP settings")?)),

@@ -37,6 +37,8 @@ actions! {
     OwnClientRead => "clients.me.read",
     OwnAccountRead => "holders.me.read",
     HolderSignOut => "holders.sign_out",
+    OwnSignInsRead => "holders.me.sign_ins.read",
+    OwnConsentsManage => "holders.me.consents.manage",
     AccountStatusRead => "accounts.status.read",
     LocksRead => "locks.read",
     LockOwnAccount => "locks.own.place",
@@ -171,6 +173,20 @@ pub const RULES: &[Rule] = &[
         scope: None,
         source: "QĐ 34/2021 Art. 11; NĐ 69/2024 Art. 30",
         summary: "A holder reads their own account and the locks in force on it, in a restore session too.",
+    },
+    Rule {
+        action: Action::OwnSignInsRead,
+        who: &[Who::Holder],
+        scope: None,
+        source: "NĐ 69/2024 Art. 28; domain.md Audit",
+        summary: "A holder lists the relying parties they signed in to, and when (not in a restore session).",
+    },
+    Rule {
+        action: Action::OwnConsentsManage,
+        who: &[Who::Holder],
+        scope: None,
+        source: "issue 14 §4; domain.md Audit",
+        summary: "A holder lists the consents they gave relying parties and withdraws one, ending what it covered.",
     },
     Rule {
         action: Action::HolderSignOut,
@@ -444,7 +460,9 @@ mod tests {
             }
             OwnOfficerRead | OfficerSignOut => yes(is_officer),
             OwnClientRead => yes(matches!(actor, Actor::Organization { .. })),
-            OwnAccountRead | HolderSignOut | LockOwnAccount | RequestOwnUnlock => yes(holder),
+            OwnAccountRead | HolderSignOut | LockOwnAccount | RequestOwnUnlock | OwnSignInsRead | OwnConsentsManage => {
+                yes(holder)
+            }
             RequestsList | RequestsRead | RequestsCancel => yes(holder || third_party || works_requests),
             BulkResultsRead => yes(third_party || works_requests),
             WorkQueue => yes(works_requests),

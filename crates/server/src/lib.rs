@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// Seals officers' TOTP secrets at rest. A node loads it from its configuration; the default is a key made
     /// for this process alone (tests), whose secrets no other process can open.
     pub totp_key: Arc<totp_key::TotpKey>,
+    /// The OpenID Connect issuer identifier (`[oidc] issuer`, `DINHDANH_ISSUER`); unset, `public_url` stands in
+    /// (see [`service::oidc::issuer`]).
+    pub oidc_issuer: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +86,7 @@ impl Default for ServerConfig {
             audit_publish_file: None,
             purge: service::purge::PurgePolicy::default(),
             totp_key: Arc::new(totp_key::TotpKey::generate()),
+            oidc_issuer: None,
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct AppState {
     pub token_writes: dinhdanh_store::GroupCommit<service::clients::TokenWrites>,
     /// Lock requests on one account, filed in groups.
     pub lock_filings: dinhdanh_store::GroupCommit<service::locks::LockFilings>,
+    /// The OpenID Connect provider's paths, lifetimes and pairwise salt ([`service::oidc`]).
+    pub oidc: Arc<service::oidc::Provider>,
 }
 
 impl AppState {
@@ -132,6 +138,7 @@ impl AppState {
             ops_limiter,
             api_limiter,
             work: Arc::default(),
+            oidc: Arc::default(),
         }
     }
 }
@@ -141,7 +148,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts", post(api::registration::register))
         .route("/v1/accounts/{account_id}/activation", post(api::registration::activate))
         .route("/v1/accounts/{account_id}/activation-code", post(api::registration::resend_activation_code))
-        .merge(api::oauth::public_routes())
+        // The relying parties' authorization_code grant is answered by a layer in front of the token endpoint.
+        .merge(
+            api::oauth::public_routes()
+                .layer(axum::middleware::from_fn_with_state(state.clone(), api::oidc::token::dispatch)),
+        )
         .merge(api::officers::public_routes())
         .merge(api::holders::public_routes())
         .merge(api::locks::public_routes())
@@ -151,6 +162,9 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(api::organizations::routes())
         .merge(api::clients::routes())
+        .merge(api::oidc::registrations::routes())
+        .merge(api::oidc::history::routes())
+        .merge(api::oidc::consents::routes())
         .merge(api::oauth::routes())
         .merge(api::officers::routes())
         .merge(api::holders::routes())
@@ -175,7 +189,11 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .merge(bulk)
+        // Explicit, so that it stays inside the problem layer when the OpenID Connect routes are merged below.
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn(problem::uniform_errors))
+        // The OpenID Connect pages answer HTML and its endpoints their own JSON, so outside the problem layer.
+        .merge(api::oidc::routes(&state))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)

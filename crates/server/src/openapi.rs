@@ -53,6 +53,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(api::organizations::Doc::openapi());
     doc.merge(api::clients::Doc::openapi());
+    doc.merge(api::oidc::registrations::Doc::openapi());
+    doc.merge(api::oidc::history::Doc::openapi());
+    doc.merge(api::oidc::consents::Doc::openapi());
     doc.merge(api::oauth::Doc::openapi());
     doc.merge(api::officers::Doc::openapi());
     doc.merge(api::holders::Doc::openapi());

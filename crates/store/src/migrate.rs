@@ -38,6 +38,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 11, name: "purge_indexes", sql: include_str!("../migrations/0011_purge_indexes.sql") },
     Migration { version: 12, name: "check_constraints", sql: include_str!("../migrations/0012_check_constraints.sql") },
     Migration { version: 13, name: "target_outcomes", sql: include_str!("../migrations/0013_target_outcomes.sql") },
+    Migration { version: 14, name: "oidc", sql: include_str!("../migrations/0014_oidc.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
@@ -206,6 +207,10 @@ mod tests {
             (("holder_sessions", "assurance"), (Rule::In, levels)),
             (("holder_sessions", "purpose"), (Rule::In, crate::holders::SESSION_PURPOSES.map(str::to_owned).into())),
             (("request_targets", "outcome"), (Rule::In, outcomes)),
+            (
+                ("oidc_keys", "state"),
+                (Rule::In, crate::oidc::KEY_STATES.iter().map(|s| s.as_str().to_owned()).collect()),
+            ),
         ])
     }
 

@@ -9,6 +9,7 @@ pub mod holders;
 pub mod locks;
 pub mod oauth;
 pub mod officers;
+pub mod oidc;
 pub mod ops;
 pub mod organizations;
 pub mod registration;

@@ -9,6 +9,7 @@ pub mod holders;
 pub mod locks;
 pub mod notices;
 pub mod officers;
+pub mod oidc;
 pub mod organizations;
 pub mod purge;
 pub mod registration;

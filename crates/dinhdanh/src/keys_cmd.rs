@@ -1,0 +1,48 @@
+//! `dinhdanh keys ...`: the OpenID Connect provider's ES256 signing keys, talking to the database directly like
+//! `dinhdanh admin` (the key set is the deployment's, not an officer's). Runs the server's own service code
+//! (`service::oidc::rotate_keys`), so the rotation and its audit record are the same wherever it is started.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use dinhdanh_server::clock::{Clock, SystemClock};
+use dinhdanh_store::Store;
+
+use crate::config::{DEFAULT_DATABASE_URL, DatabaseArgs, FileConfig};
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Rotate the signing keys, in one transaction, and print the new key's id.
+    ///
+    /// The key set always holds a *next* key, published in the JWKS but not signing, so that relying parties
+    /// that cache the JWKS know it before its first token. A rotation makes that next key the *current* one
+    /// (it signs from now on), retires the current key (still published, so tokens it signed keep verifying,
+    /// until the longest token lifetime plus a minute has passed), prunes retired keys whose time is up, and
+    /// makes a new next key. Every node uses the new key at once (they read the keys from the database).
+    ///
+    /// Rotate less often than relying parties refresh their cached JWKS (the JWKS says `max-age=300`), for
+    /// example daily from a timer. The first key set is made when a server first starts.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+pub async fn run(file: FileConfig, command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Rotate { database } => {
+            let url = database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let store = Store::connect(&url).await.context("cannot open the database")?;
+            let result = dinhdanh_server::service::oidc::rotate_keys(&store, SystemClock.now()).await;
+            store.close().await;
+            let (rotation, pruned) = result.context("cannot rotate the signing keys")?;
+            println!("Signing with {} from now on (it was published as the next key).", rotation.current);
+            println!("Retired {} (still published until its last token expires).", rotation.retired);
+            println!("New next key, published now, signing from the next rotation:");
+            println!("{}", rotation.next);
+            for kid in pruned {
+                println!("Pruned {kid} (its last token has expired).");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,1087 @@
+//! The OpenID Connect provider end to end over real HTTP, on SQLite and on PostgreSQL, driven by a relying-party
+//! library written by others (the `openidconnect` crate): discovery, the authorization URL with PKCE and a
+//! nonce, the sign-in pages (identifier and password, one-time code, consent) driven like a browser without
+//! JavaScript, the code exchange, the ID token verified against the JWKS (ES256, `iss`, `aud`, `nonce`,
+//! `at_hash`, `acr`), userinfo. Then what must be refused: a lock between authorization and exchange, a locked
+//! holder's userinfo, a wrong PKCE verifier, a reused code, an unregistered redirect URI (never redirected), a
+//! forged form; and key rotation (a key is published before it signs).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::account::HolderKind;
+use dinhdanh_domain::actor::OrganizationKind;
+use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
+use dinhdanh_domain::lock::{Ground, Lock, Party};
+use dinhdanh_domain::{Account, AccountId, AccountStatus, FullName, IdentificationNumber, IdentityKey, Level};
+use dinhdanh_domain::{Email, PhoneNumber, ProvinceTable};
+use dinhdanh_server::clock::Clock;
+use dinhdanh_server::secrets::{hash_secret, server_secret_digest};
+use dinhdanh_store::on_both_backends;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims,
+};
+use openidconnect::{
+    AccessTokenHash, AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, TokenResponse,
+};
+use serde_json::Value;
+
+mod support;
+use support::TestServer;
+
+const MAI_ID: &str = "001190123456";
+const MAI_PASSWORD: &str = "hoa sen nở trên hồ tây";
+const REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
+const AFTER_LOGOUT: &str = "https://nganhang.example.vn/da-dang-xuat";
+
+/// A relying party's API client with a secret, and its OpenID Connect registration.
+struct RelyingParty {
+    client_id: String,
+    secret: String,
+    redirect: String,
+}
+
+async fn relying_party(server: &TestServer, code: &str) -> RelyingParty {
+    relying_party_at(server, code, REDIRECT).await
+}
+
+/// A relying party whose one redirect URI is `redirect` (its host is the pairwise sector).
+async fn relying_party_at(server: &TestServer, code: &str, redirect: &str) -> RelyingParty {
+    let org = server.organization(code, OrganizationKind::RelyingParty).await;
+    let now = server.clock.now();
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let secret = format!("dd_cs_{}", uuid::Uuid::new_v4().simple());
+    let client = ApiClient {
+        id: client_id.clone(),
+        organization_id: org.id.clone(),
+        name: format!("Ngân hàng {code}"),
+        auth_method: ClientAuthMethod::ClientSecret,
+        scopes: BTreeSet::new(),
+        status: ClientStatus::Active,
+        created_at: now,
+        revoked_at: None,
+    };
+    let credential = ClientCredential {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: client_id.clone(),
+        kind: CredentialKind::Secret,
+        key_id: None,
+        material: server_secret_digest(&secret),
+        created_at: now,
+        revoked_at: None,
+    };
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_api_client(&client).await.unwrap();
+    tx.insert_client_credential(&credential).await.unwrap();
+    tx.commit().await.unwrap();
+    // As an administrator saves it over the API (the service validates it and checks the organization's kind).
+    let admin = server.admin().await;
+    let body = serde_json::json!({
+        "redirect_uris": [redirect],
+        "post_logout_redirect_uris": [AFTER_LOGOUT],
+        "scopes": ["openid", "profile", "phone", "offline_access"],
+        "claims": ["name", "phone_number", "phone_number_verified"],
+    });
+    let path = format!("/v1/clients/{client_id}/oidc");
+    let (status, saved) = server.call(reqwest::Method::PUT, &path, &admin, Some(body)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["subject_type"], "pairwise");
+    assert_eq!(saved["token_endpoint_auth_method"], "client_secret");
+    RelyingParty { client_id, secret, redirect: redirect.to_owned() }
+}
+
+/// Trần Thị Mai, an active Level 1 citizen with a phone and an e-mail.
+async fn mai(server: &TestServer) -> AccountId {
+    let now = server.clock.now();
+    let id = IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap();
+    let account = Account {
+        id: AccountId::new(uuid::Uuid::new_v4().to_string()),
+        identity_key: IdentityKey::citizen(&id),
+        holder_kind: HolderKind::Citizen,
+        full_name: FullName::parse("Trần Thị Mai").unwrap(),
+        level: Level::One,
+        status: AccountStatus::Active,
+        phone: Some(PhoneNumber::parse("0912345678").unwrap()),
+        email: Some(Email::parse("mai@example.vn").unwrap()),
+        password_hash: hash_secret(MAI_PASSWORD.to_owned()).await.unwrap(),
+        created_at: now,
+        activated_at: Some(now),
+    };
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_account(&account).await.unwrap();
+    tx.commit().await.unwrap();
+    account.id
+}
+
+/// A holder's own lock, placed as the lock engine does: the lock and the end of the holder's sessions in one
+/// transaction.
+async fn lock(server: &TestServer, account_id: &AccountId) {
+    let lock = Lock {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account_id.clone(),
+        ground: Ground::HolderRequest,
+        placed_by: Party::Holder { account_id: account_id.clone() },
+        legal_basis: None,
+        reference: None,
+        reason: "mất điện thoại".into(),
+        effective_at: server.clock.now(),
+        ends_at: None,
+        request_id: None,
+        lifted: None,
+    };
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_lock(&lock).await.unwrap();
+    tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// A browser without JavaScript: keeps cookies, follows no redirects.
+struct Browser {
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+/// A page as the browser got it.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    html: String,
+}
+
+impl Page {
+    /// The value of a hidden field.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start =
+            self.html.find(&marker).unwrap_or_else(|| panic!("no field {name} in {}", self.html)) + marker.len();
+        self.html[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+impl Browser {
+    fn new() -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, cookies: BTreeMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Page {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            assert!(text.contains("HttpOnly") && text.contains("SameSite=Lax"), "{text}");
+            let (name, rest) = text.split_once('=').unwrap();
+            self.cookies.insert(name.to_owned(), rest.split(';').next().unwrap().to_owned());
+        }
+        let status = response.status().as_u16();
+        let location = response.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        Page { status, location, html: response.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, url: &str) -> Page {
+        let response = self.http.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.keep(response).await
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let response = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+}
+
+/// The newest sign-in code queued for the holder (as the SMS carries it).
+async fn last_sign_in_code(server: &TestServer) -> String {
+    let messages = server.store.outbox_messages(None, 100).await.unwrap();
+    let message = messages.iter().find(|m| m.kind == "holder_sign_in_code").expect("a sign-in code was queued");
+    message.body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned()
+}
+
+type Rp = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+fn http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The relying party's client, from the provider's discovery document.
+async fn discover(server: &TestServer, rp: &RelyingParty) -> Rp {
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http())
+        .await
+        .expect("discovery and JWKS accepted by the library");
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(rp.client_id.clone()),
+        Some(ClientSecret::new(rp.secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new(rp.redirect.clone()).unwrap())
+}
+
+/// One authorization as the relying party starts it.
+struct Started {
+    url: String,
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+fn start(client: &Rp) -> Started {
+    start_with(client, &["profile", "phone"])
+}
+
+/// With `offline_access` too: the code exchange also gives a refresh token.
+fn start_offline(client: &Rp) -> Started {
+    start_with(client, &["profile", "phone", "offline_access"])
+}
+
+fn start_with(client: &Rp, scopes: &[&str]) -> Started {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(openidconnect::Scope::new((*scope).into()));
+    }
+    let (url, state, nonce) = request.url();
+    Started { url: url.to_string(), state, nonce, verifier }
+}
+
+/// Whether the provider's introspection endpoint calls the token active, asked by the client library.
+async fn introspected_active(server: &TestServer, client: &Rp, token: &openidconnect::AccessToken) -> bool {
+    let url = openidconnect::IntrospectionUrl::new(server.url("/oauth/introspect")).unwrap();
+    let response = client.clone().set_introspection_url(url).introspect(token).request_async(&http()).await;
+    openidconnect::TokenIntrospectionResponse::active(&response.expect("an introspection answer"))
+}
+
+/// Drives the pages from the authorization URL to the redirect back to the client as Mai; returns the
+/// `Location`.
+async fn sign_in_through_pages(server: &TestServer, browser: &mut Browser, url: &str) -> String {
+    sign_in_through_pages_as(server, browser, url, &[("id_number", MAI_ID)], MAI_PASSWORD).await
+}
+
+/// The same for the holder these identity fields name.
+async fn sign_in_through_pages_as(
+    server: &TestServer,
+    browser: &mut Browser,
+    url: &str,
+    identity: &[(&str, &str)],
+    password: &str,
+) -> String {
+    let page = browser.get(url).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("Số định danh cá nhân"), "Vietnamese first: {}", page.html);
+    assert!(page.html.contains("Personal identification number"), "with English: {}", page.html);
+    let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+    let action = server.url("/oauth/authorize");
+    let mut form = vec![("interaction", interaction.as_str()), ("csrf", csrf.as_str()), ("password", password)];
+    form.extend_from_slice(identity);
+    let page = browser.post(&format!("{action}/password"), &form).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("name=\"code\""), "{}", page.html);
+    let code = last_sign_in_code(server).await;
+    let page = browser
+        .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
+        .await;
+    if page.status == 303 {
+        // A remembered consent covers the request.
+        return page.location.expect("a redirect back to the client");
+    }
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("Họ và tên"), "the consent page lists each claim: {}", page.html);
+    let page = browser
+        .post(
+            &format!("{action}/consent"),
+            &[
+                ("interaction", &interaction),
+                ("csrf", &csrf),
+                ("claim", "name"),
+                ("claim", "phone_number"),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    page.location.expect("a redirect back to the client")
+}
+
+fn query_of(location: &str) -> BTreeMap<String, String> {
+    let url = openidconnect::url::Url::parse(location).unwrap();
+    url.query_pairs().map(|(n, v)| (n.into_owned(), v.into_owned())).collect()
+}
+
+fn at(server: &TestServer) -> impl Fn() -> DateTime<Utc> + Send + Sync + 'static {
+    let clock = server.clock.clone();
+    move || clock.now()
+}
+
+on_both_backends! {
+    discovery_document_and_jwks_publish_only_what_a_client_needs(db) {
+        let server = TestServer::start(&db).await;
+        let metadata: Value = server.http.get(server.url("/.well-known/openid-configuration")).send().await.unwrap()
+            .json().await.unwrap();
+        assert_eq!(metadata["issuer"], server.base.as_str());
+        assert_eq!(metadata["authorization_endpoint"], server.url("/oauth/authorize"));
+        assert_eq!(metadata["token_endpoint"], server.url("/oauth/token"));
+        assert_eq!(metadata["userinfo_endpoint"], server.url("/oauth/userinfo"));
+        assert_eq!(metadata["jwks_uri"], server.url("/oauth/jwks"));
+        assert_eq!(metadata["id_token_signing_alg_values_supported"], serde_json::json!(["ES256"]));
+        assert_eq!(metadata["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(metadata["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
+
+        let response = server.http.get(server.url("/oauth/jwks")).send().await.unwrap();
+        assert!(response.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+        let jwks: Value = response.json().await.unwrap();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2, "the current key and the next one: {jwks}");
+        for key in keys {
+            assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("EC"), Some("P-256"), Some("ES256")));
+            let members: BTreeSet<&str> = key.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x", "y"].into(), "public parts only: {key}");
+        }
+    }
+
+    a_relying_party_signs_a_holder_in_with_code_and_pkce_and_verifies_the_id_token(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHA").await;
+        let account = mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
+        assert!(location.starts_with(REDIRECT), "{location}");
+        let consents = server.store.recent_audit(Some("oidc.consent"), 10).await.unwrap();
+        assert_eq!(consents.len(), 1, "the holder was asked");
+        let query = query_of(&location);
+        assert_eq!(query.get("state"), Some(started.state.secret()));
+        assert_eq!(query.get("iss").map(String::as_str), Some(server.base.as_str()), "RFC 9207");
+        let code = query["code"].clone();
+
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code.clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .expect("the code exchange");
+        let id_token = tokens.id_token().expect("an ID token");
+        // The provider signs ES256 only, so the client is told so (the library's default is RS256).
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(at(&server));
+        let claims = id_token.claims(&verifier, &started.nonce).expect("signature, iss, aud, exp, nonce");
+        let at_hash = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().unwrap(),
+            id_token.signing_key(&verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&at_hash));
+        assert_eq!(claims.auth_context_ref(), Some(&AuthenticationContextClass::new("urn:dinhdanh:loa:1".into())));
+        assert_ne!(claims.subject().as_str(), account.as_str(), "pairwise, not the account id");
+        assert_eq!(claims.auth_time(), Some(server.clock.now()).map(|t| DateTime::from_timestamp(t.timestamp(), 0).unwrap()));
+
+        let userinfo: CoreUserInfoClaims = client
+            .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+            .unwrap()
+            .request_async(&http())
+            .await
+            .expect("userinfo");
+        let name = userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
+        assert_eq!(name.as_deref(), Some("Trần Thị Mai"));
+        assert_eq!(userinfo.phone_number().map(|p| p.as_str()), Some("+84912345678"));
+        assert!(userinfo.email().is_none(), "the client is not registered for email");
+
+        // A code is exchanged once; presented again, it is refused and its grant revoked (the tokens too).
+        let again = client
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(PkceCodeVerifier::new("a".repeat(43)))
+            .request_async(&http())
+            .await;
+        assert!(format!("{again:?}").contains("invalid_grant"), "{again:?}");
+        let response = server.http.get(server.url("/oauth/userinfo")).bearer_auth(tokens.access_token().secret())
+            .send().await.unwrap();
+        assert_eq!(response.status(), 401);
+
+        // Single sign-on: the browser's session signs in to the client again, straight to a code (the consent
+        // is remembered).
+        let again = start(&client);
+        let page = browser.get(&again.url).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert!(query_of(page.location.as_deref().unwrap()).contains_key("code"));
+    }
+
+    a_lock_makes_codes_sessions_and_tokens_of_the_holder_useless_at_once(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHB").await;
+        let account = mai(&server).await;
+        let client = discover(&server, &rp).await;
+
+        // One sign-in ends in tokens, another one's code waits to be exchanged.
+        let first = start(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &first.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(first.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let second = start(&client);
+        let page = browser.get(&second.url).await;
+        let pending = query_of(page.location.as_deref().expect("single sign-on"))["code"].clone();
+
+        lock(&server, &account).await;
+
+        let exchanged = client
+            .exchange_code(AuthorizationCode::new(pending))
+            .unwrap()
+            .set_pkce_verifier(second.verifier)
+            .request_async(&http())
+            .await;
+        assert!(format!("{exchanged:?}").contains("invalid_grant"), "{exchanged:?}");
+        let response = server.http.get(server.url("/oauth/userinfo")).bearer_auth(tokens.access_token().secret())
+            .send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+
+        // The browser's session ended with the lock: back to the sign-in page, where the right password is
+        // answered with the lock's ground and how to lift it, and no code is sent.
+        let third = start(&client);
+        let page = browser.get(&third.url).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+        let page = browser
+            .post(
+                &server.url("/oauth/authorize/password"),
+                &[("interaction", &interaction), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)],
+            )
+            .await;
+        assert_eq!(page.status, 403, "{}", page.html);
+        assert!(page.html.contains("Tài khoản đang bị khoá"), "{}", page.html);
+        let refusals = server.store.recent_audit(Some("holder.sign_in.start"), 10).await.unwrap();
+        assert_eq!(refusals[0].detail["reason"], "account_locked");
+    }
+
+    a_wrong_pkce_verifier_is_refused(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHC").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let code = query_of(&location)["code"].clone();
+        let wrong = PkceCodeChallenge::new_random_sha256().1;
+        let exchanged = client
+            .exchange_code(AuthorizationCode::new(code.clone()))
+            .unwrap()
+            .set_pkce_verifier(wrong)
+            .request_async(&http())
+            .await;
+        assert!(format!("{exchanged:?}").contains("invalid_grant"), "{exchanged:?}");
+        // Refusing a wrong verifier does not spend the code: the right one still works.
+        let exchanged = client
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await;
+        assert!(exchanged.is_ok(), "{exchanged:?}");
+        let refused = server.store.recent_audit(Some("oidc.token"), 10).await.unwrap();
+        assert!(refused.iter().any(|r| r.outcome == "refused" && r.detail["reason"] == "invalid_grant"));
+    }
+
+    an_unregistered_redirect_uri_is_refused_on_the_providers_page_without_redirect(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHD").await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let evil = started.url.replace(
+            &form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+            &form_urlencoded::byte_serialize(b"https://ke-gian.example/cb").collect::<String>(),
+        );
+        assert_ne!(evil, started.url);
+        let page = Browser::new().get(&evil).await;
+        assert_eq!(page.status, 400, "{}", page.html);
+        assert!(page.location.is_none());
+        assert!(page.html.contains("redirect_uri"), "{}", page.html);
+        // And an unknown client likewise.
+        let unknown = started.url.replace(&rp.client_id, "khong-co");
+        let page = Browser::new().get(&unknown).await;
+        assert_eq!((page.status, page.location.is_none()), (400, true));
+    }
+
+    a_form_without_the_browsers_csrf_token_is_refused(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHE").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let mut browser = Browser::new();
+        let page = browser.get(&started.url).await;
+        let interaction = page.field("interaction");
+        // Another browser (an attacker's page posting into the victim's) lacks the cookie.
+        let page = Browser::new()
+            .post(
+                &server.url("/oauth/authorize/password"),
+                &[("interaction", &interaction), ("csrf", &page.field("csrf")), ("id_number", MAI_ID),
+                  ("password", MAI_PASSWORD)],
+            )
+            .await;
+        assert_eq!(page.status, 403, "{}", page.html);
+        let sent = server.store.outbox_messages(None, 100).await.unwrap();
+        assert!(sent.iter().all(|m| m.kind != "holder_sign_in_code"), "no code was sent");
+    }
+
+    pairwise_subjects_differ_between_relying_parties_and_are_stable_for_one(db) {
+        let server = TestServer::start(&db).await;
+        let bank = relying_party(&server, "NHG").await;
+        let telecom = relying_party_at(&server, "VT", "https://vienthong.example.vn/oidc/cb").await;
+        mai(&server).await;
+        let mut browser = Browser::new();
+        let mut subjects = Vec::new();
+        for (i, rp) in [&bank, &telecom, &bank].into_iter().enumerate() {
+            let client = discover(&server, rp).await;
+            let started = start(&client);
+            // The first sign-in goes through the pages; then the browser's session signs in at once, after the
+            // consent page for a client not consented to yet.
+            let location = if i == 0 {
+                sign_in_through_pages(&server, &mut browser, &started.url).await
+            } else {
+                let page = browser.get(&started.url).await;
+                match page.location.clone() {
+                    Some(location) => location,
+                    None => {
+                        assert!(page.html.contains("name=\"decision\""), "{}", page.html);
+                        let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+                        let form = [("interaction", interaction.as_str()), ("csrf", csrf.as_str()), ("decision", "allow")];
+                        browser.post(&server.url("/oauth/authorize/consent"), &form).await.location.unwrap()
+                    }
+                }
+            };
+            let tokens = client
+                .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+                .unwrap()
+                .set_pkce_verifier(started.verifier)
+                .request_async(&http())
+                .await
+                .unwrap();
+            let verifier = client
+                .id_token_verifier()
+                .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+                .set_time_fn(at(&server));
+            subjects.push(tokens.id_token().unwrap().claims(&verifier, &started.nonce).unwrap().subject().to_string());
+        }
+        assert_ne!(subjects[0], subjects[1], "two relying parties cannot join their users by sub");
+        assert_eq!(subjects[0], subjects[2], "one relying party always sees the same sub");
+
+        // The holder sees which relying parties they signed in to, newest first.
+        let session = browser.cookies["dd_session"].clone();
+        let (status, history) = server.call(reqwest::Method::GET, "/v1/me/sign-ins", &session, None).await;
+        assert_eq!(status, 200, "{history}");
+        let names: Vec<&str> =
+            history["sign_ins"].as_array().unwrap().iter().map(|s| s["client_name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 3, "{history}");
+        assert!(names.contains(&"Ngân hàng NHG") && names.contains(&"Ngân hàng VT"), "{history}");
+        assert_eq!(history["sign_ins"][0]["acr"], "urn:dinhdanh:loa:1");
+        assert_eq!(history["sign_ins"][0]["scope"], "openid profile phone");
+        // Nobody else's: an officer is refused.
+        let admin = server.admin().await;
+        assert_eq!(server.call(reqwest::Method::GET, "/v1/me/sign-ins", &admin, None).await.0, 403);
+    }
+
+    a_holder_who_declines_sends_access_denied_back_with_the_state(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHH").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let mut browser = Browser::new();
+        let page = browser.get(&started.url).await;
+        let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+        browser
+            .post(
+                &server.url("/oauth/authorize/password"),
+                &[("interaction", &interaction), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)],
+            )
+            .await;
+        let code = last_sign_in_code(&server).await;
+        browser.post(&server.url("/oauth/authorize/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)]).await;
+        let page = browser
+            .post(&server.url("/oauth/authorize/consent"), &[("interaction", &interaction), ("csrf", &csrf), ("decision", "deny")])
+            .await;
+        assert_eq!(page.status, 303);
+        let query = query_of(page.location.as_deref().unwrap());
+        assert_eq!(query.get("error").map(String::as_str), Some("access_denied"));
+        assert_eq!(query.get("state"), Some(started.state.secret()));
+        assert!(!query.contains_key("code"));
+    }
+
+    only_an_administrator_registers_only_a_relying_partys_client_and_only_valid_uris(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHI").await;
+        let admin = server.admin().await;
+        let path = format!("/v1/clients/{}/oidc", rp.client_id);
+        let (status, shown) = server.call(reqwest::Method::GET, &path, &admin, None).await;
+        assert_eq!((status, shown["redirect_uris"][0].as_str()), (200, Some(REDIRECT)));
+
+        let fragment = serde_json::json!({"redirect_uris": ["https://nganhang.example.vn/cb#x"], "scopes": ["openid"]});
+        let (status, problem) = server.call(reqwest::Method::PUT, &path, &admin, Some(fragment)).await;
+        assert_eq!(status, 422, "{problem}");
+        let no_openid = serde_json::json!({"redirect_uris": [REDIRECT], "scopes": ["profile"]});
+        assert_eq!(server.call(reqwest::Method::PUT, &path, &admin, Some(no_openid)).await.0, 422);
+
+        // A prosecuting agency's client is no relying party.
+        let (_, token) = server
+            .organization_token("CQDT", OrganizationKind::ProsecutingAgency, &[dinhdanh_domain::actor::Scope::LocksRequest])
+            .await;
+        let (_, me) = server.call(reqwest::Method::GET, "/v1/clients/me", &token, None).await;
+        let other = format!("/v1/clients/{}/oidc", me["client_id"].as_str().unwrap());
+        let body = serde_json::json!({"redirect_uris": [REDIRECT], "scopes": ["openid"]});
+        let (status, problem) = server.call(reqwest::Method::PUT, &other, &admin, Some(body.clone())).await;
+        assert_eq!(status, 422, "{problem}");
+        // And the organization itself may not register its own client.
+        assert_eq!(server.call(reqwest::Method::PUT, &other, &token, Some(body)).await.0, 403);
+    }
+
+    refresh_tokens_rotate_and_a_reused_one_revokes_its_family(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHJ").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let first = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let refresh = first.refresh_token().expect("offline_access gives a refresh token").clone();
+        assert!(refresh.secret().starts_with("dd_rt_"));
+        assert!(introspected_active(&server, &client, first.access_token()).await);
+
+        let second = client.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await.expect("a refresh");
+        let rotated = second.refresh_token().expect("a new refresh token").clone();
+        assert_ne!(rotated.secret(), refresh.secret(), "each refresh rotates");
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(at(&server));
+        // No nonce on a refreshed ID token (OIDC Core §12.2): the library is told to expect none.
+        let claims = second.id_token().unwrap().claims(&verifier, |_: Option<&Nonce>| Ok(())).unwrap();
+        assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("urn:dinhdanh:loa:1"));
+
+        // The first token again: someone holds a copy. The whole family dies, the rotated token too, and the
+        // grant's access tokens.
+        let reused = client.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await;
+        assert!(format!("{reused:?}").contains("invalid_grant"), "{reused:?}");
+        let after = client.exchange_refresh_token(&rotated).unwrap().request_async(&http()).await;
+        assert!(format!("{after:?}").contains("invalid_grant"), "{after:?}");
+        assert!(!introspected_active(&server, &client, second.access_token()).await);
+        let audit = server.store.recent_audit(Some("oidc.token"), 20).await.unwrap();
+        assert!(audit.iter().any(|r| r.detail["reason"] == "refresh_token_reused"));
+    }
+
+    after_a_lock_refresh_fails_and_introspection_says_inactive_even_once_it_is_lifted(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHK").await;
+        let other = relying_party(&server, "NHL").await;
+        let account = mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        assert!(introspected_active(&server, &client, tokens.access_token()).await);
+        // Another client may not learn about this client's token.
+        let other_client = discover(&server, &other).await;
+        assert!(!introspected_active(&server, &other_client, tokens.access_token()).await);
+
+        lock(&server, &account).await;
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await, "inactive at the lock's commit");
+        let refreshed =
+            client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+
+        // Lifted: the holder may sign in again, but what was issued before the lock stays dead.
+        let locks = server.store.active_locks(&account, server.clock.now()).await.unwrap();
+        let mut tx = server.store.begin().await.unwrap();
+        for lock in locks {
+            let lift = dinhdanh_domain::lock::Lift {
+                at: server.clock.now(),
+                by: lock.placed_by.clone(),
+                legal_basis: None,
+                reason: "tìm thấy điện thoại".into(),
+                request_id: None,
+            };
+            tx.lift_lock(&lock.id, &lift).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await);
+        let refreshed =
+            client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+        server.clock.advance(chrono::Duration::seconds(1));
+        let again = start(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &again.url).await;
+        let fresh = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(again.verifier)
+            .request_async(&http())
+            .await
+            .expect("a grant made after the lift works");
+        assert!(introspected_active(&server, &client, fresh.access_token()).await);
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await, "the old one stays dead");
+    }
+
+    a_holders_sign_out_ends_the_browser_session_but_not_the_relying_partys_offline_access(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHO").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        // The browser's session cookie is a holder session: signing it out ends single sign-on.
+        let session = browser.cookies["dd_session"].clone();
+        let (status, _) = server.call(reqwest::Method::DELETE, "/v1/holder-sessions/current", &session, None).await;
+        assert_eq!(status, 204);
+        let page = browser.get(&start(&client).url).await;
+        assert_eq!(page.status, 200, "back to the sign-in page");
+        let refreshed = client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(refreshed.is_ok(), "{refreshed:?}");
+    }
+
+    a_client_revokes_its_refresh_token_and_the_grant_ends(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHM").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        // The library refuses a revocation endpoint over plain http (RFC 7009 §2 wants TLS), so as it would send it.
+        let revoke = |token: String| {
+            let (http, url) = (server.http.clone(), server.url("/oauth/revoke"));
+            let (id, secret) = (rp.client_id.clone(), rp.secret.clone());
+            async move {
+                let response =
+                    http.post(url).basic_auth(id, Some(secret)).form(&[("token", token)]).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let refresh = tokens.refresh_token().unwrap().clone();
+        assert_eq!(revoke(refresh.secret().clone()).await, (200, String::new()));
+        let refreshed = client.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await, "the grant's access tokens too");
+        // An unknown token is answered the same (RFC 7009 §2.2); a wrong secret is not.
+        assert_eq!(revoke("dd_rt_khong_co".into()).await.0, 200);
+        let wrong = server
+            .http
+            .post(server.url("/oauth/revoke"))
+            .basic_auth(&rp.client_id, Some("dd_cs_sai"))
+            .form(&[("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+
+    pushed_authorization_requests_serve_once_and_a_client_that_requires_them_cannot_skip_them(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHN").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = Nonce::new_random();
+        let push = |form: Vec<(&'static str, String)>| {
+            let (http, url) = (server.http.clone(), server.url("/oauth/par"));
+            let (id, secret) = (rp.client_id.clone(), rp.secret.clone());
+            async move {
+                let response = http.post(url).basic_auth(id, Some(secret)).form(&form).send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap())
+            }
+        };
+        let form = |redirect: &str| {
+            vec![
+                ("response_type", "code".to_owned()),
+                ("scope", "openid profile".to_owned()),
+                ("redirect_uri", redirect.to_owned()),
+                ("state", "trang-thai-1".to_owned()),
+                ("nonce", nonce.secret().clone()),
+                ("code_challenge", challenge.as_str().to_owned()),
+                ("code_challenge_method", "S256".to_owned()),
+            ]
+        };
+        let (status, pushed) = push(form(REDIRECT)).await;
+        assert_eq!(status, 201, "{pushed}");
+        let request_uri = pushed["request_uri"].as_str().unwrap().to_owned();
+        assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+        assert_eq!(pushed["expires_in"], 60);
+
+        let url = format!(
+            "{}?client_id={}&request_uri={}",
+            server.url("/oauth/authorize"),
+            rp.client_id,
+            form_urlencoded::byte_serialize(request_uri.as_bytes()).collect::<String>()
+        );
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &url).await;
+        let query = query_of(&location);
+        assert_eq!(query.get("state").map(String::as_str), Some("trang-thai-1"));
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let id_verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(at(&server));
+        tokens.id_token().unwrap().claims(&id_verifier, &nonce).expect("the pushed nonce");
+
+        // A reference serves once.
+        let page = Browser::new().get(&url).await;
+        assert_eq!((page.status, page.location.is_none()), (400, true), "{}", page.html);
+        // A pushed request with an unregistered redirect URI is refused as JSON, never redirected.
+        let (status, refused) = push(form("https://ke-gian.example/cb")).await;
+        assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_request")), "{refused}");
+
+        // A client registered to require PAR cannot send its request through the browser.
+        let admin = server.admin().await;
+        let body = serde_json::json!({"redirect_uris": [REDIRECT], "scopes": ["openid", "profile", "phone"],
+                                      "claims": ["name"], "require_pushed_authorization_requests": true});
+        let path = format!("/v1/clients/{}/oidc", rp.client_id);
+        assert_eq!(server.call(reqwest::Method::PUT, &path, &admin, Some(body)).await.0, 200);
+        let page = Browser::new().get(&start(&client).url).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert_eq!(query_of(page.location.as_deref().unwrap()).get("error").map(String::as_str), Some("invalid_request"));
+    }
+
+    rp_initiated_logout_ends_the_browser_session_and_asks_unless_the_hint_names_the_holder(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHP").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let logout = server.url("/oauth/logout");
+
+        // An unregistered post-logout URI is refused on our page.
+        let bad = format!("{logout}?client_id={}&post_logout_redirect_uri={}", rp.client_id, enc("https://ke-gian.example/"));
+        let page = browser.get(&bad).await;
+        assert_eq!((page.status, page.location.is_none()), (400, true), "{}", page.html);
+
+        // Without a hint naming the holder, the holder is asked; confirming ends the session.
+        let ask = format!("{logout}?client_id={}&post_logout_redirect_uri={}&state=s1", rp.client_id, enc(AFTER_LOGOUT));
+        let page = browser.get(&ask).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(page.html.contains("Đăng xuất"), "{}", page.html);
+        let fields = ["client_id", "post_logout_redirect_uri", "state", "csrf"].map(|n| (n, page.field(n)));
+        let form: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let page = browser.post(&server.url("/oauth/logout/confirm"), &form).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert_eq!(page.location.as_deref(), Some(format!("{AFTER_LOGOUT}?state=s1").as_str()));
+        assert_eq!(browser.cookies["dd_session"], "", "the session cookie is cleared");
+        assert_eq!(browser.get(&start(&client).url).await.status, 200, "back to the sign-in page");
+        // The relying party's offline access survives the logout.
+        let refreshed = client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(refreshed.is_ok(), "{refreshed:?}");
+
+        // Signed in again: an ID token of this holder as the hint ends the session at once.
+        let again = start(&client);
+        let location = sign_in_through_pages(&server, &mut browser, &again.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(again.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let hint = tokens.id_token().unwrap().to_string();
+        let url = format!("{logout}?id_token_hint={}&post_logout_redirect_uri={}&state=s2", enc(&hint), enc(AFTER_LOGOUT));
+        let page = browser.get(&url).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert_eq!(page.location.as_deref(), Some(format!("{AFTER_LOGOUT}?state=s2").as_str()));
+        assert_eq!(browser.get(&start(&client).url).await.status, 200, "signed out");
+        let logouts = server.store.recent_audit(Some("oidc.logout"), 10).await.unwrap();
+        assert_eq!(logouts.len(), 2);
+    }
+
+    a_foreigner_signs_in_with_passport_and_nationality(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHQ").await;
+        let now = server.clock.now();
+        let passport = dinhdanh_domain::PassportNumber::parse("M1234567").unwrap();
+        let nationality = dinhdanh_domain::Nationality::parse("KOR").unwrap();
+        let kim = Account {
+            id: AccountId::new(uuid::Uuid::new_v4().to_string()),
+            identity_key: IdentityKey::foreigner(&nationality, &passport),
+            holder_kind: HolderKind::Foreigner,
+            full_name: FullName::parse("Kim Min-jun").unwrap(),
+            level: Level::One,
+            status: AccountStatus::Active,
+            phone: None,
+            email: Some(Email::parse("kim@example.kr").unwrap()),
+            password_hash: hash_secret("seoul to hanoi by train".to_owned()).await.unwrap(),
+            created_at: now,
+            activated_at: Some(now),
+        };
+        let mut tx = server.store.begin().await.unwrap();
+        tx.insert_account(&kim).await.unwrap();
+        tx.commit().await.unwrap();
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let identity = [("holder_kind", "foreigner"), ("passport_number", "m 1234567"), ("nationality", "kor")];
+        let location = sign_in_through_pages_as(
+            &server,
+            &mut Browser::new(),
+            &started.url,
+            &identity,
+            "seoul to hanoi by train",
+        )
+        .await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let userinfo: CoreUserInfoClaims =
+            client.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await.unwrap();
+        let name = userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
+        assert_eq!(name.as_deref(), Some("Kim Min-jun"));
+        let sent = server.store.outbox_messages(None, 10).await.unwrap();
+        assert_eq!(sent[0].recipient, "kim@example.kr", "the code went to the only channel registered");
+    }
+
+    a_holder_withdraws_a_consent_and_what_it_covered_ends(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHR").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let mut browser = Browser::new();
+        let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let session = browser.cookies["dd_session"].clone();
+        let (status, listed) = server.call(reqwest::Method::GET, "/v1/me/consents", &session, None).await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed["consents"][0]["client_id"], rp.client_id.as_str());
+        assert_eq!(listed["consents"][0]["claims"], serde_json::json!(["name", "phone_number"]));
+        let admin = server.admin().await;
+        assert_eq!(server.call(reqwest::Method::GET, "/v1/me/consents", &admin, None).await.0, 403);
+
+        let path = format!("/v1/me/consents/{}", rp.client_id);
+        assert_eq!(server.call(reqwest::Method::DELETE, &path, &session, None).await.0, 204);
+        assert_eq!(server.call(reqwest::Method::DELETE, &path, &session, None).await.0, 404, "already withdrawn");
+        let (_, listed) = server.call(reqwest::Method::GET, "/v1/me/consents", &session, None).await;
+        assert_eq!(listed["consents"], serde_json::json!([]));
+        let refreshed = client.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+        assert!(format!("{refreshed:?}").contains("invalid_grant"), "{refreshed:?}");
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await);
+        // The next sign-in to that client asks again (the browser's session still signs in).
+        let page = browser.get(&start(&client).url).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(page.html.contains("name=\"decision\""), "the consent page: {}", page.html);
+    }
+
+    rotation_publishes_a_key_before_it_signs_and_keeps_the_retired_one(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHF").await;
+        mai(&server).await;
+        let jwks = |server: &TestServer| {
+            let url = server.url("/oauth/jwks");
+            let http = server.http.clone();
+            async move {
+                let jwks: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+                jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            }
+        };
+        let before = jwks(&server).await;
+        let (rotation, pruned) =
+            dinhdanh_server::service::oidc::rotate_keys(&server.store, server.clock.now()).await.unwrap();
+        assert!(pruned.is_empty());
+        assert_eq!(rotation.current, before[1], "the key that now signs was the published next key");
+        assert_eq!(rotation.retired, before[0]);
+        let after = jwks(&server).await;
+        assert_eq!(after, vec![rotation.current.clone(), rotation.next.clone(), rotation.retired.clone()]);
+
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let id_token = tokens.id_token().unwrap().to_string();
+        let header = jsonwebtoken::decode_header(&id_token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(rotation.current.as_str()));
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    }
+}

@@ -1,0 +1,642 @@
+//! The OpenID Connect provider's rows (migration 0014): signing keys, the pairwise-subject salt, relying parties'
+//! registrations, the sign-in pages' interactions, grants with their codes and access-token `jti`s, and
+//! remembered consents. The rules are `dinhdanh_oidc`'s; this module only reads and writes what it decides.
+//!
+//! A grant is live while it is not revoked, its account is active, and **no lock has taken effect on the account
+//! since the grant was made** (lifted or not: tokens issued before a lock stay dead after it is lifted), nor is
+//! one in force. [`Tx::live_oidc_grant`] and [`Store::oidc_access_token_grant`] read that from the `locks` rows
+//! themselves, so the commit of whatever transaction placed a lock — the lock engine, a bulk order, an
+//! automatic lock — makes the grant's code, access tokens and refresh family useless, without a second
+//! revocation path for the lock engine to remember; and a holder's sign-out or an RP-initiated logout, which end
+//! the browser's session, leave the relying parties' grants alone. The grant still records the holder session
+//! it came from.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::{AccountId, AccountStatus, Level};
+use dinhdanh_oidc::authorize::{AuthorizationRequest, PushedRequest};
+use dinhdanh_oidc::client::ClientRegistration;
+use dinhdanh_oidc::consent::Consent;
+use dinhdanh_oidc::keys::{KeyState, StoredKey};
+use dinhdanh_oidc::tokens::{AuthorizationCode, Grant, RefreshFamily, RefreshToken};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+
+use crate::time::{from_ms, to_ms};
+use crate::{Store, StoreError, Tx};
+
+/// Every state a key row may hold (migration 0014's CHECK is compared with it).
+pub const KEY_STATES: [KeyState; 3] = [KeyState::Next, KeyState::Current, KeyState::Retired];
+
+/// The settings row that key-set changes hold (see [`Tx::hold_oidc_keys`]).
+const KEYS_LOCK: &str = "keys_lock";
+/// The settings row of the pairwise-subject salt (base64).
+pub const SUBJECT_SALT: &str = "subject_salt";
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot serialise: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn key_state(s: &str) -> Result<KeyState, StoreError> {
+    KEY_STATES.into_iter().find(|k| k.as_str() == s).ok_or_else(|| StoreError::Corrupt(format!("key state {s:?}")))
+}
+
+fn key_from_row(row: &sqlx::any::AnyRow) -> Result<StoredKey, StoreError> {
+    let opt = |i: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<i64>, _>(i)?.map(from_ms).transpose()
+    };
+    Ok(StoredKey {
+        kid: row.try_get(0)?,
+        state: key_state(&row.try_get::<String, _>(1)?)?,
+        created_at: from_ms(row.try_get(2)?)?,
+        activated_at: opt(3)?,
+        retire_after: opt(4)?,
+        private_key: STANDARD
+            .decode(row.try_get::<String, _>(5)?)
+            .map_err(|_| StoreError::Corrupt("signing key encoding".into()))?,
+    })
+}
+
+const KEY_COLUMNS: &str = "kid, state, created_at, activated_at, retire_after, private_key";
+
+/// A browser's way through the sign-in pages, as stored.
+#[derive(Debug, Clone)]
+pub struct OidcInteraction {
+    pub id: String,
+    pub request: AuthorizationRequest,
+    pub csrf_hash: String,
+    /// The holder sign-in challenge, once the password step passed.
+    pub sign_in_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One sign-in of a holder to a relying party, for the holder's own history.
+#[derive(Debug, Clone)]
+pub struct OidcSignIn {
+    pub client_id: String,
+    /// The API client's name.
+    pub client_name: String,
+    pub organization_name: String,
+    pub at: DateTime<Utc>,
+    pub grant: Grant,
+}
+
+/// The browser's session at the provider: a holder session, with what the authorization endpoint needs.
+#[derive(Debug, Clone)]
+pub struct ProviderSessionRow {
+    pub account_id: AccountId,
+    pub assurance: Level,
+    /// When its sign-in completed (`auth_time`).
+    pub created_at: DateTime<Utc>,
+    pub restore_only: bool,
+    pub account_status: AccountStatus,
+}
+
+/// A stored code with the holder session its grant came from.
+#[derive(Debug, Clone)]
+pub struct StoredCode {
+    pub code: AuthorizationCode,
+    pub holder_session: String,
+}
+
+impl Tx {
+    /// Holds the provider's key set for the rest of the transaction (creating the row it queues on), so that two
+    /// nodes starting at once, or a rotation beside a start, make one consistent set.
+    pub async fn hold_oidc_keys(&mut self) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_settings (name, value) VALUES ($1, '') ON CONFLICT (name) DO NOTHING")
+            .bind(KEYS_LOCK)
+            .execute(&mut *self.inner)
+            .await?;
+        sqlx::query("UPDATE oidc_settings SET value = value WHERE name = $1")
+            .bind(KEYS_LOCK)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn oidc_keys(&mut self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM oidc_keys ORDER BY created_at, kid"))
+            .fetch_all(&mut *self.inner)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    /// Replaces the stored key set with `keys` (after a rotation or a prune; call [`Tx::hold_oidc_keys`] first).
+    pub async fn replace_oidc_keys(&mut self, keys: &[StoredKey]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM oidc_keys").execute(&mut *self.inner).await?;
+        for key in keys {
+            sqlx::query(&format!("INSERT INTO oidc_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                .bind(&key.kid)
+                .bind(key.state.as_str())
+                .bind(to_ms(key.created_at))
+                .bind(key.activated_at.map(to_ms))
+                .bind(key.retire_after.map(to_ms))
+                .bind(STANDARD.encode(&key.private_key))
+                .execute(&mut *self.inner)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn oidc_setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM oidc_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *self.inner)
+            .await?)
+    }
+
+    /// Writes a setting once; an existing value is kept (the salt is never changed).
+    pub async fn insert_oidc_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Saves a relying party's registration (validated by the caller), replacing an earlier one.
+    pub async fn upsert_oidc_client(
+        &mut self,
+        registration: &ClientRegistration,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_clients (client_id, registration, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id) DO UPDATE SET registration = excluded.registration, updated_at = excluded.updated_at",
+        )
+        .bind(&registration.client_id)
+        .bind(to_json(registration)?)
+        .bind(to_ms(now))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_oidc_interaction(
+        &mut self,
+        interaction: &OidcInteraction,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_interactions (id, request, csrf_hash, sign_in_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&interaction.id)
+        .bind(to_json(&interaction.request)?)
+        .bind(&interaction.csrf_hash)
+        .bind(&interaction.sign_in_id)
+        .bind(to_ms(now))
+        .bind(to_ms(interaction.expires_at))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_oidc_interaction_sign_in(&mut self, id: &str, sign_in_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE oidc_interactions SET sign_in_id = $1 WHERE id = $2")
+            .bind(sign_in_id)
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends an interaction (its code was issued, or it was refused): its forms no longer work.
+    pub async fn delete_oidc_interaction(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM oidc_interactions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// A new grant, from the holder session (its token hash) whose sign-in made it.
+    pub async fn insert_oidc_grant(
+        &mut self,
+        grant: &Grant,
+        holder_session: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_grants (id, client_id, account_id, holder_session, grant_data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&grant.id)
+        .bind(&grant.client_id)
+        .bind(grant.account_id.as_str())
+        .bind(holder_session)
+        .bind(to_json(grant)?)
+        .bind(to_ms(now))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_oidc_code(&mut self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_codes (hash, grant_id, code_data, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&code.hash)
+            .bind(&code.grant.id)
+            .bind(to_json(code)?)
+            .bind(to_ms(code.expires_at))
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// A code by its hash, with `used_at` as stored now.
+    pub async fn oidc_code(&mut self, hash: &str) -> Result<Option<StoredCode>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.code_data, c.used_at, g.holder_session FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id \
+             WHERE c.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut code: AuthorizationCode = from_json("authorization code", &row.try_get::<String, _>(0)?)?;
+        code.used_at = row.try_get::<Option<i64>, _>(1)?.map(from_ms).transpose()?;
+        Ok(Some(StoredCode { code, holder_session: row.try_get(2)? }))
+    }
+
+    /// Marks a code used; false when another exchange marked it first (that one won, this one is reuse).
+    pub async fn mark_oidc_code_used(&mut self, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(sqlx::query("UPDATE oidc_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
+            .bind(to_ms(now))
+            .bind(hash)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Starts a grant's refresh family with its first token.
+    pub async fn insert_oidc_refresh_family(
+        &mut self,
+        family: &RefreshFamily,
+        first: &RefreshToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_refresh_families (grant_id, family_data, expires_at, revoked_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&family.grant.id)
+        .bind(to_json(family)?)
+        .bind(to_ms(family.expires_at))
+        .bind(family.revoked_at.map(to_ms))
+        .execute(&mut *self.inner)
+        .await?;
+        self.insert_oidc_refresh_token(first).await
+    }
+
+    pub async fn insert_oidc_refresh_token(&mut self, token: &RefreshToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_refresh_tokens (hash, grant_id, issued_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.hash)
+        .bind(&token.family)
+        .bind(to_ms(token.issued_at))
+        .bind(to_ms(token.expires_at))
+        .bind(token.used_at.map(to_ms))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    /// A refresh token by its hash, with its family (its `revoked_at` as stored now).
+    pub async fn oidc_refresh_token(
+        &mut self,
+        hash: &str,
+    ) -> Result<Option<(RefreshFamily, RefreshToken)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT f.family_data, f.revoked_at, t.grant_id, t.issued_at, t.expires_at, t.used_at \
+             FROM oidc_refresh_tokens t JOIN oidc_refresh_families f ON f.grant_id = t.grant_id WHERE t.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut family: RefreshFamily = from_json("refresh family", &row.try_get::<String, _>(0)?)?;
+        family.revoked_at = row.try_get::<Option<i64>, _>(1)?.map(from_ms).transpose()?;
+        let token = RefreshToken {
+            hash: hash.to_owned(),
+            family: row.try_get(2)?,
+            issued_at: from_ms(row.try_get(3)?)?,
+            expires_at: from_ms(row.try_get(4)?)?,
+            used_at: row.try_get::<Option<i64>, _>(5)?.map(from_ms).transpose()?,
+        };
+        Ok(Some((family, token)))
+    }
+
+    /// Marks a refresh token rotated; false when another request rotated it first (this one is then reuse).
+    pub async fn mark_oidc_refresh_token_used(&mut self, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(sqlx::query("UPDATE oidc_refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
+            .bind(to_ms(now))
+            .bind(hash)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Revokes a grant: its refresh family and every access token issued from it.
+    pub async fn revoke_oidc_grant(&mut self, grant_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE oidc_refresh_families SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(grant_id)
+            .execute(&mut *self.inner)
+            .await?;
+        sqlx::query("UPDATE oidc_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(grant_id)
+            .execute(&mut *self.inner)
+            .await?;
+        sqlx::query("UPDATE oidc_access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(grant_id)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes one access token (RFC 7009 revocation by its client).
+    pub async fn revoke_oidc_access_token(&mut self, jti: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE oidc_access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
+            .bind(to_ms(now))
+            .bind(jti)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a pushed authorization request under the hash of its `request_uri`.
+    pub async fn insert_oidc_pushed_request(&mut self, hash: &str, pushed: &PushedRequest) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_pushed_requests (hash, client_id, request_data, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(&pushed.client_id)
+        .bind(to_json(pushed)?)
+        .bind(to_ms(pushed.expires_at))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a pushed request: it is deleted, so its `request_uri` serves once (expired or not; the caller
+    /// checks the expiry).
+    pub async fn take_oidc_pushed_request(&mut self, hash: &str) -> Result<Option<PushedRequest>, StoreError> {
+        let text: Option<String> = sqlx::query_scalar("SELECT request_data FROM oidc_pushed_requests WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        let Some(text) = text else { return Ok(None) };
+        let deleted = sqlx::query("DELETE FROM oidc_pushed_requests WHERE hash = $1")
+            .bind(hash)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected();
+        // Taken by a concurrent request between the two statements: it served that one.
+        if deleted == 0 {
+            return Ok(None);
+        }
+        Ok(Some(from_json("pushed request", &text)?))
+    }
+
+    /// Whether a grant can still be used at `now`: not revoked, its account active, no lock taken effect since it
+    /// was made nor in force (see the module docs).
+    pub async fn live_oidc_grant(&mut self, grant_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM oidc_grants g JOIN accounts a ON a.id = g.account_id \
+             WHERE g.id = $1 AND {LIVE_GRANT}"
+        ))
+        .bind(grant_id)
+        .bind(to_ms(now))
+        .fetch_one(&mut *self.inner)
+        .await?;
+        Ok(count == 1)
+    }
+
+    pub async fn insert_oidc_access_token(
+        &mut self,
+        jti: &str,
+        grant_id: &str,
+        scopes: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO oidc_access_tokens (jti, grant_id, scopes, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(jti)
+            .bind(grant_id)
+            .bind(scopes)
+            .bind(to_ms(expires_at))
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes every grant of a holder to a client — their codes, access tokens and refresh families (a
+    /// withdrawn consent). Returns how many grants were live.
+    pub async fn revoke_oidc_grants_of(
+        &mut self,
+        account: &AccountId,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM oidc_grants WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(account.as_str())
+        .bind(client_id)
+        .fetch_all(&mut *self.inner)
+        .await?;
+        for id in &ids {
+            self.revoke_oidc_grant(id, now).await?;
+        }
+        Ok(ids.len() as u64)
+    }
+
+    /// The holder's remembered consent for a client, read in the transaction that merges a new one into it.
+    pub async fn oidc_consent_tx(
+        &mut self,
+        account: &AccountId,
+        client_id: &str,
+    ) -> Result<Option<Consent>, StoreError> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT consent_data FROM oidc_consents WHERE account_id = $1 AND client_id = $2")
+                .bind(account.as_str())
+                .bind(client_id)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+        text.map(|t| from_json("consent", &t)).transpose()
+    }
+
+    pub async fn upsert_oidc_consent(&mut self, consent: &Consent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_consents (account_id, client_id, consent_data, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, client_id) DO UPDATE SET consent_data = excluded.consent_data, \
+             granted_at = excluded.granted_at",
+        )
+        .bind(consent.account_id.as_str())
+        .bind(&consent.client_id)
+        .bind(to_json(consent)?)
+        .bind(to_ms(consent.granted_at))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The conditions of a live grant `g` of account `a` at `$2` (see the module docs).
+const LIVE_GRANT: &str = "g.revoked_at IS NULL AND a.status = 'active' AND NOT EXISTS (SELECT 1 FROM locks l \
+     WHERE l.account_id = g.account_id AND l.effective_at <= $2 AND (l.effective_at >= g.created_at \
+     OR (l.lifted_at IS NULL AND (l.ends_at IS NULL OR l.ends_at > $2))))";
+
+impl Store {
+    pub async fn oidc_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM oidc_keys ORDER BY created_at, kid"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    pub async fn oidc_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM oidc_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A relying party's registration by its API client id.
+    pub async fn oidc_client(&self, client_id: &str) -> Result<Option<ClientRegistration>, StoreError> {
+        let text: Option<String> = sqlx::query_scalar("SELECT registration FROM oidc_clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        text.map(|t| from_json("client registration", &t)).transpose()
+    }
+
+    /// An interaction that has not expired at `now`.
+    pub async fn oidc_interaction(&self, id: &str, now: DateTime<Utc>) -> Result<Option<OidcInteraction>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request, csrf_hash, sign_in_id, expires_at FROM oidc_interactions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(OidcInteraction {
+            id: id.to_owned(),
+            request: from_json("authorization request", &row.try_get::<String, _>(0)?)?,
+            csrf_hash: row.try_get(1)?,
+            sign_in_id: row.try_get(2)?,
+            expires_at: from_ms(row.try_get(3)?)?,
+        }))
+    }
+
+    /// The provider session behind a browser's session cookie: a live holder session.
+    pub async fn oidc_provider_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ProviderSessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.account_id, s.assurance, s.created_at, s.purpose, a.status \
+             FROM holder_sessions s JOIN accounts a ON a.id = s.account_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("holder session {what}"));
+        Ok(Some(ProviderSessionRow {
+            account_id: AccountId::new(row.try_get(0)?),
+            assurance: Level::from_number(row.try_get(1)?).ok_or_else(|| corrupt("assurance"))?,
+            created_at: from_ms(row.try_get(2)?)?,
+            restore_only: row.try_get::<String, _>(3)? == "restore",
+            account_status: AccountStatus::parse(&row.try_get::<String, _>(4)?).ok_or_else(|| corrupt("status"))?,
+        }))
+    }
+
+    /// The relying parties a holder signed in to, newest first (each grant is one sign-in to one client).
+    pub async fn oidc_sign_ins(&self, account: &AccountId, limit: i64) -> Result<Vec<OidcSignIn>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.client_id, c.name, o.name, g.created_at, g.grant_data FROM oidc_grants g \
+             JOIN api_clients c ON c.id = g.client_id JOIN organizations o ON o.id = c.organization_id \
+             WHERE g.account_id = $1 ORDER BY g.created_at DESC, g.id LIMIT $2",
+        )
+        .bind(account.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OidcSignIn {
+                    client_id: row.try_get(0)?,
+                    client_name: row.try_get(1)?,
+                    organization_name: row.try_get(2)?,
+                    at: from_ms(row.try_get(3)?)?,
+                    grant: from_json("grant", &row.try_get::<String, _>(4)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The holder's live consents, with each client's name, newest first.
+    pub async fn oidc_consents(&self, account: &AccountId) -> Result<Vec<(Consent, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.consent_data, c.name FROM oidc_consents k JOIN api_clients c ON c.id = k.client_id \
+             WHERE k.account_id = $1 ORDER BY k.granted_at DESC, k.client_id",
+        )
+        .bind(account.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let consent: Consent = from_json("consent", &row.try_get::<String, _>(0)?)?;
+            if consent.is_live() {
+                out.push((consent, row.try_get(1)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The holder's remembered consent for a client.
+    pub async fn oidc_consent(&self, account: &AccountId, client_id: &str) -> Result<Option<Consent>, StoreError> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT consent_data FROM oidc_consents WHERE account_id = $1 AND client_id = $2")
+                .bind(account.as_str())
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        text.map(|t| from_json("consent", &t)).transpose()
+    }
+
+    /// The grant and scopes of a live access token: the `jti` known, not revoked, not expired at `now`, and its
+    /// grant live (see [`Tx::live_oidc_grant`]). Always read from the database, so a lock is seen at its commit.
+    pub async fn oidc_access_token_grant(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Grant, String)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT g.grant_data, t.scopes FROM oidc_access_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id \
+             WHERE t.jti = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND {LIVE_GRANT}"
+        ))
+        .bind(jti)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((from_json("grant", &row.try_get::<String, _>(0)?)?, row.try_get(1)?)))
+    }
+}
