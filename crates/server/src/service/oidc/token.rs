@@ -72,21 +72,22 @@ async fn authenticate(
     let Some(registration) = state.store.oidc_client(&presented.client_id).await? else {
         return Ok(Err("unknown_client"));
     };
-    let Some(client) = state.store.api_client(&presented.client_id).await? else { return Ok(Err("unknown_client")) };
+    // The client, its organization and its live credentials, as the token endpoint reads them (through the
+    // credential cache, which a revocation, a suspension or a credential change empties).
+    let Some(found) = state.store.client_for_token(&presented.client_id).await? else {
+        return Ok(Err("unknown_client"));
+    };
+    let dinhdanh_store::ClientForToken { client, organization, credentials } = found;
     if client.status != ClientStatus::Active {
         return Ok(Err("client_revoked"));
     }
-    match state.store.organization(&client.organization_id).await? {
-        Some(org) if org.status != dinhdanh_domain::actor::OrganizationStatus::Suspended => {}
-        _ => return Ok(Err("organization_suspended")),
+    if organization.status == dinhdanh_domain::actor::OrganizationStatus::Suspended {
+        return Ok(Err("organization_suspended"));
     }
     if client.auth_method != ClientAuthMethod::ClientSecret || !registration.accepts_auth(presented.presented) {
         return Ok(Err("wrong_auth_method"));
     }
-    for credential in state.store.client_credentials(&client.id).await? {
-        if !credential.is_live() || credential.kind != CredentialKind::Secret {
-            continue;
-        }
+    for credential in credentials.iter().filter(|c| c.kind == CredentialKind::Secret) {
         // A legacy argon2id hash that matches is accepted; the client-credentials grant upgrades it.
         if verify_server_secret(state, &presented.secret, &credential.material).await? != SecretMatch::No {
             return Ok(Ok(registration));
