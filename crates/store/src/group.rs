@@ -104,7 +104,7 @@ async fn write_batches<W: GroupWork>(
             inputs.push(input);
             answers.push(answer);
         }
-        metrics_batch_size(inputs.len());
+        count_batch(inputs.len());
         let committed = store
             .retrying(|| async {
                 let mut tx = store.begin().await?;
@@ -129,9 +129,8 @@ async fn write_batches<W: GroupWork>(
                 }
             }
         }
-        // Whatever was not answered above (more outputs than answers cannot happen) is dropped: its caller
-        // hears `Stopped` rather than waiting for ever.
-        answers.clear();
+        // Both drains emptied `answers` (an answer left without an output, were `apply` to return too few, is
+        // dropped with the drain: its caller hears `Stopped` rather than waiting for ever).
         inputs.clear();
     }
 }
@@ -140,7 +139,7 @@ async fn write_batches<W: GroupWork>(
 static BATCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static BATCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn metrics_batch_size(size: usize) {
+fn count_batch(size: usize) {
     BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     BATCHED.fetch_add(size as u64, std::sync::atomic::Ordering::Relaxed);
 }

@@ -658,7 +658,7 @@ impl dinhdanh_store::GroupWork for TokenWrites {
             .filter(|w| active[w.client_id.as_str()])
             .filter_map(|w| w.jti.as_ref().map(|(jti, until)| (w.client_id.as_str(), jti.as_str(), *until)))
             .collect();
-        let earliest = inputs.iter().map(|w| w.issued_at).min().unwrap_or_else(Utc::now);
+        let Some(earliest) = inputs.iter().map(|w| w.issued_at).min() else { return Ok(Vec::new()) };
         let mut fresh_jti = tx.record_client_assertions(&with_jti, earliest).await?.into_iter();
         let mut outputs = Vec::with_capacity(inputs.len());
         let mut issued = Vec::with_capacity(inputs.len());

@@ -129,6 +129,14 @@ pub(crate) fn client_secret(headers: &HeaderMap, params: &Params) -> Result<Opti
     }
 }
 
+/// The form and the client's credentials as presented, or the OAuth error to answer: what every endpoint where a
+/// relying party authenticates reads first.
+fn form_and_client(headers: &HeaderMap, body: &[u8]) -> Result<(Params, Option<ClientSecret>), TokenError> {
+    let params = Params::parse(headers, body)?;
+    let client = client_secret(headers, &params)?;
+    Ok((params, client))
+}
+
 pub(crate) fn answer<T: serde::Serialize>(result: Result<T, TokenError>) -> Response {
     match result {
         Ok(body) => no_store(axum::Json(body).into_response()),
@@ -141,12 +149,8 @@ async fn relying_party_grant(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, crate::problem::ApiError> {
-    let params = match Params::parse(headers, body) {
-        Ok(params) => params,
-        Err(error) => return Ok(oauth_error(error)),
-    };
-    let client = match client_secret(headers, &params) {
-        Ok(client) => client,
+    let (params, client) = match form_and_client(headers, body) {
+        Ok(presented) => presented,
         Err(error) => return Ok(oauth_error(error)),
     };
     let issuer = crate::service::oidc::issuer(state, headers.get(header::HOST).and_then(|h| h.to_str().ok()))?;
@@ -174,12 +178,8 @@ pub async fn introspect(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, crate::problem::ApiError> {
-    let params = match Params::parse(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return Ok(oauth_error(error)),
-    };
-    let client = match client_secret(&headers, &params) {
-        Ok(client) => client,
+    let (params, client) = match form_and_client(&headers, &body) {
+        Ok(presented) => presented,
         Err(error) => return Ok(oauth_error(error)),
     };
     let Some(token) = params.get("token") else { return Ok(invalid_request("token is required")) };
@@ -194,12 +194,8 @@ pub async fn revoke(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, crate::problem::ApiError> {
-    let params = match Params::parse(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return Ok(oauth_error(error)),
-    };
-    let client = match client_secret(&headers, &params) {
-        Ok(client) => client,
+    let (params, client) = match form_and_client(&headers, &body) {
+        Ok(presented) => presented,
         Err(error) => return Ok(oauth_error(error)),
     };
     let Some(token) = params.get("token") else { return Ok(invalid_request("token is required")) };
@@ -217,12 +213,8 @@ pub async fn push(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, crate::problem::ApiError> {
-    let params = match Params::parse(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return Ok(oauth_error(error)),
-    };
-    let client = match client_secret(&headers, &params) {
-        Ok(client) => client,
+    let (params, client) = match form_and_client(&headers, &body) {
+        Ok(presented) => presented,
         Err(error) => return Ok(oauth_error(error)),
     };
     // The client's credentials are not part of the authorization request.
