@@ -1,5 +1,8 @@
 //! Forgetting rows whose time is over: expired holder and officer sessions, holders' sign-in challenges, access
-//! tokens, the `jti`s of client assertions past their `exp`, and idempotency keys past their retention. Each
+//! tokens, the `jti`s of client assertions past their `exp`, idempotency keys past their retention, and the
+//! OpenID Connect provider's short-lived rows (interactions, codes, access-token `jti`s, refresh tokens and
+//! families, pushed requests). Grants and consents stay: they are the holder's history (five years, Decree 69
+//! Art. 28). Each
 //! kind goes in bounded batches ([`Store::purge_expired`]), one short transaction per batch, so a purge never
 //! holds many rows nor one long transaction. Registrations never activated, and their decoys, are removed by
 //! `Tx::delete_pending_created_by` and `Tx::delete_decoys_created_by` (accounts.rs, decoys.rs), because each
@@ -23,16 +26,34 @@ pub enum Expired {
     ClientAssertions,
     /// Kept from their `created_at` for the retention the caller's cutoff says.
     IdempotencyKeys,
+    /// The provider's sign-in pages' interactions (the browser's way from the authorization request to the code).
+    OidcInteractions,
+    /// Authorization codes, used or not, once past their 60 s (an expired code is refused whether or not it is
+    /// still here; a used one presented again after its expiry is refused as unknown instead of as reuse).
+    OidcCodes,
+    /// Relying parties' access-token `jti`s once their JWTs have expired (a JWT past `exp` is refused anyway).
+    OidcAccessTokens,
+    /// Refresh tokens past their expiry, and families past their absolute lifetime.
+    OidcRefreshTokens,
+    OidcRefreshFamilies,
+    /// Pushed authorization requests never taken.
+    OidcPushedRequests,
 }
 
 impl Expired {
-    pub const ALL: [Expired; 6] = [
+    pub const ALL: [Expired; 12] = [
         Self::HolderSessions,
         Self::OfficerSessions,
         Self::HolderSignIns,
         Self::AccessTokens,
         Self::ClientAssertions,
         Self::IdempotencyKeys,
+        Self::OidcInteractions,
+        Self::OidcCodes,
+        Self::OidcAccessTokens,
+        Self::OidcRefreshTokens,
+        Self::OidcRefreshFamilies,
+        Self::OidcPushedRequests,
     ];
 
     /// The table, which also names the kind in metrics and logs.
@@ -44,6 +65,12 @@ impl Expired {
             Self::AccessTokens => "access_tokens",
             Self::ClientAssertions => "client_assertions",
             Self::IdempotencyKeys => "idempotency_keys",
+            Self::OidcInteractions => "oidc_interactions",
+            Self::OidcCodes => "oidc_codes",
+            Self::OidcAccessTokens => "oidc_access_tokens",
+            Self::OidcRefreshTokens => "oidc_refresh_tokens",
+            Self::OidcRefreshFamilies => "oidc_refresh_families",
+            Self::OidcPushedRequests => "oidc_pushed_requests",
         }
     }
 
@@ -54,6 +81,10 @@ impl Expired {
             Self::HolderSignIns => ("id", "expires_at"),
             Self::ClientAssertions => ("client_id, jti", "expires_at"),
             Self::IdempotencyKeys => ("scope, key", "created_at"),
+            Self::OidcInteractions => ("id", "expires_at"),
+            Self::OidcCodes | Self::OidcRefreshTokens | Self::OidcPushedRequests => ("hash", "expires_at"),
+            Self::OidcAccessTokens => ("jti", "expires_at"),
+            Self::OidcRefreshFamilies => ("grant_id", "expires_at"),
         }
     }
 }

@@ -593,7 +593,7 @@ mod purge {
     }
 
     /// Rows of every purged kind: for each, `expired` of them ended at or before `t0()` and `live` end after it.
-    async fn rows(store: &Store, expired: i64, live: i64) {
+    async fn rows(db: &TestDb, store: &Store, expired: i64, live: i64) {
         let mut tx = store.begin().await.unwrap();
         let holder = AccountId::new("holder".into());
         let mut active = account("holder", "CID:001190123456");
@@ -653,12 +653,44 @@ mod purge {
             tx.store_idempotent_response("scope", &format!("key-{name}"), &answer, *end).await.unwrap();
         }
         tx.commit().await.unwrap();
+        // The provider's rows, written as plain rows: the purge reads only their keys and times (each code,
+        // token and family under a grant of its own, as a family is one per grant).
+        let pool = AnyPool::connect(&db.url).await.unwrap();
+        for (name, end) in &ends {
+            let (begun, end) = ((*end - Duration::hours(1)).timestamp_millis(), end.timestamp_millis());
+            for sql in [
+                format!(
+                    "INSERT INTO oidc_grants (id, client_id, account_id, holder_session, grant_data, created_at) VALUES ('g-{name}', 'client', 'holder', 'hs', '{{}}', {begun})"
+                ),
+                format!(
+                    "INSERT INTO oidc_codes (hash, grant_id, code_data, expires_at) VALUES ('c-{name}', 'g-{name}', '{{}}', {end})"
+                ),
+                format!(
+                    "INSERT INTO oidc_access_tokens (jti, grant_id, scopes, expires_at) VALUES ('a-{name}', 'g-{name}', 'openid', {end})"
+                ),
+                format!(
+                    "INSERT INTO oidc_refresh_families (grant_id, family_data, expires_at) VALUES ('g-{name}', '{{}}', {end})"
+                ),
+                format!(
+                    "INSERT INTO oidc_refresh_tokens (hash, grant_id, issued_at, expires_at) VALUES ('r-{name}', 'g-{name}', {begun}, {end})"
+                ),
+                format!(
+                    "INSERT INTO oidc_interactions (id, request, csrf_hash, created_at, expires_at) VALUES ('i-{name}', '{{}}', 'h', {begun}, {end})"
+                ),
+                format!(
+                    "INSERT INTO oidc_pushed_requests (hash, client_id, request_data, expires_at) VALUES ('p-{name}', 'client', '{{}}', {end})"
+                ),
+            ] {
+                sqlx::query(&sql).execute(&pool).await.unwrap();
+            }
+        }
+        pool.close().await;
     }
 
     on_both_backends! {
         expired_rows_are_purged_in_batches_and_live_ones_stay(db) {
             let store = db.store().await;
-            rows(&store, 5, 3).await;
+            rows(&db, &store, 5, 3).await;
             for what in Expired::ALL {
                 assert_eq!(count(&db, what.as_str()).await, 8, "{what:?} before");
                 // Batches of two: five expired rows take three batches, and the count is the total.
@@ -675,7 +707,7 @@ mod purge {
 
         a_used_jti_is_refused_until_its_record_expires_even_before_the_purge(db) {
             let store = db.store().await;
-            rows(&store, 1, 1).await;
+            rows(&db, &store, 1, 1).await;
             let mut tx = store.begin().await.unwrap();
             // The live record refuses a replay; the expired one (not purged) is taken over by a new assertion.
             let replay = tx.record_client_assertion("client", "jti-l1", t0() + Duration::hours(1), t0()).await;
@@ -690,7 +722,7 @@ mod purge {
 
         jtis_recorded_together_refuse_replays_within_and_across_statements(db) {
             let store = db.store().await;
-            rows(&store, 1, 1).await;
+            rows(&db, &store, 1, 1).await;
             let later = t0() + Duration::hours(1);
             let mut tx = store.begin().await.unwrap();
             // jti-l1 is live (a replay), jti-x0 expired (taken over), "new" fresh, and "new" again is a replay.
@@ -704,7 +736,7 @@ mod purge {
 
         expired_sessions_and_challenges_not_yet_purged_are_refused(db) {
             let store = db.store().await;
-            rows(&store, 1, 1).await;
+            rows(&db, &store, 1, 1).await;
             assert!(store.holder_session_owner("hs-x0", t0()).await.unwrap().is_none());
             assert!(store.holder_session_owner("hs-l1", t0()).await.unwrap().is_some());
             assert!(store.officer_session_owner("os-x0", t0()).await.unwrap().is_none());

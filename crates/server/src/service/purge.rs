@@ -1,5 +1,7 @@
 //! The scheduled purge of what has expired: holder and officer sessions, holders' sign-in challenges, access
-//! tokens, used client-assertion `jti`s, idempotency keys past their retention, and registrations never activated
+//! tokens, used client-assertion `jti`s, idempotency keys past their retention, the OpenID Connect provider's
+//! expired interactions, codes, access-token `jti`s, refresh tokens and families and pushed requests, and
+//! registrations never activated
 //! with their decoys (`registration::remove_expired_registrations`, which audits each). Run by
 //! [`crate::run_purge`]; counts go to the log and to `dinhdanh_purged_rows_total`, never what was in the rows.
 //!
