@@ -1,5 +1,6 @@
-//! `dinhdanh client ...`: organizations' API clients — register, list, show, rotate keys and secrets, revoke.
-//! Talks to a running server with an administrator's session, so the server's authorization and audit apply.
+//! `dinhdanh client ...`: organizations' API clients — register, list, show, rotate keys and secrets, revoke —
+//! and a relying party's OpenID Connect registration (`client oidc show|set`). Talks to a running server with an
+//! administrator's session, so the server's authorization, validation and audit apply.
 
 use std::path::{Path, PathBuf};
 
@@ -105,6 +106,68 @@ pub enum ClientCommand {
         /// The client's id.
         client: String,
     },
+    /// A relying party's OpenID Connect registration: where holders are sent back after signing in, which
+    /// scopes and claims it may ask for. The client keeps its credentials and authentication method.
+    Oidc {
+        #[command(subcommand)]
+        command: OidcCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SubjectType {
+    /// A different `sub` for each relying party (per sector), so two cannot join their users (the default).
+    Pairwise,
+    /// The account's id as `sub`, the same for every relying party that is registered so.
+    Public,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// Show a client's OpenID Connect registration.
+    Show {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The client's id.
+        client: String,
+    },
+    /// Save a client's OpenID Connect registration, replacing the one it has. The client must be an active
+    /// API client of a relying-party organization.
+    ///
+    /// Example:
+    ///   dinhdanh client oidc set CLIENT_ID --redirect-uri https://dichvucong.example.vn/callback \
+    ///     --scope openid --scope profile --scope phone --claim name --claim phone_number
+    #[command(verbatim_doc_comment)]
+    Set {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The client's id.
+        client: String,
+        /// An exact redirect URI (repeat for more): https, http to a loopback address, or an app's private-use
+        /// scheme with a dot (com.example.app:/cb).
+        #[arg(long = "redirect-uri", required = true, num_args = 1..)]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may send the browser back to (repeat for more).
+        #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
+        post_logout_redirect_uris: Vec<String>,
+        /// A scope it may ask for (repeat, or separate with spaces or commas): openid (required), profile,
+        /// email, phone, id_number, offline_access.
+        #[arg(long = "scope", required = true, num_args = 1..)]
+        scopes: Vec<String>,
+        /// A claim it may receive (repeat, or separate with spaces or commas), at most what its scopes carry:
+        /// name, birthdate, gender, email, email_verified, phone_number, phone_number_verified,
+        /// dinhdanh:id_number. Without any, it learns only `sub` and the level of the sign-in.
+        #[arg(long = "claim", num_args = 1..)]
+        claims: Vec<String>,
+        #[arg(long, value_enum, default_value = "pairwise")]
+        subject_type: SubjectType,
+        /// The host pairwise subjects are computed for; needed when the redirect URIs are on several hosts.
+        #[arg(long)]
+        sector_identifier: Option<String>,
+        /// Refuse authorization requests that were not pushed first (PAR, RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+    },
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -185,6 +248,34 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::RemoveCredential { server, client, credential } => {
             ApiClient::new(&server).delete(&format!("/v1/clients/{client}/credentials/{credential}")).await?;
             println!("Removed credential {credential} of client {client}.");
+        }
+        ClientCommand::Oidc { command: OidcCommand::Show { server, client } } => {
+            print(&ApiClient::new(&server).get(&format!("/v1/clients/{client}/oidc")).await?);
+        }
+        ClientCommand::Oidc {
+            command:
+                OidcCommand::Set {
+                    server,
+                    client,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    scopes,
+                    claims,
+                    subject_type,
+                    sector_identifier,
+                    require_par,
+                },
+        } => {
+            let body = json!({
+                "redirect_uris": redirect_uris,
+                "post_logout_redirect_uris": post_logout_redirect_uris,
+                "scopes": split_scopes(&scopes),
+                "claims": split_scopes(&claims),
+                "subject_type": match subject_type { SubjectType::Pairwise => "pairwise", SubjectType::Public => "public" },
+                "sector_identifier": sector_identifier,
+                "require_pushed_authorization_requests": require_par,
+            });
+            print(&ApiClient::new(&server).put(&format!("/v1/clients/{client}/oidc"), body).await?);
         }
         ClientCommand::Revoke { server, client } => {
             print(&ApiClient::new(&server).post(&format!("/v1/clients/{client}/revoke"), json!({})).await?);

@@ -124,3 +124,66 @@ async fn an_administrator_manages_organizations_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("DINHDANH_TOKEN"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_registers_a_relying_partys_openid_connect_client_from_the_command_line() {
+    let db = TestDb::sqlite();
+    let token = admin_token(&db).await;
+    let (_server, url) = serve(&db).await;
+    let t = Some(token.as_str());
+    // The first JSON value printed (`client create` prints the secret on the line after it).
+    let json = |out: &Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::Deserializer::from_slice(&out.stdout).into_iter().next().unwrap().unwrap()
+    };
+
+    let bank = json(&dinhdanh(
+        &url,
+        t,
+        &["org", "create", "--code", "tcb", "--name", "Techcombank", "--kind", "relying-party"],
+    ));
+    let org = bank["id"].as_str().unwrap();
+    let args = ["client", "create", "--organization", org, "--name", "Ngân hàng số", "--auth-method", "client-secret"];
+    let client = json(&dinhdanh(&url, t, &[&args[..], &["--scope", "accounts:status"]].concat()));
+    let client_id = client["client_id"].as_str().unwrap();
+
+    let set = [
+        "client",
+        "oidc",
+        "set",
+        client_id,
+        "--redirect-uri",
+        "https://ebank.example.vn/callback",
+        "--post-logout-redirect-uri",
+        "https://ebank.example.vn/",
+        "--scope",
+        "openid profile,phone",
+        "--scope",
+        "offline_access",
+        "--claim",
+        "name",
+        "--claim",
+        "phone_number",
+        "--require-par",
+    ];
+    let saved = json(&dinhdanh(&url, t, &set));
+    assert_eq!(saved["redirect_uris"], serde_json::json!(["https://ebank.example.vn/callback"]));
+    assert_eq!(saved["subject_type"], "pairwise");
+    assert_eq!(saved["require_pushed_authorization_requests"], true);
+    let shown = json(&dinhdanh(&url, t, &["client", "oidc", "show", client_id]));
+    assert_eq!(shown, saved);
+    let scopes: BTreeSet<&str> = shown["scopes"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
+    assert_eq!(scopes, BTreeSet::from(["openid", "profile", "phone", "offline_access"]));
+
+    // The server's validation speaks through the command; nothing changes.
+    let out = dinhdanh(
+        &url,
+        t,
+        &["client", "oidc", "set", client_id, "--redirect-uri", "http://ebank.example.vn/cb", "--scope", "openid"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("422"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&dinhdanh(&url, t, &["client", "oidc", "show", client_id])), saved);
+    let out = dinhdanh(&url, t, &["client", "oidc", "set", client_id, "--scope", "openid"]);
+    assert!(!out.status.success(), "a redirect URI is required");
+}
