@@ -137,6 +137,14 @@ pub struct Account {
 }
 
 impl Account {
+    /// The registered phone number (E.164) or e-mail address a message by `channel` goes to, if any.
+    pub fn destination(&self, channel: crate::Channel) -> Option<&str> {
+        match channel {
+            crate::Channel::Sms => self.phone.as_ref().map(|p| p.as_str()),
+            crate::Channel::Email => self.email.as_ref().map(|e| e.as_str()),
+        }
+    }
+
     /// The transition `pending_activation → active`; refused for an active account and for a registration
     /// older than `pending_ttl`.
     pub fn activate(&mut self, now: DateTime<Utc>, pending_ttl: chrono::Duration) -> Result<(), AccountError> {

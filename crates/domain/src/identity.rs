@@ -260,6 +260,23 @@ impl IdentityKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What the key names, parsed back: a citizen's number or a foreigner's nationality and passport (for a
+    /// registry lookup); `None` for a key this version did not write.
+    pub fn identity(&self, provinces: &ProvinceTable) -> Option<KeyedIdentity> {
+        if let Some(number) = self.0.strip_prefix("CID:") {
+            return IdentificationNumber::parse(number, provinces).ok().map(KeyedIdentity::Citizen);
+        }
+        let (nationality, passport) = self.0.strip_prefix("PP:")?.split_once(':')?;
+        Some(KeyedIdentity::Foreigner(Nationality::parse(nationality).ok()?, PassportNumber::parse(passport).ok()?))
+    }
+}
+
+/// An identity as an [`IdentityKey`] names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyedIdentity {
+    Citizen(IdentificationNumber),
+    Foreigner(Nationality, PassportNumber),
 }
 
 impl fmt::Debug for IdentityKey {
@@ -279,6 +296,18 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_key_gives_back_the_identity_it_was_made_from() {
+        let id = IdentificationNumber::parse("001190123456", &provinces()).unwrap();
+        assert_eq!(IdentityKey::citizen(&id).identity(&provinces()), Some(KeyedIdentity::Citizen(id)));
+        let (nationality, passport) = (Nationality::parse("KOR").unwrap(), PassportNumber::parse("M12345678").unwrap());
+        assert_eq!(
+            IdentityKey::foreigner(&nationality, &passport).identity(&provinces()),
+            Some(KeyedIdentity::Foreigner(nationality, passport))
+        );
+        assert_eq!(IdentityKey::from_stored("ORG:123".into()).identity(&provinces()), None);
     }
 
     #[test]

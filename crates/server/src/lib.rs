@@ -148,11 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts", post(api::registration::register))
         .route("/v1/accounts/{account_id}/activation", post(api::registration::activate))
         .route("/v1/accounts/{account_id}/activation-code", post(api::registration::resend_activation_code))
-        // The relying parties' authorization_code grant is answered by a layer in front of the token endpoint.
-        .merge(
-            api::oauth::public_routes()
-                .layer(axum::middleware::from_fn_with_state(state.clone(), api::oidc::token::dispatch)),
-        )
+        .merge(api::oauth::public_routes())
         .merge(api::officers::public_routes())
         .merge(api::holders::public_routes())
         .merge(api::locks::public_routes())

@@ -48,26 +48,65 @@ async fn relying_party(server: &TestServer, code: &str) -> RelyingParty {
 
 /// A relying party whose one redirect URI is `redirect` (its host is the pairwise sector).
 async fn relying_party_at(server: &TestServer, code: &str, redirect: &str) -> RelyingParty {
+    relying_party_with(server, code, redirect, ClientAuthMethod::ClientSecret).await
+}
+
+/// The committed P-256 test key (`tests/keys/ec-1`), registered under this `kid` by a `private_key_jwt` client.
+const EC_KID: &str = "rp-ec-1";
+
+fn ec_key() -> (jsonwebtoken::EncodingKey, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
+    let pem = std::fs::read(format!("{dir}/ec-1.pem")).unwrap();
+    let mut jwk: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/ec-1.jwk.json")).unwrap()).unwrap();
+    jwk["kid"] = EC_KID.into();
+    jwk["alg"] = "ES256".into();
+    jwk["use"] = "sig".into();
+    (jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap(), jwk)
+}
+
+/// A `private_key_jwt` client assertion (RFC 7523) for `aud`, with a fresh `jti` unless one is given.
+fn assertion(server: &TestServer, client_id: &str, aud: &str, jti: Option<&str>) -> String {
+    let now = server.clock.now().timestamp();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(EC_KID.into());
+    let jti = jti.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let claims = serde_json::json!({
+        "iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 60, "jti": jti,
+    });
+    jsonwebtoken::encode(&header, &claims, &ec_key().0).unwrap()
+}
+
+/// A relying party that proves itself with `method`: a secret (`RelyingParty::secret`), or `private_key_jwt`
+/// with the key of [`ec_key`] (then `secret` is empty).
+async fn relying_party_with(server: &TestServer, code: &str, redirect: &str, method: ClientAuthMethod) -> RelyingParty {
     let org = server.organization(code, OrganizationKind::RelyingParty).await;
     let now = server.clock.now();
     let client_id = uuid::Uuid::new_v4().to_string();
-    let secret = format!("dd_cs_{}", uuid::Uuid::new_v4().simple());
+    let secret = match method {
+        ClientAuthMethod::ClientSecret => format!("dd_cs_{}", uuid::Uuid::new_v4().simple()),
+        ClientAuthMethod::PrivateKeyJwt => String::new(),
+    };
     let client = ApiClient {
         id: client_id.clone(),
         organization_id: org.id.clone(),
         name: format!("Ngân hàng {code}"),
-        auth_method: ClientAuthMethod::ClientSecret,
+        auth_method: method,
         scopes: BTreeSet::new(),
         status: ClientStatus::Active,
         created_at: now,
         revoked_at: None,
     };
+    let (kind, key_id, material) = match method {
+        ClientAuthMethod::ClientSecret => (CredentialKind::Secret, None, server_secret_digest(&secret)),
+        ClientAuthMethod::PrivateKeyJwt => (CredentialKind::Jwk, Some(EC_KID.to_owned()), ec_key().1.to_string()),
+    };
     let credential = ClientCredential {
         id: uuid::Uuid::new_v4().to_string(),
         client_id: client_id.clone(),
-        kind: CredentialKind::Secret,
-        key_id: None,
-        material: server_secret_digest(&secret),
+        kind,
+        key_id,
+        material,
         created_at: now,
         revoked_at: None,
     };
@@ -87,7 +126,11 @@ async fn relying_party_at(server: &TestServer, code: &str, redirect: &str) -> Re
     let (status, saved) = server.call(reqwest::Method::PUT, &path, &admin, Some(body)).await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["subject_type"], "pairwise");
-    assert_eq!(saved["token_endpoint_auth_method"], "client_secret");
+    let method_name = match method {
+        ClientAuthMethod::ClientSecret => "client_secret",
+        ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+    };
+    assert_eq!(saved["token_endpoint_auth_method"], method_name);
     RelyingParty { client_id, secret, redirect: redirect.to_owned() }
 }
 
@@ -322,6 +365,17 @@ async fn sign_in_through_pages_as(
         .await;
     assert_eq!(page.status, 303, "{}", page.html);
     page.location.expect("a redirect back to the client")
+}
+
+/// The code in a redirect back to the client, exchanged by the library with the PKCE verifier.
+async fn exchange(client: &Rp, location: &str, verifier: PkceCodeVerifier) -> openidconnect::core::CoreTokenResponse {
+    client
+        .exchange_code(AuthorizationCode::new(query_of(location)["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .expect("the code exchange")
 }
 
 fn query_of(location: &str) -> BTreeMap<String, String> {
@@ -1083,5 +1137,196 @@ on_both_backends! {
         let header = jsonwebtoken::decode_header(&id_token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(rotation.current.as_str()));
         assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    }
+
+    a_private_key_jwt_relying_party_exchanges_its_code_and_introspects_and_each_assertion_serves_once(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party_with(&server, "NHJ", REDIRECT, ClientAuthMethod::PrivateKeyJwt).await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let code = query_of(&location)["code"].clone();
+        let post = |path: &str, form: Vec<(&str, String)>| {
+            let request = server.http.post(server.url(path)).form(&form);
+            async move {
+                let response = request.send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned();
+        // The issuer identifier as the audience (FAPI 2.0; what openid-client sends).
+        let exchange_assertion = assertion(&server, &rp.client_id, &server.base, None);
+        let exchange = |assertion: String, verifier: String| {
+            vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code.clone()),
+                ("redirect_uri", REDIRECT.to_owned()),
+                ("code_verifier", verifier),
+                ("client_assertion_type", jwt_bearer.clone()),
+                ("client_assertion", assertion),
+            ]
+        };
+        // A secret is not this client's method, whatever it says.
+        let mut with_secret = exchange(String::new(), started.verifier.secret().clone());
+        with_secret.truncate(4);
+        with_secret.extend([("client_id", rp.client_id.clone()), ("client_secret", "dd_cs_guess".to_owned())]);
+        let (status, body) = post("/oauth/token", with_secret).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+        // An assertion for another audience is refused and does not use the code up.
+        let elsewhere = assertion(&server, &rp.client_id, "https://elsewhere.example/token", None);
+        let (status, body) = post("/oauth/token", exchange(elsewhere, started.verifier.secret().clone())).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+
+        let (status, tokens) =
+            post("/oauth/token", exchange(exchange_assertion.clone(), started.verifier.secret().clone())).await;
+        assert_eq!(status, 200, "{tokens}");
+        let id_token = tokens["id_token"].as_str().expect("an ID token");
+        let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(id_token).unwrap().claims;
+        assert_eq!(claims["aud"], rp.client_id.as_str());
+        let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+
+        let introspect = |assertion: String| {
+            vec![
+                ("token", access_token.clone()),
+                ("client_assertion_type", jwt_bearer.clone()),
+                ("client_assertion", assertion),
+            ]
+        };
+        // The exchange's assertion presented again is a replay, even at another endpoint.
+        let (status, body) = post("/oauth/introspect", introspect(exchange_assertion)).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+        let fresh = assertion(&server, &rp.client_id, &server.url("/oauth/introspect"), None);
+        let (status, body) = post("/oauth/introspect", introspect(fresh)).await;
+        assert_eq!((status, body["active"].as_bool()), (200, Some(true)), "{body}");
+
+        let refusals: Vec<String> = server
+            .store
+            .recent_audit(Some("oidc.token"), 20)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.outcome == "refused")
+            .map(|e| e.detail["reason"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        for reason in ["wrong_auth_method", "wrong_audience", "assertion_replayed"] {
+            assert!(refusals.iter().any(|r| r == reason), "{reason} audited: {refusals:?}");
+        }
+    }
+
+    the_providers_expired_rows_are_purged_on_schedule_and_the_holders_history_stays(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHP").await;
+        let account = mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let tokens = exchange(&client, &location, started.verifier).await;
+        // A second visit that stops at the first page, and a pushed request never taken.
+        assert_eq!(Browser::new().get(&start(&client).url).await.status, 200);
+        let pushed = server
+            .http
+            .post(server.url("/oauth/par"))
+            .basic_auth(&rp.client_id, Some(&rp.secret))
+            .form(&[
+                ("response_type", "code"),
+                ("client_id", rp.client_id.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("scope", "openid"),
+                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pushed.status().as_u16(), 201);
+
+        let nothing_yet = dinhdanh_server::service::purge::purge_expired(&server.state).await.unwrap();
+        for table in ["oidc_codes", "oidc_access_tokens", "oidc_refresh_tokens", "oidc_refresh_families"] {
+            assert_eq!(nothing_yet[table], 0, "{table} is live: {nothing_yet:?}");
+        }
+        // Past the refresh family's 30 days: every short-lived row of that sign-in is over.
+        server.clock.advance(chrono::Duration::days(31));
+        assert!(!introspected_active(&server, &client, tokens.access_token()).await, "refused before the purge");
+        let report = dinhdanh_server::service::purge::purge_expired(&server.state).await.unwrap();
+        for (table, rows) in [
+            ("oidc_codes", 1),
+            ("oidc_access_tokens", 1),
+            ("oidc_refresh_tokens", 1),
+            ("oidc_refresh_families", 1),
+            ("oidc_pushed_requests", 1),
+            ("oidc_interactions", 1),
+        ] {
+            assert_eq!(report[table], rows, "{table}: {report:?}");
+        }
+        let history = server.store.oidc_sign_ins(&account, 10).await.unwrap();
+        assert_eq!(history.len(), 1, "the sign-in stays in the holder's history");
+        let again = dinhdanh_server::service::purge::purge_expired(&server.state).await.unwrap();
+        assert!(again.values().all(|n| *n == 0), "{again:?}");
+    }
+
+    birthdate_and_gender_come_from_the_registry_and_only_a_contact_a_code_reached_is_verified(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHV").await;
+        let admin = server.admin().await;
+        let body = serde_json::json!({
+            "redirect_uris": [REDIRECT],
+            "scopes": ["openid", "profile", "phone", "email"],
+            "claims": ["name", "birthdate", "gender", "phone_number", "phone_number_verified", "email", "email_verified"],
+        });
+        let (status, saved) =
+            server.call(reqwest::Method::PUT, &format!("/v1/clients/{}/oidc", rp.client_id), &admin, Some(body)).await;
+        assert_eq!(status, 200, "{saved}");
+        let account = mai(&server).await;
+        let id = IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap();
+        let record = dinhdanh_domain::registry::CitizenRecord {
+            id_number: id,
+            full_name: FullName::parse("Trần Thị Mai").unwrap(),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1990, 3, 8).unwrap(),
+            gender: dinhdanh_domain::Gender::Female,
+            place_of_origin: None,
+            permanent_residence: None,
+            card_status: dinhdanh_domain::registry::CardStatus::Valid,
+            died_on: None,
+        };
+        server.store.upsert_citizens(&[record], server.clock.now()).await.unwrap();
+        assert!(server.store.verified_contacts(&account).await.unwrap().is_empty(), "nothing proved yet");
+
+        let client = discover(&server, &rp).await;
+        let started = start_with(&client, &["profile", "phone", "email"]);
+        let mut browser = Browser::new();
+        let page = browser.get(&started.url).await;
+        let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+        let action = server.url("/oauth/authorize");
+        let form = [("interaction", interaction.as_str()), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)];
+        assert_eq!(browser.post(&format!("{action}/password"), &form).await.status, 200);
+        // The code goes by SMS (the default when a phone is registered): the phone is proved, the e-mail is not.
+        let code = last_sign_in_code(&server).await;
+        let form = [("interaction", interaction.as_str()), ("csrf", &csrf), ("code", &code)];
+        assert_eq!(browser.post(&format!("{action}/code"), &form).await.status, 200);
+        let mut consent = vec![("interaction", interaction.as_str()), ("csrf", csrf.as_str()), ("decision", "allow")];
+        for claim in ["name", "birthdate", "gender", "phone_number", "phone_number_verified", "email", "email_verified"] {
+            consent.push(("claim", claim));
+        }
+        let page = browser.post(&format!("{action}/consent"), &consent).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        let tokens = exchange(&client, &page.location.unwrap(), started.verifier).await;
+        let response = server
+            .http
+            .get(server.url("/oauth/userinfo"))
+            .bearer_auth(tokens.access_token().secret())
+            .send()
+            .await
+            .unwrap();
+        let userinfo: Value = response.json().await.unwrap();
+        assert_eq!(userinfo["birthdate"], "1990-03-08", "{userinfo}");
+        assert_eq!(userinfo["gender"], "female", "{userinfo}");
+        assert_eq!(userinfo["phone_number"], "+84912345678");
+        assert_eq!(userinfo["phone_number_verified"], true, "the sign-in code reached it: {userinfo}");
+        assert_eq!(userinfo["email"], "mai@example.vn");
+        assert_eq!(userinfo["email_verified"], false, "no code went there: {userinfo}");
+        let proved = server.store.verified_contacts(&account).await.unwrap();
+        assert_eq!(proved.len(), 1);
+        assert_ne!(proved[0].1, "+84912345678", "a digest, not the number");
     }
 }

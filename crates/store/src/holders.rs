@@ -32,6 +32,8 @@ pub struct HolderSignInAttempt {
     pub attempts: i64,
     pub expires_at: DateTime<Utc>,
     pub purpose: SignInPurpose,
+    /// Where the code went: entering it proves control of that contact.
+    pub channel: Channel,
 }
 
 /// Who a holder session speaks for, with what the server checks on every call.
@@ -95,6 +97,29 @@ impl Tx {
         .await?
         .rows_affected()
             == 1)
+    }
+
+    /// Records that the holder proved control of the contact `destination_hash` (SHA-256 of the phone number or
+    /// address) names, by a code sent through `channel`; replaces what was recorded for that channel.
+    pub async fn record_contact_verified(
+        &mut self,
+        account: &AccountId,
+        channel: Channel,
+        destination_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO contact_verifications (account_id, channel, destination_hash, verified_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, channel) \
+             DO UPDATE SET destination_hash = excluded.destination_hash, verified_at = excluded.verified_at",
+        )
+        .bind(account.as_str())
+        .bind(channel.as_str())
+        .bind(destination_hash)
+        .bind(to_ms(now))
+        .execute(&mut *self.inner)
+        .await?;
+        Ok(())
     }
 
     /// The account's failure counter, read inside the transaction (after `lock_account`, it is current).
@@ -259,7 +284,7 @@ impl Store {
             return Ok(None);
         }
         let row = sqlx::query(
-            "SELECT account_id, code_hash, attempts, expires_at, purpose FROM holder_sign_ins WHERE id = $1",
+            "SELECT account_id, code_hash, attempts, expires_at, purpose, channel FROM holder_sign_ins WHERE id = $1",
         )
         .bind(id)
         .fetch_one(&mut *tx.inner)
@@ -272,7 +297,24 @@ impl Store {
             expires_at: from_ms(row.try_get(3)?)?,
             purpose: SignInPurpose::parse(&row.try_get::<String, _>(4)?)
                 .ok_or_else(|| StoreError::Corrupt("sign-in purpose".into()))?,
+            channel: Channel::parse(&row.try_get::<String, _>(5)?)
+                .ok_or_else(|| StoreError::Corrupt("sign-in channel".into()))?,
         }))
+    }
+
+    /// The contacts the holder proved, per channel: the SHA-256 of the destination a code reached.
+    pub async fn verified_contacts(&self, account: &AccountId) -> Result<Vec<(Channel, String)>, StoreError> {
+        let rows = sqlx::query("SELECT channel, destination_hash FROM contact_verifications WHERE account_id = $1")
+            .bind(account.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let channel = Channel::parse(&row.try_get::<String, _>(0)?)
+                    .ok_or_else(|| StoreError::Corrupt("verified contact channel".into()))?;
+                Ok((channel, row.try_get(1)?))
+            })
+            .collect()
     }
 
     /// The account a challenge belongs to, open or not (for the audit record of a refused verification).

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 12, name: "check_constraints", sql: include_str!("../migrations/0012_check_constraints.sql") },
     Migration { version: 13, name: "target_outcomes", sql: include_str!("../migrations/0013_target_outcomes.sql") },
     Migration { version: 14, name: "oidc", sql: include_str!("../migrations/0014_oidc.sql") },
+    Migration {
+        version: 15,
+        name: "contact_verifications",
+        sql: include_str!("../migrations/0015_contact_verifications.sql"),
+    },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
@@ -202,7 +207,8 @@ mod tests {
             (("requests", "is_override"), (Rule::In, BTreeSet::from(["0".to_owned(), "1".to_owned()]))),
             (("request_steps", "status"), (Rule::In, statuses)),
             (("request_steps", "event"), (Rule::In, texts(StepEvent::ALL, StepEvent::as_str))),
-            (("holder_sign_ins", "channel"), (Rule::In, channels)),
+            (("holder_sign_ins", "channel"), (Rule::In, channels.clone())),
+            (("contact_verifications", "channel"), (Rule::In, channels)),
             (("holder_sign_ins", "purpose"), (Rule::In, texts(SignInPurpose::ALL, SignInPurpose::as_str))),
             (("holder_sessions", "assurance"), (Rule::In, levels)),
             (("holder_sessions", "purpose"), (Rule::In, crate::holders::SESSION_PURPOSES.map(str::to_owned).into())),

@@ -1,7 +1,10 @@
-//! `POST /oauth/token`: the OAuth 2.0 token endpoint, client-credentials grant only (RFC 6749 §4.4). Clients
-//! authenticate with `private_key_jwt` (RFC 7523) or a client secret (`client_secret_basic`,
-//! `client_secret_post`). Errors here are RFC 6749 §5.2 JSON (`{"error": ..., "error_description": ...}`), not
-//! problem details, because that is what OAuth client libraries read.
+//! `POST /oauth/token`: the one OAuth 2.0 token endpoint. The organizations' client-credentials grant (RFC 6749
+//! §4.4) is answered here; the relying parties' `authorization_code` and `refresh_token` grants go on to
+//! `api::oidc::token`. This module also owns what every endpoint where clients authenticate reads (the form, the
+//! client's credentials) and how it answers errors. Clients authenticate with `private_key_jwt` (RFC 7523) or a
+//! client secret (`client_secret_basic`, `client_secret_post`). Errors here are RFC 6749 §5.2 JSON
+//! (`{"error": ..., "error_description": ...}`), not problem details, because that is what OAuth client libraries
+//! read.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,8 +18,11 @@ use dinhdanh_domain::actor::format_scopes;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use dinhdanh_oidc::client::PresentedAuth;
+use dinhdanh_oidc::{ErrorCode, TokenError};
+
 use crate::AppState;
-use crate::service::clients::{self, ClientAuthentication, JWT_BEARER_ASSERTION_TYPE, TokenError, TokenRequest};
+use crate::service::clients::{self, ClientAuthentication, JWT_BEARER_ASSERTION_TYPE, TokenRequest};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,7 +50,8 @@ pub const TOKEN_PATH: &str = "/oauth/token";
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct TokenForm {
-    /// Always `client_credentials`.
+    /// `client_credentials` (organizations' API clients, described here), or a relying party's
+    /// `authorization_code` or `refresh_token` (OpenID Connect: see the discovery document and docs/oidc.md).
     #[schema(example = "client_credentials")]
     pub grant_type: String,
     /// Space-separated scopes; when absent, the token carries all the client's scopes.
@@ -86,78 +93,125 @@ pub struct OAuthErrorBody {
     pub error_description: String,
 }
 
-/// An OAuth 2.0 error response.
-pub struct OAuthError {
-    status: StatusCode,
-    body: OAuthErrorBody,
-}
-
-impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
-        let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
-        Self { status, body: OAuthErrorBody { error, error_description: description.into() } }
-    }
-
-    fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new("invalid_request", description)
-    }
-
-    /// One answer for every failed client authentication: it never says whether the client exists.
-    fn invalid_client() -> Self {
-        Self::new("invalid_client", "client authentication failed")
-    }
-}
-
-fn no_store(response: &mut Response) {
+/// `Cache-Control: no-store` (RFC 6749 §5.1): what carries a token or an answer about one is never cached.
+pub(crate) fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
 }
 
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let unauthorized = self.status == StatusCode::UNAUTHORIZED;
-        let mut response = (self.status, axum::Json(self.body)).into_response();
-        if unauthorized {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dinhdanh\""));
-        }
-        no_store(&mut response);
-        response
+/// An OAuth error as RFC 6749 §5.2 answers it: JSON, `Cache-Control: no-store`, and `401` with
+/// `WWW-Authenticate` for `invalid_client`. Every endpoint where clients authenticate answers through this.
+pub(crate) fn oauth_error(error: TokenError) -> Response {
+    let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, axum::Json(&error)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dinhdanh\""));
+    }
+    no_store(response)
+}
+
+/// A JSON answer with `Cache-Control: no-store`, or the OAuth error.
+pub(crate) fn answer<T: Serialize>(result: Result<T, TokenError>) -> Response {
+    match result {
+        Ok(body) => no_store(axum::Json(body).into_response()),
+        Err(error) => oauth_error(error),
     }
 }
 
-/// The form's parameters; a parameter given twice is refused (RFC 6749 §3.2).
-fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
-    let mut params: Vec<(String, String)> = Vec::new();
-    for (name, value) in form_urlencoded::parse(body) {
-        if params.iter().any(|(n, _)| *n == name) {
-            return Err(OAuthError::invalid_request(format!("the parameter {name} is given more than once")));
+pub(crate) fn invalid_request(description: impl Into<String>) -> TokenError {
+    TokenError::new(ErrorCode::InvalidRequest, description)
+}
+
+/// One answer for every failed client authentication: it never says whether the client exists.
+pub(crate) fn invalid_client() -> TokenError {
+    TokenError::new(ErrorCode::InvalidClient, "client authentication failed")
+}
+
+/// The form of a request to the token, PAR, introspection or revocation endpoint
+/// (`application/x-www-form-urlencoded`): each parameter at most once (RFC 6749 §3.2), a parameter sent without a
+/// value as if omitted (§3.1).
+pub(crate) struct OAuthForm(Vec<(String, String)>);
+
+impl OAuthForm {
+    pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, TokenError> {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+            return Err(invalid_request("send the request as application/x-www-form-urlencoded"));
         }
-        params.push((name.into_owned(), value.into_owned()));
+        let mut params: Vec<(String, String)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            if params.iter().any(|(n, _)| *n == name) {
+                return Err(invalid_request(format!("the parameter {name} is given more than once")));
+            }
+            params.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(Self(params))
     }
-    Ok(params)
+
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+    }
+
+    /// The parameters less the client's credentials (what a pushed authorization request keeps).
+    pub(crate) fn without_credentials(self) -> Vec<(String, String)> {
+        let credential = |name: &str| matches!(name, "client_secret" | "client_assertion" | "client_assertion_type");
+        self.0.into_iter().filter(|(name, _)| !credential(name)).collect()
+    }
 }
 
 /// `Authorization: Basic` with the client id and secret, each form-url-encoded first (RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
+    let value = value.to_str().map_err(|_| invalid_client())?;
     let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
-        return Err(OAuthError::invalid_request("only HTTP Basic authentication is accepted here"));
+        return Err(invalid_request("only HTTP Basic authentication is accepted here"));
     };
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| OAuthError::invalid_client())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid_client())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| invalid_client())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(invalid_client)?;
     let unescape = |s: &str| -> String {
         form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
     };
     Ok(Some((unescape(id), unescape(secret))))
 }
 
-/// The URLs a client assertion's `aud` may name: this endpoint or the server's origin (its issuer identifier).
-/// With a configured `public_url` only that origin counts; without one (development), the origin the client
-/// reached through its `Host` header, over http or https.
+/// The client's credentials as presented, in exactly one way: HTTP Basic (`client_secret_basic`), the form's
+/// `client_secret` (`client_secret_post`) or a `client_assertion` (`private_key_jwt`, RFC 7523); `None` when the
+/// request carries none. What every endpoint where clients authenticate reads.
+pub(crate) fn presented_client(
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> Result<Option<ClientAuthentication>, TokenError> {
+    let basic = basic_credentials(headers)?;
+    let client_id = form.get("client_id");
+    Ok(Some(match (basic, form.get("client_secret"), form.get("client_assertion")) {
+        (Some((id, secret)), None, None) => {
+            if client_id.as_deref().is_some_and(|form_id| form_id != id) {
+                return Err(invalid_request("client_id differs from the HTTP Basic user name"));
+            }
+            ClientAuthentication::Secret { client_id: id, secret, presented: PresentedAuth::ClientSecretBasic }
+        }
+        (None, Some(secret), None) => {
+            let Some(client_id) = client_id else {
+                return Err(invalid_request("client_id is required with client_secret"));
+            };
+            ClientAuthentication::Secret { client_id, secret, presented: PresentedAuth::ClientSecretPost }
+        }
+        (None, None, Some(assertion)) => {
+            if form.get("client_assertion_type").as_deref() != Some(JWT_BEARER_ASSERTION_TYPE) {
+                return Err(invalid_request(format!("client_assertion_type must be {JWT_BEARER_ASSERTION_TYPE}")));
+            }
+            ClientAuthentication::Assertion { client_id, assertion }
+        }
+        (None, None, None) => return Ok(None),
+        _ => return Err(invalid_request("use exactly one client authentication method")),
+    }))
+}
+
+/// The URLs a client assertion's `aud` may name at the token endpoint: this endpoint or the server's origin (its
+/// issuer identifier). With a configured `public_url` only that origin counts; without one (development), the
+/// origin the client reached through its `Host` header, over http or https.
 fn audiences(public_url: Option<&str>, headers: &HeaderMap) -> Vec<String> {
     if let Some(origin) = public_url {
         let origin = origin.trim_end_matches('/');
@@ -169,49 +223,6 @@ fn audiences(public_url: Option<&str>, headers: &HeaderMap) -> Vec<String> {
         .iter()
         .flat_map(|scheme| [format!("{scheme}://{host}{TOKEN_PATH}"), format!("{scheme}://{host}")])
         .collect()
-}
-
-fn parse_request(public_url: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Err(OAuthError::invalid_request("send the request as application/x-www-form-urlencoded"));
-    }
-    let params = parse_form(body)?;
-    let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-    match param("grant_type").as_deref() {
-        None => return Err(OAuthError::invalid_request("grant_type is required")),
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(OAuthError::new("unsupported_grant_type", "only the client_credentials grant is supported"));
-        }
-    }
-    let basic = basic_credentials(headers)?;
-    let (client_id, secret, assertion) = (param("client_id"), param("client_secret"), param("client_assertion"));
-    let authentication = match (basic, secret, assertion) {
-        (Some((id, secret)), None, None) => {
-            if client_id.as_deref().is_some_and(|form_id| form_id != id) {
-                return Err(OAuthError::invalid_request("client_id differs from the HTTP Basic user name"));
-            }
-            ClientAuthentication::Secret { client_id: id, secret, method: "client_secret_basic" }
-        }
-        (None, Some(secret), None) => {
-            let Some(client_id) = client_id else {
-                return Err(OAuthError::invalid_request("client_id is required with client_secret"));
-            };
-            ClientAuthentication::Secret { client_id, secret, method: "client_secret_post" }
-        }
-        (None, None, Some(assertion)) => {
-            if param("client_assertion_type").as_deref() != Some(JWT_BEARER_ASSERTION_TYPE) {
-                return Err(OAuthError::invalid_request(format!(
-                    "client_assertion_type must be {JWT_BEARER_ASSERTION_TYPE}"
-                )));
-            }
-            ClientAuthentication::Assertion { client_id, assertion }
-        }
-        (None, None, None) => return Err(OAuthError::invalid_client()),
-        _ => return Err(OAuthError::invalid_request("use exactly one client authentication method")),
-    };
-    Ok(TokenRequest { authentication, scope: param("scope"), audiences: audiences(public_url, headers) })
 }
 
 /// Get an access token with the client-credentials grant. Authenticate the client with a `private_key_jwt`
@@ -229,24 +240,51 @@ fn parse_request(public_url: Option<&str>, headers: &HeaderMap, body: &[u8]) -> 
     )
 )]
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let request = match parse_request(state.config.public_url.as_deref(), &headers, &body) {
-        Ok(request) => request,
-        Err(e) => return e.into_response(),
+    let (form, client) = match OAuthForm::parse(&headers, &body)
+        .and_then(|form| presented_client(&headers, &form).map(|client| (form, client)))
+    {
+        Ok(read) => read,
+        Err(error) => return oauth_error(error),
     };
-    match clients::issue_token(&state, request).await {
-        Ok(issued) => {
-            let mut response = axum::Json(TokenResponse {
+    match form.get("grant_type").as_deref() {
+        None => oauth_error(invalid_request("grant_type is required")),
+        Some("client_credentials") => client_credentials(&state, &headers, &form, client).await,
+        Some("authorization_code" | "refresh_token") => {
+            match crate::api::oidc::token::relying_party_grant(&state, &headers, &form, client).await {
+                Ok(response) => response,
+                Err(e) => e.into_response(),
+            }
+        }
+        Some(_) => oauth_error(TokenError::new(
+            ErrorCode::UnsupportedGrantType,
+            "the grant types are client_credentials, authorization_code and refresh_token",
+        )),
+    }
+}
+
+async fn client_credentials(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+    client: Option<ClientAuthentication>,
+) -> Response {
+    let Some(authentication) = client else { return oauth_error(invalid_client()) };
+    let audiences = audiences(state.config.public_url.as_deref(), headers);
+    let request = TokenRequest { authentication, scope: form.get("scope"), audiences };
+    match clients::issue_token(state, request).await {
+        Ok(issued) => no_store(
+            axum::Json(TokenResponse {
                 access_token: issued.access_token,
                 token_type: "Bearer",
                 expires_in: issued.expires_in,
                 scope: format_scopes(&issued.scopes),
             })
-            .into_response();
-            no_store(&mut response);
-            response
+            .into_response(),
+        ),
+        Err(clients::TokenError::InvalidClient { .. }) => oauth_error(invalid_client()),
+        Err(clients::TokenError::InvalidScope(description)) => {
+            oauth_error(TokenError::new(ErrorCode::InvalidScope, description))
         }
-        Err(TokenError::InvalidClient { .. }) => OAuthError::invalid_client().into_response(),
-        Err(TokenError::InvalidScope(description)) => OAuthError::new("invalid_scope", description).into_response(),
-        Err(TokenError::Internal(e)) => e.into_response(),
+        Err(clients::TokenError::Internal(e)) => e.into_response(),
     }
 }

@@ -27,6 +27,7 @@ use crate::AppState;
 use crate::auth::ACCESS_TOKEN_PREFIX;
 use crate::problem::ApiError;
 use crate::secrets::{SecretMatch, new_token, token_hash};
+use dinhdanh_oidc::client::PresentedAuth;
 
 /// How long an access token lives. Short, so that a token leaked or issued just before a key was removed
 /// does little harm; revocation and suspension stop tokens at once anyway.
@@ -398,19 +399,37 @@ pub async fn revoke_client(state: &AppState, actor: &Actor, client_id: &str) -> 
 // ---------------------------------------------------------------------------------------------------------
 // Tokens
 
-/// How the client proved itself in a token request.
+/// How a client proved itself at the token endpoint or at any endpoint where clients authenticate (the
+/// provider's PAR, introspection and revocation endpoints read it the same way).
 pub enum ClientAuthentication {
-    /// `client_secret_basic` or `client_secret_post`.
-    Secret { client_id: String, secret: String, method: &'static str },
+    /// `client_secret_basic` or `client_secret_post` (`presented` says which).
+    Secret { client_id: String, secret: String, presented: PresentedAuth },
     /// `private_key_jwt`; `client_id` is the form parameter if the client sent it.
     Assertion { client_id: Option<String>, assertion: String },
 }
 
 impl ClientAuthentication {
-    fn method(&self) -> &'static str {
+    /// The method as the discovery document names it (`client_secret_basic`, …).
+    pub fn presented(&self) -> PresentedAuth {
         match self {
-            Self::Secret { method, .. } => method,
-            Self::Assertion { .. } => "private_key_jwt",
+            Self::Secret { presented, .. } => *presented,
+            Self::Assertion { .. } => PresentedAuth::PrivateKeyJwt,
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        self.presented().as_str()
+    }
+
+    /// The claimed client id: the form's `client_id`, else the assertion's `sub` (unverified here;
+    /// [`authenticate`] checks it).
+    pub fn claimed_client_id(&self) -> Option<String> {
+        match self {
+            Self::Secret { client_id, .. } => Some(client_id.clone()),
+            Self::Assertion { client_id: Some(id), .. } => Some(id.clone()),
+            Self::Assertion { assertion, .. } => jsonwebtoken::dangerous::insecure_decode::<Value>(assertion)
+                .ok()
+                .and_then(|data| data.claims.get("sub").and_then(Value::as_str).map(str::to_owned)),
         }
     }
 }
@@ -452,31 +471,26 @@ impl From<StoreError> for TokenError {
     }
 }
 
-/// A client authenticated by its credential, before its token is issued.
-struct Authenticated {
-    client: ApiClient,
-    organization: Organization,
-    /// The assertion's `jti` and until when it must not be used again.
-    jti: Option<(String, DateTime<Utc>)>,
+/// A client authenticated by its credential.
+pub struct Authenticated {
+    pub client: ApiClient,
+    pub organization: Organization,
+    /// The assertion's `jti` and until when it must not be used again: the caller records it in the
+    /// transaction of what the assertion was for, which refuses a replay.
+    pub jti: Option<(String, DateTime<Utc>)>,
 }
 
-/// The claimed client id of a token request: the form's `client_id`, else the assertion's `sub` (unverified
-/// here; [`verify_assertion`] checks it).
-fn claimed_client_id(authentication: &ClientAuthentication) -> Option<String> {
-    match authentication {
-        ClientAuthentication::Secret { client_id, .. } => Some(client_id.clone()),
-        ClientAuthentication::Assertion { client_id: Some(id), .. } => Some(id.clone()),
-        ClientAuthentication::Assertion { assertion, .. } => {
-            jsonwebtoken::dangerous::insecure_decode::<Value>(assertion)
-                .ok()
-                .and_then(|data| data.claims.get("sub").and_then(Value::as_str).map(str::to_owned))
-        }
-    }
-}
-
-async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authenticated, TokenError> {
+/// Client authentication, the one check for every endpoint where an organization's API client proves itself:
+/// an active client of an unsuspended organization, by one of its live secrets (SHA-256, or a legacy argon2id
+/// hash upgraded here on first success) or by a `private_key_jwt` assertion whose `aud` is one of `audiences`.
+/// `InvalidClient`'s reason goes to the audit log, never to the caller.
+pub async fn authenticate(
+    state: &AppState,
+    authentication: &ClientAuthentication,
+    audiences: &[String],
+) -> Result<Authenticated, TokenError> {
     let refuse = |reason| Err(TokenError::InvalidClient { reason });
-    let Some(client_id) = claimed_client_id(&request.authentication) else { return refuse("no_client_id") };
+    let Some(client_id) = authentication.claimed_client_id() else { return refuse("no_client_id") };
     // Answered from the credential cache once seen: a revocation, suspension or credential change drops it.
     let Some(found) = state.store.client_for_token(&client_id).await? else {
         // No dummy work: a known client's secret now costs one SHA-256 digest, which the lookup dwarfs.
@@ -491,7 +505,7 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
     }
     let credentials: Vec<ClientCredential> =
         credentials.into_iter().filter(|c| c.kind == client.auth_method.credential_kind()).collect();
-    match (&request.authentication, client.auth_method) {
+    match (authentication, client.auth_method) {
         (ClientAuthentication::Secret { secret, .. }, ClientAuthMethod::ClientSecret) => {
             for credential in &credentials {
                 match crate::secrets::verify_server_secret(state, secret, &credential.material).await? {
@@ -510,7 +524,7 @@ async fn authenticate(state: &AppState, request: &TokenRequest) -> Result<Authen
             refuse("wrong_secret")
         }
         (ClientAuthentication::Assertion { assertion, .. }, ClientAuthMethod::PrivateKeyJwt) => {
-            let jti = verify_assertion(state, &client.id, &credentials, assertion, &request.audiences)
+            let jti = verify_assertion(state, &client.id, &credentials, assertion, audiences)
                 .map_err(|reason| TokenError::InvalidClient { reason })?;
             Ok(Authenticated { client, organization, jti: Some(jti) })
         }
@@ -695,11 +709,11 @@ impl dinhdanh_store::GroupWork for TokenWrites {
 /// transaction, so a replay — even a concurrent one — is refused.
 pub async fn issue_token(state: &AppState, request: TokenRequest) -> Result<IssuedToken, TokenError> {
     let method = request.authentication.method();
-    let authenticated = match authenticate(state, &request).await {
+    let authenticated = match authenticate(state, &request.authentication, &request.audiences).await {
         Ok(a) => a,
         Err(TokenError::InvalidClient { reason }) => {
             // Name the client in the audit only if it exists (an unknown id is whatever a stranger typed).
-            let known = match claimed_client_id(&request.authentication) {
+            let known = match request.authentication.claimed_client_id() {
                 Some(id) if reason != "unknown_client" && reason != "no_client_id" => Some(id),
                 _ => None,
             };

@@ -365,6 +365,10 @@ pub async fn verify_sign_in(
     }
     failures.reset();
     save_throttle(&mut tx, &account.id, source, &failures, now).await?;
+    // The code reached the holder by this channel: that contact is proved (OpenID Connect's `_verified` claims).
+    if let Some(destination) = account.destination(attempt.channel) {
+        tx.record_contact_verified(&account.id, attempt.channel, &contact_digest(destination), now).await?;
+    }
     let (token, hash) = new_token(HOLDER_SESSION_PREFIX);
     let expires_at = now + Duration::minutes(HOLDER_SESSION_TTL_MINUTES);
     // A restore sign-in opens a restore-only session, even if the lock has gone meanwhile: it asked for no more.
@@ -385,6 +389,11 @@ pub async fn verify_sign_in(
     tx.commit().await?;
     counter("verify", "ok");
     Ok(HolderSession { token, expires_at, assurance, account_id: account.id, restore_only })
+}
+
+/// How a proved contact is kept: its SHA-256, so that no second copy of the number or address is stored.
+pub fn contact_digest(destination: &str) -> String {
+    crate::secrets::token_hash(destination)
 }
 
 /// `DELETE /v1/holder-sessions/current`: ends the session the request was made with.

@@ -8,15 +8,15 @@
 
 use std::collections::BTreeSet;
 
-use dinhdanh_domain::client::{ClientAuthMethod, ClientStatus, CredentialKind};
-use dinhdanh_domain::{Account, IdentificationNumber};
+use dinhdanh_domain::identity::KeyedIdentity;
+use dinhdanh_domain::{Account, Channel};
 use dinhdanh_oidc::claims::{
     AccessTokenClaims, HolderClaims, Introspection, TokenInput, TokenResponse, issue_tokens, userinfo,
 };
-use dinhdanh_oidc::client::{ClientRegistration, PresentedAuth};
+use dinhdanh_oidc::client::ClientRegistration;
 use dinhdanh_oidc::keys::{KeySet, TokenType};
 use dinhdanh_oidc::metadata::Issuer;
-use dinhdanh_oidc::scope::Scope;
+use dinhdanh_oidc::scope::{Claim, Scope};
 use dinhdanh_oidc::subject::subject_for;
 use dinhdanh_oidc::tokens::{
     CodeDecision, CodeExchange, Grant, RefreshDecision, RefreshFamily, redeem_code, refresh, token_hash,
@@ -27,21 +27,21 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::problem::ApiError;
-use crate::secrets::{SecretMatch, verify_server_secret};
+use crate::service::clients::{self, ClientAuthentication};
+use crate::service::holders::contact_digest;
 
 const TOKEN: &str = "oidc.token";
 
-/// A client secret as presented, Basic or in the form. (`private_key_jwt` at this grant needs the client
-/// service's assertion check to be public; until then such clients get `invalid_client`.)
-pub struct ClientSecret {
-    pub client_id: String,
-    pub secret: String,
-    pub presented: PresentedAuth,
+/// A relying party's credentials as presented at the token, PAR, introspection or revocation endpoint, and the
+/// `aud` values its assertion may name there (`private_key_jwt`).
+pub struct PresentedClient {
+    pub authentication: ClientAuthentication,
+    pub audiences: Vec<String>,
 }
 
 /// `grant_type=authorization_code`'s form.
 pub struct CodeGrant {
-    pub client: Option<ClientSecret>,
+    pub client: Option<PresentedClient>,
     pub code: String,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
@@ -64,56 +64,86 @@ fn invalid_client() -> TokenError {
     TokenError::new(ErrorCode::InvalidClient, "client authentication failed")
 }
 
-/// The relying party's registration, when its secret is right and it may sign holders in.
+/// The relying party's registration, when the client proves itself with the method it registered (a secret,
+/// or a `private_key_jwt` assertion whose `jti` is recorded here, so it serves once) and may sign holders in. The
+/// credential check is the organizations' API clients' own (`service::clients::authenticate`).
 async fn authenticate(
     state: &AppState,
-    presented: &ClientSecret,
+    presented: &PresentedClient,
 ) -> Result<Result<ClientRegistration, &'static str>, ApiError> {
-    let Some(registration) = state.store.oidc_client(&presented.client_id).await? else {
+    let Some(client_id) = presented.authentication.claimed_client_id() else { return Ok(Err("no_client_id")) };
+    let Some(registration) = state.store.oidc_client(&client_id).await? else {
         return Ok(Err("unknown_client"));
     };
-    // The client, its organization and its live credentials, as the token endpoint reads them (through the
-    // credential cache, which a revocation, a suspension or a credential change empties).
-    let Some(found) = state.store.client_for_token(&presented.client_id).await? else {
-        return Ok(Err("unknown_client"));
-    };
-    let dinhdanh_store::ClientForToken { client, organization, credentials } = found;
-    if client.status != ClientStatus::Active {
-        return Ok(Err("client_revoked"));
-    }
-    if organization.status == dinhdanh_domain::actor::OrganizationStatus::Suspended {
-        return Ok(Err("organization_suspended"));
-    }
-    if client.auth_method != ClientAuthMethod::ClientSecret || !registration.accepts_auth(presented.presented) {
+    if !registration.accepts_auth(presented.authentication.presented()) {
         return Ok(Err("wrong_auth_method"));
     }
-    for credential in credentials.iter().filter(|c| c.kind == CredentialKind::Secret) {
-        // A legacy argon2id hash that matches is accepted; the client-credentials grant upgrades it.
-        if verify_server_secret(state, &presented.secret, &credential.material).await? != SecretMatch::No {
-            return Ok(Ok(registration));
-        }
+    let authenticated = match clients::authenticate(state, &presented.authentication, &presented.audiences).await {
+        Ok(authenticated) => authenticated,
+        Err(clients::TokenError::InvalidClient { reason }) => return Ok(Err(reason)),
+        Err(clients::TokenError::InvalidScope(_)) => return Ok(Err("invalid_scope")),
+        Err(clients::TokenError::Internal(e)) => return Err(e),
+    };
+    if authenticated.client.id != registration.client_id {
+        return Ok(Err("wrong_issuer"));
     }
-    Ok(Err("wrong_secret"))
+    if let Some((jti, until)) = &authenticated.jti {
+        let mut tx = state.store.begin().await?;
+        let fresh = tx.record_client_assertions(&[(&registration.client_id, jti, *until)], state.clock.now()).await?;
+        if fresh != [true] {
+            return Ok(Err("assertion_replayed"));
+        }
+        tx.commit().await?;
+    }
+    Ok(Ok(registration))
 }
 
-/// What the holder's data lets the provider release (birthdate and gender come from the registry: not yet).
-pub fn holder_claims(state: &AppState, account: &Account) -> HolderClaims {
-    let id_number = account
-        .identity_key
-        .as_str()
-        .strip_prefix("CID:")
-        .and_then(|n| IdentificationNumber::parse(n, &state.config.provinces).ok());
-    HolderClaims {
-        name: Some(account.full_name.clone()),
-        birthdate: None,
-        gender: None,
-        phone_number: account.phone.clone(),
-        // Not stated as verified until the account records which channel its holder proved.
-        phone_number_verified: false,
-        email: account.email.clone(),
-        email_verified: false,
-        id_number,
+/// What the provider may release about the holder, for the claims a grant carries: the name and contacts from
+/// the account; birthdate and gender from the registry (the source of truth the account was matched with, read
+/// through the `Registry` trait only when a claim needs them); a contact is `_verified` when the holder entered a
+/// sign-in code sent to that very number or address (`contact_verifications`).
+pub async fn holder_claims(
+    state: &AppState,
+    account: &Account,
+    wanted: &BTreeSet<Claim>,
+) -> Result<HolderClaims, ApiError> {
+    let identity = account.identity_key.identity(&state.config.provinces);
+    let (mut birthdate, mut gender) = (None, None);
+    if wanted.contains(&Claim::Birthdate) || wanted.contains(&Claim::Gender) {
+        let record = match &identity {
+            Some(KeyedIdentity::Citizen(number)) => {
+                state.registry.citizen(number).await?.map(|r| (r.date_of_birth, r.gender))
+            }
+            Some(KeyedIdentity::Foreigner(nationality, passport)) => {
+                state.registry.foreigner(nationality, passport).await?.map(|r| (r.date_of_birth, r.gender))
+            }
+            None => None,
+        };
+        (birthdate, gender) = (record.map(|r| r.0), record.map(|r| r.1));
     }
+    let (mut phone_number_verified, mut email_verified) = (false, false);
+    if wanted.contains(&Claim::PhoneNumberVerified) || wanted.contains(&Claim::EmailVerified) {
+        for (channel, digest) in state.store.verified_contacts(&account.id).await? {
+            let proved = account.destination(channel).is_some_and(|d| contact_digest(d) == digest);
+            match channel {
+                Channel::Sms => phone_number_verified = proved,
+                Channel::Email => email_verified = proved,
+            }
+        }
+    }
+    Ok(HolderClaims {
+        name: Some(account.full_name.clone()),
+        birthdate,
+        gender,
+        phone_number: account.phone.clone(),
+        phone_number_verified,
+        email: account.email.clone(),
+        email_verified,
+        id_number: match identity {
+            Some(KeyedIdentity::Citizen(number)) => Some(number),
+            _ => None,
+        },
+    })
 }
 
 /// Exchanges a code for an ID token and an access token. The outer error is the server's own; the inner one is
@@ -220,7 +250,7 @@ async fn issue_in(
     };
     let salt = super::subject_salt(state).await?;
     let sector = client.sector().map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
-    let holder = holder_claims(state, &account);
+    let holder = holder_claims(state, &account, &issue.grant.claims).await?;
     let sub = subject_for(client.subject_type, &sector, &account.id, salt);
     let audience = issuer.url(&state.oidc.paths.userinfo);
     let input = TokenInput {
@@ -254,7 +284,7 @@ async fn issue_in(
 
 /// `grant_type=refresh_token`'s form.
 pub struct RefreshGrant {
-    pub client: Option<ClientSecret>,
+    pub client: Option<PresentedClient>,
     pub refresh_token: String,
     pub scope: Option<String>,
 }
@@ -262,7 +292,7 @@ pub struct RefreshGrant {
 /// The client, authenticated, or the refusal (audited).
 async fn client_of(
     state: &AppState,
-    presented: Option<&ClientSecret>,
+    presented: Option<&PresentedClient>,
 ) -> Result<Result<ClientRegistration, TokenError>, ApiError> {
     let Some(presented) = presented else {
         audit(state, None, "refused", json!({"reason": "no_client_authentication"})).await?;
@@ -271,8 +301,12 @@ async fn client_of(
     match authenticate(state, presented).await? {
         Ok(client) => Ok(Ok(client)),
         Err(reason) => {
-            let known = (reason != "unknown_client").then(|| presented.client_id.clone());
-            audit(state, known, "refused", json!({"reason": reason, "method": presented.presented.as_str()})).await?;
+            let known = match reason {
+                "unknown_client" | "no_client_id" => None,
+                _ => presented.authentication.claimed_client_id(),
+            };
+            let method = presented.authentication.presented().as_str();
+            audit(state, known, "refused", json!({"reason": reason, "method": method})).await?;
             Ok(Err(invalid_client()))
         }
     }
@@ -348,7 +382,7 @@ pub async fn refresh_tokens(
 pub async fn introspect(
     state: &AppState,
     issuer: &Issuer,
-    presented: Option<&ClientSecret>,
+    presented: Option<&PresentedClient>,
     token: &str,
 ) -> Result<Result<Introspection, TokenError>, ApiError> {
     let client = match client_of(state, presented).await? {
@@ -407,7 +441,8 @@ pub async fn userinfo_for(
     };
     let Some(account) = state.store.account(&grant.account_id).await? else { return Ok(None) };
     let scopes: BTreeSet<Scope> = scopes.split(' ').filter_map(Scope::parse).collect();
-    Ok(Some(userinfo(&claims.sub, &grant, &scopes, &holder_claims(state, &account))))
+    let holder = holder_claims(state, &account, &grant.claims).await?;
+    Ok(Some(userinfo(&claims.sub, &grant, &scopes, &holder)))
 }
 
 /// Token revocation (RFC 7009) by the client the token was issued to: a refresh token revokes its whole
@@ -416,7 +451,7 @@ pub async fn userinfo_for(
 pub async fn revoke(
     state: &AppState,
     issuer: &Issuer,
-    presented: Option<&ClientSecret>,
+    presented: Option<&PresentedClient>,
     token: &str,
 ) -> Result<Result<(), TokenError>, ApiError> {
     let client = match client_of(state, presented).await? {
@@ -471,7 +506,7 @@ pub enum PushRefused {
 /// endpoint would, and stored for `Lifetimes::pushed_request` under the hash of a new `request_uri`.
 pub async fn push(
     state: &AppState,
-    presented: Option<&ClientSecret>,
+    presented: Option<&PresentedClient>,
     pairs: Vec<(String, String)>,
 ) -> Result<Result<dinhdanh_oidc::authorize::PushResponse, PushRefused>, ApiError> {
     let client = match client_of(state, presented).await? {
