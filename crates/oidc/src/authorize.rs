@@ -229,9 +229,9 @@ pub enum UiLocale {
     En,
 }
 
-/// The first `ui_locales` tag the pages speak (`vi`, `vi-VN`, `en-GB`, …); `None` leaves the choice to the
-/// pages (Vietnamese first).
-fn parse_ui_locales(value: Option<&str>) -> Option<UiLocale> {
+/// The first `ui_locales` tag the pages speak (`vi`, `vi-VN`, `en-GB`, …) in the space-separated list; `None`
+/// leaves the choice to the pages (Vietnamese first).
+pub fn parse_ui_locales(value: Option<&str>) -> Option<UiLocale> {
     value?.split(' ').find_map(|tag| match tag.split('-').next().map(str::to_ascii_lowercase).as_deref() {
         Some("vi") => Some(UiLocale::Vi),
         Some("en") => Some(UiLocale::En),

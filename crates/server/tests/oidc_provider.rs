@@ -4,7 +4,8 @@
 //! JavaScript, the code exchange, the ID token verified against the JWKS (ES256, `iss`, `aud`, `nonce`,
 //! `at_hash`, `acr`), userinfo. Then what must be refused: a lock between authorization and exchange, a locked
 //! holder's userinfo, a wrong PKCE verifier, a reused code, an unregistered redirect URI (never redirected), a
-//! forged form; and key rotation (a key is published before it signs).
+//! forged form; and key rotation (a key is published before it signs). The pages speak Vietnamese, or English
+//! when `ui_locales` asks for it, and their language switch keeps the interaction and is remembered.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -189,6 +190,7 @@ struct Browser {
 struct Page {
     status: u16,
     location: Option<String>,
+    headers: reqwest::header::HeaderMap,
     html: String,
 }
 
@@ -199,6 +201,28 @@ impl Page {
         let start =
             self.html.find(&marker).unwrap_or_else(|| panic!("no field {name} in {}", self.html)) + marker.len();
         self.html[start..].split('"').next().unwrap().to_owned()
+    }
+
+    /// The language switch's link, as a browser reads it (the `&` between parameters is escaped as `&#38;`).
+    fn switch(&self) -> String {
+        let nav = &self.html[self.html.find("<nav").unwrap_or_else(|| panic!("no language switch in {}", self.html))..];
+        let start = nav.find("href=\"").unwrap() + "href=\"".len();
+        nav[start..].split('"').next().unwrap().replace("&#38;", "&")
+    }
+
+    /// The language the page says it is in.
+    fn lang(&self) -> &str {
+        let start = self.html.find("<html lang=\"").unwrap_or_else(|| panic!("no <html lang> in {}", self.html)) + 12;
+        self.html[start..].split('"').next().unwrap()
+    }
+
+    /// The `Set-Cookie` header for this cookie, if the page set it.
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|v| v.starts_with(&format!("{name}=")))
     }
 }
 
@@ -221,7 +245,8 @@ impl Browser {
         }
         let status = response.status().as_u16();
         let location = response.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
-        Page { status, location, html: response.text().await.unwrap() }
+        let headers = response.headers().clone();
+        Page { status, location, headers, html: response.text().await.unwrap() }
     }
 
     async fn get(&mut self, url: &str) -> Page {
@@ -332,8 +357,10 @@ async fn sign_in_through_pages_as(
 ) -> String {
     let page = browser.get(url).await;
     assert_eq!(page.status, 200, "{}", page.html);
-    assert!(page.html.contains("Số định danh cá nhân"), "Vietnamese first: {}", page.html);
-    assert!(page.html.contains("Personal identification number"), "with English: {}", page.html);
+    assert_eq!(page.lang(), "vi", "Vietnamese by default: {}", page.html);
+    assert!(page.html.contains("Số định danh cá nhân"), "{}", page.html);
+    assert!(!page.html.contains("Personal identification number"), "one language a page: {}", page.html);
+    assert!(page.html.contains(">English</a>"), "a switch to English: {}", page.html);
     let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
     let action = server.url("/oauth/authorize");
     let mut form = vec![("interaction", interaction.as_str()), ("csrf", csrf.as_str()), ("password", password)];
@@ -1328,5 +1355,126 @@ on_both_backends! {
         let proved = server.store.verified_contacts(&account).await.unwrap();
         assert_eq!(proved.len(), 1);
         assert_ne!(proved[0].1, "+84912345678", "a digest, not the number");
+    }
+
+    ui_locales_en_gives_english_pages_until_the_holder_switches_and_the_choice_is_remembered(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHS").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let mut browser = Browser::new();
+        // The first language the pages speak in the relying party's list.
+        let page = browser.get(&format!("{}&ui_locales=fr%20en", started.url)).await;
+        assert_eq!((page.status, page.lang()), (200, "en"), "{}", page.html);
+        assert!(page.html.contains("Personal identification number"), "{}", page.html);
+        assert!(!page.html.contains("Số định danh cá nhân"), "one language a page: {}", page.html);
+        assert!(page.html.contains("lang=\"vi\">Tiếng Việt</a>"), "a switch to Vietnamese: {}", page.html);
+        let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+        let action = server.url("/oauth/authorize");
+        // The interaction keeps the request's ui_locales for the pages after the first.
+        let page = browser
+            .post(&format!("{action}/password"), &[("interaction", &interaction), ("csrf", &csrf),
+                  ("id_number", MAI_ID), ("password", MAI_PASSWORD)])
+            .await;
+        assert_eq!((page.status, page.lang()), (200, "en"), "{}", page.html);
+        assert!(page.html.contains("Enter the one-time code") && page.html.contains("name=\"code\""), "{}", page.html);
+        let wrong = browser
+            .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", "12")])
+            .await;
+        assert!(wrong.html.contains("<p role=\"alert\" id=\"form-error\">The code has 6 digits.</p>"), "{}", wrong.html);
+        let code = last_sign_in_code(&server).await;
+        let page = browser
+            .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
+            .await;
+        assert_eq!((page.status, page.lang()), (200, "en"), "{}", page.html);
+        assert!(page.html.contains("Full name") && !page.html.contains("Họ và tên"), "{}", page.html);
+
+        // The switch shows the same consent page in Vietnamese, for the same interaction, and remembers it.
+        let switched = browser.get(&page.switch()).await;
+        assert_eq!((switched.status, switched.lang()), (200, "vi"), "{}", switched.html);
+        assert!(switched.html.contains("Họ và tên") && switched.html.contains("name=\"decision\""), "{}", switched.html);
+        assert_eq!((switched.field("interaction"), switched.field("csrf")), (interaction.clone(), csrf.clone()));
+        let cookie = switched.set_cookie("dd_lang").expect("the choice is remembered");
+        assert!(cookie.starts_with("dd_lang=vi;") && cookie.contains("Path=/oauth"), "{cookie}");
+        assert_eq!(switched.headers["cache-control"], "no-store");
+        assert_eq!(switched.headers["x-frame-options"], "DENY");
+        assert!(switched.headers["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+        // Nothing came of showing the page again: its form goes on as before, to a code the client exchanges.
+        let page = browser
+            .post(&format!("{action}/consent"), &[("interaction", &interaction), ("csrf", &csrf), ("claim", "name"),
+                  ("decision", "allow")])
+            .await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        let query = query_of(page.location.as_deref().unwrap());
+        assert_eq!(query.get("state"), Some(started.state.secret()));
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(query["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .expect("the code exchange");
+        assert!(tokens.id_token().is_some());
+
+        // Later pages follow the holder's choice over the relying party's ui_locales.
+        server.clock.advance(chrono::Duration::seconds(1));
+        let again = start(&client);
+        let page = browser.get(&format!("{}&ui_locales=en&prompt=login", again.url)).await;
+        assert_eq!((page.status, page.lang()), (200, "vi"), "{}", page.html);
+        assert!(page.html.contains("Dịch vụ yêu cầu đăng nhập lại."), "{}", page.html);
+    }
+
+    the_language_switch_keeps_the_interaction_and_shows_nothing_to_another_browser(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHT").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start(&client);
+        let mut browser = Browser::new();
+        let first = browser.get(&started.url).await;
+        assert_eq!(first.lang(), "vi");
+        let (interaction, csrf) = (first.field("interaction"), first.field("csrf"));
+
+        // Another browser (without the CSRF cookie) following the link gets a refusal and no form.
+        let stranger = Browser::new().get(&first.switch()).await;
+        assert_eq!(stranger.status, 403, "{}", stranger.html);
+        assert!(!stranger.html.contains("name=\"csrf\""), "{}", stranger.html);
+
+        // The first page in English, for the same interaction; the cookie carries English on.
+        let page = browser.get(&first.switch()).await;
+        assert_eq!((page.status, page.lang()), (200, "en"), "{}", page.html);
+        assert!(page.html.contains("<label for=\"id-number\">Personal identification number</label>"), "{}", page.html);
+        assert_eq!((page.field("interaction"), page.field("csrf")), (interaction.clone(), csrf.clone()));
+        assert_eq!(browser.cookies.get("dd_lang").map(String::as_str), Some("en"));
+        let action = server.url("/oauth/authorize");
+        let page = browser
+            .post(&format!("{action}/password"), &[("interaction", &interaction), ("csrf", &csrf),
+                  ("id_number", MAI_ID), ("password", MAI_PASSWORD)])
+            .await;
+        assert_eq!((page.status, page.lang()), (200, "en"), "{}", page.html);
+        assert!(page.html.contains("autocomplete=\"one-time-code\""), "{}", page.html);
+
+        // The code page in Vietnamese is still the code page (the password was accepted), and its form works.
+        let page = browser.get(&page.switch()).await;
+        assert_eq!((page.status, page.lang()), (200, "vi"), "{}", page.html);
+        assert!(page.html.contains("Nhập mã xác thực") && page.html.contains("name=\"code\""), "{}", page.html);
+        let code = last_sign_in_code(&server).await;
+        let page = browser
+            .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
+            .await;
+        assert_eq!((page.status, page.lang()), (200, "vi"), "{}", page.html);
+        assert!(page.html.contains("Họ và tên"), "{}", page.html);
+
+        // A refusal on the provider's own page switches by asking again.
+        let evil = started.url.replace(
+            &form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+            &form_urlencoded::byte_serialize(b"https://ke-gian.example/cb").collect::<String>(),
+        );
+        let refused = Browser::new().get(&evil).await;
+        assert_eq!((refused.status, refused.lang()), (400, "vi"), "{}", refused.html);
+        let refused = Browser::new().get(&refused.switch()).await;
+        assert_eq!((refused.status, refused.lang()), (400, "en"), "{}", refused.html);
+        assert!(refused.html.contains("The sign-in cannot go on") && refused.html.contains("redirect_uri"), "{}", refused.html);
     }
 }

@@ -1,14 +1,15 @@
 //! The OpenID Connect provider's HTTP endpoints (docs/oidc.md): discovery, the JWKS, the authorization
-//! endpoint and its sign-in pages ([`pages`]), userinfo, PAR, introspection, revocation, and the `authorization_code` and
-//! `refresh_token` grants at `/oauth/token` ([`token`], a layer in front of the client-credentials handler),
-//! the administrators' registrations ([`registrations`]), the holder's history ([`history`]) and consents
-//! ([`consents`]). Thin: parse, call `service::oidc`, answer.
+//! endpoint and its sign-in pages ([`pages`], their words in [`i18n`]), userinfo, PAR, introspection,
+//! revocation, and the `authorization_code` and `refresh_token` grants at `/oauth/token` ([`token`], a layer in
+//! front of the client-credentials handler), the administrators' registrations ([`registrations`]), the
+//! holder's history ([`history`]) and consents ([`consents`]). Thin: parse, call `service::oidc`, answer.
 //!
 //! These routes are merged outside the JSON error layer (`problem::uniform_errors`): the pages answer HTML, the
 //! other endpoints the JSON their specifications define.
 
 pub mod consents;
 pub mod history;
+pub mod i18n;
 pub mod pages;
 pub mod registrations;
 pub mod token;
@@ -21,6 +22,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use dinhdanh_oidc::authorize::{UiLocale, parse_ui_locales};
 use dinhdanh_oidc::metadata::Issuer;
 use dinhdanh_oidc::scope::Claim;
 use serde_json::json;
@@ -29,7 +31,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use crate::AppState;
 use crate::problem::ApiError;
 use crate::ratelimit::{ClientSource, limit_by_ip};
-use crate::service::oidc::{self as service, authorize::Outcome};
+use crate::service::oidc::{self as service, authorize::Outcome, authorize::PageKind};
+use i18n::{LANG_COOKIE, LANG_COOKIE_MAX_AGE_SECONDS, Lang};
+use pages::{Again, LangPrefs};
 
 /// The CSRF cookie: a random token the sign-in forms repeat in a hidden field (and the interaction is bound to).
 pub const CSRF_COOKIE: &str = "dd_csrf";
@@ -56,6 +60,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let authorization = &paths.authorization;
     let pages = Router::new()
         .route(authorization, get(authorize))
+        .route(&format!("{authorization}/page"), get(show_page))
         .route(&format!("{authorization}/password"), post(password))
         .route(&format!("{authorization}/code"), post(code))
         .route(&format!("{authorization}/consent"), post(consent))
@@ -165,11 +170,48 @@ fn session_hash(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The answer for an outcome: a page, or a `303` to the client.
-fn respond(issuer: &Issuer, outcome: Outcome, csrf: &str) -> Response {
+fn respond(issuer: &Issuer, outcome: Outcome, csrf: &str, prefs: LangPrefs, again: Again) -> Response {
     match outcome {
         Outcome::Redirect(url) => Redirect::to(&url).into_response(),
-        other => pages::render(issuer, other, csrf),
+        other => pages::render(issuer, other, csrf, prefs, again),
     }
+}
+
+/// The language switch's `lang`, taken out of a `GET`'s parameters (so that it is never part of a request).
+fn take_lang(pairs: &mut Vec<(String, String)>) -> Option<Lang> {
+    let mut switched = None;
+    pairs.retain(|(name, value)| {
+        let switch = name == "lang";
+        if switch {
+            switched = switched.or(Lang::parse(value));
+        }
+        !switch
+    });
+    switched
+}
+
+/// The first language the pages speak in a request's `ui_locales`.
+fn ui_locales_of(pairs: &[(String, String)]) -> Option<UiLocale> {
+    parse_ui_locales(pairs.iter().find(|(name, _)| name == "ui_locales").map(|(_, value)| value.as_str()))
+}
+
+/// What the browser says about its language: the switch (when this request is one), the cookie, the request.
+fn lang_prefs(headers: &HeaderMap, switched: Option<Lang>, requested: Option<UiLocale>) -> LangPrefs {
+    LangPrefs { switched, remembered: cookie(headers, LANG_COOKIE).and_then(Lang::parse), requested }
+}
+
+/// A language chosen with the switch is remembered in the `dd_lang` cookie.
+fn remember_lang(issuer: &Issuer, response: &mut Response, switched: Option<Lang>) {
+    if let Some(lang) = switched {
+        let value = set_cookie(issuer, LANG_COOKIE, lang.tag(), LANG_COOKIE_MAX_AGE_SECONDS);
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// `path` with these parameters, as a `GET` to repeat.
+fn url_with(issuer: &Issuer, path: &str, pairs: &[(String, String)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    if query.is_empty() { issuer.url(path) } else { format!("{}?{query}", issuer.url(path)) }
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -184,16 +226,41 @@ async fn authorize(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let issuer = issuer_of(&state, &headers)?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
+    let mut pairs = pairs_of(query.unwrap_or_default().as_bytes());
+    let switched = take_lang(&mut pairs);
+    let prefs = lang_prefs(&headers, switched, ui_locales_of(&pairs));
+    // The switch on a refusal asks again; an interaction's pages are shown again by `show_page`.
+    let again = Again::Request(url_with(&issuer, &state.oidc.paths.authorization, &pairs));
     let (csrf, new) = csrf_token(&headers);
     let outcome = service::authorize::begin(&state, &issuer, pairs, session_hash(&headers).as_deref(), &csrf).await?;
-    let mut response = respond(&issuer, outcome, &csrf);
+    let mut response = respond(&issuer, outcome, &csrf, prefs, again);
     if new {
         let value = set_cookie(&issuer, CSRF_COOKIE, &csrf, service::authorize::INTERACTION_TTL_MINUTES * 60 * 8);
         response.headers_mut().append(header::SET_COOKIE, value);
     }
+    remember_lang(&issuer, &mut response, switched);
+    Ok(no_store(response))
+}
+
+/// `GET /oauth/authorize/page?interaction=…&page=…&lang=…`: the language switch of an interaction's pages
+/// shows its page again, in that language, and remembers the choice. Read only: the interaction and the
+/// browser's CSRF cookie are checked as for a form, and nothing else comes of it.
+async fn show_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let issuer = issuer_of(&state, &headers)?;
+    let mut pairs = pairs_of(query.unwrap_or_default().as_bytes());
+    let switched = take_lang(&mut pairs);
+    let param = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let id = param("interaction").unwrap_or_default();
+    let page = param("page").and_then(PageKind::parse).unwrap_or(PageKind::Password);
+    let csrf = cookie(&headers, CSRF_COOKIE);
+    let outcome = service::authorize::show(&state, id, csrf, session_hash(&headers).as_deref(), page).await?;
+    let again = Again::Interaction { id: id.to_owned(), page };
+    let mut response = respond(&issuer, outcome, csrf.unwrap_or_default(), lang_prefs(&headers, switched, None), again);
+    remember_lang(&issuer, &mut response, switched);
     Ok(no_store(response))
 }
 
@@ -212,6 +279,12 @@ impl Form {
     fn all(&self, name: &str) -> impl Iterator<Item = &str> {
         self.0.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
     }
+
+    /// Where the language switch leads from a page this form brought that is not an interaction's own (a
+    /// locked holder's, a refusal): the interaction's sign-in page (or the same refusal again).
+    fn again(&self) -> Again {
+        Again::Interaction { id: self.get("interaction").unwrap_or_default().to_owned(), page: PageKind::Password }
+    }
 }
 
 async fn password(
@@ -223,6 +296,7 @@ async fn password(
     let issuer = issuer_of(&state, &headers)?;
     let form = Form::parse(&body);
     let csrf = form_csrf(&headers, &form);
+    let again = form.again();
     let outcome = service::authorize::submit_password(
         &state,
         form.get("interaction").unwrap_or_default(),
@@ -237,7 +311,7 @@ async fn password(
         &source,
     )
     .await?;
-    Ok(no_store(respond(&issuer, outcome, csrf.unwrap_or_default())))
+    Ok(no_store(respond(&issuer, outcome, csrf.unwrap_or_default(), lang_prefs(&headers, None, None), again)))
 }
 
 async fn code(
@@ -249,6 +323,7 @@ async fn code(
     let issuer = issuer_of(&state, &headers)?;
     let form = Form::parse(&body);
     let csrf = form_csrf(&headers, &form);
+    let again = form.again();
     let result = service::authorize::submit_code(
         &state,
         &issuer,
@@ -258,7 +333,8 @@ async fn code(
         &source,
     )
     .await?;
-    let mut response = respond(&issuer, result.outcome, csrf.unwrap_or_default());
+    let prefs = lang_prefs(&headers, None, None);
+    let mut response = respond(&issuer, result.outcome, csrf.unwrap_or_default(), prefs, again);
     if let Some((token, expires_at)) = result.session {
         let max_age = (expires_at - state.clock.now()).num_seconds().max(0);
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&issuer, SESSION_COOKIE, &token, max_age));
@@ -271,6 +347,7 @@ async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let form = Form::parse(&body);
     let csrf = form_csrf(&headers, &form);
     let approved: BTreeSet<Claim> = form.all("claim").filter_map(Claim::parse).collect();
+    let again = form.again();
     let outcome = service::authorize::submit_consent(
         &state,
         &issuer,
@@ -281,14 +358,23 @@ async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         approved,
     )
     .await?;
-    Ok(no_store(respond(&issuer, outcome, csrf.unwrap_or_default())))
+    Ok(no_store(respond(&issuer, outcome, csrf.unwrap_or_default(), lang_prefs(&headers, None, None), again)))
 }
 
 fn clear_session(issuer: &Issuer, response: &mut Response) {
     response.headers_mut().append(header::SET_COOKIE, set_cookie(issuer, SESSION_COOKIE, "", 0));
 }
 
-fn respond_logout(issuer: &Issuer, outcome: service::logout::LogoutOutcome, headers: &HeaderMap) -> Response {
+/// The answer for a logout outcome. `pairs` is the request's parameters (without `lang` and `csrf`): the
+/// language's hint, and the request the switch repeats on a refusal.
+fn respond_logout(
+    issuer: &Issuer,
+    state: &AppState,
+    outcome: service::logout::LogoutOutcome,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+    switched: Option<Lang>,
+) -> Response {
     use service::logout::LogoutOutcome;
     let ended =
         matches!(outcome, LogoutOutcome::Redirect { ended: true, .. } | LogoutOutcome::SignedOut { ended: true });
@@ -296,7 +382,11 @@ fn respond_logout(issuer: &Issuer, outcome: service::logout::LogoutOutcome, head
     let confirm = matches!(outcome, LogoutOutcome::Confirm { .. });
     let mut response = match outcome {
         LogoutOutcome::Redirect { url, .. } => Redirect::to(&url).into_response(),
-        other => pages::render_logout(issuer, other, &csrf),
+        other => {
+            let prefs = lang_prefs(headers, switched, ui_locales_of(pairs));
+            let again = Again::Request(url_with(issuer, &state.oidc.paths.end_session, pairs));
+            pages::render_logout(issuer, other, &csrf, prefs, again)
+        }
     };
     if ended {
         clear_session(issuer, &mut response);
@@ -305,6 +395,7 @@ fn respond_logout(issuer: &Issuer, outcome: service::logout::LogoutOutcome, head
         let value = set_cookie(issuer, CSRF_COOKIE, &csrf, service::authorize::INTERACTION_TTL_MINUTES * 60 * 8);
         response.headers_mut().append(header::SET_COOKIE, value);
     }
+    remember_lang(issuer, &mut response, switched);
     no_store(response)
 }
 
@@ -319,30 +410,33 @@ async fn logout_get(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let issuer = issuer_of(&state, &headers)?;
-    let pairs = pairs_of(query.unwrap_or_default().as_bytes());
-    let outcome = service::logout::begin(&state, &issuer, pairs, session_hash(&headers).as_deref()).await?;
-    Ok(respond_logout(&issuer, outcome, &headers))
+    let mut pairs = pairs_of(query.unwrap_or_default().as_bytes());
+    let switched = take_lang(&mut pairs);
+    let outcome = service::logout::begin(&state, &issuer, pairs.clone(), session_hash(&headers).as_deref()).await?;
+    Ok(respond_logout(&issuer, &state, outcome, &headers, &pairs, switched))
 }
 
 /// `POST /oauth/logout`, the same request as a form.
 async fn logout_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let issuer = issuer_of(&state, &headers)?;
-    let outcome = service::logout::begin(&state, &issuer, pairs_of(&body), session_hash(&headers).as_deref()).await?;
-    Ok(respond_logout(&issuer, outcome, &headers))
+    let pairs = pairs_of(&body);
+    let outcome = service::logout::begin(&state, &issuer, pairs.clone(), session_hash(&headers).as_deref()).await?;
+    Ok(respond_logout(&issuer, &state, outcome, &headers, &pairs, None))
 }
 
 /// `POST /oauth/logout/confirm`: the holder agreed on the confirmation page.
 async fn logout_confirm(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let issuer = issuer_of(&state, &headers)?;
     let form = Form::parse(&body);
-    if form_csrf(&headers, &form).is_none() {
+    let csrf_ok = form_csrf(&headers, &form).is_some();
+    let pairs: Vec<(String, String)> = form.0.into_iter().filter(|(n, _)| n != "csrf").collect();
+    if !csrf_ok {
         let outcome = service::logout::LogoutOutcome::Refused {
             error: dinhdanh_oidc::ErrorCode::AccessDenied,
             description: "the form did not come from this browser".into(),
         };
-        return Ok(respond_logout(&issuer, outcome, &headers));
+        return Ok(respond_logout(&issuer, &state, outcome, &headers, &pairs, None));
     }
-    let pairs: Vec<(String, String)> = form.0.into_iter().filter(|(n, _)| n != "csrf").collect();
-    let outcome = service::logout::confirm(&state, &issuer, pairs, session_hash(&headers).as_deref()).await?;
-    Ok(respond_logout(&issuer, outcome, &headers))
+    let outcome = service::logout::confirm(&state, &issuer, pairs.clone(), session_hash(&headers).as_deref()).await?;
+    Ok(respond_logout(&issuer, &state, outcome, &headers, &pairs, None))
 }

@@ -2,7 +2,8 @@
 //! `dinhdanh_oidc::authorize::next_step` says after each step — sign in with identifier and password, then the
 //! one-time code (both through `service::holders`, with its throttling, lock checks, outbox and audit), then
 //! consent, then a code for the client. Between pages the validated request waits in an interaction row whose
-//! forms must carry its CSRF token.
+//! forms must carry its CSRF token; [`show`] gives an interaction's page again, read only, for the pages'
+//! language switch.
 //!
 //! The browser's provider session is the holder session the sign-in opened, which a lock revokes in its own
 //! transaction; the grants a sign-in makes are refused from a lock's commit on by the lock rows themselves
@@ -18,8 +19,8 @@ use dinhdanh_domain::client::ClientStatus;
 use dinhdanh_domain::{AccountStatus, IdentificationNumber, IdentityKey, Nationality, PassportNumber};
 use dinhdanh_oidc::ErrorCode;
 use dinhdanh_oidc::authorize::{
-    AuthorizationParams, AuthorizationRequest, AuthorizeError, ProviderSession, SignInReason, Step, Via, next_step,
-    resolve_pushed, validate,
+    AuthorizationParams, AuthorizationRequest, AuthorizeError, ProviderSession, SignInReason, Step, UiLocale, Via,
+    next_step, resolve_pushed, validate,
 };
 use dinhdanh_oidc::client::ClientRegistration;
 use dinhdanh_oidc::consent::{Consent, ConsentRequest};
@@ -41,19 +42,20 @@ pub const PASSWORD_AND_CODE_AMR: [&str; 2] = ["pwd", "otp"];
 
 const AUTHORIZE: &str = "oidc.authorize";
 
-/// What the endpoint answers the browser.
+/// What the endpoint answers the browser. A page of an interaction carries the request's `ui_locales` choice,
+/// which the pages follow unless the holder chose a language.
 #[derive(Debug)]
 pub enum Outcome {
     /// Back to the client: a code, or an error the client is told of.
     Redirect(String),
     /// The identifier-and-password page (again, with `error` after a refusal).
-    SignIn { interaction: String, reason: SignInReason, error: Option<SignInError> },
+    SignIn { interaction: String, reason: SignInReason, error: Option<SignInError>, ui_locale: Option<UiLocale> },
     /// The one-time-code page.
-    Code { interaction: String, sent_to: String, error: Option<SignInError> },
+    Code { interaction: String, sent_to: String, error: Option<SignInError>, ui_locale: Option<UiLocale> },
     /// The consent page.
-    Consent { interaction: String, client_name: String, request: ConsentRequest },
+    Consent { interaction: String, client_name: String, request: ConsentRequest, ui_locale: Option<UiLocale> },
     /// The account is locked: each lock's ground and how it can be lifted.
-    Locked(Vec<LockNotice>),
+    Locked { locks: Vec<LockNotice>, ui_locale: Option<UiLocale> },
     /// Refused on the provider's own page, never redirected (unknown client, unregistered redirect URI, …).
     Refused { status: u16, error: ErrorCode, description: String },
 }
@@ -201,15 +203,16 @@ async fn proceed(
         None => None,
     };
     let step = next_step(&request, client, session.as_ref().map(|(s, _)| s), consent.as_ref(), now);
+    let ui_locale = request.ui_locale;
     match step {
         Err(e) => authorize_error(state, issuer, Some(&client.client_id), interaction, e).await,
         Ok(Step::SignIn(reason)) => {
             let interaction = ensure_interaction(state, &request, interaction, csrf).await?;
-            Ok(Outcome::SignIn { interaction, reason, error: None })
+            Ok(Outcome::SignIn { interaction, reason, error: None, ui_locale })
         }
         Ok(Step::Consent(asked)) => {
             let interaction = ensure_interaction(state, &request, interaction, csrf).await?;
-            Ok(Outcome::Consent { interaction, client_name: client_name.to_owned(), request: asked })
+            Ok(Outcome::Consent { interaction, client_name: client_name.to_owned(), request: asked, ui_locale })
         }
         Ok(Step::Issue(grant)) => {
             let (_, session_hash) = session.expect("a grant comes from a session");
@@ -355,8 +358,13 @@ pub async fn submit_password(
         Ok(found) => found,
         Err(outcome) => return Ok(outcome),
     };
-    let again =
-        |error| Outcome::SignIn { interaction: found.id.clone(), reason: SignInReason::NoSession, error: Some(error) };
+    let ui_locale = found.request.ui_locale;
+    let again = |error| Outcome::SignIn {
+        interaction: found.id.clone(),
+        reason: SignInReason::NoSession,
+        error: Some(error),
+        ui_locale,
+    };
     let Some((holder_kind, identity)) = identifier.parse(state) else {
         let detail = json!({"reason": "malformed_identity", "client_id": found.request.client_id});
         audit(state, "anonymous".to_owned(), None, "refused", detail).await?;
@@ -369,7 +377,7 @@ pub async fn submit_password(
             let mut tx = state.store.begin().await?;
             tx.set_oidc_interaction_sign_in(&found.id, &sent.sign_in_id).await?;
             tx.commit().await?;
-            Ok(Outcome::Code { interaction: found.id, sent_to: sent.sent_to, error: None })
+            Ok(Outcome::Code { interaction: found.id, sent_to: sent.sent_to, error: None, ui_locale })
         }
         Err(ApiError::SignInFailed) => Ok(again(SignInError::Failed)),
         Err(ApiError::SignInLocked { retry_after_seconds }) => {
@@ -378,7 +386,7 @@ pub async fn submit_password(
         Err(ApiError::TooManyRequests { retry_after_seconds }) => {
             Ok(again(SignInError::Throttled { retry_after_seconds }))
         }
-        Err(ApiError::AccountLocked { locks }) => Ok(Outcome::Locked(locks)),
+        Err(ApiError::AccountLocked { locks }) => Ok(Outcome::Locked { locks, ui_locale }),
         Err(other) => Err(other),
     }
 }
@@ -403,10 +411,13 @@ pub async fn submit_code(
         Ok(found) => found,
         Err(outcome) => return plain(outcome),
     };
+    let ui_locale = found.request.ui_locale;
     let Some(sign_in_id) = found.sign_in_id.clone() else {
-        return plain(Outcome::SignIn { interaction: found.id, reason: SignInReason::NoSession, error: None });
+        let reason = SignInReason::NoSession;
+        return plain(Outcome::SignIn { interaction: found.id, reason, error: None, ui_locale });
     };
-    let again = |error| Outcome::Code { interaction: found.id.clone(), sent_to: String::new(), error: Some(error) };
+    let again =
+        |error| Outcome::Code { interaction: found.id.clone(), sent_to: String::new(), error: Some(error), ui_locale };
     let Ok(code) = ActivationCode::parse(code.trim()) else {
         // Not a try at the code (no attempt is spent), but a refusal all the same.
         let detail = json!({"reason": "malformed_code", "client_id": found.request.client_id});
@@ -421,13 +432,14 @@ pub async fn submit_code(
                 interaction: found.id,
                 reason: SignInReason::NoSession,
                 error: Some(SignInError::CodeExpired),
+                ui_locale,
             });
         }
         Err(ApiError::SignInLocked { retry_after_seconds }) => {
             return plain(again(SignInError::Throttled { retry_after_seconds }));
         }
         Err(ApiError::SignInFailed) => return plain(again(SignInError::Failed)),
-        Err(ApiError::AccountLocked { locks }) => return plain(Outcome::Locked(locks)),
+        Err(ApiError::AccountLocked { locks }) => return plain(Outcome::Locked { locks, ui_locale }),
         Err(other) => return Err(other),
     };
     let hash = token_hash(&session.token);
@@ -496,4 +508,70 @@ pub async fn submit_consent(
     .await?;
     tx.commit().await?;
     proceed(state, issuer, &client, &name, found.request, Some((session, hash)), Some(&found.id), csrf).await
+}
+
+/// The pages of an interaction, as the language switch names the one it was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageKind {
+    /// Identifier and password.
+    Password,
+    /// The one-time code.
+    Code,
+    /// Consent.
+    Consent,
+}
+
+impl PageKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PageKind::Password => "password",
+            PageKind::Code => "code",
+            PageKind::Consent => "consent",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [PageKind::Password, PageKind::Code, PageKind::Consent].into_iter().find(|p| p.as_str() == value)
+    }
+}
+
+/// An interaction's page again, for the language switch (`GET /oauth/authorize/page`): the same checks as a
+/// form (a live interaction, the browser's CSRF token the one it was made with), and nothing else comes of it —
+/// no sign-in, consent or code. The page is the request's next step for the browser's session; `page` only
+/// tells the code page from the password page (a password accepted, the code not yet), which the interaction's
+/// state alone cannot, since an expired code sends the holder back to the password page.
+pub async fn show(
+    state: &AppState,
+    interaction_id: &str,
+    csrf: Option<&str>,
+    session_hash: Option<&str>,
+    page: PageKind,
+) -> Result<Outcome, ApiError> {
+    let (found, client, client_name) = match interaction(state, interaction_id, csrf).await? {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
+    };
+    let session = provider_session(state, session_hash).await?;
+    let consent = match &session {
+        Some((s, _)) => state.store.oidc_consent(&s.account_id, &client.client_id).await?,
+        None => None,
+    };
+    let step =
+        next_step(&found.request, &client, session.as_ref().map(|(s, _)| s), consent.as_ref(), state.clock.now());
+    let (interaction, ui_locale) = (found.id, found.request.ui_locale);
+    let sign_in = |interaction, reason| Outcome::SignIn { interaction, reason, error: None, ui_locale };
+    Ok(match step {
+        Ok(Step::SignIn(_)) if page == PageKind::Code && found.sign_in_id.is_some() => {
+            Outcome::Code { interaction, sent_to: String::new(), error: None, ui_locale }
+        }
+        Ok(Step::SignIn(reason)) => sign_in(interaction, reason),
+        Ok(Step::Consent(asked)) => Outcome::Consent { interaction, client_name, request: asked, ui_locale },
+        // Nothing left to ask (a consent given meanwhile, in another tab) or a refusal to come: the page the
+        // switch was on, whose form takes the request on as usual.
+        Ok(Step::Issue(_)) | Err(_) if page == PageKind::Consent && session.is_some() => {
+            let request = ConsentRequest::for_request(&found.request, &client);
+            Outcome::Consent { interaction, client_name, request, ui_locale }
+        }
+        Ok(Step::Issue(_)) | Err(_) => sign_in(interaction, SignInReason::NoSession),
+    })
 }
