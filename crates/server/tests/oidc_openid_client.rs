@@ -15,20 +15,19 @@
 //! Node.js and `tests/node/node_modules` (`npm ci --prefix crates/server/tests/node`, done by `scripts/test`) are
 //! required: without them the tests fail, they never skip.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
 use dinhdanh_domain::account::HolderKind;
-use dinhdanh_domain::actor::OrganizationKind;
-use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
+use dinhdanh_domain::client::ClientAuthMethod;
 use dinhdanh_domain::lock::{Ground, Lock, Party};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, FullName, IdentificationNumber, IdentityKey, Level};
 use dinhdanh_domain::{Email, PhoneNumber, ProvinceTable};
 use dinhdanh_server::clock::Clock;
-use dinhdanh_server::secrets::{hash_secret, server_secret_digest};
+use dinhdanh_server::secrets::hash_secret;
 use dinhdanh_store::on_both_backends;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -48,33 +47,12 @@ struct RelyingParty {
 }
 
 async fn relying_party(server: &TestServer, code: &str) -> RelyingParty {
-    let org = server.organization(code, OrganizationKind::RelyingParty).await;
-    let now = server.clock.now();
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let secret = format!("dd_cs_{}", uuid::Uuid::new_v4().simple());
-    let client = ApiClient {
-        id: client_id.clone(),
-        organization_id: org.id.clone(),
-        name: format!("Ngân hàng {code}"),
-        auth_method: ClientAuthMethod::ClientSecret,
-        scopes: BTreeSet::new(),
-        status: ClientStatus::Active,
-        created_at: now,
-        revoked_at: None,
-    };
-    let credential = ClientCredential {
-        id: uuid::Uuid::new_v4().to_string(),
-        client_id: client_id.clone(),
-        kind: CredentialKind::Secret,
-        key_id: None,
-        material: server_secret_digest(&secret),
-        created_at: now,
-        revoked_at: None,
-    };
-    let mut tx = server.store.begin().await.unwrap();
-    tx.insert_api_client(&client).await.unwrap();
-    tx.insert_client_credential(&credential).await.unwrap();
-    tx.commit().await.unwrap();
+    relying_party_as(server, code, ClientAuthMethod::ClientSecret).await
+}
+
+/// A relying party that proves itself with `method` (`private_key_jwt`: `support::test_ec_key`, no secret).
+async fn relying_party_as(server: &TestServer, code: &str, method: ClientAuthMethod) -> RelyingParty {
+    let (client_id, secret) = server.relying_party_client(code, method).await;
     let body = json!({
         "redirect_uris": [REDIRECT],
         "scopes": ["openid", "profile", "phone", "offline_access"],
@@ -522,5 +500,30 @@ on_both_backends! {
         }
         assert!(refusals[0].contains("signature verification failed"), "{refusals:?}");
         assert!(refusals[1].contains("\"exp\""), "{refusals:?}");
+    }
+
+    a_node_relying_party_authenticates_with_private_key_jwt_at_every_endpoint(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party_as(&server, "NOJ", ClientAuthMethod::PrivateKeyJwt).await;
+        holder(&server).await;
+        let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/ec-1.pem");
+        let node = NodeRelyingParty::start(&server, &rp, json!({
+            "auth": "private_key_jwt",
+            "private_key_pem": key,
+            "kid": support::TEST_EC_KID,
+            "par": true,
+            "scope": "openid profile phone offline_access",
+        })).await;
+        let location = Browser::new().sign_in(&server, &node.url).await;
+        let got = node.finish(&location).await;
+        assert_eq!(got["step"], "done", "{got:#}");
+        assert_eq!(got["claims"]["acr"], LOA_1);
+        assert_eq!(got["userinfo"]["name"], "Trần Thị Mai");
+        assert_eq!(got["introspection"]["active"], true, "{got:#}");
+        assert_eq!(got["refresh"]["rotated"], true, "{got:#}");
+        // PAR, the code exchange, introspection, revocation and refreshes: each with an assertion of its own.
+        let audit = server.store.recent_audit(Some("oidc.token"), 100).await.unwrap();
+        assert!(audit.iter().all(|e| e.detail["reason"] != "assertion_replayed"), "no assertion was used twice");
+        assert!(audit.iter().all(|e| e.detail["reason"] != "wrong_auth_method"), "{audit:?}");
     }
 }

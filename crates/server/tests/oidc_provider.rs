@@ -12,12 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::account::HolderKind;
 use dinhdanh_domain::actor::OrganizationKind;
-use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
+use dinhdanh_domain::client::ClientAuthMethod;
 use dinhdanh_domain::lock::{Ground, Lock, Party};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, FullName, IdentificationNumber, IdentityKey, Level};
 use dinhdanh_domain::{Email, PhoneNumber, ProvinceTable};
 use dinhdanh_server::clock::Clock;
-use dinhdanh_server::secrets::{hash_secret, server_secret_digest};
+use dinhdanh_server::secrets::hash_secret;
 use dinhdanh_store::on_both_backends;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims,
@@ -52,69 +52,22 @@ async fn relying_party_at(server: &TestServer, code: &str, redirect: &str) -> Re
     relying_party_with(server, code, redirect, ClientAuthMethod::ClientSecret).await
 }
 
-/// The committed P-256 test key (`tests/keys/ec-1`), registered under this `kid` by a `private_key_jwt` client.
-const EC_KID: &str = "rp-ec-1";
-
-fn ec_key() -> (jsonwebtoken::EncodingKey, Value) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
-    let pem = std::fs::read(format!("{dir}/ec-1.pem")).unwrap();
-    let mut jwk: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/ec-1.jwk.json")).unwrap()).unwrap();
-    jwk["kid"] = EC_KID.into();
-    jwk["alg"] = "ES256".into();
-    jwk["use"] = "sig".into();
-    (jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap(), jwk)
-}
-
 /// A `private_key_jwt` client assertion (RFC 7523) for `aud`, with a fresh `jti` unless one is given.
 fn assertion(server: &TestServer, client_id: &str, aud: &str, jti: Option<&str>) -> String {
     let now = server.clock.now().timestamp();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some(EC_KID.into());
+    header.kid = Some(support::TEST_EC_KID.into());
     let jti = jti.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let claims = serde_json::json!({
         "iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 60, "jti": jti,
     });
-    jsonwebtoken::encode(&header, &claims, &ec_key().0).unwrap()
+    jsonwebtoken::encode(&header, &claims, &support::test_ec_key().0).unwrap()
 }
 
 /// A relying party that proves itself with `method`: a secret (`RelyingParty::secret`), or `private_key_jwt`
-/// with the key of [`ec_key`] (then `secret` is empty).
+/// with the key of `support::test_ec_key` (then `secret` is empty).
 async fn relying_party_with(server: &TestServer, code: &str, redirect: &str, method: ClientAuthMethod) -> RelyingParty {
-    let org = server.organization(code, OrganizationKind::RelyingParty).await;
-    let now = server.clock.now();
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let secret = match method {
-        ClientAuthMethod::ClientSecret => format!("dd_cs_{}", uuid::Uuid::new_v4().simple()),
-        ClientAuthMethod::PrivateKeyJwt => String::new(),
-    };
-    let client = ApiClient {
-        id: client_id.clone(),
-        organization_id: org.id.clone(),
-        name: format!("Ngân hàng {code}"),
-        auth_method: method,
-        scopes: BTreeSet::new(),
-        status: ClientStatus::Active,
-        created_at: now,
-        revoked_at: None,
-    };
-    let (kind, key_id, material) = match method {
-        ClientAuthMethod::ClientSecret => (CredentialKind::Secret, None, server_secret_digest(&secret)),
-        ClientAuthMethod::PrivateKeyJwt => (CredentialKind::Jwk, Some(EC_KID.to_owned()), ec_key().1.to_string()),
-    };
-    let credential = ClientCredential {
-        id: uuid::Uuid::new_v4().to_string(),
-        client_id: client_id.clone(),
-        kind,
-        key_id,
-        material,
-        created_at: now,
-        revoked_at: None,
-    };
-    let mut tx = server.store.begin().await.unwrap();
-    tx.insert_api_client(&client).await.unwrap();
-    tx.insert_client_credential(&credential).await.unwrap();
-    tx.commit().await.unwrap();
+    let (client_id, secret) = server.relying_party_client(code, method).await;
     // As an administrator saves it over the API (the service validates it and checks the organization's kind).
     let admin = server.admin().await;
     let body = serde_json::json!({
@@ -355,6 +308,43 @@ async fn sign_in_through_pages_as(
     identity: &[(&str, &str)],
     password: &str,
 ) -> String {
+    let (page, interaction, csrf) = through_code_as(server, browser, url, identity, password).await;
+    if page.status == 303 {
+        // A remembered consent covers the request.
+        return page.location.expect("a redirect back to the client");
+    }
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("Họ và tên"), "the consent page lists each claim: {}", page.html);
+    let action = server.url("/oauth/authorize");
+    let page = browser
+        .post(
+            &format!("{action}/consent"),
+            &[
+                ("interaction", &interaction),
+                ("csrf", &csrf),
+                ("claim", "name"),
+                ("claim", "phone_number"),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    page.location.expect("a redirect back to the client")
+}
+
+/// Mai's password and code on the pages the authorization URL opens; returns what the code step answered (the
+/// consent page, or a redirect back to the client) with the interaction and its CSRF token.
+async fn through_code(server: &TestServer, browser: &mut Browser, url: &str) -> (Page, String, String) {
+    through_code_as(server, browser, url, &[("id_number", MAI_ID)], MAI_PASSWORD).await
+}
+
+async fn through_code_as(
+    server: &TestServer,
+    browser: &mut Browser,
+    url: &str,
+    identity: &[(&str, &str)],
+    password: &str,
+) -> (Page, String, String) {
     let page = browser.get(url).await;
     assert_eq!(page.status, 200, "{}", page.html);
     assert_eq!(page.lang(), "vi", "Vietnamese by default: {}", page.html);
@@ -372,26 +362,7 @@ async fn sign_in_through_pages_as(
     let page = browser
         .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
         .await;
-    if page.status == 303 {
-        // A remembered consent covers the request.
-        return page.location.expect("a redirect back to the client");
-    }
-    assert_eq!(page.status, 200, "{}", page.html);
-    assert!(page.html.contains("Họ và tên"), "the consent page lists each claim: {}", page.html);
-    let page = browser
-        .post(
-            &format!("{action}/consent"),
-            &[
-                ("interaction", &interaction),
-                ("csrf", &csrf),
-                ("claim", "name"),
-                ("claim", "phone_number"),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
-    assert_eq!(page.status, 303, "{}", page.html);
-    page.location.expect("a redirect back to the client")
+    (page, interaction, csrf)
 }
 
 /// The code in a redirect back to the client, exchanged by the library with the PKCE verifier.
@@ -1321,16 +1292,11 @@ on_both_backends! {
 
         let client = discover(&server, &rp).await;
         let started = start_with(&client, &["profile", "phone", "email"]);
-        let mut browser = Browser::new();
-        let page = browser.get(&started.url).await;
-        let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
-        let action = server.url("/oauth/authorize");
-        let form = [("interaction", interaction.as_str()), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)];
-        assert_eq!(browser.post(&format!("{action}/password"), &form).await.status, 200);
         // The code goes by SMS (the default when a phone is registered): the phone is proved, the e-mail is not.
-        let code = last_sign_in_code(&server).await;
-        let form = [("interaction", interaction.as_str()), ("csrf", &csrf), ("code", &code)];
-        assert_eq!(browser.post(&format!("{action}/code"), &form).await.status, 200);
+        let mut browser = Browser::new();
+        let (page, interaction, csrf) = through_code(&server, &mut browser, &started.url).await;
+        assert_eq!(page.status, 200, "the consent page: {}", page.html);
+        let action = server.url("/oauth/authorize");
         let mut consent = vec![("interaction", interaction.as_str()), ("csrf", csrf.as_str()), ("decision", "allow")];
         for claim in ["name", "birthdate", "gender", "phone_number", "phone_number_verified", "email", "email_verified"] {
             consent.push(("claim", claim));
@@ -1476,5 +1442,106 @@ on_both_backends! {
         let refused = Browser::new().get(&refused.switch()).await;
         assert_eq!((refused.status, refused.lang()), (400, "en"), "{}", refused.html);
         assert!(refused.html.contains("The sign-in cannot go on") && refused.html.contains("redirect_uri"), "{}", refused.html);
+    }
+
+    a_misused_authorization_request_is_refused_as_the_specifications_say(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHM").await;
+        mai(&server).await;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let base: Vec<(&str, String)> = vec![
+            ("response_type", "code".into()),
+            ("client_id", rp.client_id.clone()),
+            ("redirect_uri", REDIRECT.into()),
+            ("scope", "openid profile".into()),
+            ("state", "st-1".into()),
+            ("nonce", "n-1".into()),
+            ("code_challenge", challenge.as_str().to_owned()),
+            ("code_challenge_method", "S256".into()),
+        ];
+        // The request with some parameters changed (an empty value drops the parameter) and some added.
+        let url = |changes: &[(&str, &str)]| {
+            let mut params = base.clone();
+            for (name, value) in changes {
+                params.retain(|(n, _)| n != name);
+                if !value.is_empty() {
+                    params.push((name, (*value).to_owned()));
+                }
+            }
+            let query: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+            format!("{}?{query}", server.url("/oauth/authorize"))
+        };
+        let redirected_with = |page: &Page| {
+            assert_eq!(page.status, 303, "{}", page.html);
+            let location = page.location.clone().unwrap();
+            assert!(location.starts_with(REDIRECT), "{location}");
+            let query = query_of(&location);
+            assert_eq!(query.get("state").map(String::as_str), Some("st-1"), "the state comes back: {location}");
+            assert_eq!(query.get("iss").map(String::as_str), Some(server.base.as_str()), "RFC 9207: {location}");
+            assert!(!query.contains_key("code"), "{location}");
+            query["error"].clone()
+        };
+        // Refused back to the client, with the state and the issuer.
+        let two_twice = url(&[]) + "&nonce=n-2";
+        for (changes, error) in [
+            (vec![("code_challenge", "")], "invalid_request"),
+            (vec![("code_challenge_method", "plain")], "invalid_request"),
+            (vec![("code_challenge_method", "")], "invalid_request"),
+            (vec![("response_type", "token")], "unsupported_response_type"),
+            (vec![("response_type", "code id_token")], "unsupported_response_type"),
+            (vec![("scope", "profile")], "invalid_scope"),
+            (vec![("scope", "openid email")], "invalid_scope"),
+            (vec![("prompt", "none")], "login_required"),
+            (vec![("prompt", "none login")], "invalid_request"),
+            (vec![("max_age", "soon")], "invalid_request"),
+            (vec![("claims", "{not json")], "invalid_request"),
+            (vec![("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
+        ] {
+            let page = Browser::new().get(&url(&changes)).await;
+            assert_eq!(redirected_with(&page), error, "{changes:?}");
+        }
+        // Refused on the provider's own page, never redirected: an unknown client or an unregistered redirect
+        // URI (the client cannot be trusted with the answer), or a parameter given twice.
+        for bad in [
+            url(&[("redirect_uri", "https://nganhang.example.vn.evil.example/cb")]),
+            url(&[("redirect_uri", "https://nganhang.example.vn/dang-nhap/callback/")]),
+            url(&[("redirect_uri", "")]),
+            url(&[("client_id", "no-such-client")]),
+            two_twice,
+        ] {
+            let page = Browser::new().get(&bad).await;
+            assert_eq!((page.status, page.location.as_deref()), (400, None), "{bad}: {}", page.html);
+        }
+        let audited = server.store.recent_audit(Some("oidc.authorize"), 100).await.unwrap();
+        assert!(audited.iter().filter(|e| e.outcome == "refused").count() >= 17, "every refusal is audited");
+
+        // Level 2 asked for: a password and a code reach Level 1 only, so the sign-in made for this request is
+        // refused back to the client, never answered with a weaker token.
+        let mut browser = Browser::new();
+        let (page, ..) = through_code(&server, &mut browser, &url(&[("acr_values", "urn:dinhdanh:loa:2")])).await;
+        assert_eq!(redirected_with(&page), "access_denied");
+        let essential = r#"{"id_token": {"acr": {"essential": true, "value": "urn:dinhdanh:loa:2"}}}"#;
+        let (page, ..) = through_code(&server, &mut Browser::new(), &url(&[("claims", essential)])).await;
+        assert_eq!(redirected_with(&page), "unmet_authentication_requirements");
+
+        // With the browser's session: prompt=none needs consent first, then answers without a page; prompt=login
+        // and max_age=0 ask for the password again.
+        let page = browser.get(&url(&[("prompt", "none")])).await;
+        assert_eq!(redirected_with(&page), "consent_required");
+        // A sign-in made when the request arrives counts as fresh; the test's clock stands still otherwise.
+        server.clock.advance(chrono::Duration::minutes(1));
+        let location = sign_in_through_pages(&server, &mut browser, &url(&[("prompt", "login")])).await;
+        assert!(query_of(&location).contains_key("code"), "{location}");
+        let page = browser.get(&url(&[("prompt", "none")])).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        let query = query_of(page.location.as_deref().unwrap());
+        assert!(query.contains_key("code") && query["state"] == "st-1", "{query:?}");
+        server.clock.advance(chrono::Duration::minutes(1));
+        for fresh in [url(&[("prompt", "login")]), url(&[("max_age", "0")])] {
+            let page = browser.get(&fresh).await;
+            assert_eq!(page.status, 200, "{fresh}");
+            assert!(page.html.contains("name=\"password\""), "the password again: {}", page.html);
+        }
+        drop(verifier);
     }
 }

@@ -3,7 +3,8 @@
 // asked for and checks what the library leaves to its caller (marked "not done by the library" below).
 //
 // Protocol (JSON, one object a line):
-//   argv[2]        the scenario: {issuer, client_id, client_secret, redirect_uri, clock_skew, auth: "basic"|"post",
+//   argv[2]        the scenario: {issuer, client_id, client_secret, redirect_uri, clock_skew,
+//                  auth: "basic"|"post"|"private_key_jwt" (then private_key_pem: a PKCS#8 PEM file, and kid),
 //                  scope, par, max_age?, acr_values?, claims?, expected_acr?, forge_id_token?}
 //   stdout         {"step": "authorize", "url": …}       the authorization URL for the browser
 //   stdin          {"location": …}                        the redirect back to redirect_uri, as the browser got it
@@ -17,6 +18,25 @@ import { createInterface } from 'node:readline';
 import * as client from 'openid-client';
 
 const scenario = JSON.parse(process.argv[2] ?? 'null');
+
+/// How the client proves itself at the token, PAR, introspection and revocation endpoints, by the library's own
+/// methods: a secret (HTTP Basic or in the form), or a private_key_jwt assertion (RFC 7523) signed with an
+/// ES256 key the library is given as a WebCrypto key.
+async function clientAuth(scenario, clientSecret) {
+  switch (scenario.auth) {
+    case 'post':
+      return client.ClientSecretPost(clientSecret);
+    case 'private_key_jwt': {
+      const pem = readFileSync(scenario.private_key_pem, 'utf8');
+      const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+      const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };
+      const key = await crypto.subtle.importKey('pkcs8', der, algorithm, false, ['sign']);
+      return client.PrivateKeyJwt({ key, kid: scenario.kid });
+    }
+    default:
+      return client.ClientSecretBasic(clientSecret);
+  }
+}
 if (!scenario) {
   console.error('usage: node relying_party.mjs <scenario JSON>');
   process.exit(2);
@@ -69,8 +89,7 @@ try {
   // library's per-client clock offset (seconds to add to the local time) makes it check `exp`, `iat` and
   // `auth_time` against the provider's time instead of finding every token expired or issued in the future.
   const metadata = { redirect_uris: [redirectUri], [client.clockSkew]: clockSkew };
-  const auth =
-    scenario.auth === 'post' ? client.ClientSecretPost(clientSecret) : client.ClientSecretBasic(clientSecret);
+  const auth = await clientAuth(scenario, clientSecret);
   const config = await client.discovery(new URL(issuer), clientId, metadata, auth, {
     execute: [
       // The only concession: the test server is plain http on 127.0.0.1, which the library refuses unless told.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus};
+use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
 use dinhdanh_domain::officer::{Officer, OfficerStatus};
 use dinhdanh_domain::organization::Organization;
 use dinhdanh_registry::StoreRegistry;
@@ -17,6 +18,22 @@ use dinhdanh_server::{AppState, ServerConfig};
 use dinhdanh_store::testing::TestDb;
 use dinhdanh_store::{OutboxStatus, Store};
 use serde_json::Value;
+
+/// The `kid` under which `private_key_jwt` test clients register [`test_ec_key`].
+pub const TEST_EC_KID: &str = "rp-ec-1";
+
+/// The committed P-256 test key (`tests/keys/ec-1`): its private half for signing, and its public JWK with
+/// `kid`, `alg` and `use` as a client registers it.
+pub fn test_ec_key() -> (jsonwebtoken::EncodingKey, Value) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
+    let pem = std::fs::read(format!("{dir}/ec-1.pem")).unwrap();
+    let jwk = std::fs::read_to_string(format!("{dir}/ec-1.jwk.json")).unwrap();
+    let mut jwk: Value = serde_json::from_str(&jwk).unwrap();
+    jwk["kid"] = TEST_EC_KID.into();
+    jwk["alg"] = "ES256".into();
+    jwk["use"] = "sig".into();
+    (jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap(), jwk)
+}
 
 pub struct TestServer {
     pub base: String,
@@ -110,6 +127,49 @@ impl TestServer {
         tx.insert_organization(&org).await.unwrap();
         tx.commit().await.unwrap();
         org
+    }
+
+    /// An active API client of a new relying-party organization that proves itself with `method`, written as an
+    /// administrator's `client create` would: returns its id and its secret (empty for `private_key_jwt`, whose
+    /// one key is [`test_ec_key`] under [`TEST_EC_KID`]).
+    pub async fn relying_party_client(&self, code: &str, method: ClientAuthMethod) -> (String, String) {
+        let org = self.organization(code, OrganizationKind::RelyingParty).await;
+        let now = self.clock.now();
+        let client_id = uuid::Uuid::new_v4().to_string();
+        let (secret, kind, key_id, material) = match method {
+            ClientAuthMethod::ClientSecret => {
+                let secret = format!("dd_cs_{}", uuid::Uuid::new_v4().simple());
+                let digest = dinhdanh_server::secrets::server_secret_digest(&secret);
+                (secret, CredentialKind::Secret, None, digest)
+            }
+            ClientAuthMethod::PrivateKeyJwt => {
+                (String::new(), CredentialKind::Jwk, Some(TEST_EC_KID.to_owned()), test_ec_key().1.to_string())
+            }
+        };
+        let client = ApiClient {
+            id: client_id.clone(),
+            organization_id: org.id.clone(),
+            name: format!("Ngân hàng {code}"),
+            auth_method: method,
+            scopes: BTreeSet::new(),
+            status: ClientStatus::Active,
+            created_at: now,
+            revoked_at: None,
+        };
+        let credential = ClientCredential {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_id: client_id.clone(),
+            kind,
+            key_id,
+            material,
+            created_at: now,
+            revoked_at: None,
+        };
+        let mut tx = self.store.begin().await.unwrap();
+        tx.insert_api_client(&client).await.unwrap();
+        tx.insert_client_credential(&credential).await.unwrap();
+        tx.commit().await.unwrap();
+        (client_id, secret)
     }
 
     /// An active officer with these roles in `organization_id` and a live session; returns the bearer token.
