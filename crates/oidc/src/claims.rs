@@ -17,7 +17,7 @@ use crate::acr::acr_of;
 use crate::keys::{KeyError, KeySet, TokenType};
 use crate::metadata::Issuer;
 use crate::scope::{Claim, Scope, claims_of, format_scopes};
-use crate::tokens::{Grant, Lifetimes, new_id};
+use crate::tokens::{Grant, Lifetimes, RefreshToken, new_id};
 
 /// `at_hash` for an ES256 ID token (OIDC Core §3.1.3.6): the left half of the SHA-256 of the access token's
 /// ASCII, base64url.
@@ -283,6 +283,32 @@ impl Introspection {
             jti: Some(claims.jti.clone()),
             auth_time: Some(claims.auth_time),
             acr: Some(claims.acr.clone()),
+        }
+    }
+
+    /// A live refresh token (RFC 7662 §2.2): the scopes a refresh would grant now, the holder's `sub` at this
+    /// client, the token's own times, and the sign-in's `auth_time` and `acr`. No `aud` or `jti`: a refresh
+    /// token is opaque and for the provider alone.
+    pub fn of_refresh_token(
+        issuer: &Issuer,
+        grant: &Grant,
+        record: &RefreshToken,
+        scopes: &BTreeSet<Scope>,
+        sub: &str,
+    ) -> Self {
+        Self {
+            active: true,
+            scope: Some(format_scopes(scopes)),
+            client_id: Some(grant.client_id.clone()),
+            token_type: Some("refresh_token".into()),
+            exp: Some(record.expires_at.timestamp()),
+            iat: Some(record.issued_at.timestamp()),
+            sub: Some(sub.to_owned()),
+            aud: None,
+            iss: Some(issuer.as_str().to_owned()),
+            jti: None,
+            auth_time: Some(grant.auth_time.timestamp()),
+            acr: Some(acr_of(grant.acr).to_owned()),
         }
     }
 }

@@ -726,20 +726,29 @@ on_both_backends! {
         let client = discover(&server, &rp).await;
         let started = start_offline(&client);
         let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
-        let first = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let first = exchange(&client, &location, started.verifier).await;
         let refresh = first.refresh_token().expect("offline_access gives a refresh token").clone();
         assert!(refresh.secret().starts_with("dd_rt_"));
         assert!(introspected_active(&server, &client, first.access_token()).await);
+        // A refresh token is introspected too (RFC 7662), by its own client only.
+        let introspect = |token: String, rp: &RelyingParty| {
+            let request = server.http.post(server.url("/oauth/introspect")).basic_auth(&rp.client_id, Some(&rp.secret));
+            async move { request.form(&[("token", token)]).send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let live = introspect(refresh.secret().clone(), &rp).await;
+        assert_eq!((live["active"].as_bool(), live["token_type"].as_str()), (Some(true), Some("refresh_token")), "{live}");
+        assert_eq!(live["client_id"], rp.client_id.as_str());
+        assert_eq!(live["scope"], "openid profile phone offline_access", "{live}");
+        let sub = jsonwebtoken::dangerous::insecure_decode::<Value>(first.id_token().unwrap().to_string()).unwrap().claims["sub"].clone();
+        assert_eq!(live["sub"], sub, "the holder's pairwise sub at this client");
+        let other = relying_party_at(&server, "NHO", "https://other.example.vn/cb").await;
+        assert_eq!(introspect(refresh.secret().clone(), &other).await, serde_json::json!({"active": false}));
 
         let second = client.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await.expect("a refresh");
         let rotated = second.refresh_token().expect("a new refresh token").clone();
         assert_ne!(rotated.secret(), refresh.secret(), "each refresh rotates");
+        assert_eq!(introspect(refresh.secret().clone(), &rp).await["active"], false, "used");
+        assert_eq!(introspect(rotated.secret().clone(), &rp).await["active"], true);
         let verifier = client
             .id_token_verifier()
             .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
@@ -754,6 +763,7 @@ on_both_backends! {
         assert!(format!("{reused:?}").contains("invalid_grant"), "{reused:?}");
         let after = client.exchange_refresh_token(&rotated).unwrap().request_async(&http()).await;
         assert!(format!("{after:?}").contains("invalid_grant"), "{after:?}");
+        assert_eq!(introspect(rotated.secret().clone(), &rp).await["active"], false, "the family is revoked");
         assert!(!introspected_active(&server, &client, second.access_token()).await);
         let audit = server.store.recent_audit(Some("oidc.token"), 20).await.unwrap();
         assert!(audit.iter().any(|r| r.detail["reason"] == "refresh_token_reused"));

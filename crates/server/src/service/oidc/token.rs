@@ -19,7 +19,8 @@ use dinhdanh_oidc::metadata::Issuer;
 use dinhdanh_oidc::scope::{Claim, Scope};
 use dinhdanh_oidc::subject::subject_for;
 use dinhdanh_oidc::tokens::{
-    CodeDecision, CodeExchange, Grant, RefreshDecision, RefreshFamily, redeem_code, refresh, token_hash,
+    CodeDecision, CodeExchange, Grant, REFRESH_TOKEN_PREFIX, RefreshDecision, RefreshFamily, redeem_code, refresh,
+    token_hash,
 };
 use dinhdanh_oidc::{ErrorCode, TokenError};
 use dinhdanh_store::{AuditEntry, Tx};
@@ -390,6 +391,9 @@ pub async fn introspect(
         Err(error) => return Ok(Err(error)),
     };
     let now = state.clock.now();
+    if token.starts_with(REFRESH_TOKEN_PREFIX) {
+        return Ok(Ok(introspect_refresh_token(state, issuer, &client, token, now).await?));
+    }
     let keys = super::key_set(&state.store, now).await?;
     let Ok(claims) = keys.verify::<AccessTokenClaims>(token, TokenType::AccessToken, issuer.as_str(), true) else {
         return Ok(Ok(Introspection::inactive()));
@@ -401,6 +405,35 @@ pub async fn introspect(
         Some(_) => Ok(Ok(Introspection::of_access_token(&claims))),
         None => Ok(Ok(Introspection::inactive())),
     }
+}
+
+/// A refresh token is active while a refresh with it would rotate now (`tokens::refresh`'s decision, applied to
+/// nothing) and its grant is live: this client's, unused, unexpired, its family neither revoked nor past its
+/// lifetime, no lock taken effect since the sign-in.
+async fn introspect_refresh_token(
+    state: &AppState,
+    issuer: &Issuer,
+    client: &ClientRegistration,
+    token: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Introspection, ApiError> {
+    let mut tx = state.store.begin().await?;
+    let Some((family, record)) = tx.oidc_refresh_token(&token_hash(token)).await? else {
+        return Ok(Introspection::inactive());
+    };
+    let RefreshDecision::Rotate { scopes, .. } =
+        refresh(&family, &record, &client.client_id, None, now, &state.oidc.lifetimes)
+    else {
+        return Ok(Introspection::inactive());
+    };
+    if !tx.live_oidc_grant(&family.grant.id, now).await? {
+        return Ok(Introspection::inactive());
+    }
+    drop(tx);
+    let salt = super::subject_salt(state).await?;
+    let sector = client.sector().map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
+    let sub = subject_for(client.subject_type, &sector, &family.grant.account_id, salt);
+    Ok(Introspection::of_refresh_token(issuer, &family.grant, &record, &scopes, &sub))
 }
 
 fn entry(
