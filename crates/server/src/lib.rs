@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
+pub mod sealing;
 pub mod secrets;
 pub mod service;
 pub mod totp_key;
