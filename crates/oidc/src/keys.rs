@@ -60,7 +60,8 @@ impl TokenType {
 }
 
 /// A key as the caller stores it: one database row. `private_key` is PKCS#8 DER, serialised as base64url; the
-/// caller may encrypt it at rest as it does officers' TOTP secrets. Its `Debug` omits the private key.
+/// caller seals it at rest (dinhdanh's server does, under a key from its configuration). Its `Debug` omits the
+/// private key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKey {
     pub kid: String,

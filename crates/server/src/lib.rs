@@ -69,6 +69,9 @@ pub struct ServerConfig {
     /// The OpenID Connect issuer identifier (`[oidc] issuer`, `DINHDANH_ISSUER`); unset, `public_url` stands in
     /// (see [`service::oidc::issuer`]).
     pub oidc_issuer: Option<String>,
+    /// Seals the OpenID Connect provider's private signing keys at rest ([`service::oidc::keys`]). A node loads
+    /// it from its configuration; the default is a key made for this process alone (tests).
+    pub oidc_seal_key: Arc<sealing::SealingKey>,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             purge: service::purge::PurgePolicy::default(),
             totp_key: Arc::new(totp_key::TotpKey::generate()),
             oidc_issuer: None,
+            oidc_seal_key: Arc::new(sealing::SealingKey::generate()),
         }
     }
 }

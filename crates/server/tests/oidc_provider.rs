@@ -1062,7 +1062,7 @@ on_both_backends! {
         };
         let before = jwks(&server).await;
         let (rotation, pruned) =
-            dinhdanh_server::service::oidc::rotate_keys(&server.store, server.clock.now()).await.unwrap();
+            dinhdanh_server::service::oidc::rotate_keys(&server.store, &server.state.config.oidc_seal_key, server.clock.now()).await.unwrap();
         assert!(pruned.is_empty());
         assert_eq!(rotation.current, before[1], "the key that now signs was the published next key");
         assert_eq!(rotation.retired, before[0]);

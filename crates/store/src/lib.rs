@@ -67,7 +67,9 @@ pub use decoys::Decoy;
 pub use group::{GroupCommit, GroupError, GroupWork, group_commit_totals};
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
-pub use oidc::{OidcInteraction, OidcSignIn, ProviderSessionRow, SUBJECT_SALT as OIDC_SUBJECT_SALT, StoredCode};
+pub use oidc::{
+    OidcInteraction, OidcKeyRow, OidcSignIn, ProviderSessionRow, SUBJECT_SALT as OIDC_SUBJECT_SALT, StoredCode,
+};
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
 pub use purge::Expired;
 pub use registry::UpsertOutcome;
