@@ -17,7 +17,8 @@ pub enum KeysCommand {
     /// that cache the JWKS know it before its first token. A rotation makes that next key the *current* one
     /// (it signs from now on), retires the current key (still published, so tokens it signed keep verifying,
     /// until the longest token lifetime plus a minute has passed), prunes retired keys whose time is up, and
-    /// makes a new next key. Every node uses the new key at once (they read the keys from the database).
+    /// makes a new next key. Every running node signs with the new key from the command's commit (on
+    /// PostgreSQL, within a notification's trip): the commit drops the key set they keep in memory.
     ///
     /// The keys are sealed at rest: the command reads the seal key as a server does (`DINHDANH_OIDC_SEAL_KEY`,
     /// or `[oidc] key_seal_file`, default `dinhdanh-oidc-seal.key`), and never makes one. Rotate less often

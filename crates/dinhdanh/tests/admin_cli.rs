@@ -317,6 +317,8 @@ on_both_backends! {
         let store = db.store().await;
         let rows = store.oidc_keys().await.unwrap();
         assert!(rows.iter().all(|r| r.private_key.starts_with("v1:")), "sealed at rest: {rows:?}");
+        // The failed commands below change nothing: read the rows afresh after them, not from this store's cache.
+        store.close().await;
 
         // Without the seal key, or with another, nothing is rotated.
         let rotate = ["keys", "rotate", "--database-url", db.url.as_str()];
@@ -332,7 +334,9 @@ on_both_backends! {
         assert!(!out.status.success(), "{stderr}");
         assert!(stderr.contains("does not open with the configured OpenID Connect seal key"), "{stderr}");
         assert!(stderr.contains("DINHDANH_OIDC_SEAL_KEY"), "{stderr}");
+        let store = db.store().await;
         assert_eq!(store.oidc_keys().await.unwrap(), rows);
+        store.close().await;
 
         // With it, the next key signs from the command's commit, in the running server too.
         let stdout = ok(&dinhdanh(&rotate, &seal_env, None));
@@ -348,7 +352,6 @@ on_both_backends! {
         }
         assert_eq!((after.len(), &after[0], &after[2]), (3, &before[1], &before[0]), "{after:?}");
         drop(server);
-        store.close().await;
 
         // A node given another seal key stops at start, names the setting, and makes no new key set.
         let stderr = refused_start(&db, &other).await;

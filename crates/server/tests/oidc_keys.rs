@@ -35,6 +35,14 @@ async fn jwks_kids(server: &TestServer) -> Vec<String> {
     jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
 }
 
+/// The key rows as stored, read by a store of their own (not from a cache).
+async fn stored_rows(db: &dinhdanh_store::testing::TestDb) -> Vec<OidcKeyRow> {
+    let store = db.store().await;
+    let rows = store.oidc_keys().await.unwrap().as_ref().clone();
+    store.close().await;
+    rows
+}
+
 /// Writes `rows` as the key set, as a version before sealing (or a person) would have.
 async fn write_rows(store: &Store, rows: &[OidcKeyRow]) {
     let mut tx = store.begin().await.unwrap();
@@ -64,7 +72,7 @@ on_both_backends! {
         let server = server_with_seal_key(&db, &seal).await;
         // The first use makes the deployment's first key set.
         let mut kids = jwks_kids(&server).await;
-        let rows = server.store.oidc_keys().await.unwrap();
+        let rows = stored_rows(&db).await;
         let mut stored: Vec<String> = rows.iter().map(|r| r.kid.clone()).collect();
         kids.sort();
         stored.sort();
@@ -87,7 +95,7 @@ on_both_backends! {
 
         let loaded = ensure_keys(&store, &seal, chrono::Utc::now()).await.unwrap();
         assert_eq!(loaded.jwks(), set.jwks(), "the same keys, now sealed");
-        let rows = store.oidc_keys().await.unwrap();
+        let rows = stored_rows(&db).await;
         assert!(rows.iter().all(|r| r.private_key.starts_with("v1:")), "{rows:?}");
         let sealed = store.recent_audit(Some("oidc.keys.sealed"), 5).await.unwrap();
         assert_eq!(sealed.len(), 1);
@@ -96,7 +104,7 @@ on_both_backends! {
 
         // The next start finds nothing to seal and leaves the rows as they are.
         ensure_keys(&store, &seal, chrono::Utc::now()).await.unwrap();
-        assert_eq!(store.oidc_keys().await.unwrap(), rows);
+        assert_eq!(stored_rows(&db).await, rows);
         assert_eq!(store.recent_audit(Some("oidc.keys.sealed"), 5).await.unwrap().len(), 1);
     }
 
@@ -104,13 +112,13 @@ on_both_backends! {
         let store = db.store().await;
         let seal = SealingKey::generate();
         let set = ensure_keys(&store, &seal, chrono::Utc::now()).await.unwrap();
-        let rows = store.oidc_keys().await.unwrap();
+        let rows = stored_rows(&db).await;
         let audited = store.recent_audit(None, 100).await.unwrap().len();
 
         let message = message(ensure_keys(&store, &SealingKey::generate(), chrono::Utc::now()).await.err().unwrap());
         assert!(message.contains("does not open with the configured OpenID Connect seal key"), "{message}");
         assert!(message.contains("[oidc] key_seal_file") && message.contains("DINHDANH_OIDC_SEAL_KEY"), "{message}");
-        assert_eq!(store.oidc_keys().await.unwrap(), rows, "no new key set over keys it cannot read");
+        assert_eq!(stored_rows(&db).await, rows, "no new key set over keys it cannot read");
         assert_eq!(store.recent_audit(None, 100).await.unwrap().len(), audited);
 
         // Nor does a server with that key sign anything: its key endpoints answer 500, with nothing leaked.
@@ -125,7 +133,7 @@ on_both_backends! {
         let store = db.store().await;
         let seal = SealingKey::generate();
         ensure_keys(&store, &seal, chrono::Utc::now()).await.unwrap();
-        let mut rows = store.oidc_keys().await.unwrap();
+        let mut rows = stored_rows(&db).await;
         let (first, second) = (rows[0].private_key.clone(), rows[1].private_key.clone());
         rows[0].private_key = second;
         rows[1].private_key = first;

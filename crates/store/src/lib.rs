@@ -145,7 +145,7 @@ pub struct Store {
     write_lock: Option<Arc<Mutex<()>>>,
     /// Transactions run again by [`Store::retrying`].
     retries: Arc<std::sync::atomic::AtomicU64>,
-    /// Who bearer tokens speak for, dropped by the commits that change it (`credentials.rs`).
+    /// Who bearer tokens speak for, and the signing keys, dropped by the commits that change them (`credentials.rs`).
     credentials: Arc<credentials::CredentialCache>,
     /// PostgreSQL only: the task that hears other nodes' invalidations; stopped by [`Store::close`].
     listener: Option<Arc<tokio::task::AbortHandle>>,

@@ -12,6 +12,8 @@
 //! the browser's session, leave the relying parties' grants alone. The grant still records the holder session
 //! it came from.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::{AccountId, AccountStatus, Level};
 use dinhdanh_oidc::authorize::{AuthorizationRequest, PushedRequest};
@@ -23,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
+use crate::credentials::Kind;
 use crate::time::{from_ms, to_ms};
 use crate::{Store, StoreError, Tx};
 
@@ -151,7 +154,9 @@ impl Tx {
     }
 
     /// Replaces the stored key set with `keys` (after a rotation or a prune; call [`Tx::hold_oidc_keys`] first).
+    /// Its commit drops the keys every node keeps in memory ([`Store::oidc_keys`]).
     pub async fn replace_oidc_keys(&mut self, keys: &[OidcKeyRow]) -> Result<(), StoreError> {
+        self.invalidates(Kind::SigningKeys);
         sqlx::query("DELETE FROM oidc_keys").execute(&mut *self.inner).await?;
         for key in keys {
             sqlx::query(&format!("INSERT INTO oidc_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
@@ -521,11 +526,21 @@ const LIVE_GRANT: &str = "g.revoked_at IS NULL AND a.status = 'active' AND NOT E
      OR (l.lifted_at IS NULL AND (l.ends_at IS NULL OR l.ends_at > $2))))";
 
 impl Store {
-    pub async fn oidc_keys(&self) -> Result<Vec<OidcKeyRow>, StoreError> {
+    /// The signing keys' rows, from memory while no committed [`Tx::replace_oidc_keys`] of any process or node
+    /// changed them (the credential cache's `SigningKeys` kind, `credentials.rs`), so the server signs and
+    /// verifies without a query. The same `Arc` comes back until they change: what a caller derived from it
+    /// (the server's opened key set) stays good while the address does.
+    pub async fn oidc_keys(&self) -> Result<Arc<Vec<OidcKeyRow>>, StoreError> {
+        if let Some(rows) = self.credentials.signing_keys() {
+            return Ok(rows);
+        }
+        let ticket = self.credentials.ticket(Kind::SigningKeys);
         let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM oidc_keys ORDER BY created_at, kid"))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(key_from_row).collect()
+        let rows = Arc::new(rows.iter().map(key_from_row).collect::<Result<Vec<_>, _>>()?);
+        self.credentials.put_signing_keys(ticket, &rows);
+        Ok(rows)
     }
 
     pub async fn oidc_setting(&self, name: &str) -> Result<Option<String>, StoreError> {

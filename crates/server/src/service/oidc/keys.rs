@@ -8,9 +8,17 @@
 //! node runs before it serves, seals such rows. A node whose seal key does not open the stored keys stops there
 //! with an error naming the setting; it never makes a new key set over keys it cannot read.
 //!
+//! **In memory** each node keeps the key set it opened ([`key_set`]) for as long as the store's credential cache
+//! keeps the rows it opened it from: until the commit of any change of the keys, by this node, another node or
+//! `dinhdanh keys rotate` in another process, which every change makes through
+//! [`dinhdanh_store::Tx::replace_oidc_keys`] (on PostgreSQL another node hears of it within a notification's
+//! trip; until it does it signs with the key that has just retired, which is still published and verifies).
+//!
 //! Every change of the key set (the first set, sealing, a rotation, a prune) is one transaction that holds the
 //! keys row ([`dinhdanh_store::Tx::hold_oidc_keys`]) and reads the keys again inside it, so that two nodes, or a
 //! node and `dinhdanh keys rotate`, make one change, not two.
+
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -100,18 +108,39 @@ fn sealed_rows(seal: &SealingKey, set: &KeySet) -> Vec<OidcKeyRow> {
     set.to_stored().iter().map(|key| seal_key(seal, key)).collect()
 }
 
-/// The key set, for signing and verifying. When the deployment has none yet, the first is made
-/// ([`ensure_keys`]).
-pub async fn key_set(state: &AppState, now: DateTime<Utc>) -> Result<KeySet, ApiError> {
+/// The key set this node opened last ([`key_set`]).
+#[derive(Default)]
+pub struct CachedKeySet(RwLock<Option<Opened>>);
+
+/// A key set with the rows it was opened from: good while the store answers those very rows.
+struct Opened {
+    from: Arc<Vec<OidcKeyRow>>,
+    set: Arc<KeySet>,
+}
+
+/// The key set, for signing and verifying, from this node's memory: the store answers the rows from its cache
+/// until a committed change of the keys (a rotation here, by `dinhdanh keys rotate`, or by another node) drops
+/// them, and the key set opened from those very rows is kept beside them, so a request neither reads nor opens
+/// nor parses a key. When the deployment has none yet, the first is made ([`ensure_keys`]).
+pub async fn key_set(state: &AppState, now: DateTime<Utc>) -> Result<Arc<KeySet>, ApiError> {
     let seal = &state.config.oidc_seal_key;
-    let rows = state.store.oidc_keys().await?;
+    let mut rows = state.store.oidc_keys().await?;
     if rows.is_empty() {
-        return ensure_keys(&state.store, seal, now).await;
+        ensure_keys(&state.store, seal, now).await?;
+        rows = state.store.oidc_keys().await?;
     }
-    open_key_set(seal, &rows).map_err(|e| {
+    let cache = &state.oidc.keys.0;
+    if let Some(opened) = &*cache.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        && Arc::ptr_eq(&opened.from, &rows)
+    {
+        return Ok(opened.set.clone());
+    }
+    let set = Arc::new(open_key_set(seal, &rows).map_err(|e| {
         tracing::error!(error = %e, "cannot open the OpenID Connect signing keys");
-        e.into()
-    })
+        ApiError::from(e)
+    })?);
+    *cache.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Opened { from: rows, set: set.clone() });
+    Ok(set)
 }
 
 /// What a node runs before it serves (`dinhdanh serve`), in one transaction holding the keys row: makes the

@@ -27,12 +27,14 @@ use crate::AppState;
 use crate::auth::authorize as authorize_action;
 use crate::problem::ApiError;
 
-/// What the provider keeps in memory: its paths and lifetimes, and the pairwise salt once read.
-#[derive(Debug, Default)]
+/// What the provider keeps in memory: its paths and lifetimes, the pairwise salt once read, and the signing keys
+/// as last opened ([`keys::key_set`]).
+#[derive(Default)]
 pub struct Provider {
     pub paths: EndpointPaths,
     pub lifetimes: Lifetimes,
     salt: tokio::sync::OnceCell<SubjectSalt>,
+    keys: keys::CachedKeySet,
 }
 
 /// The issuer identifier: the configured one (`[oidc] issuer`, `DINHDANH_ISSUER`), else the server's public
