@@ -66,6 +66,9 @@ pub struct OidcFile {
     /// database, and not the TOTP key; created, readable by its owner only, at the first start if missing.
     /// `DINHDANH_OIDC_SEAL_KEY` overrides it. Default: `dinhdanh-oidc-seal.key` in the working directory.
     pub key_seal_file: Option<PathBuf>,
+    /// Days a signing key signs before a node rotates the keys on its own (checked with the purge, `[purge]
+    /// every_seconds`); 0, never (only `dinhdanh keys rotate` does). Default 90.
+    pub rotate_every_days: Option<u32>,
 }
 
 pub const DEFAULT_OIDC_SEAL_KEY_FILE: &str = "dinhdanh-oidc-seal.key";
@@ -303,10 +306,11 @@ mod tests {
         let file: FileConfig = toml::from_str(
             "trusted_proxies = [\"10.0.0.2\"]\n[locks]\nrelying_party_requests = false\nholidays = [\"2026-08-31\"]\n\
              make_up_working_days = [\"2026-08-22\"]\n[rate_limit]\napi_per_minute = 5\n\
-             [purge]\nevery_seconds = 30\nidempotency_retention_hours = 48\n",
+             [purge]\nevery_seconds = 30\nidempotency_retention_hours = 48\n[oidc]\nrotate_every_days = 30\n",
         )
         .unwrap();
         let purge = file.purge.as_ref().unwrap();
+        assert_eq!(file.oidc.as_ref().unwrap().rotate_every_days, Some(30));
         assert_eq!((purge.every_seconds, purge.idempotency_retention_hours), (Some(30), Some(48)));
         let locks = file.locks.unwrap();
         assert_eq!(locks.relying_party_requests, Some(false));

@@ -21,9 +21,10 @@ pub enum KeysCommand {
     /// PostgreSQL, within a notification's trip): the commit drops the key set they keep in memory.
     ///
     /// The keys are sealed at rest: the command reads the seal key as a server does (`DINHDANH_OIDC_SEAL_KEY`,
-    /// or `[oidc] key_seal_file`, default `dinhdanh-oidc-seal.key`), and never makes one. Rotate less often
-    /// than relying parties refresh their cached JWKS (the JWKS says `max-age=300`), for example daily from a
-    /// timer. The first key set is made when a server first starts.
+    /// or `[oidc] key_seal_file`, default `dinhdanh-oidc-seal.key`), and never makes one. Servers also rotate
+    /// on their own once the current key has signed for `[oidc] rotate_every_days` (default 90), and prune
+    /// retired keys; this command is for a rotation before then. Rotate less often than relying parties refresh
+    /// their cached JWKS (the JWKS says `max-age=300`). The first key set is made when a server first starts.
     Rotate {
         #[command(flatten)]
         database: DatabaseArgs,

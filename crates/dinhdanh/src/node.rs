@@ -92,6 +92,7 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         provinces: provinces(&file.extra_province_codes),
         public_url: args.public_url.or(file.public_url),
         oidc_issuer: args.issuer.or(file.oidc.as_ref().and_then(|o| o.issuer.clone())),
+        oidc_rotate_every: rotate_every(file.oidc.as_ref().and_then(|o| o.rotate_every_days)),
         trusted_proxies: file.trusted_proxies.clone(),
         ..ServerConfig::default()
     };
@@ -135,6 +136,15 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         sms,
         server,
     })
+}
+
+/// `[oidc] rotate_every_days`: unset, the default; 0, never.
+fn rotate_every(days: Option<u32>) -> Option<chrono::Duration> {
+    match days {
+        None => Some(dinhdanh_server::service::oidc::keys::DEFAULT_ROTATE_EVERY),
+        Some(0) => None,
+        Some(days) => Some(chrono::Duration::days(i64::from(days))),
+    }
 }
 
 /// The built-in public holidays always count; the file adds the year's swaps (docs/configuration.md).
@@ -352,6 +362,13 @@ mod tests {
     fn the_log_is_named_after_the_public_host() {
         assert_eq!(default_log_name(Some("https://eid.example.vn:8443/base")), "eid.example.vn/audit");
         assert_eq!(default_log_name(None), "dinhdanh/audit");
+    }
+
+    #[test]
+    fn keys_rotate_every_90_days_unless_configured_and_0_is_never() {
+        assert_eq!(rotate_every(None), Some(chrono::Duration::days(90)));
+        assert_eq!(rotate_every(Some(30)), Some(chrono::Duration::days(30)));
+        assert_eq!(rotate_every(Some(0)), None);
     }
 
     #[test]

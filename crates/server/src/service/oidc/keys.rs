@@ -16,7 +16,9 @@
 //!
 //! Every change of the key set (the first set, sealing, a rotation, a prune) is one transaction that holds the
 //! keys row ([`dinhdanh_store::Tx::hold_oidc_keys`]) and reads the keys again inside it, so that two nodes, or a
-//! node and `dinhdanh keys rotate`, make one change, not two.
+//! node and `dinhdanh keys rotate`, make one change, not two. Rotations come from the command, and from every
+//! node's scheduled check ([`rotate_and_prune_when_due`], `[oidc] rotate_every_days`), which also prunes the
+//! retired keys whose last token has expired.
 
 use std::sync::{Arc, RwLock};
 
@@ -26,7 +28,7 @@ use chrono::{DateTime, Utc};
 use dinhdanh_oidc::keys::{KeyError, KeySet, Rotation, StoredKey};
 use dinhdanh_oidc::subject::SubjectSalt;
 use dinhdanh_oidc::tokens::Lifetimes;
-use dinhdanh_store::{AuditEntry, OIDC_SUBJECT_SALT, OidcKeyRow, Store};
+use dinhdanh_store::{AuditEntry, OIDC_SUBJECT_SALT, OidcKeyRow, Store, Tx};
 use serde_json::json;
 
 use crate::AppState;
@@ -208,19 +210,88 @@ pub async fn rotate_keys(
     let mut set = open_key_set(seal, &tx.oidc_keys().await?)?;
     let rotation = set.rotate(now, Lifetimes::default().max_signed());
     let pruned = set.prune(now);
-    tx.replace_oidc_keys(&sealed_rows(seal, &set)).await?;
-    tx.audit(AuditEntry {
-        at: now,
-        actor: "system".to_owned(),
-        action: "oidc.keys.rotate",
-        subject: None,
-        outcome: "ok",
-        detail: json!({"retired": rotation.retired, "current": rotation.current, "next": rotation.next,
-                       "pruned": pruned}),
-    })
-    .await?;
+    store_change(&mut tx, seal, &set, Some(&rotation), &pruned, false, now).await?;
     tx.commit().await?;
     Ok((rotation, pruned))
+}
+
+/// How long a key signs before the scheduled check rotates it, unless `[oidc] rotate_every_days` says otherwise.
+pub const DEFAULT_ROTATE_EVERY: chrono::Duration = chrono::Duration::days(90);
+
+/// What a scheduled check of the keys did: nothing, a rotation (with the prune that goes with one), or a prune.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduledChange {
+    pub rotation: Option<Rotation>,
+    pub pruned: Vec<String>,
+}
+
+/// The scheduled check ([`crate::run_purge`]): rotates when the current key has signed for
+/// [`crate::ServerConfig::oidc_rotate_every`] (never when that is unset), and prunes the retired keys whose
+/// `retire_after` has passed. Decided first from the key set in memory, so that most checks need no
+/// transaction; then again inside the one transaction that holds the keys row and changes them, so that nodes
+/// checking at the same moment rotate once. Audited like `dinhdanh keys rotate` (`oidc.keys.rotate`, or
+/// `oidc.keys.prune` for a prune alone), with `scheduled: true`.
+pub async fn rotate_and_prune_when_due(state: &AppState) -> Result<ScheduledChange, ApiError> {
+    let now = state.clock.now();
+    if due(state, &*key_set(state, now).await?, now) == (false, false) {
+        return Ok(ScheduledChange::default());
+    }
+    change_keys_when_due(state).await
+}
+
+/// Whether a rotation, and a prune, are due at `now`.
+fn due(state: &AppState, set: &KeySet, now: DateTime<Utc>) -> (bool, bool) {
+    (state.config.oidc_rotate_every.is_some_and(|every| set.rotation_due(now, every)), set.prune_due(now))
+}
+
+/// The transaction of [`rotate_and_prune_when_due`], without the look at the keys in memory before it: decides
+/// from the keys as they are once the keys row is held, and changes them if due. On its own for the tests that
+/// make nodes meet in it.
+pub async fn change_keys_when_due(state: &AppState) -> Result<ScheduledChange, ApiError> {
+    let now = state.clock.now();
+    let seal = &state.config.oidc_seal_key;
+    let mut tx = state.store.begin().await?;
+    tx.hold_oidc_keys().await?;
+    let mut set = open_key_set(seal, &tx.oidc_keys().await?)?;
+    let (rotate, prune) = due(state, &set, now);
+    if !rotate && !prune {
+        // Another node (or the command) made the change while this one waited for the keys row.
+        return Ok(ScheduledChange::default());
+    }
+    let rotation = rotate.then(|| set.rotate(now, state.oidc.lifetimes.max_signed()));
+    let pruned = set.prune(now);
+    store_change(&mut tx, seal, &set, rotation.as_ref(), &pruned, true, now).await?;
+    tx.commit().await?;
+    if let Some(rotation) = &rotation {
+        tracing::info!(current = %rotation.current, retired = %rotation.retired, next = %rotation.next,
+                       pruned = pruned.len(), "rotated the OpenID Connect signing keys on schedule");
+    } else {
+        tracing::info!(pruned = ?pruned, "pruned retired OpenID Connect signing keys");
+    }
+    Ok(ScheduledChange { rotation, pruned })
+}
+
+/// Writes the changed key set, sealed, with its audit entry: a rotation with what it pruned, or a prune alone.
+async fn store_change(
+    tx: &mut Tx,
+    seal: &SealingKey,
+    set: &KeySet,
+    rotation: Option<&Rotation>,
+    pruned: &[String],
+    scheduled: bool,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    tx.replace_oidc_keys(&sealed_rows(seal, set)).await?;
+    let (action, detail) = match rotation {
+        Some(rotation) => (
+            "oidc.keys.rotate",
+            json!({"retired": rotation.retired, "current": rotation.current, "next": rotation.next,
+                   "pruned": pruned, "scheduled": scheduled}),
+        ),
+        None => ("oidc.keys.prune", json!({"pruned": pruned, "scheduled": scheduled})),
+    };
+    tx.audit(AuditEntry { at: now, actor: "system".to_owned(), action, subject: None, outcome: "ok", detail }).await?;
+    Ok(())
 }
 
 #[cfg(test)]
