@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use dinhdanh_server::sealing::SealingKey;
 use dinhdanh_server::totp_key::TotpKey;
 use serde::Deserialize;
 
@@ -61,6 +62,37 @@ pub struct OidcFile {
     /// The issuer identifier, e.g. https://id.example.vn: an https URL without query, fragment or trailing slash.
     /// Default: `public_url`.
     pub issuer: Option<String>,
+    /// The key that seals the provider's private signing keys at rest (32 bytes in base64), outside the
+    /// database, and not the TOTP key; created, readable by its owner only, at the first start if missing.
+    /// `DINHDANH_OIDC_SEAL_KEY` overrides it. Default: `dinhdanh-oidc-seal.key` in the working directory.
+    pub key_seal_file: Option<PathBuf>,
+    /// Days a signing key signs before a node rotates the keys on its own (checked with the purge, `[purge]
+    /// every_seconds`); 0, never (only `dinhdanh keys rotate` does). Default 90.
+    pub rotate_every_days: Option<u32>,
+}
+
+pub const DEFAULT_OIDC_SEAL_KEY_FILE: &str = "dinhdanh-oidc-seal.key";
+/// The OpenID Connect seal key itself, in base64, instead of a key file.
+pub const OIDC_SEAL_KEY_ENV: &str = "DINHDANH_OIDC_SEAL_KEY";
+const OIDC_SEAL_KEY: &str = "OpenID Connect seal key";
+
+/// The configured OpenID Connect seal key: `DINHDANH_OIDC_SEAL_KEY` if set, else the key file (`[oidc]
+/// key_seal_file` or the default), created when missing if `create` (a serving node), an error otherwise
+/// (`dinhdanh keys rotate` must not invent the key the signing keys were sealed with).
+pub fn oidc_seal_key(file: &FileConfig, create: bool) -> Result<SealingKey> {
+    if let Ok(text) = std::env::var(OIDC_SEAL_KEY_ENV) {
+        return SealingKey::parse(&text).with_context(|| format!("{OIDC_SEAL_KEY_ENV} is not an {OIDC_SEAL_KEY}"));
+    }
+    let path = file
+        .oidc
+        .as_ref()
+        .and_then(|o| o.key_seal_file.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OIDC_SEAL_KEY_FILE));
+    if create {
+        load_or_create_key(&path, OIDC_SEAL_KEY, "the key that seals the OpenID Connect signing keys")
+    } else {
+        read_key(&path, OIDC_SEAL_KEY)
+    }
 }
 
 /// The operator's lock settings.
@@ -125,22 +157,53 @@ pub fn totp_key(file: &FileConfig, create: bool) -> Result<TotpKey> {
     if create { load_or_create_totp_key(&path) } else { read_totp_key(&path) }
 }
 
+const TOTP_KEY: &str = "TOTP key";
+
 /// Reads a TOTP key file.
 pub fn read_totp_key(path: &Path) -> Result<TotpKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the TOTP key {}", path.display()))?;
-    TotpKey::parse(&text).with_context(|| format!("{} is not a TOTP key", path.display()))
+    read_key(path, TOTP_KEY).map(TotpKey::from)
 }
 
 /// Reads a TOTP key file, or makes a new key there (readable by its owner only) when it does not exist yet.
 pub fn load_or_create_totp_key(path: &Path) -> Result<TotpKey> {
+    load_or_create_key(path, TOTP_KEY, "the key that seals officers' TOTP secrets").map(TotpKey::from)
+}
+
+/// Reads the key file of a sealing key (`what` names it in the errors).
+fn read_key(path: &Path, what: &str) -> Result<SealingKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    let a_key = format!("{} {what}", if what.starts_with(['A', 'E', 'I', 'O', 'U']) { "an" } else { "a" });
+    SealingKey::parse(&text)
+        .map_err(|_| {
+            anyhow::anyhow!("{a_key} is 32 random bytes in base64 (for example from `openssl rand -base64 32`)")
+        })
+        .with_context(|| format!("{} is not {a_key}", path.display()))
+}
+
+/// Reads a sealing key's file, or makes a new key there (readable by its owner only) when it does not exist yet,
+/// and says so in the log: `purpose` says what it seals.
+fn load_or_create_key(path: &Path, what: &str, purpose: &str) -> Result<SealingKey> {
     if path.exists() {
-        return read_totp_key(path);
+        return read_key(path, what);
     }
-    let key = TotpKey::generate();
-    write_secret_file(path, &format!("{}\n", key.to_text()))
-        .with_context(|| format!("cannot create the TOTP key {}", path.display()))?;
-    tracing::warn!(path = %path.display(), "created the key that seals officers' TOTP secrets: keep a copy outside this machine");
-    Ok(key)
+    let key = SealingKey::generate();
+    match write_secret_file(path, &format!("{}\n", key.to_text())) {
+        Ok(()) => {
+            tracing::warn!(path = %path.display(), "created {purpose}: keep a copy outside this machine");
+            Ok(key)
+        }
+        // Another node starting beside this one made it first: theirs is the key, once they have written it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            for _ in 0..50 {
+                if let Ok(key) = read_key(path, what) {
+                    return Ok(key);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            read_key(path, what)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create the {what} {}", path.display())),
+    }
 }
 
 /// Writes a new file readable by its owner only (mode 0600); refuses to replace one that exists.
@@ -243,10 +306,11 @@ mod tests {
         let file: FileConfig = toml::from_str(
             "trusted_proxies = [\"10.0.0.2\"]\n[locks]\nrelying_party_requests = false\nholidays = [\"2026-08-31\"]\n\
              make_up_working_days = [\"2026-08-22\"]\n[rate_limit]\napi_per_minute = 5\n\
-             [purge]\nevery_seconds = 30\nidempotency_retention_hours = 48\n",
+             [purge]\nevery_seconds = 30\nidempotency_retention_hours = 48\n[oidc]\nrotate_every_days = 30\n",
         )
         .unwrap();
         let purge = file.purge.as_ref().unwrap();
+        assert_eq!(file.oidc.as_ref().unwrap().rotate_every_days, Some(30));
         assert_eq!((purge.every_seconds, purge.idempotency_retention_hours), (Some(30), Some(48)));
         let locks = file.locks.unwrap();
         assert_eq!(locks.relying_party_requests, Some(false));
@@ -269,6 +333,31 @@ mod tests {
         std::fs::write(dir.path().join("bad.key"), "not a key\n").unwrap();
         let error = format!("{:#}", read_totp_key(&dir.path().join("bad.key")).unwrap_err());
         assert!(error.contains("is not a TOTP key") && error.contains("32 random bytes"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_oidc_seal_key_is_created_beside_the_totp_key_and_is_another_key() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("oidc-seal.key");
+        let file: FileConfig = toml::from_str(&format!(
+            "[oidc]\nkey_seal_file = {:?}\n[officers]\ntotp_key_file = {:?}\n",
+            path,
+            dir.path().join("totp.key")
+        ))
+        .unwrap();
+        // The environment would stand in for the files (nothing in these tests sets it).
+        assert!(std::env::var(OIDC_SEAL_KEY_ENV).is_err() && std::env::var(TOTP_KEY_ENV).is_err());
+        let error = format!("{:#}", oidc_seal_key(&file, false).unwrap_err());
+        assert!(error.contains("cannot read the OpenID Connect seal key"), "not created when only reading: {error}");
+        let key = oidc_seal_key(&file, true).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(oidc_seal_key(&file, false).unwrap(), key);
+        let totp = totp_key(&file, true).unwrap();
+        assert_ne!(totp.to_text(), key.to_text(), "two keys, two files");
+        std::fs::write(&path, "not a key\n").unwrap();
+        let error = format!("{:#}", oidc_seal_key(&file, false).unwrap_err());
+        assert!(error.contains("is not an OpenID Connect seal key") && error.contains("32 random bytes"), "{error}");
     }
 
     #[test]

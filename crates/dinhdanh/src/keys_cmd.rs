@@ -2,7 +2,7 @@
 //! `dinhdanh admin` (the key set is the deployment's, not an officer's). Runs the server's own service code
 //! (`service::oidc::rotate_keys`), so the rotation and its audit record are the same wherever it is started.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
 use dinhdanh_server::clock::{Clock, SystemClock};
 use dinhdanh_store::Store;
@@ -17,10 +17,14 @@ pub enum KeysCommand {
     /// that cache the JWKS know it before its first token. A rotation makes that next key the *current* one
     /// (it signs from now on), retires the current key (still published, so tokens it signed keep verifying,
     /// until the longest token lifetime plus a minute has passed), prunes retired keys whose time is up, and
-    /// makes a new next key. Every node uses the new key at once (they read the keys from the database).
+    /// makes a new next key. Every running node signs with the new key from the command's commit (on
+    /// PostgreSQL, within a notification's trip): the commit drops the key set they keep in memory.
     ///
-    /// Rotate less often than relying parties refresh their cached JWKS (the JWKS says `max-age=300`), for
-    /// example daily from a timer. The first key set is made when a server first starts.
+    /// The keys are sealed at rest: the command reads the seal key as a server does (`DINHDANH_OIDC_SEAL_KEY`,
+    /// or `[oidc] key_seal_file`, default `dinhdanh-oidc-seal.key`), and never makes one. Servers also rotate
+    /// on their own once the current key has signed for `[oidc] rotate_every_days` (default 90), and prune
+    /// retired keys; this command is for a rotation before then. Rotate less often than relying parties refresh
+    /// their cached JWKS (the JWKS says `max-age=300`). The first key set is made when a server first starts.
     Rotate {
         #[command(flatten)]
         database: DatabaseArgs,
@@ -30,11 +34,13 @@ pub enum KeysCommand {
 pub async fn run(file: FileConfig, command: KeysCommand) -> Result<()> {
     match command {
         KeysCommand::Rotate { database } => {
+            let seal = crate::config::oidc_seal_key(&file, false).context("the OpenID Connect seal key")?;
             let url = database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let store = Store::connect(&url).await.context("cannot open the database")?;
-            let result = dinhdanh_server::service::oidc::rotate_keys(&store, SystemClock.now()).await;
+            let result = dinhdanh_server::service::oidc::rotate_keys(&store, &seal, SystemClock.now()).await;
             store.close().await;
-            let (rotation, pruned) = result.context("cannot rotate the signing keys")?;
+            let (rotation, pruned) =
+                result.map_err(|e| anyhow!("cannot rotate the signing keys: {}", crate::admin_cmd::text_of(&e)))?;
             println!("Signing with {} from now on (it was published as the next key).", rotation.current);
             println!("Retired {} (still published until its last token expires).", rotation.retired);
             println!("New next key, published now, signing from the next rotation:");

@@ -55,6 +55,7 @@ fn default_log_name(public_url: Option<&str>) -> String {
 
 fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<NodeSettings> {
     let totp_key = Arc::new(crate::config::totp_key(&file, true)?);
+    let oidc_seal_key = Arc::new(crate::config::oidc_seal_key(&file, true)?);
     let smtp_file = file.smtp.unwrap_or_default();
     let smtp = match args.smtp_host.or(smtp_file.host) {
         Some(host) => {
@@ -87,9 +88,11 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
         .map(|url| SmsGatewayConfig { url, bearer_token: args.sms_gateway_token.or(sms_file.bearer_token) });
     let mut server = ServerConfig {
         totp_key,
+        oidc_seal_key,
         provinces: provinces(&file.extra_province_codes),
         public_url: args.public_url.or(file.public_url),
         oidc_issuer: args.issuer.or(file.oidc.as_ref().and_then(|o| o.issuer.clone())),
+        oidc_rotate_every: rotate_every(file.oidc.as_ref().and_then(|o| o.rotate_every_days)),
         trusted_proxies: file.trusted_proxies.clone(),
         ..ServerConfig::default()
     };
@@ -135,6 +138,15 @@ fn resolve(file: FileConfig, database: DatabaseArgs, args: ServeArgs) -> Result<
     })
 }
 
+/// `[oidc] rotate_every_days`: unset, the default; 0, never.
+fn rotate_every(days: Option<u32>) -> Option<chrono::Duration> {
+    match days {
+        None => Some(dinhdanh_server::service::oidc::keys::DEFAULT_ROTATE_EVERY),
+        Some(0) => None,
+        Some(days) => Some(chrono::Duration::days(i64::from(days))),
+    }
+}
+
 /// The built-in public holidays always count; the file adds the year's swaps (docs/configuration.md).
 fn working_calendar(locks: crate::config::LocksFile) -> dinhdanh_domain::calendar::WorkingCalendar {
     dinhdanh_domain::calendar::WorkingCalendar::builtin()
@@ -159,10 +171,16 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     if sealed > 0 {
         tracing::info!(count = sealed, "sealed officers' TOTP secrets stored in plaintext");
     }
-    // The OpenID Connect signing keys: loaded, or the deployment's first set made, in one transaction.
-    dinhdanh_server::service::oidc::ensure_keys(&store, chrono::Utc::now())
+    // The OpenID Connect signing keys: the deployment's first set made, or keys from before sealing sealed, in one
+    // transaction; a seal key that does not open them stops the node.
+    dinhdanh_server::service::oidc::ensure_keys(&store, &settings.server.oidc_seal_key, chrono::Utc::now())
         .await
-        .context("cannot load the OpenID Connect signing keys")?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start with the configured OpenID Connect seal key: {}",
+                crate::admin_cmd::text_of(&e)
+            )
+        })?;
     let channels = Channels {
         email: match &settings.smtp {
             Some(config) => Some(Arc::new(SmtpSender::new(config).context("invalid SMTP settings")?)),
@@ -328,6 +346,9 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
     let mut officers = file.officers.take().unwrap_or_default();
     officers.totp_key_file.get_or_insert_with(|| dir.join(crate::config::DEFAULT_TOTP_KEY_FILE));
     file.officers = Some(officers);
+    let mut oidc = file.oidc.take().unwrap_or_default();
+    oidc.key_seal_file.get_or_insert_with(|| dir.join(crate::config::DEFAULT_OIDC_SEAL_KEY_FILE));
+    file.oidc = Some(oidc);
     let args = ServeArgs { listen: Some(options.listen), dev_inbox: Some(inbox), ..ServeArgs::default() };
     let settings = resolve(file, DatabaseArgs { database_url: Some(database_url) }, args)?;
     run_node(store, settings, Some(banner)).await
@@ -341,6 +362,13 @@ mod tests {
     fn the_log_is_named_after_the_public_host() {
         assert_eq!(default_log_name(Some("https://eid.example.vn:8443/base")), "eid.example.vn/audit");
         assert_eq!(default_log_name(None), "dinhdanh/audit");
+    }
+
+    #[test]
+    fn keys_rotate_every_90_days_unless_configured_and_0_is_never() {
+        assert_eq!(rotate_every(None), Some(chrono::Duration::days(90)));
+        assert_eq!(rotate_every(Some(30)), Some(chrono::Duration::days(30)));
+        assert_eq!(rotate_every(Some(0)), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ const PASSWORD: &str = "hoa phượng đỏ sân trường";
 fn dinhdanh(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dinhdanh"));
     command.args(args).env("RUST_LOG", "warn").env_remove("DINHDANH_TOKEN").env_remove("DINHDANH_DATABASE_URL");
-    command.env_remove("DINHDANH_TOTP_KEY");
+    command.env_remove("DINHDANH_TOTP_KEY").env_remove("DINHDANH_OIDC_SEAL_KEY");
     for (key, value) in envs {
         command.env(key, value);
     }
@@ -82,6 +82,7 @@ async fn serve_with(db: &TestDb, global: &[&str], envs: &[(&str, &str)]) -> Serv
         .args(["serve", "--database-url", &db.url, "--listen", &listen])
         .env("RUST_LOG", "warn")
         .env_remove("DINHDANH_TOTP_KEY")
+        .env_remove("DINHDANH_OIDC_SEAL_KEY")
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -267,6 +268,98 @@ on_both_backends! {
         let at = [("DINHDANH_SERVER", server.url.as_str())];
         let out = dinhdanh(&["officer", "sign-in", "--username", "admin", "--password-stdin", "--code", &code(&secret, 1)], &at, Some(PASSWORD));
         assert!(ok(&out).trim().starts_with("dd_os_"));
+    }
+}
+
+/// Waits for a `dinhdanh serve` that must not start, and returns its standard error.
+async fn refused_start(db: &TestDb, envs: &[(&str, &str)]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+        .args(["serve", "--database-url", &db.url, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .env_remove("DINHDANH_TOTP_KEY")
+        .env_remove("DINHDANH_OIDC_SEAL_KEY")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    for _ in 0..300 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("the node started serving");
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    stderr
+}
+
+async fn jwks_kids(server: &Server) -> Vec<String> {
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{}/oauth/jwks", server.url)).await.unwrap().json().await.unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+}
+
+on_both_backends! {
+    the_signing_keys_rotate_from_the_command_line_only_with_the_seal_key_and_a_node_with_another_will_not_start(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let seal = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let seal_env = [("DINHDANH_OIDC_SEAL_KEY", seal)];
+        let server = serve_with(&db, &[], &seal_env).await;
+        let before = jwks_kids(&server).await;
+        let store = db.store().await;
+        let rows = store.oidc_keys().await.unwrap();
+        assert!(rows.iter().all(|r| r.private_key.starts_with("v1:")), "sealed at rest: {rows:?}");
+        // The failed commands below change nothing: read the rows afresh after them, not from this store's cache.
+        store.close().await;
+
+        // Without the seal key, or with another, nothing is rotated.
+        let rotate = ["keys", "rotate", "--database-url", db.url.as_str()];
+        let missing = dir.path().join("missing.toml");
+        std::fs::write(&missing, format!("[oidc]\nkey_seal_file = {:?}\n", dir.path().join("none.key"))).unwrap();
+        let out = dinhdanh(&[&["--config", missing.to_str().unwrap()][..], &rotate[..]].concat(), &[], None);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("cannot read the OpenID Connect seal key"), "{stderr}");
+        assert!(!dir.path().join("none.key").exists(), "the command never makes a seal key");
+        let other = [("DINHDANH_OIDC_SEAL_KEY", "HxwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgEAAAA=")];
+        let out = dinhdanh(&rotate, &other, None);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("does not open with the configured OpenID Connect seal key"), "{stderr}");
+        assert!(stderr.contains("DINHDANH_OIDC_SEAL_KEY"), "{stderr}");
+        let store = db.store().await;
+        assert_eq!(store.oidc_keys().await.unwrap(), rows);
+        store.close().await;
+
+        // With it, the next key signs from the command's commit, in the running server too.
+        let stdout = ok(&dinhdanh(&rotate, &seal_env, None));
+        assert!(stdout.contains(&format!("Signing with {} from now on", before[1])), "{stdout}");
+        let mut after = jwks_kids(&server).await;
+        for _ in 0..300 {
+            if after[0] == before[1] {
+                break;
+            }
+            // PostgreSQL: the server hears of the commit within a notification's trip.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            after = jwks_kids(&server).await;
+        }
+        assert_eq!((after.len(), &after[0], &after[2]), (3, &before[1], &before[0]), "{after:?}");
+        drop(server);
+
+        // A node given another seal key stops at start, names the setting, and makes no new key set.
+        let stderr = refused_start(&db, &other).await;
+        assert!(stderr.contains("cannot start with the configured OpenID Connect seal key"), "{stderr}");
+        assert!(stderr.contains("[oidc] key_seal_file"), "{stderr}");
+        let store = db.store().await;
+        assert_eq!(store.oidc_keys().await.unwrap().len(), 3);
+        store.close().await;
     }
 }
 

@@ -334,6 +334,13 @@ async fn the_demo_serves_and_a_sample_identity_registers_with_its_code_in_the_de
     let status = response.status().as_u16();
     let answer: serde_json::Value = response.json().await.unwrap();
     assert_eq!(status, 201, "{answer}");
+    // The OpenID Connect provider works without a setting: its keys sealed under a key made beside the database.
+    let jwks: serde_json::Value =
+        reqwest::get(format!("http://{listen}/oauth/jwks")).await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{jwks}");
+    use std::os::unix::fs::PermissionsExt;
+    let seal_key = std::fs::metadata(dir.path().join("dinhdanh-oidc-seal.key")).expect("the demo's seal key");
+    assert_eq!(seal_key.permissions().mode() & 0o777, 0o600);
     let inbox = dir.path().join("inbox");
     let mut code_found = false;
     for _ in 0..50 {

@@ -60,7 +60,8 @@ impl TokenType {
 }
 
 /// A key as the caller stores it: one database row. `private_key` is PKCS#8 DER, serialised as base64url; the
-/// caller may encrypt it at rest as it does officers' TOTP secrets. Its `Debug` omits the private key.
+/// caller seals it at rest (dinhdanh's server does, under a key from its configuration). Its `Debug` omits the
+/// private key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKey {
     pub kid: String,
@@ -280,11 +281,26 @@ impl KeySet {
 
     /// Removes the retired keys whose time has passed; returns their `kid`s (rows to delete).
     pub fn prune(&mut self, now: DateTime<Utc>) -> Vec<String> {
-        let (gone, kept): (Vec<Key>, Vec<Key>) = std::mem::take(&mut self.keys)
-            .into_iter()
-            .partition(|k| k.stored.state == KeyState::Retired && k.stored.retire_after.is_none_or(|t| t <= now));
+        let (gone, kept): (Vec<Key>, Vec<Key>) =
+            std::mem::take(&mut self.keys).into_iter().partition(|k| Self::prunable(k, now));
         self.keys = kept;
         gone.into_iter().map(|k| k.stored.kid).collect()
+    }
+
+    fn prunable(key: &Key, now: DateTime<Utc>) -> bool {
+        key.stored.state == KeyState::Retired && key.stored.retire_after.is_none_or(|t| t <= now)
+    }
+
+    /// Whether [`KeySet::prune`] at `now` would remove a key.
+    pub fn prune_due(&self, now: DateTime<Utc>) -> bool {
+        self.keys.iter().any(|k| Self::prunable(k, now))
+    }
+
+    /// Whether the current key has signed for `every` or longer at `now` (a scheduled rotation is due): counted
+    /// from when it became current, or, for a key stored without that time, from when it was made.
+    pub fn rotation_due(&self, now: DateTime<Utc>, every: Duration) -> bool {
+        let current = &self.in_state(KeyState::Current).stored;
+        now - current.activated_at.unwrap_or(current.created_at) >= every
     }
 
     /// The public key set: current first, then next, then retired; public coordinates only.
@@ -429,6 +445,26 @@ mod tests {
         assert_eq!(set.jwks().keys.len(), 2);
         assert!(set.verify::<Value>(&old_token, TokenType::IdToken, "https://id.example", true).is_err());
         assert!(KeySet::from_stored(set.to_stored()).is_ok());
+    }
+
+    #[test]
+    fn a_rotation_is_due_once_the_current_key_has_signed_for_the_interval_and_a_prune_once_a_retired_key_expired() {
+        let every = Duration::days(90);
+        let mut set = KeySet::generate(t0());
+        assert!(!set.rotation_due(t0() + every - Duration::seconds(1), every));
+        assert!(set.rotation_due(t0() + every, every));
+        assert!(!set.prune_due(t0() + Duration::days(365)), "nothing retired yet");
+
+        // Counted from when the key became current, not from when it was made (the next key waited 90 days).
+        let now = t0() + every;
+        set.rotate(now, Duration::minutes(5));
+        assert!(!set.rotation_due(now + Duration::days(89), every));
+        assert!(set.rotation_due(now + every, every));
+        let retire_after = now + Duration::minutes(5) + RETIRE_GRACE;
+        assert!(!set.prune_due(retire_after - Duration::seconds(1)));
+        assert!(set.prune_due(retire_after));
+        assert_eq!(set.prune(retire_after).len(), 1);
+        assert!(!set.prune_due(retire_after));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
+pub mod sealing;
 pub mod secrets;
 pub mod service;
 pub mod totp_key;
@@ -68,6 +69,12 @@ pub struct ServerConfig {
     /// The OpenID Connect issuer identifier (`[oidc] issuer`, `DINHDANH_ISSUER`); unset, `public_url` stands in
     /// (see [`service::oidc::issuer`]).
     pub oidc_issuer: Option<String>,
+    /// Seals the OpenID Connect provider's private signing keys at rest ([`service::oidc::keys`]). A node loads
+    /// it from its configuration; the default is a key made for this process alone (tests).
+    pub oidc_seal_key: Arc<sealing::SealingKey>,
+    /// How long a signing key signs before the scheduled check ([`run_purge`]) rotates it (`[oidc]
+    /// rotate_every_days`, default 90); none, never (only `dinhdanh keys rotate` does).
+    pub oidc_rotate_every: Option<chrono::Duration>,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +94,8 @@ impl Default for ServerConfig {
             purge: service::purge::PurgePolicy::default(),
             totp_key: Arc::new(totp_key::TotpKey::generate()),
             oidc_issuer: None,
+            oidc_seal_key: Arc::new(sealing::SealingKey::generate()),
+            oidc_rotate_every: Some(service::oidc::keys::DEFAULT_ROTATE_EVERY),
         }
     }
 }
@@ -256,7 +265,9 @@ pub async fn run_audit_checkpoints(state: AppState, every: Duration, shutdown: i
 }
 
 /// Purges expired sessions, sign-in challenges, tokens, assertion ids, idempotency keys and registrations every
-/// `every` (the first run at once), as [`service::purge::purge_expired`] does.
+/// `every` (the first run at once), as [`service::purge::purge_expired`] does; and, on the same schedule, rotates
+/// the OpenID Connect signing keys when due and prunes the retired ones whose time is up
+/// ([`service::oidc::keys::rotate_and_prune_when_due`]).
 pub async fn run_purge(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticker = tokio::time::interval(every);
     tokio::pin!(shutdown);
@@ -266,6 +277,9 @@ pub async fn run_purge(state: AppState, every: Duration, shutdown: impl std::fut
             _ = ticker.tick() => {
                 if let Err(e) = service::purge::purge_expired(&state).await {
                     tracing::warn!(error = ?e, "purging expired rows failed");
+                }
+                if let Err(e) = service::oidc::keys::rotate_and_prune_when_due(&state).await {
+                    tracing::warn!(error = ?e, "the scheduled check of the signing keys failed");
                 }
             }
         }

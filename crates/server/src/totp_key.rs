@@ -1,25 +1,20 @@
-//! Officers' TOTP secrets at rest: sealed with XChaCha20-Poly1305 under a 32-byte key that comes from the
-//! configuration (a key file or `DINHDANH_TOTP_KEY`), never from the database, with the officer's id as
-//! associated data, so that a sealed secret opens only with that key and only for that officer (copying one
-//! officer's ciphertext onto another's row gets nothing). The stored form is versioned: `v1:` then
-//! base64(24-byte random nonce ‖ ciphertext and tag).
+//! Officers' TOTP secrets at rest: sealed by [`crate::sealing`] under the TOTP key from the configuration (a key
+//! file or `DINHDANH_TOTP_KEY`), never from the database, with the officer's id as associated data, so that a
+//! sealed secret opens only with that key and only for that officer (copying one officer's ciphertext onto
+//! another's row gets nothing). The stored form is the sealing module's: `v1:` then base64(24-byte random
+//! nonce ‖ ciphertext and tag).
 //!
 //! A value without the prefix is a plaintext base32 secret written before secrets were sealed; it still opens
-//! (as itself), and `service::officers::seal_totp_secrets` seals every such value at start-up. Not here: which
-//! key the configuration names, or rotation (`dinhdanh admin rotate-totp-key`, `service::officers`).
+//! (as itself), and `service::officers::seal_totp_secrets` seals every such value at start-up. This module adds
+//! to the sealing only what is the officers': the key's own type (it cannot be passed where another key is
+//! expected), the secret's text form, and errors that name the officer and the setting. Not here: which key the
+//! configuration names, or rotation (`dinhdanh admin rotate-totp-key`, `service::officers`).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use thiserror::Error;
 
-/// Length of a key, in bytes.
-pub const KEY_BYTES: usize = 32;
-const NONCE_BYTES: usize = 24;
-/// The stored form's version.
-const V1: &str = "v1:";
+use crate::sealing::{SealingError, SealingKey};
+
+pub use crate::sealing::KEY_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TotpKeyError {
@@ -37,7 +32,7 @@ pub enum TotpKeyError {
 
 /// The key that seals officers' TOTP secrets. Its bytes never reach `Debug` or the logs.
 #[derive(Clone, PartialEq, Eq)]
-pub struct TotpKey([u8; KEY_BYTES]);
+pub struct TotpKey(SealingKey);
 
 impl std::fmt::Debug for TotpKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,71 +40,58 @@ impl std::fmt::Debug for TotpKey {
     }
 }
 
+impl From<SealingKey> for TotpKey {
+    fn from(key: SealingKey) -> Self {
+        Self(key)
+    }
+}
+
 impl TotpKey {
     /// A new random key.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; KEY_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(bytes)
+        Self(SealingKey::generate())
     }
 
     /// The text form of a key file or `DINHDANH_TOTP_KEY`: base64 of 32 bytes, surrounding whitespace ignored.
     pub fn parse(text: &str) -> Result<Self, TotpKeyError> {
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| TotpKeyError::NotAKey)?;
-        Ok(Self(bytes.try_into().map_err(|_| TotpKeyError::NotAKey)?))
+        SealingKey::parse(text).map(Self).map_err(|_| TotpKeyError::NotAKey)
     }
 
     /// What [`TotpKey::parse`] reads.
     pub fn to_text(&self) -> String {
-        STANDARD.encode(self.0)
-    }
-
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&self.0.into())
+        self.0.to_text()
     }
 
     /// Seals `secret` (the base32 text) for `officer_id`; a new random nonce each time.
     pub fn seal(&self, officer_id: &str, secret: &str) -> String {
-        let mut nonce = [0u8; NONCE_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher()
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: secret.as_bytes(), aad: officer_id.as_bytes() })
-            .expect("XChaCha20-Poly1305 seals any message of this size");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        format!("{V1}{}", STANDARD.encode(out))
+        self.0.seal(secret.as_bytes(), officer_id.as_bytes())
     }
 
     /// The base32 secret stored for `officer_id`: opened when sealed, as it is when still plaintext.
     pub fn open(&self, officer_id: &str, stored: &str) -> Result<String, TotpKeyError> {
-        let Some(sealed) = stored.strip_prefix(V1) else {
-            return match dinhdanh_domain::totp::base32_decode(stored) {
-                Some(bytes) if !bytes.is_empty() => Ok(stored.to_owned()),
-                _ => Err(TotpKeyError::Unreadable { officer_id: officer_id.to_owned() }),
-            };
-        };
         let unreadable = || TotpKeyError::Unreadable { officer_id: officer_id.to_owned() };
-        let bytes = STANDARD.decode(sealed).map_err(|_| unreadable())?;
-        if bytes.len() <= NONCE_BYTES {
-            return Err(unreadable());
+        match self.0.open(stored, officer_id.as_bytes()) {
+            Ok(opened) => String::from_utf8(opened).map_err(|_| unreadable()),
+            Err(SealingError::NotSealed) => match dinhdanh_domain::totp::base32_decode(stored) {
+                Some(bytes) if !bytes.is_empty() => Ok(stored.to_owned()),
+                _ => Err(unreadable()),
+            },
+            Err(SealingError::WrongKey) => Err(TotpKeyError::WrongKey { officer_id: officer_id.to_owned() }),
+            Err(SealingError::Malformed | SealingError::NotAKey) => Err(unreadable()),
         }
-        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let opened = self
-            .cipher()
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: officer_id.as_bytes() })
-            .map_err(|_| TotpKeyError::WrongKey { officer_id: officer_id.to_owned() })?;
-        String::from_utf8(opened).map_err(|_| unreadable())
     }
 }
 
 /// Whether a stored secret is sealed (rather than plaintext from before sealing).
 pub fn is_sealed(stored: &str) -> bool {
-    stored.starts_with(V1)
+    crate::sealing::is_sealed(stored)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -131,6 +113,16 @@ mod tests {
         let last = flipped.len() - 3;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
         assert!(key.open("officer-1", &String::from_utf8(flipped).unwrap()).is_err(), "tampered");
+    }
+
+    #[test]
+    fn a_secret_sealed_before_the_sealing_module_still_opens() {
+        // Made by the TOTP key's own implementation before it was generalised into `crate::sealing`.
+        let key = TotpKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        let sealed =
+            "v1:iFfcz3gGp+3ayf4Z5Ix7eH50eI1XhfIWbqxHSvLlTI87tCHQuKTNGYOWU5OKNv+w1DE5Wusol2XCxnaQqD4vH1Z01k251CBD";
+        assert_eq!(key.open("officer-1", sealed).unwrap(), SECRET);
+        assert!(matches!(key.open("officer-2", sealed), Err(TotpKeyError::WrongKey { .. })));
     }
 
     #[test]

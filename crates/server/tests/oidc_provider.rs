@@ -1124,7 +1124,7 @@ on_both_backends! {
         };
         let before = jwks(&server).await;
         let (rotation, pruned) =
-            dinhdanh_server::service::oidc::rotate_keys(&server.store, server.clock.now()).await.unwrap();
+            dinhdanh_server::service::oidc::rotate_keys(&server.store, &server.state.config.oidc_seal_key, server.clock.now()).await.unwrap();
         assert!(pruned.is_empty());
         assert_eq!(rotation.current, before[1], "the key that now signs was the published next key");
         assert_eq!(rotation.retired, before[0]);
@@ -1553,5 +1553,72 @@ on_both_backends! {
             assert!(page.html.contains("name=\"password\""), "the password again: {}", page.html);
         }
         drop(verifier);
+    }
+
+    a_rotation_by_another_process_signs_from_the_next_token_and_the_keys_are_kept_in_memory(db) {
+        use dinhdanh_server::service::oidc::{key_set, rotate_keys};
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHS").await;
+        mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let started = start_offline(&client);
+        let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
+        let first = client
+            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let kid_of = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+        let before = kid_of(&first.id_token().unwrap().to_string());
+        // The node keeps the key set it opened: request after request gets that very set, not a new parse. (On
+        // SQLite only: on PostgreSQL the notifications of the key sets made in the same database, this server's
+        // own and other tests', arrive when they arrive, and each rightly makes the node open its keys again.)
+        let held = key_set(&server.state, server.clock.now()).await.unwrap();
+        assert_eq!(held.current_kid(), before);
+        if db.dialect == dinhdanh_store::Dialect::Sqlite {
+            assert!(std::sync::Arc::ptr_eq(&held, &key_set(&server.state, server.clock.now()).await.unwrap()));
+        }
+
+        // `dinhdanh keys rotate` is another process: a store of its own, sharing no memory with the server's (on
+        // PostgreSQL not even the generations: another URL, so it is heard only through NOTIFY).
+        let url = match db.dialect {
+            dinhdanh_store::Dialect::Sqlite => db.url.clone(),
+            dinhdanh_store::Dialect::Postgres => format!("{}&application_name=keys-rotate", db.url),
+        };
+        let other = dinhdanh_store::Store::connect(&url).await.unwrap();
+        let (rotation, _) = rotate_keys(&other, &server.state.config.oidc_seal_key, server.clock.now()).await.unwrap();
+        other.close().await;
+        assert_eq!(rotation.retired, before);
+        if db.dialect == dinhdanh_store::Dialect::Postgres {
+            // The notification's trip: the server signs with the retired key (still published) until it arrives.
+            for _ in 0..3000 {
+                if key_set(&server.state, server.clock.now()).await.unwrap().current_kid() == rotation.current {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        // SQLite: the very next token, without waiting; the command's commit reached the server's memory.
+        let refreshed = client
+            .exchange_refresh_token(first.refresh_token().unwrap())
+            .unwrap()
+            .request_async(&http())
+            .await
+            .expect("a refresh");
+        assert_eq!(kid_of(&refreshed.id_token().unwrap().to_string()), rotation.current);
+        assert_eq!(kid_of(refreshed.access_token().secret()), rotation.current);
+        let reopened = key_set(&server.state, server.clock.now()).await.unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&held, &reopened), "opened again after the change");
+        // The first ID token still verifies: its key is retired, not gone.
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(at(&server));
+        assert!(first.id_token().unwrap().claims(&verifier, |_: Option<&Nonce>| Ok(())).is_ok());
+        // And the new one verifies against the JWKS the relying party fetched before the rotation: the key that
+        // signs now was published as the next key.
+        assert!(refreshed.id_token().unwrap().claims(&verifier, |_: Option<&Nonce>| Ok(())).is_ok());
     }
 }

@@ -1,10 +1,11 @@
 //! The credential cache: who a bearer token speaks for (an organization's access token, an officer's or a
-//! holder's session), kept in memory so that the check every request makes needs no database round trip, and
-//! dropped by every committed change that could alter the answer.
+//! holder's session), and the OpenID Connect provider's signing keys, kept in memory so that the check every
+//! request makes needs no database round trip, and dropped by every committed change that could alter the answer.
 //!
 //! Every [`Tx`](crate::Tx) method that revokes, deletes or changes what a check reads (a holder's sessions
 //! ended by a lock or a sign-out, an account's status, an API client revoked with its tokens, an organization
-//! suspended, an officer changed or signed out) marks its transaction with the [`Kind`] it touches. The commit
+//! suspended, an officer changed or signed out, the signing keys replaced by a rotation) marks its transaction
+//! with the [`Kind`] it touches. The commit
 //! bumps that kind's generation before `COMMIT` and again after it, before the caller hears of the commit; an
 //! entry is served only while its kind's generation is still the one read before the entry's row was read. So
 //! the request after a committed lock finds no entry for the locked holder's sessions and asks the database,
@@ -13,8 +14,8 @@
 //! Other writers are heard as well:
 //! - **SQLite**: the generations are counters in a small file beside the database (`<file>-credentials`),
 //!   mapped into the memory of every process that opens the database, so a `dinhdanh registry import` placing
-//!   automatic locks from another process invalidates the server's entries as it commits; checking costs one
-//!   load from shared memory. An in-memory database has no other process: its counters are this process's.
+//!   automatic locks, or a `dinhdanh keys rotate`, from another process invalidates the server's entries as it
+//!   commits; checking costs one load from shared memory. An in-memory database has no other process: its counters are this process's.
 //! - **PostgreSQL**: the generations are shared by every [`Store`](crate::Store) of this process on the same
 //!   URL; a committing transaction that invalidates also sends `NOTIFY dinhdanh_credentials` (delivered when it
 //!   commits), and every node's listener bumps its own generations when the notification arrives, so another
@@ -35,12 +36,16 @@ use chrono::{DateTime, Utc};
 use crate::clients::{AccessTokenOwner, ClientForToken};
 use crate::holders::HolderSessionOwner;
 use crate::officers::OfficerSessionOwner;
+use crate::oidc::OidcKeyRow;
 
 /// The PostgreSQL channel invalidations are sent on; the payload is the [`Kinds`] bits in decimal.
 pub(crate) const CHANNEL: &str = "dinhdanh_credentials";
 
 /// Entries per shelf before the shelf is emptied.
 const MAX_ENTRIES: usize = 100_000;
+
+/// The one entry of the signing keys' shelf.
+const SIGNING_KEYS: &str = "oidc_keys";
 
 /// What a committed change can make stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +57,11 @@ pub(crate) enum Kind {
     Officer = 1,
     /// Holders' sessions: the session rows and their accounts.
     Holder = 2,
+    /// The OpenID Connect provider's signing keys: the `oidc_keys` rows.
+    SigningKeys = 3,
 }
 
-const KIND_COUNT: usize = 3;
+const KIND_COUNT: usize = 4;
 
 /// A set of [`Kind`]s, as bits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -151,6 +158,8 @@ pub(crate) struct CredentialCache {
     holder_sessions: Shelf<HolderSessionOwner>,
     /// The token endpoint's clients (with organization and live credentials), by client id.
     token_clients: Shelf<ClientForToken>,
+    /// The signing keys' rows, all of them, as one entry (under [`SIGNING_KEYS`]).
+    signing_keys: Shelf<Arc<Vec<OidcKeyRow>>>,
     /// Checks answered from memory, for `/metrics` and for the tests that prove the cache was used.
     hits: AtomicU64,
 }
@@ -172,6 +181,7 @@ impl CredentialCache {
             officer_sessions: Shelf::new(),
             holder_sessions: Shelf::new(),
             token_clients: Shelf::new(),
+            signing_keys: Shelf::new(),
             hits: AtomicU64::new(0),
         })
     }
@@ -266,6 +276,20 @@ impl CredentialCache {
         debug_assert_eq!(ticket.kind, Kind::Organization);
         if ticket.serving {
             self.token_clients.put(client_id, ticket.generation, DateTime::<Utc>::MAX_UTC, found.clone());
+        }
+    }
+
+    /// The signing keys' rows, the very ones stored (so a caller that derived something from them can tell
+    /// they are unchanged by their address).
+    pub(crate) fn signing_keys(&self) -> Option<Arc<Vec<OidcKeyRow>>> {
+        // Keys do not expire by the clock: a rotation or a prune replaces them, which bumps their kind.
+        self.counted(self.signing_keys.get(SIGNING_KEYS, self.current(Kind::SigningKeys)?, DateTime::<Utc>::MIN_UTC))
+    }
+
+    pub(crate) fn put_signing_keys(&self, ticket: Ticket, rows: &Arc<Vec<OidcKeyRow>>) {
+        debug_assert_eq!(ticket.kind, Kind::SigningKeys);
+        if ticket.serving {
+            self.signing_keys.put(SIGNING_KEYS, ticket.generation, DateTime::<Utc>::MAX_UTC, rows.clone());
         }
     }
 

@@ -67,7 +67,9 @@ pub use decoys::Decoy;
 pub use group::{GroupCommit, GroupError, GroupWork, group_commit_totals};
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
 pub use officers::OfficerSessionOwner;
-pub use oidc::{OidcInteraction, OidcSignIn, ProviderSessionRow, SUBJECT_SALT as OIDC_SUBJECT_SALT, StoredCode};
+pub use oidc::{
+    OidcInteraction, OidcKeyRow, OidcSignIn, ProviderSessionRow, SUBJECT_SALT as OIDC_SUBJECT_SALT, StoredCode,
+};
 pub use outbox::{NewMessage, OutboxMessage, OutboxStatus};
 pub use purge::Expired;
 pub use registry::UpsertOutcome;
@@ -143,7 +145,7 @@ pub struct Store {
     write_lock: Option<Arc<Mutex<()>>>,
     /// Transactions run again by [`Store::retrying`].
     retries: Arc<std::sync::atomic::AtomicU64>,
-    /// Who bearer tokens speak for, dropped by the commits that change it (`credentials.rs`).
+    /// Who bearer tokens speak for, and the signing keys, dropped by the commits that change them (`credentials.rs`).
     credentials: Arc<credentials::CredentialCache>,
     /// PostgreSQL only: the task that hears other nodes' invalidations; stopped by [`Store::close`].
     listener: Option<Arc<tokio::task::AbortHandle>>,

@@ -1,6 +1,7 @@
-//! The OpenID Connect provider's rows (migration 0014): signing keys, the pairwise-subject salt, relying parties'
-//! registrations, the sign-in pages' interactions, grants with their codes and access-token `jti`s, and
-//! remembered consents. The rules are `dinhdanh_oidc`'s; this module only reads and writes what it decides.
+//! The OpenID Connect provider's rows (migration 0014): signing keys (sealed by the server: [`OidcKeyRow`]), the
+//! pairwise-subject salt, relying parties' registrations, the sign-in pages' interactions, grants with their codes
+//! and access-token `jti`s, and remembered consents. The rules are `dinhdanh_oidc`'s; this module only reads and
+//! writes what it decides.
 //!
 //! A grant is live while it is not revoked, its account is active, and **no lock has taken effect on the account
 //! since the grant was made** (lifted or not: tokens issued before a lock stay dead after it is lifted), nor is
@@ -11,19 +12,20 @@
 //! the browser's session, leave the relying parties' grants alone. The grant still records the holder session
 //! it came from.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::{AccountId, AccountStatus, Level};
 use dinhdanh_oidc::authorize::{AuthorizationRequest, PushedRequest};
 use dinhdanh_oidc::client::ClientRegistration;
 use dinhdanh_oidc::consent::Consent;
-use dinhdanh_oidc::keys::{KeyState, StoredKey};
+use dinhdanh_oidc::keys::KeyState;
 use dinhdanh_oidc::tokens::{AuthorizationCode, Grant, RefreshFamily, RefreshToken};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
+use crate::credentials::Kind;
 use crate::time::{from_ms, to_ms};
 use crate::{Store, StoreError, Tx};
 
@@ -47,23 +49,46 @@ fn key_state(s: &str) -> Result<KeyState, StoreError> {
     KEY_STATES.into_iter().find(|k| k.as_str() == s).ok_or_else(|| StoreError::Corrupt(format!("key state {s:?}")))
 }
 
-fn key_from_row(row: &sqlx::any::AnyRow) -> Result<StoredKey, StoreError> {
+fn key_from_row(row: &sqlx::any::AnyRow) -> Result<OidcKeyRow, StoreError> {
     let opt = |i: usize| -> Result<Option<DateTime<Utc>>, StoreError> {
         row.try_get::<Option<i64>, _>(i)?.map(from_ms).transpose()
     };
-    Ok(StoredKey {
+    Ok(OidcKeyRow {
         kid: row.try_get(0)?,
         state: key_state(&row.try_get::<String, _>(1)?)?,
         created_at: from_ms(row.try_get(2)?)?,
         activated_at: opt(3)?,
         retire_after: opt(4)?,
-        private_key: STANDARD
-            .decode(row.try_get::<String, _>(5)?)
-            .map_err(|_| StoreError::Corrupt("signing key encoding".into()))?,
+        private_key: row.try_get(5)?,
     })
 }
 
 const KEY_COLUMNS: &str = "kid, state, created_at, activated_at, retire_after, private_key";
+
+/// One signing key's row: `dinhdanh_oidc::keys::StoredKey` with the private key as the server stores it, sealed
+/// (`v1:` + base64, `dinhdanh_server::sealing`, the `kid` bound in as associated data) or, in rows written before
+/// keys were sealed, base64 of the PKCS#8 DER. This module never sees the key itself. `Debug` omits it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OidcKeyRow {
+    pub kid: String,
+    pub state: KeyState,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub retire_after: Option<DateTime<Utc>>,
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for OidcKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcKeyRow")
+            .field("kid", &self.kid)
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .field("activated_at", &self.activated_at)
+            .field("retire_after", &self.retire_after)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A browser's way through the sign-in pages, as stored.
 #[derive(Debug, Clone)]
@@ -120,7 +145,8 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn oidc_keys(&mut self) -> Result<Vec<StoredKey>, StoreError> {
+    /// The key rows as this transaction sees them (after [`Tx::hold_oidc_keys`], as they stay until it ends).
+    pub async fn oidc_keys(&mut self) -> Result<Vec<OidcKeyRow>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM oidc_keys ORDER BY created_at, kid"))
             .fetch_all(&mut *self.inner)
             .await?;
@@ -128,7 +154,9 @@ impl Tx {
     }
 
     /// Replaces the stored key set with `keys` (after a rotation or a prune; call [`Tx::hold_oidc_keys`] first).
-    pub async fn replace_oidc_keys(&mut self, keys: &[StoredKey]) -> Result<(), StoreError> {
+    /// Its commit drops the keys every node keeps in memory ([`Store::oidc_keys`]).
+    pub async fn replace_oidc_keys(&mut self, keys: &[OidcKeyRow]) -> Result<(), StoreError> {
+        self.invalidates(Kind::SigningKeys);
         sqlx::query("DELETE FROM oidc_keys").execute(&mut *self.inner).await?;
         for key in keys {
             sqlx::query(&format!("INSERT INTO oidc_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
@@ -137,7 +165,7 @@ impl Tx {
                 .bind(to_ms(key.created_at))
                 .bind(key.activated_at.map(to_ms))
                 .bind(key.retire_after.map(to_ms))
-                .bind(STANDARD.encode(&key.private_key))
+                .bind(&key.private_key)
                 .execute(&mut *self.inner)
                 .await?;
         }
@@ -498,11 +526,21 @@ const LIVE_GRANT: &str = "g.revoked_at IS NULL AND a.status = 'active' AND NOT E
      OR (l.lifted_at IS NULL AND (l.ends_at IS NULL OR l.ends_at > $2))))";
 
 impl Store {
-    pub async fn oidc_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+    /// The signing keys' rows, from memory while no committed [`Tx::replace_oidc_keys`] of any process or node
+    /// changed them (the credential cache's `SigningKeys` kind, `credentials.rs`), so the server signs and
+    /// verifies without a query. The same `Arc` comes back until they change: what a caller derived from it
+    /// (the server's opened key set) stays good while the address does.
+    pub async fn oidc_keys(&self) -> Result<Arc<Vec<OidcKeyRow>>, StoreError> {
+        if let Some(rows) = self.credentials.signing_keys() {
+            return Ok(rows);
+        }
+        let ticket = self.credentials.ticket(Kind::SigningKeys);
         let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM oidc_keys ORDER BY created_at, kid"))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(key_from_row).collect()
+        let rows = Arc::new(rows.iter().map(key_from_row).collect::<Result<Vec<_>, _>>()?);
+        self.credentials.put_signing_keys(ticket, &rows);
+        Ok(rows)
     }
 
     pub async fn oidc_setting(&self, name: &str) -> Result<Option<String>, StoreError> {

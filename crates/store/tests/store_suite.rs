@@ -1116,6 +1116,80 @@ mod credential_cache {
             assert!(until_refused(suspended).await, "the suspension reached this store");
             other.close().await;
         }
+
+        // One test, not two, and the first rows written by hand: on PostgreSQL every store listening on the
+        // database hears every `NOTIFY`, its own commits' too, when it arrives, so a test replacing keys beside
+        // this one, or the echo of this store's own replacement, would rightly drop the rows it cached.
+        the_signing_keys_are_answered_from_memory_until_a_commit_of_any_writer_replaces_them(db) {
+            let store = db.store().await;
+            raw(&db, "INSERT INTO oidc_keys (kid, state, created_at, private_key) \
+                      VALUES ('k1', 'current', 1, 'v1:k1'), ('k2', 'next', 2, 'v1:k2')").await;
+            let first = store.oidc_keys().await.unwrap();
+            assert_eq!(kids(&first), ["k1", "k2"]);
+            let hits = store.credential_cache_hits();
+            let again = store.oidc_keys().await.unwrap();
+            assert!(std::sync::Arc::ptr_eq(&first, &again), "the very rows, so what was derived from them holds");
+            assert_eq!(store.credential_cache_hits(), hits + 1);
+
+            // Behind the store's back the rows go; the answer comes from memory, so it does not change.
+            raw(&db, "DELETE FROM oidc_keys WHERE kid = 'k2'").await;
+            assert_eq!(kids(&store.oidc_keys().await.unwrap()), ["k1", "k2"], "answered from the cache");
+            // A transaction that holds the keys row without replacing the keys, or one rolled back, is no change.
+            let mut tx = store.begin().await.unwrap();
+            tx.hold_oidc_keys().await.unwrap();
+            tx.commit().await.unwrap();
+            let mut tx = store.begin().await.unwrap();
+            tx.hold_oidc_keys().await.unwrap();
+            tx.replace_oidc_keys(&[]).await.unwrap();
+            drop(tx);
+            assert!(std::sync::Arc::ptr_eq(&first, &store.oidc_keys().await.unwrap()));
+            // Nor are the other kinds' commits (a lock ending a holder's sessions).
+            let holder = credentials(&store).await;
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_holder_sessions(&holder, t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(std::sync::Arc::ptr_eq(&first, &store.oidc_keys().await.unwrap()));
+
+            // A committed replacement (a rotation) is read at once.
+            replace_keys(&store, &["k2", "k3", "k4"]).await;
+            assert_eq!(kids(&store.oidc_keys().await.unwrap()), ["k2", "k3", "k4"], "the very next read");
+
+            // Another writer's rotation (another process, another node) reaches it too.
+            let other = other_node(&db).await;
+            replace_keys(&other, &["k3", "k4", "k5"]).await;
+            if db.dialect == dinhdanh_store::Dialect::Sqlite {
+                // Another process's commit bumps the shared counters before it returns.
+                assert_eq!(kids(&store.oidc_keys().await.unwrap()), ["k3", "k4", "k5"], "at once");
+            }
+            let rotated = || async { kids(&store.oidc_keys().await.unwrap()) == ["k3", "k4", "k5"] };
+            assert!(until_refused(rotated).await, "the other writer's rotation reached this store");
+            other.close().await;
+        }
+    }
+
+    /// Stands for a key set: the store neither opens nor checks the keys, so any text will do.
+    async fn replace_keys(store: &Store, kids: &[&str]) {
+        use dinhdanh_oidc::keys::KeyState;
+        let rows: Vec<dinhdanh_store::OidcKeyRow> = kids
+            .iter()
+            .enumerate()
+            .map(|(i, kid)| dinhdanh_store::OidcKeyRow {
+                kid: (*kid).to_owned(),
+                state: [KeyState::Current, KeyState::Next].get(i).copied().unwrap_or(KeyState::Retired),
+                created_at: t0() + Duration::seconds(i as i64),
+                activated_at: None,
+                retire_after: None,
+                private_key: format!("v1:sealed-{kid}"),
+            })
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        tx.hold_oidc_keys().await.unwrap();
+        tx.replace_oidc_keys(&rows).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    fn kids(rows: &[dinhdanh_store::OidcKeyRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.kid.as_str()).collect()
     }
 }
 

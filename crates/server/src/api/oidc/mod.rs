@@ -88,7 +88,7 @@ async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Result<
 /// The public keys: the current one, the next one (published before it signs) and the retired ones still
 /// verifying tokens. Cached briefly, less than the rotation interval, so relying parties see a next key in time.
 async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let keys = service::key_set(&state.store, state.clock.now()).await?;
+    let keys = service::key_set(&state, state.clock.now()).await?;
     let mut response = axum::Json(keys.jwks()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));

@@ -60,7 +60,7 @@ async fn check(
     let hint = match params.get("id_token_hint") {
         None => None,
         Some(token) => {
-            let keys = super::key_set(&state.store, state.clock.now()).await?;
+            let keys = super::key_set(state, state.clock.now()).await?;
             match keys.verify::<IdTokenHint>(token, TokenType::IdToken, issuer.as_str(), true) {
                 Ok(hint) => Some(hint),
                 Err(_) => {

@@ -1,37 +1,40 @@
-//! The OpenID Connect provider's use cases (issue 14, docs/oidc.md): the issuer, the signing keys and the
-//! pairwise salt from the store, relying parties' registrations, the authorization endpoint's steps
+//! The OpenID Connect provider's use cases (issue 14, docs/oidc.md): the issuer, the signing keys ([`keys`]:
+//! sealed at rest, rotated) and the pairwise salt from the store, relying parties' registrations, the authorization endpoint's steps
 //! ([`authorize`]), the token endpoint's grants, PAR, introspection, revocation and userinfo ([`token`]), and
 //! RP-initiated logout ([`logout`]). The rules are `dinhdanh_oidc`'s; this module applies its decisions in store
 //! transactions, with their audit entries. HTTP (pages, cookies, forms) is in `api/oidc`.
 
 pub mod authorize;
+pub mod keys;
 pub mod logout;
 pub mod token;
 
+pub use keys::{ensure_keys, key_set, rotate_keys};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::{Actor, OrganizationKind};
 use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::client::ClientStatus;
 use dinhdanh_oidc::client::ClientRegistration;
-use dinhdanh_oidc::keys::{KeySet, Rotation};
 use dinhdanh_oidc::metadata::{EndpointPaths, Issuer, ProviderMetadata};
 use dinhdanh_oidc::subject::SubjectSalt;
 use dinhdanh_oidc::tokens::Lifetimes;
-use dinhdanh_store::{AuditEntry, OIDC_SUBJECT_SALT, Store, StoreError};
+use dinhdanh_store::{AuditEntry, OIDC_SUBJECT_SALT};
 use serde_json::json;
 
 use crate::AppState;
 use crate::auth::authorize as authorize_action;
 use crate::problem::ApiError;
 
-/// What the provider keeps in memory: its paths and lifetimes, and the pairwise salt once read.
-#[derive(Debug, Default)]
+/// What the provider keeps in memory: its paths and lifetimes, the pairwise salt once read, and the signing keys
+/// as last opened ([`keys::key_set`]).
+#[derive(Default)]
 pub struct Provider {
     pub paths: EndpointPaths,
     pub lifetimes: Lifetimes,
     salt: tokio::sync::OnceCell<SubjectSalt>,
+    keys: keys::CachedKeySet,
 }
 
 /// The issuer identifier: the configured one (`[oidc] issuer`, `DINHDANH_ISSUER`), else the server's public
@@ -52,71 +55,6 @@ pub fn metadata(state: &AppState, issuer: &Issuer) -> ProviderMetadata {
     ProviderMetadata::new(issuer, &state.oidc.paths)
 }
 
-/// The key set: as stored, or (the first time a deployment needs it) a new one, made and stored in one
-/// transaction that holds the key rows, so that two nodes starting at once make one set. Read on every use, so
-/// a rotation by `dinhdanh keys rotate` in another process counts at once.
-pub async fn key_set(store: &Store, now: DateTime<Utc>) -> Result<KeySet, StoreError> {
-    let stored = store.oidc_keys().await?;
-    if !stored.is_empty() {
-        return KeySet::from_stored(stored).map_err(|e| StoreError::Corrupt(format!("signing keys: {e}")));
-    }
-    ensure_keys(store, now).await
-}
-
-/// Loads the key set, or makes the first one (and the pairwise salt) in one transaction. A server node calls it
-/// when it starts; `dinhdanh keys rotate` before rotating.
-pub async fn ensure_keys(store: &Store, now: DateTime<Utc>) -> Result<KeySet, StoreError> {
-    let mut tx = store.begin().await?;
-    tx.hold_oidc_keys().await?;
-    let stored = tx.oidc_keys().await?;
-    let set = if stored.is_empty() {
-        let set = KeySet::generate(now);
-        tx.replace_oidc_keys(&set.to_stored()).await?;
-        tx.audit(AuditEntry {
-            at: now,
-            actor: "system".to_owned(),
-            action: "oidc.keys.generate",
-            subject: None,
-            outcome: "ok",
-            detail: json!({"current": set.current_kid(), "next": set.next_kid()}),
-        })
-        .await?;
-        set
-    } else {
-        KeySet::from_stored(stored).map_err(|e| StoreError::Corrupt(format!("signing keys: {e}")))?
-    };
-    if tx.oidc_setting(OIDC_SUBJECT_SALT).await?.is_none() {
-        tx.insert_oidc_setting(OIDC_SUBJECT_SALT, &STANDARD.encode(SubjectSalt::generate().as_bytes())).await?;
-    }
-    tx.commit().await?;
-    Ok(set)
-}
-
-/// `dinhdanh keys rotate`: next → current, current → retired (kept until its last token expires), a new next
-/// key, and the retired keys whose time has passed pruned; in one transaction, audited.
-pub async fn rotate_keys(store: &Store, now: DateTime<Utc>) -> Result<(Rotation, Vec<String>), StoreError> {
-    ensure_keys(store, now).await?;
-    let mut tx = store.begin().await?;
-    tx.hold_oidc_keys().await?;
-    let mut set =
-        KeySet::from_stored(tx.oidc_keys().await?).map_err(|e| StoreError::Corrupt(format!("signing keys: {e}")))?;
-    let rotation = set.rotate(now, Lifetimes::default().max_signed());
-    let pruned = set.prune(now);
-    tx.replace_oidc_keys(&set.to_stored()).await?;
-    tx.audit(AuditEntry {
-        at: now,
-        actor: "system".to_owned(),
-        action: "oidc.keys.rotate",
-        subject: None,
-        outcome: "ok",
-        detail: json!({"retired": rotation.retired, "current": rotation.current, "next": rotation.next,
-                       "pruned": pruned}),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok((rotation, pruned))
-}
-
 /// The deployment's pairwise-subject salt (made with the first key set).
 pub async fn subject_salt(state: &AppState) -> Result<&SubjectSalt, ApiError> {
     state
@@ -127,7 +65,7 @@ pub async fn subject_salt(state: &AppState) -> Result<&SubjectSalt, ApiError> {
             let text = match state.store.oidc_setting(OIDC_SUBJECT_SALT).await? {
                 Some(text) => text,
                 None => {
-                    ensure_keys(&state.store, now).await?;
+                    ensure_keys(&state.store, &state.config.oidc_seal_key, now).await?;
                     state
                         .store
                         .oidc_setting(OIDC_SUBJECT_SALT)

@@ -160,7 +160,7 @@ pub async fn exchange_code(
     };
     let now = state.clock.now();
     // Read before the transaction: making the first key set takes a transaction of its own.
-    let keys = super::key_set(&state.store, now).await?;
+    let keys = super::key_set(state, now).await?;
     super::subject_salt(state).await?;
 
     let hash = token_hash(&grant.code);
@@ -326,7 +326,7 @@ pub async fn refresh_tokens(
         Err(error) => return Ok(Err(error)),
     };
     let now = state.clock.now();
-    let keys = super::key_set(&state.store, now).await?;
+    let keys = super::key_set(state, now).await?;
     super::subject_salt(state).await?;
     let hash = token_hash(&request.refresh_token);
     let mut tx = state.store.begin().await?;
@@ -394,7 +394,7 @@ pub async fn introspect(
     if token.starts_with(REFRESH_TOKEN_PREFIX) {
         return Ok(Ok(introspect_refresh_token(state, issuer, &client, token, now).await?));
     }
-    let keys = super::key_set(&state.store, now).await?;
+    let keys = super::key_set(state, now).await?;
     let Ok(claims) = keys.verify::<AccessTokenClaims>(token, TokenType::AccessToken, issuer.as_str(), true) else {
         return Ok(Ok(Introspection::inactive()));
     };
@@ -460,7 +460,7 @@ pub async fn userinfo_for(
     bearer: &str,
 ) -> Result<Option<Map<String, Value>>, ApiError> {
     let now = state.clock.now();
-    let keys = super::key_set(&state.store, now).await?;
+    let keys = super::key_set(state, now).await?;
     // Expiry is compared here with the server's clock (the one that set `exp`), not by the JWT library with the
     // system's.
     let Ok(claims) = keys.verify::<AccessTokenClaims>(bearer, TokenType::AccessToken, issuer.as_str(), true) else {
@@ -492,7 +492,7 @@ pub async fn revoke(
         Err(error) => return Ok(Err(error)),
     };
     let now = state.clock.now();
-    let keys = super::key_set(&state.store, now).await?;
+    let keys = super::key_set(state, now).await?;
     let mut tx = state.store.begin().await?;
     let revoked = if let Some((family, _)) = tx.oidc_refresh_token(&token_hash(token)).await? {
         (family.grant.client_id == client.client_id).then(|| json!({"refresh_family": family.grant.id}))
