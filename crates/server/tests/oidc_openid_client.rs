@@ -21,22 +21,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
-use dinhdanh_domain::account::HolderKind;
 use dinhdanh_domain::client::ClientAuthMethod;
-use dinhdanh_domain::lock::{Ground, Lock, Party};
-use dinhdanh_domain::{Account, AccountId, AccountStatus, FullName, IdentificationNumber, IdentityKey, Level};
-use dinhdanh_domain::{Email, PhoneNumber, ProvinceTable};
 use dinhdanh_server::clock::Clock;
-use dinhdanh_server::secrets::hash_secret;
 use dinhdanh_store::on_both_backends;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 mod support;
-use support::TestServer;
+use support::{MAI_ID as ID_NUMBER, MAI_PASSWORD as PASSWORD, TestServer, lock, mai};
 
-const ID_NUMBER: &str = "001190123456";
-const PASSWORD: &str = "hoa sen nở trên hồ tây";
 const REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
 const LOA_1: &str = "urn:dinhdanh:loa:1";
 
@@ -62,51 +55,6 @@ async fn relying_party_as(server: &TestServer, code: &str, method: ClientAuthMet
     let (status, saved) = server.call(reqwest::Method::PUT, &path, &server.admin().await, Some(body)).await;
     assert_eq!(status, 200, "{saved}");
     RelyingParty { client_id, secret }
-}
-
-/// Trần Thị Mai, an active Level 1 citizen with a phone and an e-mail.
-async fn holder(server: &TestServer) -> AccountId {
-    let now = server.clock.now();
-    let id = IdentificationNumber::parse(ID_NUMBER, &ProvinceTable::builtin()).unwrap();
-    let account = Account {
-        id: AccountId::new(uuid::Uuid::new_v4().to_string()),
-        identity_key: IdentityKey::citizen(&id),
-        holder_kind: HolderKind::Citizen,
-        full_name: FullName::parse("Trần Thị Mai").unwrap(),
-        level: Level::One,
-        status: AccountStatus::Active,
-        phone: Some(PhoneNumber::parse("0912345678").unwrap()),
-        email: Some(Email::parse("mai@example.vn").unwrap()),
-        password_hash: hash_secret(PASSWORD.to_owned()).await.unwrap(),
-        created_at: now,
-        activated_at: Some(now),
-    };
-    let mut tx = server.store.begin().await.unwrap();
-    tx.insert_account(&account).await.unwrap();
-    tx.commit().await.unwrap();
-    account.id
-}
-
-/// The holder's own lock, placed as the lock engine places it: the lock and the end of the holder's sessions in
-/// one transaction.
-async fn lock(server: &TestServer, account_id: &AccountId) {
-    let lock = Lock {
-        id: uuid::Uuid::new_v4().to_string(),
-        account_id: account_id.clone(),
-        ground: Ground::HolderRequest,
-        placed_by: Party::Holder { account_id: account_id.clone() },
-        legal_basis: None,
-        reference: None,
-        reason: "mất điện thoại".into(),
-        effective_at: server.clock.now(),
-        ends_at: None,
-        request_id: None,
-        lifted: None,
-    };
-    let mut tx = server.store.begin().await.unwrap();
-    tx.insert_lock(&lock).await.unwrap();
-    tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
-    tx.commit().await.unwrap();
 }
 
 /// A browser without JavaScript that keeps cookies and follows no redirects.
@@ -364,7 +312,7 @@ on_both_backends! {
         let started = std::time::Instant::now();
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NOA").await;
-        let account = holder(&server).await;
+        let account = mai(&server).await;
         let node = NodeRelyingParty::start(&server, &rp, json!({
             "auth": "basic",
             "scope": "openid profile phone offline_access",
@@ -419,7 +367,7 @@ on_both_backends! {
     a_node_relying_party_pushes_its_request_with_par_and_authenticates_with_a_post_secret(db) {
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NOB").await;
-        holder(&server).await;
+        mai(&server).await;
         let node = NodeRelyingParty::start(&server, &rp, json!({
             "auth": "post",
             "par": true,
@@ -443,7 +391,7 @@ on_both_backends! {
     a_lock_between_authorization_and_exchange_makes_the_librarys_code_exchange_fail(db) {
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NOC").await;
-        let account = holder(&server).await;
+        let account = mai(&server).await;
         let node = NodeRelyingParty::start(&server, &rp, json!({"auth": "basic", "scope": "openid profile"})).await;
         let location = Browser::new().sign_in(&server, &node.url).await;
         lock(&server, &account).await;
@@ -458,7 +406,7 @@ on_both_backends! {
     a_tampered_state_or_issuer_in_the_redirect_is_rejected_by_the_library_before_the_code_is_spent(db) {
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NOD").await;
-        holder(&server).await;
+        mai(&server).await;
         let mut browser = Browser::new();
         for (parameter, forged) in [("state", "trang-thai-gia"), ("iss", "https://ke-gian.example")] {
             let node = NodeRelyingParty::start(&server, &rp, json!({"auth": "basic", "scope": "openid"})).await;
@@ -486,7 +434,7 @@ on_both_backends! {
         // only thanks to the offset passed in (the wall clock finds the provider's tokens months old).
         let server = TestServer::start(&db).await;
         let rp = relying_party(&server, "NOE").await;
-        holder(&server).await;
+        mai(&server).await;
         let mut browser = Browser::new();
         let forged = json!({"auth": "basic", "scope": "openid", "forge_id_token": true});
         let wall_clock = json!({"auth": "basic", "scope": "openid", "clock_skew": 0});
@@ -505,7 +453,7 @@ on_both_backends! {
     a_node_relying_party_authenticates_with_private_key_jwt_at_every_endpoint(db) {
         let server = TestServer::start(&db).await;
         let rp = relying_party_as(&server, "NOJ", ClientAuthMethod::PrivateKeyJwt).await;
-        holder(&server).await;
+        mai(&server).await;
         let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/ec-1.pem");
         let node = NodeRelyingParty::start(&server, &rp, json!({
             "auth": "private_key_jwt",

@@ -13,9 +13,8 @@ use chrono::{DateTime, Utc};
 use dinhdanh_domain::account::HolderKind;
 use dinhdanh_domain::actor::OrganizationKind;
 use dinhdanh_domain::client::ClientAuthMethod;
-use dinhdanh_domain::lock::{Ground, Lock, Party};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, FullName, IdentificationNumber, IdentityKey, Level};
-use dinhdanh_domain::{Email, PhoneNumber, ProvinceTable};
+use dinhdanh_domain::{Email, ProvinceTable};
 use dinhdanh_server::clock::Clock;
 use dinhdanh_server::secrets::hash_secret;
 use dinhdanh_store::on_both_backends;
@@ -29,10 +28,8 @@ use openidconnect::{
 use serde_json::Value;
 
 mod support;
-use support::TestServer;
+use support::{MAI_ID, MAI_PASSWORD, TestServer, lock, mai};
 
-const MAI_ID: &str = "001190123456";
-const MAI_PASSWORD: &str = "hoa sen nở trên hồ tây";
 const REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
 const AFTER_LOGOUT: &str = "https://nganhang.example.vn/da-dang-xuat";
 
@@ -86,51 +83,6 @@ async fn relying_party_with(server: &TestServer, code: &str, redirect: &str, met
     };
     assert_eq!(saved["token_endpoint_auth_method"], method_name);
     RelyingParty { client_id, secret, redirect: redirect.to_owned() }
-}
-
-/// Trần Thị Mai, an active Level 1 citizen with a phone and an e-mail.
-async fn mai(server: &TestServer) -> AccountId {
-    let now = server.clock.now();
-    let id = IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap();
-    let account = Account {
-        id: AccountId::new(uuid::Uuid::new_v4().to_string()),
-        identity_key: IdentityKey::citizen(&id),
-        holder_kind: HolderKind::Citizen,
-        full_name: FullName::parse("Trần Thị Mai").unwrap(),
-        level: Level::One,
-        status: AccountStatus::Active,
-        phone: Some(PhoneNumber::parse("0912345678").unwrap()),
-        email: Some(Email::parse("mai@example.vn").unwrap()),
-        password_hash: hash_secret(MAI_PASSWORD.to_owned()).await.unwrap(),
-        created_at: now,
-        activated_at: Some(now),
-    };
-    let mut tx = server.store.begin().await.unwrap();
-    tx.insert_account(&account).await.unwrap();
-    tx.commit().await.unwrap();
-    account.id
-}
-
-/// A holder's own lock, placed as the lock engine does: the lock and the end of the holder's sessions in one
-/// transaction.
-async fn lock(server: &TestServer, account_id: &AccountId) {
-    let lock = Lock {
-        id: uuid::Uuid::new_v4().to_string(),
-        account_id: account_id.clone(),
-        ground: Ground::HolderRequest,
-        placed_by: Party::Holder { account_id: account_id.clone() },
-        legal_basis: None,
-        reference: None,
-        reason: "mất điện thoại".into(),
-        effective_at: server.clock.now(),
-        ends_at: None,
-        request_id: None,
-        lifted: None,
-    };
-    let mut tx = server.store.begin().await.unwrap();
-    tx.insert_lock(&lock).await.unwrap();
-    tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
-    tx.commit().await.unwrap();
 }
 
 /// A browser without JavaScript: keeps cookies, follows no redirects.

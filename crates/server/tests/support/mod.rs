@@ -6,14 +6,20 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
+use dinhdanh_domain::account::HolderKind;
 use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus};
 use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientCredential, ClientStatus, CredentialKind};
+use dinhdanh_domain::lock::{Ground, Lock, Party};
 use dinhdanh_domain::officer::{Officer, OfficerStatus};
 use dinhdanh_domain::organization::Organization;
+use dinhdanh_domain::{
+    Account, AccountId, AccountStatus, Email, FullName, IdentificationNumber, IdentityKey, Level, PhoneNumber,
+    ProvinceTable,
+};
 use dinhdanh_registry::StoreRegistry;
 use dinhdanh_server::clock::{Clock, ManualClock};
 use dinhdanh_server::ratelimit::RateLimit;
-use dinhdanh_server::secrets::new_token;
+use dinhdanh_server::secrets::{hash_secret, new_token};
 use dinhdanh_server::{AppState, ServerConfig};
 use dinhdanh_store::testing::TestDb;
 use dinhdanh_store::{OutboxStatus, Store};
@@ -292,4 +298,53 @@ impl TestServer {
         };
         self.officer_session(&operator.id, &[OfficerRole::Administrator]).await.1
     }
+}
+
+/// Trần Thị Mai's identification number and password, for the tests that sign her in.
+pub const MAI_ID: &str = "001190123456";
+pub const MAI_PASSWORD: &str = "hoa sen nở trên hồ tây";
+
+/// Trần Thị Mai, an active Level 1 citizen with a phone and an e-mail.
+pub async fn mai(server: &TestServer) -> AccountId {
+    let now = server.clock.now();
+    let id = IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap();
+    let account = Account {
+        id: AccountId::new(uuid::Uuid::new_v4().to_string()),
+        identity_key: IdentityKey::citizen(&id),
+        holder_kind: HolderKind::Citizen,
+        full_name: FullName::parse("Trần Thị Mai").unwrap(),
+        level: Level::One,
+        status: AccountStatus::Active,
+        phone: Some(PhoneNumber::parse("0912345678").unwrap()),
+        email: Some(Email::parse("mai@example.vn").unwrap()),
+        password_hash: hash_secret(MAI_PASSWORD.to_owned()).await.unwrap(),
+        created_at: now,
+        activated_at: Some(now),
+    };
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_account(&account).await.unwrap();
+    tx.commit().await.unwrap();
+    account.id
+}
+
+/// A holder's own lock, placed as the lock engine does: the lock and the end of the holder's sessions in one
+/// transaction.
+pub async fn lock(server: &TestServer, account_id: &AccountId) {
+    let lock = Lock {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account_id.clone(),
+        ground: Ground::HolderRequest,
+        placed_by: Party::Holder { account_id: account_id.clone() },
+        legal_basis: None,
+        reference: None,
+        reason: "mất điện thoại".into(),
+        effective_at: server.clock.now(),
+        ends_at: None,
+        request_id: None,
+        lifted: None,
+    };
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_lock(&lock).await.unwrap();
+    tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
 }
