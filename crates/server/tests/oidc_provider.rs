@@ -5,7 +5,9 @@
 //! `at_hash`, `acr`), userinfo. Then what must be refused: a lock between authorization and exchange, a locked
 //! holder's userinfo, a wrong PKCE verifier, a reused code, an unregistered redirect URI (never redirected), a
 //! forged form; and key rotation (a key is published before it signs). The pages speak Vietnamese, or English
-//! when `ui_locales` asks for it, and their language switch keeps the interaction and is remembered.
+//! when `ui_locales` asks for it, and their language switch keeps the interaction and is remembered. Last,
+//! introspection and userinfo answered from memory (the credential cache) against a lock: placed through the
+//! lock engine under load, by a bulk order, or by another process or node, it refuses the very next request.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,7 +30,7 @@ use openidconnect::{
 use serde_json::Value;
 
 mod support;
-use support::{MAI_ID, MAI_PASSWORD, TestServer, lock, mai};
+use support::{MAI_ID, MAI_PASSWORD, TestServer, citizen, lock, lock_through, mai};
 
 const REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
 const AFTER_LOGOUT: &str = "https://nganhang.example.vn/da-dang-xuat";
@@ -1572,5 +1574,221 @@ on_both_backends! {
         // And the new one verifies against the JWKS the relying party fetched before the rotation: the key that
         // signs now was published as the next key.
         assert!(refreshed.id_token().unwrap().claims(&verifier, |_: Option<&Nonce>| Ok(())).is_ok());
+    }
+}
+
+const LAN_ID: &str = "001190123457";
+
+/// The access token a sign-in of the holder with this identification number gets (Mai's password).
+async fn access_token_of(server: &TestServer, client: &Rp, id_number: &str) -> String {
+    let started = start(client);
+    let identity = [("id_number", id_number)];
+    let location = sign_in_through_pages_as(server, &mut Browser::new(), &started.url, &identity, MAI_PASSWORD).await;
+    exchange(client, &location, started.verifier).await.access_token().secret().clone()
+}
+
+/// Whether introspection calls `token` active, asked over plain HTTP by `rp` with its secret.
+async fn active(http: &reqwest::Client, url: &str, rp: &RelyingParty, token: &str) -> bool {
+    let response =
+        http.post(url).basic_auth(&rp.client_id, Some(&rp.secret)).form(&[("token", token)]).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["active"].as_bool().unwrap_or_else(|| panic!("{body}"))
+}
+
+/// Userinfo's status for `token`.
+async fn userinfo_status(http: &reqwest::Client, url: &str, token: &str) -> u16 {
+    http.get(url).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+fn jti_of(token: &str) -> String {
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token).unwrap().claims;
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+/// Whether introspection and userinfo still serve `token` once its `jti` was revoked by hand, behind the store's
+/// back: then they answered from memory (the row is put back before returning).
+async fn served_after_a_revocation_by_hand(
+    db: &dinhdanh_store::testing::TestDb,
+    server: &TestServer,
+    rp: &RelyingParty,
+    token: &str,
+) -> bool {
+    let jti = jti_of(token);
+    let (introspect, userinfo) = (server.url("/oauth/introspect"), server.url("/oauth/userinfo"));
+    db.execute_by_hand(&format!("UPDATE oidc_access_tokens SET revoked_at = 1 WHERE jti = '{jti}'")).await;
+    let served = active(&server.http, &introspect, rp, token).await
+        && userinfo_status(&server.http, &userinfo, token).await == 200;
+    db.execute_by_hand(&format!("UPDATE oidc_access_tokens SET revoked_at = NULL WHERE jti = '{jti}'")).await;
+    served
+}
+
+on_both_backends! {
+    introspection_and_userinfo_from_memory_refuse_a_locked_holder_s_tokens_from_the_very_next_request(db) {
+        // Introspection and userinfo answer from the credential cache; a lock must still make every request sent
+        // after its answer refuse the holder's tokens, while another holder's keep the cache busy.
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHC").await;
+        let mai = mai(&server).await;
+        citizen(&server, LAN_ID).await;
+        let client = discover(&server, &rp).await;
+        let watched = access_token_of(&server, &client, MAI_ID).await;
+        let other = access_token_of(&server, &client, LAN_ID).await;
+
+        // From memory indeed: a revocation made by hand, which no commit announces, is not seen. (On PostgreSQL
+        // another test's commit, heard through NOTIFY, may drop the entries in between: then the database
+        // answers, and it is tried again.)
+        let mut from_memory = false;
+        for _ in 0..20 {
+            let (introspect, userinfo) = (server.url("/oauth/introspect"), server.url("/oauth/userinfo"));
+            assert!(active(&server.http, &introspect, &rp, &watched).await);
+            assert_eq!(userinfo_status(&server.http, &userinfo, &watched).await, 200);
+            if served_after_a_revocation_by_hand(&db, &server, &rp, &watched).await {
+                from_memory = true;
+                break;
+            }
+            assert_eq!(db.dialect, dinhdanh_store::Dialect::Postgres, "on SQLite only a marked commit drops an entry");
+        }
+        assert!(from_memory, "introspection and userinfo were never answered from memory");
+
+        let rp = Arc::new(rp);
+        let locked = Arc::new(AtomicBool::new(false));
+        let (served_before, refused_after, served_after) =
+            (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let mut load = Vec::new();
+        for worker in 0..8 {
+            let watching = worker % 2 == 0;
+            let token = if watching { watched.clone() } else { other.clone() };
+            let by_userinfo = worker % 4 >= 2;
+            let (introspect, userinfo) = (server.url("/oauth/introspect"), server.url("/oauth/userinfo"));
+            let (http, rp, locked) = (server.http.clone(), rp.clone(), locked.clone());
+            let (served_before, refused_after, served_after) =
+                (served_before.clone(), refused_after.clone(), served_after.clone());
+            load.push(tokio::spawn(async move {
+                let mut after = 0;
+                // Each worker goes on until it has sent 20 requests after the lock was answered.
+                while after < 20 {
+                    let sent_after_lock = locked.load(Ordering::SeqCst);
+                    let served = if by_userinfo {
+                        userinfo_status(&http, &userinfo, &token).await == 200
+                    } else {
+                        active(&http, &introspect, &rp, &token).await
+                    };
+                    if !watching {
+                        assert!(served, "another holder's token");
+                    } else if sent_after_lock {
+                        let count = if served { &served_after } else { &refused_after };
+                        count.fetch_add(1, Ordering::SeqCst);
+                    } else if served {
+                        served_before.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if sent_after_lock {
+                        after += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        while served_before.load(Ordering::SeqCst) < 50 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let hits_before = server.store.credential_cache_hits();
+        // Mai locks her own account through the lock engine's API, with a session of hers.
+        let account = server.store.account(&mai).await.unwrap().unwrap();
+        let session = server.holder_session(&account).await;
+        let reason = serde_json::json!({"reason": "mất máy / lost phone"});
+        let (status, body) = server.call(reqwest::Method::POST, "/v1/lock-requests", &session, Some(reason)).await;
+        assert_eq!(status, 201, "{body}");
+        locked.store(true, Ordering::SeqCst);
+        for worker in load {
+            worker.await.unwrap();
+        }
+        assert_eq!(served_after.load(Ordering::SeqCst), 0, "a request sent after the lock's answer was served");
+        assert_eq!(refused_after.load(Ordering::SeqCst), 4 * 20, "every request after the lock was refused");
+        assert!(server.store.credential_cache_hits() > hits_before, "the other holder was still served from memory");
+    }
+
+    another_process_s_lock_is_seen_by_the_next_introspection(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHP").await;
+        let mai = mai(&server).await;
+        let client = discover(&server, &rp).await;
+        let token = access_token_of(&server, &client, MAI_ID).await;
+        let (introspect, userinfo) = (server.url("/oauth/introspect"), server.url("/oauth/userinfo"));
+        assert!(active(&server.http, &introspect, &rp, &token).await);
+        assert_eq!(userinfo_status(&server.http, &userinfo, &token).await, 200);
+        if db.dialect == dinhdanh_store::Dialect::Sqlite {
+            assert!(served_after_a_revocation_by_hand(&db, &server, &rp, &token).await, "answered from memory");
+        }
+        // Another process on the same SQLite file (it shares only the file and the counters' file beside it); on
+        // PostgreSQL another node (another URL: it is heard only through NOTIFY).
+        let url = match db.dialect {
+            dinhdanh_store::Dialect::Sqlite => db.url.clone(),
+            dinhdanh_store::Dialect::Postgres => format!("{}&application_name=another-node", db.url),
+        };
+        let other = dinhdanh_store::Store::connect(&url).await.unwrap();
+        lock_through(&server, &other, &mai).await;
+        other.close().await;
+        if db.dialect == dinhdanh_store::Dialect::Sqlite {
+            // Its commit bumped the shared counters before it returned: the very next request.
+            assert!(!active(&server.http, &introspect, &rp, &token).await, "the very next introspection");
+            assert_eq!(userinfo_status(&server.http, &userinfo, &token).await, 401);
+        }
+        let mut refused = false;
+        for _ in 0..3000 {
+            if !active(&server.http, &introspect, &rp, &token).await {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(refused, "the other node's lock reached the server");
+        assert_eq!(userinfo_status(&server.http, &userinfo, &token).await, 401);
+    }
+
+    a_bulk_order_s_lock_ends_the_tokens_answered_from_memory_at_its_commit(db) {
+        use dinhdanh_domain::actor::{OfficerRole, Scope};
+        use serde_json::json;
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHB").await;
+        mai(&server).await;
+        citizen(&server, LAN_ID).await;
+        let client = discover(&server, &rp).await;
+        let watched = access_token_of(&server, &client, MAI_ID).await;
+        let other = access_token_of(&server, &client, LAN_ID).await;
+        let (introspect, userinfo) = (server.url("/oauth/introspect"), server.url("/oauth/userinfo"));
+        if db.dialect == dinhdanh_store::Dialect::Sqlite {
+            assert!(active(&server.http, &introspect, &rp, &watched).await);
+            assert!(served_after_a_revocation_by_hand(&db, &server, &rp, &watched).await, "answered from memory");
+        }
+        // An order naming Mai only, taken through the reviewer and the supervisor: its approval places the locks
+        // in set-based statements (`Tx::apply_bulk_order`), not through `Tx::insert_lock`.
+        let scopes = [Scope::LocksRequest];
+        let (_, procuracy) = server.organization_token("VKSND-HN", OrganizationKind::ProsecutingAgency, &scopes).await;
+        // The operator organization, made with the administrator who saved the registration.
+        let operator = server.store.organization_by_code("C06").await.unwrap().unwrap();
+        let (_, reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+        let (_, supervisor) = server.officer_session(&operator.id, &[OfficerRole::Supervisor]).await;
+        let order = json!({"ground": "authority_request", "reason": "đường dây lừa đảo / a fraud ring",
+            "reference": "VKS-2026-118", "accounts": [{"id_number": MAI_ID}],
+            "legal_basis": {"document_kind": "Quyết định", "number": "77/QĐ-VKSND", "issued_on": "2026-05-29",
+                            "issuing_body": "Viện kiểm sát nhân dân TP Hà Nội", "signer": "Lê Thị B"}});
+        let (status, filed) = server.call(reqwest::Method::POST, "/v1/bulk-lock-orders", &procuracy, Some(order)).await;
+        assert_eq!(status, 201, "{filed}");
+        let id = filed["id"].as_str().unwrap();
+        for (step, body) in [("claim", None), ("forward", Some(json!({"note": "ok"})))] {
+            let path = format!("/v1/requests/{id}/{step}");
+            let (status, body) = server.call(reqwest::Method::POST, &path, &reviewer, body).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        assert!(active(&server.http, &introspect, &rp, &watched).await, "live until the approval");
+        let (path, approve) = (format!("/v1/requests/{id}/decision"), json!({"decision": "approve"}));
+        let (status, body) = server.call(reqwest::Method::POST, &path, &supervisor, Some(approve)).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("effective")), "{body}");
+        assert!(!active(&server.http, &introspect, &rp, &watched).await, "the very next introspection");
+        assert_eq!(userinfo_status(&server.http, &userinfo, &watched).await, 401);
+        assert!(active(&server.http, &introspect, &rp, &other).await, "a holder not in the order");
     }
 }

@@ -86,6 +86,11 @@ impl Tx {
     /// Writes an account's status and activation time (the result of a domain transition).
     pub async fn update_account_status(&mut self, account: &Account) -> Result<(), StoreError> {
         self.invalidates(crate::credentials::Kind::Holder);
+        // Relying parties' grants are live only while the account is active: any other status ends them. An
+        // activation cannot end one, and marks nothing, so that registrations do not keep emptying that shelf.
+        if account.status != AccountStatus::Active {
+            self.invalidates(crate::credentials::Kind::Grants);
+        }
         sqlx::query("UPDATE accounts SET status = $1, activated_at = $2 WHERE id = $3")
             .bind(account.status.as_str())
             .bind(account.activated_at.map(to_ms))

@@ -267,7 +267,9 @@ impl Tx {
     /// (`effect.lock` with the id `{order id}-{position}` and the entry's account), its holder's sessions revoked,
     /// one notice per registered channel, and the outcome `locked`.
     pub async fn apply_bulk_order(&mut self, effect: &BulkEffect<'_>) -> Result<BulkApplied, StoreError> {
+        // Sessions revoked, and locks placed: the relying parties' access tokens of those accounts die too.
         self.invalidates(crate::credentials::Kind::Holder);
+        self.invalidates(crate::credentials::Kind::Grants);
         let order = effect.request_id;
         let lock = effect.lock;
         let now = to_ms(effect.now);

@@ -1,10 +1,12 @@
 //! The credential cache: who a bearer token speaks for (an organization's access token, an officer's or a
-//! holder's session), and the OpenID Connect provider's signing keys, kept in memory so that the check every
-//! request makes needs no database round trip, and dropped by every committed change that could alter the answer.
+//! holder's session), the OpenID Connect provider's signing keys, relying parties' registrations, and whether a
+//! relying party's access token is live, kept in memory so that the check every request makes needs no database
+//! round trip, and dropped by every committed change that could alter the answer.
 //!
 //! Every [`Tx`](crate::Tx) method that revokes, deletes or changes what a check reads (a holder's sessions
 //! ended by a lock or a sign-out, an account's status, an API client revoked with its tokens, an organization
-//! suspended, an officer changed or signed out, the signing keys replaced by a rotation) marks its transaction
+//! suspended, an officer changed or signed out, the signing keys replaced by a rotation, a relying party's
+//! registration saved, a grant or access token revoked, a lock placed) marks its transaction
 //! with the [`Kind`] it touches. The commit
 //! bumps that kind's generation before `COMMIT` and again after it, before the caller hears of the commit; an
 //! entry is served only while its kind's generation is still the one read before the entry's row was read. So
@@ -22,8 +24,8 @@
 //!   node stops serving a revoked credential within the notification's trip. Until the listener is listening,
 //!   and from the moment it loses its connection until it listens again, the cache serves nothing.
 //!
-//! Unknown tokens are never cached (a stranger cannot fill the cache), expiry is checked on every hit, and a
-//! full shelf is emptied rather than grown.
+//! Unknown tokens are never cached (a stranger cannot fill the cache), nor are unknown or dead `jti`s and
+//! clients without a registration; expiry is checked on every hit, and a full shelf is emptied rather than grown.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -32,11 +34,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chrono::{DateTime, Utc};
+use dinhdanh_oidc::client::ClientRegistration;
 
 use crate::clients::{AccessTokenOwner, ClientForToken};
 use crate::holders::HolderSessionOwner;
 use crate::officers::OfficerSessionOwner;
-use crate::oidc::OidcKeyRow;
+use crate::oidc::{LiveAccessToken, OidcKeyRow};
 
 /// The PostgreSQL channel invalidations are sent on; the payload is the [`Kinds`] bits in decimal.
 pub(crate) const CHANNEL: &str = "dinhdanh_credentials";
@@ -51,7 +54,7 @@ const SIGNING_KEYS: &str = "oidc_keys";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// Access tokens and the token endpoint's clients: the token rows, the API clients with their
-    /// credentials, and the clients' organizations.
+    /// credentials, the clients' organizations, and the relying parties' registrations (`oidc_clients`).
     Organization = 0,
     /// Officers' sessions: the session rows, the officers, and their organizations.
     Officer = 1,
@@ -59,9 +62,12 @@ pub(crate) enum Kind {
     Holder = 2,
     /// The OpenID Connect provider's signing keys: the `oidc_keys` rows.
     SigningKeys = 3,
+    /// Whether a relying party's access token is live (`Store::oidc_access_token_grant`): what can make a live
+    /// one dead — its `jti` or its grant revoked, a lock placed on the account, the account's status changed.
+    Grants = 4,
 }
 
-const KIND_COUNT: usize = 4;
+const KIND_COUNT: usize = 5;
 
 /// A set of [`Kind`]s, as bits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,6 +166,10 @@ pub(crate) struct CredentialCache {
     token_clients: Shelf<ClientForToken>,
     /// The signing keys' rows, all of them, as one entry (under [`SIGNING_KEYS`]).
     signing_keys: Shelf<Arc<Vec<OidcKeyRow>>>,
+    /// Relying parties' registrations, by client id (the `Organization` kind, as the token endpoint's clients).
+    oidc_clients: Shelf<Arc<ClientRegistration>>,
+    /// Live access tokens of relying parties (their grant and scopes), by `jti`.
+    live_access_tokens: Shelf<Arc<LiveAccessToken>>,
     /// Checks answered from memory, for `/metrics` and for the tests that prove the cache was used.
     hits: AtomicU64,
 }
@@ -182,6 +192,8 @@ impl CredentialCache {
             holder_sessions: Shelf::new(),
             token_clients: Shelf::new(),
             signing_keys: Shelf::new(),
+            oidc_clients: Shelf::new(),
+            live_access_tokens: Shelf::new(),
             hits: AtomicU64::new(0),
         })
     }
@@ -290,6 +302,39 @@ impl CredentialCache {
         debug_assert_eq!(ticket.kind, Kind::SigningKeys);
         if ticket.serving {
             self.signing_keys.put(SIGNING_KEYS, ticket.generation, DateTime::<Utc>::MAX_UTC, rows.clone());
+        }
+    }
+
+    pub(crate) fn oidc_client(&self, client_id: &str) -> Option<Arc<ClientRegistration>> {
+        // A registration does not expire; it is replaced, which bumps its kind.
+        self.counted(self.oidc_clients.get(client_id, self.current(Kind::Organization)?, DateTime::<Utc>::MIN_UTC))
+    }
+
+    pub(crate) fn put_oidc_client(&self, ticket: Ticket, client_id: &str, found: &Arc<ClientRegistration>) {
+        debug_assert_eq!(ticket.kind, Kind::Organization);
+        if ticket.serving {
+            self.oidc_clients.put(client_id, ticket.generation, DateTime::<Utc>::MAX_UTC, found.clone());
+        }
+    }
+
+    /// A live access token's grant and scopes, while `now` is before the entry's end (see
+    /// [`CredentialCache::put_live_access_token`]).
+    pub(crate) fn live_access_token(&self, jti: &str, now: DateTime<Utc>) -> Option<Arc<LiveAccessToken>> {
+        self.counted(self.live_access_tokens.get(jti, self.current(Kind::Grants)?, now))
+    }
+
+    /// Keeps a token found live until `until`: its own expiry, or sooner the moment a lock already stored takes
+    /// effect (what the clock alone, with no commit, would make dead).
+    pub(crate) fn put_live_access_token(
+        &self,
+        ticket: Ticket,
+        jti: &str,
+        until: DateTime<Utc>,
+        live: &Arc<LiveAccessToken>,
+    ) {
+        debug_assert_eq!(ticket.kind, Kind::Grants);
+        if ticket.serving {
+            self.live_access_tokens.put(jti, ticket.generation, until, live.clone());
         }
     }
 
@@ -452,6 +497,22 @@ mod tests {
         assert!(cache.holder_session("h", now).is_some());
         cache.set_listening(false);
         assert!(cache.holder_session("h", now).is_none());
+    }
+
+    #[test]
+    fn an_earlier_version_s_shorter_counters_file_is_extended_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        let counters = dir.path().join("db.sqlite-credentials");
+        // Four counters, the first at 7, as the version before the `Grants` kind left it.
+        let mut earlier = vec![0u8; 4 * size_of::<u64>()];
+        earlier[..8].copy_from_slice(&7u64.to_ne_bytes());
+        std::fs::write(&counters, earlier).unwrap();
+        let cache = CredentialCache::for_sqlite(db.to_str().unwrap());
+        assert_eq!(std::fs::metadata(&counters).unwrap().len(), (KIND_COUNT * size_of::<u64>()) as u64);
+        assert_eq!(cache.ticket(Kind::Organization).generation, 7);
+        assert_eq!(cache.ticket(Kind::Grants).generation, 0);
+        assert!(cache.ticket(Kind::Grants).serving);
     }
 
     #[test]

@@ -62,7 +62,10 @@ fn lock_from_row(row: &AnyRow) -> Result<Lock, StoreError> {
 }
 
 impl Tx {
+    /// Places a lock. From its commit the account's relying-party grants are dead (`oidc.rs`), so it drops the
+    /// access tokens found live that the credential cache keeps (the `Grants` kind).
     pub async fn insert_lock(&mut self, lock: &Lock) -> Result<(), StoreError> {
+        self.invalidates(crate::credentials::Kind::Grants);
         sqlx::query(
             "INSERT INTO locks (id, account_id, ground, placed_by, placed_by_org, legal_basis, reference, reason, \
              effective_at, ends_at, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -83,7 +86,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Lifts a lock that is not lifted yet; false when someone lifted it first.
+    /// Lifts a lock that is not lifted yet; false when someone lifted it first. No mark for the credential
+    /// cache: a lift ends no session and no grant (tokens issued before the lock stay dead, see `oidc.rs`).
     pub async fn lift_lock(&mut self, lock_id: &str, lift: &Lift) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE locks SET lifted_at = $1, lifted_by = $2, lift_basis = $3, lift_reason = $4, lift_request_id = $5 \

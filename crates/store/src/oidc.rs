@@ -11,6 +11,16 @@
 //! revocation path for the lock engine to remember; and a holder's sign-out or an RP-initiated logout, which end
 //! the browser's session, leave the relying parties' grants alone. The grant still records the holder session
 //! it came from.
+//!
+//! Introspection and userinfo ask [`Store::oidc_access_token_grant`] on every call, so its answer for a live
+//! token is kept in the credential cache (`credentials.rs`) under the `Grants` kind, which every transaction that
+//! can make a live token dead marks in the very method that writes the SQL: [`Tx::revoke_oidc_grant`] (and so
+//! [`Tx::revoke_oidc_grants_of`]), [`Tx::revoke_oidc_access_token`], `Tx::insert_lock` and
+//! `Tx::apply_bulk_order` (every lock, whatever placed it), `Tx::update_account_status` (to anything but
+//! active). Nothing else the liveness SQL ([`LIVE_GRANT`]) reads can turn a live token dead by a commit: grants
+//! and `jti`s are only inserted besides, a lift only ever removes a reason to be dead, accounts are deleted only
+//! while pending. What the clock alone can turn dead is bounded on the entry itself: the token's expiry, and the
+//! moment a lock already stored takes effect (an `effective_at` still ahead of the reader's clock).
 
 use std::sync::Arc;
 
@@ -123,6 +133,13 @@ pub struct ProviderSessionRow {
     pub account_status: AccountStatus,
 }
 
+/// What [`Store::oidc_access_token_grant`] answers for a live access token, as the credential cache keeps it.
+#[derive(Debug)]
+pub(crate) struct LiveAccessToken {
+    pub(crate) grant: Grant,
+    pub(crate) scopes: String,
+}
+
 /// A stored code with the holder session its grant came from.
 #[derive(Debug, Clone)]
 pub struct StoredCode {
@@ -189,12 +206,14 @@ impl Tx {
         Ok(())
     }
 
-    /// Saves a relying party's registration (validated by the caller), replacing an earlier one.
+    /// Saves a relying party's registration (validated by the caller), replacing an earlier one. Its commit
+    /// drops the registration every node keeps in memory ([`Store::oidc_client`]).
     pub async fn upsert_oidc_client(
         &mut self,
         registration: &ClientRegistration,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.invalidates(Kind::Organization);
         sqlx::query(
             "INSERT INTO oidc_clients (client_id, registration, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (client_id) DO UPDATE SET registration = excluded.registration, updated_at = excluded.updated_at",
@@ -373,8 +392,10 @@ impl Tx {
             == 1)
     }
 
-    /// Revokes a grant: its refresh family and every access token issued from it.
+    /// Revokes a grant: its refresh family and every access token issued from it (dropped from memory at the
+    /// commit: the `Grants` kind).
     pub async fn revoke_oidc_grant(&mut self, grant_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.invalidates(Kind::Grants);
         sqlx::query("UPDATE oidc_refresh_families SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
             .bind(to_ms(now))
             .bind(grant_id)
@@ -393,8 +414,9 @@ impl Tx {
         Ok(())
     }
 
-    /// Revokes one access token (RFC 7009 revocation by its client).
+    /// Revokes one access token (RFC 7009 revocation by its client); dropped from memory at the commit.
     pub async fn revoke_oidc_access_token(&mut self, jti: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.invalidates(Kind::Grants);
         sqlx::query("UPDATE oidc_access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL")
             .bind(to_ms(now))
             .bind(jti)
@@ -476,6 +498,8 @@ impl Tx {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        // Each revocation marks it too; marked here as well, so no way through this method can forget.
+        self.invalidates(Kind::Grants);
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM oidc_grants WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL ORDER BY id",
         )
@@ -520,7 +544,8 @@ impl Tx {
     }
 }
 
-/// The conditions of a live grant `g` of account `a` at `$2` (see the module docs).
+/// The conditions of a live grant `g` of account `a` at `$2` (see the module docs). What a commit can change
+/// here from live to dead marks the `Grants` kind (see the module docs); change this, and check those marks.
 const LIVE_GRANT: &str = "g.revoked_at IS NULL AND a.status = 'active' AND NOT EXISTS (SELECT 1 FROM locks l \
      WHERE l.account_id = g.account_id AND l.effective_at <= $2 AND (l.effective_at >= g.created_at \
      OR (l.lifted_at IS NULL AND (l.ends_at IS NULL OR l.ends_at > $2))))";
@@ -550,13 +575,23 @@ impl Store {
             .await?)
     }
 
-    /// A relying party's registration by its API client id.
+    /// A relying party's registration by its API client id, from memory while no committed
+    /// [`Tx::upsert_oidc_client`] nor any other change of the `Organization` kind (a client revoked, an
+    /// organization suspended, …) of any process or node followed (`credentials.rs`). A client without a
+    /// registration is not remembered.
     pub async fn oidc_client(&self, client_id: &str) -> Result<Option<ClientRegistration>, StoreError> {
+        if let Some(found) = self.credentials.oidc_client(client_id) {
+            return Ok(Some((*found).clone()));
+        }
+        let ticket = self.credentials.ticket(Kind::Organization);
         let text: Option<String> = sqlx::query_scalar("SELECT registration FROM oidc_clients WHERE client_id = $1")
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        text.map(|t| from_json("client registration", &t)).transpose()
+        let Some(text) = text else { return Ok(None) };
+        let found: Arc<ClientRegistration> = Arc::new(from_json("client registration", &text)?);
+        self.credentials.put_oidc_client(ticket, client_id, &found);
+        Ok(Some((*found).clone()))
     }
 
     /// An interaction that has not expired at `now`.
@@ -659,14 +694,24 @@ impl Store {
     }
 
     /// The grant and scopes of a live access token: the `jti` known, not revoked, not expired at `now`, and its
-    /// grant live (see [`Tx::live_oidc_grant`]). Always read from the database, so a lock is seen at its commit.
+    /// grant live (see [`Tx::live_oidc_grant`]). A live answer is kept in memory under the `Grants` kind (see the
+    /// module docs), so the commit of a lock, a revocation or a status change — of any process or node — is seen
+    /// by the next call; a dead or unknown `jti` is read from the database every time.
     pub async fn oidc_access_token_grant(
         &self,
         jti: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Grant, String)>, StoreError> {
+        if let Some(live) = self.credentials.live_access_token(jti, now) {
+            return Ok(Some((live.grant.clone(), live.scopes.clone())));
+        }
+        let ticket = self.credentials.ticket(Kind::Grants);
+        // The first lock of the account still to take effect after `now` (lifted or not: LIVE_GRANT counts a lock
+        // from its `effective_at` either way) ends the answer's time in memory, as the token's expiry does.
         let row = sqlx::query(&format!(
-            "SELECT g.grant_data, t.scopes FROM oidc_access_tokens t \
+            "SELECT g.grant_data, t.scopes, t.expires_at, \
+             (SELECT MIN(l.effective_at) FROM locks l WHERE l.account_id = g.account_id AND l.effective_at > $2) \
+             FROM oidc_access_tokens t \
              JOIN oidc_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id \
              WHERE t.jti = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND {LIVE_GRANT}"
         ))
@@ -675,6 +720,16 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some((from_json("grant", &row.try_get::<String, _>(0)?)?, row.try_get(1)?)))
+        let live = Arc::new(LiveAccessToken {
+            grant: from_json("grant", &row.try_get::<String, _>(0)?)?,
+            scopes: row.try_get(1)?,
+        });
+        let expires_at = from_ms(row.try_get(2)?)?;
+        let until = match row.try_get::<Option<i64>, _>(3)?.map(from_ms).transpose()? {
+            Some(next_lock) => next_lock.min(expires_at),
+            None => expires_at,
+        };
+        self.credentials.put_live_access_token(ticket, jti, until, &live);
+        Ok(Some((live.grant.clone(), live.scopes.clone())))
     }
 }

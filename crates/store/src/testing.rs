@@ -59,6 +59,15 @@ impl TestDb {
         Store::connect(&self.url).await.expect("connect to test database")
     }
 
+    /// Runs `sql` by hand, as a person with a SQL shell would: behind every store's back, so no transaction marks
+    /// it and what the stores keep in memory does not see it (the tests that prove an answer came from memory).
+    pub async fn execute_by_hand(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.url).await.expect("connect to test database");
+        sqlx::query(sql).execute(&pool).await.expect("the SQL run by hand");
+        pool.close().await;
+    }
+
     /// Applies the migrations up to `version` only, as an older dinhdanh left the database, and returns a pool on
     /// it (to write what that version wrote; the next [`TestDb::store`] upgrades it).
     pub async fn at_version(&self, version: i64) -> sqlx::AnyPool {

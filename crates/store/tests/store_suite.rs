@@ -1191,6 +1191,319 @@ mod credential_cache {
     fn kids(rows: &[dinhdanh_store::OidcKeyRow]) -> Vec<&str> {
         rows.iter().map(|r| r.kid.as_str()).collect()
     }
+
+    /// When a relying party asks about its token: a minute into its grant.
+    fn now() -> DateTime<Utc> {
+        t0() + Duration::minutes(1)
+    }
+
+    /// Whether no other writer can be heard: on PostgreSQL every store hears every `NOTIFY` on the database, so
+    /// another test's commit (a lock, a status change) may drop an entry between two asks of this one.
+    fn quiet(db: &TestDb) -> bool {
+        db.dialect == dinhdanh_store::Dialect::Sqlite
+    }
+
+    /// An answer, and whether it came from memory.
+    async fn asked<T>(store: &Store, ask: impl std::future::Future<Output = T>) -> (T, bool) {
+        let hits = store.credential_cache_hits();
+        let answer = ask.await;
+        (answer, store.credential_cache_hits() > hits)
+    }
+
+    /// An active holder `id` (whose identification number ends in `n`) with no session.
+    async fn holder(store: &Store, id: &str, n: u8) -> AccountId {
+        let mut holder = account(id, &format!("CID:00119012345{n}"));
+        holder.status = AccountStatus::Active;
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_account(&holder).await.unwrap();
+        tx.commit().await.unwrap();
+        holder.id
+    }
+
+    /// A grant `g-{n}` of `holder` to `client`, made at `t0`, and its access token `jti-{n}`, good for an hour.
+    async fn grant(store: &Store, holder: &AccountId, n: &str) {
+        use dinhdanh_oidc::scope::{Claim, Scope as OidcScope};
+        let grant = dinhdanh_oidc::tokens::Grant {
+            id: format!("g-{n}"),
+            client_id: "client".into(),
+            account_id: holder.clone(),
+            scopes: BTreeSet::from([OidcScope::OpenId, OidcScope::Profile]),
+            claims: BTreeSet::from([Claim::Name]),
+            id_token_claims: BTreeSet::new(),
+            acr: Level::One,
+            amr: vec!["pwd".into(), "otp".into()],
+            auth_time: t0(),
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_oidc_grant(&grant, "hs-1", t0()).await.unwrap();
+        tx.insert_oidc_access_token(&format!("jti-{n}"), &grant.id, "openid profile", t0() + Duration::hours(1))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn live(store: &Store, jti: &str, at: DateTime<Utc>) -> bool {
+        store.oidc_access_token_grant(jti, at).await.unwrap().is_some()
+    }
+
+    /// Asks about `jti` until it is answered live from memory (on PostgreSQL another test's commit may drop the
+    /// entry just made).
+    async fn cached_live(store: &Store, jti: &str) {
+        for _ in 0..100 {
+            let (answer, from_memory) = asked(store, live(store, jti, now())).await;
+            assert!(answer, "{jti} is live");
+            if from_memory {
+                return;
+            }
+        }
+        panic!("{jti} was never answered from memory");
+    }
+
+    /// Makes `jti` dead behind the store's back (`kill`, raw SQL that no transaction of the store marks) and
+    /// checks that the next answer still comes from memory, live. On PostgreSQL a commit of another test heard
+    /// in between is told apart by the hits, answered dead from the database, and the row put back to try again.
+    async fn stale_answer_is_served(db: &TestDb, store: &Store, jti: &str, kill: &str, revive: &str) {
+        for _ in 0..20 {
+            cached_live(store, jti).await;
+            raw(db, kill).await;
+            let (answer, from_memory) = asked(store, live(store, jti, now())).await;
+            if from_memory {
+                assert!(answer, "answered from the cache: the change behind the store's back is not seen");
+                return;
+            }
+            assert!(!quiet(db), "nothing but a marked commit drops an entry on SQLite");
+            assert!(!answer, "read from the database, which says dead");
+            raw(db, revive).await;
+        }
+        panic!("{jti} was never answered from memory after a change behind the store's back");
+    }
+
+    fn registration(redirect: &str) -> dinhdanh_oidc::client::ClientRegistration {
+        dinhdanh_oidc::client::ClientRegistration {
+            client_id: "client".into(),
+            redirect_uris: vec![redirect.into()],
+            post_logout_redirect_uris: Vec::new(),
+            scopes: BTreeSet::from([dinhdanh_oidc::scope::Scope::OpenId]),
+            claims: BTreeSet::new(),
+            subject_type: dinhdanh_oidc::subject::SubjectType::Pairwise,
+            sector_identifier: None,
+            require_pushed_authorization_requests: false,
+            token_endpoint_auth_method: dinhdanh_domain::client::ClientAuthMethod::ClientSecret,
+        }
+    }
+
+    async fn redirect_of(store: &Store) -> (String, bool) {
+        let (found, from_memory) = asked(store, store.oidc_client("client")).await;
+        (found.unwrap().expect("a registration").redirect_uris[0].clone(), from_memory)
+    }
+
+    /// Writes the registration behind the store's back.
+    async fn raw_registration(db: &TestDb, redirect: &str) {
+        let json = serde_json::to_string(&registration(redirect)).unwrap();
+        raw(db, &format!("UPDATE oidc_clients SET registration = '{json}' WHERE client_id = 'client'")).await;
+    }
+
+    on_both_backends! {
+        a_live_access_token_is_answered_from_memory_until_a_marked_commit(db) {
+            let store = db.store().await;
+            let holder = credentials(&store).await;
+            grant(&store, &holder, "1").await;
+            grant(&store, &holder, "2").await;
+
+            // An unknown jti is not remembered as unknown: once its row exists, it is live.
+            assert!(!live(&store, "jti-x", now()).await);
+            let until = (t0() + Duration::hours(1)).timestamp_millis();
+            raw(&db, &format!("INSERT INTO oidc_access_tokens (jti, grant_id, scopes, expires_at) \
+                               VALUES ('jti-x', 'g-1', 'openid', {until})")).await;
+            assert!(live(&store, "jti-x", now()).await, "no negative answer was kept");
+
+            // Behind the store's back (by hand, in SQL) the token is revoked; the answer comes from memory.
+            stale_answer_is_served(&db, &store, "jti-1",
+                "UPDATE oidc_access_tokens SET revoked_at = 1 WHERE jti = 'jti-1'",
+                "UPDATE oidc_access_tokens SET revoked_at = NULL WHERE jti = 'jti-1'").await;
+            // Expiry is checked on every hit.
+            assert!(!live(&store, "jti-1", t0() + Duration::hours(1)).await);
+            // A commit of another kind (a holder's sessions ended), or one rolled back, is no change of it.
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_holder_sessions(&holder, now()).await.unwrap();
+            tx.commit().await.unwrap();
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_oidc_access_token("jti-2", now()).await.unwrap();
+            drop(tx);
+            let (answer, from_memory) = asked(&store, live(&store, "jti-1", now())).await;
+            if quiet(&db) {
+                assert!(answer && from_memory, "still answered from the cache");
+            }
+            // A marked commit (another token's revocation) drops every live answer kept: read again, it is dead.
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_oidc_access_token("jti-2", now()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(!live(&store, "jti-1", now()).await, "the very next check reads the revocation made by hand");
+            assert!(!live(&store, "jti-2", now()).await);
+            assert!(live(&store, "jti-x", now()).await, "the others are read again, and stay live");
+        }
+
+        each_change_that_ends_a_live_token_drops_it_at_its_commit(db) {
+            use dinhdanh_domain::lock::{Ground, Lock, Party};
+            let store = db.store().await;
+            credentials(&store).await;
+            let mut holders = Vec::new();
+            for n in 1..=5u8 {
+                let id = holder(&store, &format!("h{n}"), n).await;
+                grant(&store, &id, &n.to_string()).await;
+                holders.push(id);
+            }
+            let lock = |account: &AccountId| Lock {
+                id: format!("lock-{account}"),
+                account_id: account.clone(),
+                ground: Ground::HolderRequest,
+                placed_by: Party::Holder { account_id: account.clone() },
+                legal_basis: None,
+                reference: None,
+                reason: "mất điện thoại".into(),
+                effective_at: now(),
+                ends_at: None,
+                request_id: None,
+                lifted: None,
+            };
+            for (n, account) in holders.iter().enumerate() {
+                let jti = format!("jti-{}", n + 1);
+                cached_live(&store, &jti).await;
+                let mut tx = store.begin().await.unwrap();
+                let what = match n {
+                    0 => { tx.revoke_oidc_grant("g-1", now()).await.unwrap(); "a revoked grant" }
+                    1 => { tx.revoke_oidc_access_token(&jti, now()).await.unwrap(); "a revoked access token" }
+                    2 => {
+                        assert_eq!(tx.revoke_oidc_grants_of(account, "client", now()).await.unwrap(), 1);
+                        "a withdrawn consent"
+                    }
+                    3 => { tx.insert_lock(&lock(account)).await.unwrap(); "a lock" }
+                    _ => {
+                        let mut changed = tx.account(account).await.unwrap().unwrap();
+                        changed.status = AccountStatus::PendingActivation;
+                        tx.update_account_status(&changed).await.unwrap();
+                        "an account no longer active"
+                    }
+                };
+                tx.commit().await.unwrap();
+                assert!(!live(&store, &jti, now()).await, "{what}: refused by the very next check");
+                for later in n + 2..=5 {
+                    let jti = format!("jti-{later}");
+                    assert!(live(&store, &jti, now()).await, "{what}: other holders' tokens stay live");
+                }
+            }
+        }
+
+        a_lock_still_to_take_effect_ends_the_answer_kept_when_it_does(db) {
+            use dinhdanh_domain::lock::{Ground, Lock, Party};
+            let store = db.store().await;
+            let holder = credentials(&store).await;
+            grant(&store, &holder, "1").await;
+            // Stored before the token is asked about, taking effect ten seconds later (a lock whose node's clock
+            // runs ahead): no commit comes when it takes effect.
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_lock(&Lock {
+                id: "later".into(),
+                account_id: holder.clone(),
+                ground: Ground::HolderRequest,
+                placed_by: Party::Holder { account_id: holder.clone() },
+                legal_basis: None,
+                reference: None,
+                reason: "mất điện thoại".into(),
+                effective_at: now() + Duration::seconds(10),
+                ends_at: None,
+                request_id: None,
+                lifted: None,
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            cached_live(&store, "jti-1").await;
+            let (answer, from_memory) = asked(&store, live(&store, "jti-1", now() + Duration::seconds(9))).await;
+            assert!(answer);
+            if quiet(&db) {
+                assert!(from_memory);
+            }
+            assert!(!live(&store, "jti-1", now() + Duration::seconds(10)).await, "dead from the lock's effect");
+        }
+
+        another_writer_s_lock_ends_a_live_token_kept_in_memory(db) {
+            use dinhdanh_domain::lock::{Ground, Lock, Party};
+            let store = db.store().await;
+            let holder = credentials(&store).await;
+            grant(&store, &holder, "1").await;
+            let other = other_node(&db).await;
+            cached_live(&store, "jti-1").await;
+            let mut tx = other.begin().await.unwrap();
+            tx.insert_lock(&Lock {
+                id: "elsewhere".into(),
+                account_id: holder.clone(),
+                ground: Ground::HolderRequest,
+                placed_by: Party::Holder { account_id: holder.clone() },
+                legal_basis: None,
+                reference: None,
+                reason: "mất điện thoại".into(),
+                effective_at: now(),
+                ends_at: None,
+                request_id: None,
+                lifted: None,
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            if quiet(&db) {
+                // Another process's commit bumps the shared counters before it returns.
+                assert!(!live(&store, "jti-1", now()).await, "at once");
+            }
+            assert!(until_refused(|| async { !live(&store, "jti-1", now()).await }).await,
+                "the other writer's lock reached this store");
+            other.close().await;
+        }
+
+        a_relying_party_s_registration_is_answered_from_memory_until_a_commit_changes_it(db) {
+            let store = db.store().await;
+            credentials(&store).await;
+            // A client without a registration is not remembered as one.
+            assert!(store.oidc_client("client").await.unwrap().is_none());
+            let mut tx = store.begin().await.unwrap();
+            tx.upsert_oidc_client(&registration("https://a.example/cb"), t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            // Changed behind the store's back, it is answered from memory as last read (on PostgreSQL, if another
+            // test's commit dropped it in between, it was read again: then it is changed again).
+            let mut seen = redirect_of(&store).await.0;
+            assert_eq!(seen, "https://a.example/cb");
+            let mut proved = false;
+            for n in 0..20 {
+                let behind = format!("https://b{n}.example/cb");
+                raw_registration(&db, &behind).await;
+                let (redirect, from_memory) = redirect_of(&store).await;
+                if from_memory {
+                    assert_eq!(redirect, seen, "answered from the cache");
+                    proved = true;
+                    break;
+                }
+                assert!(!quiet(&db), "nothing but a marked commit drops an entry on SQLite");
+                assert_eq!(redirect, behind);
+                seen = redirect;
+            }
+            assert!(proved, "the registration was never answered from memory");
+            // Saved through the store: the very next read has it.
+            let mut tx = store.begin().await.unwrap();
+            tx.upsert_oidc_client(&registration("https://c.example/cb"), t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(redirect_of(&store).await.0, "https://c.example/cb");
+            // Whatever drops the client's own entry drops it too (the API client revoked).
+            raw_registration(&db, "https://d.example/cb").await;
+            let (redirect, from_memory) = redirect_of(&store).await;
+            if quiet(&db) {
+                assert_eq!((redirect.as_str(), from_memory), ("https://c.example/cb", true));
+            }
+            let mut tx = store.begin().await.unwrap();
+            tx.revoke_api_client("client", t0()).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(redirect_of(&store).await.0, "https://d.example/cb");
+        }
+    }
 }
 
 mod group_commit {

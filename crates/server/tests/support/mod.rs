@@ -306,8 +306,13 @@ pub const MAI_PASSWORD: &str = "hoa sen nở trên hồ tây";
 
 /// Trần Thị Mai, an active Level 1 citizen with a phone and an e-mail.
 pub async fn mai(server: &TestServer) -> AccountId {
+    citizen(server, MAI_ID).await
+}
+
+/// An active Level 1 citizen with this identification number, Mai's name, phone, e-mail and password.
+pub async fn citizen(server: &TestServer, id_number: &str) -> AccountId {
     let now = server.clock.now();
-    let id = IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap();
+    let id = IdentificationNumber::parse(id_number, &ProvinceTable::builtin()).unwrap();
     let account = Account {
         id: AccountId::new(uuid::Uuid::new_v4().to_string()),
         identity_key: IdentityKey::citizen(&id),
@@ -330,6 +335,11 @@ pub async fn mai(server: &TestServer) -> AccountId {
 /// A holder's own lock, placed as the lock engine does: the lock and the end of the holder's sessions in one
 /// transaction.
 pub async fn lock(server: &TestServer, account_id: &AccountId) {
+    lock_through(server, &server.store, account_id).await;
+}
+
+/// The same lock, committed through `store` (another process's or node's, say).
+pub async fn lock_through(server: &TestServer, store: &Store, account_id: &AccountId) {
     let lock = Lock {
         id: uuid::Uuid::new_v4().to_string(),
         account_id: account_id.clone(),
@@ -343,7 +353,7 @@ pub async fn lock(server: &TestServer, account_id: &AccountId) {
         request_id: None,
         lifted: None,
     };
-    let mut tx = server.store.begin().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
     tx.insert_lock(&lock).await.unwrap();
     tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
     tx.commit().await.unwrap();

@@ -379,7 +379,9 @@ pub async fn refresh_tokens(
 }
 
 /// Token introspection (RFC 7662) for an authenticated client: active only for a live access token of this
-/// very client, checked against the database every time (a lock's commit makes it inactive at once).
+/// very client. The registration, the client's credentials, the keys and the token's liveness come from the
+/// credential cache, which the commit of a lock, a revocation or a status change empties before it returns (so
+/// the next introspection after a lock's commit reads the database and answers inactive).
 pub async fn introspect(
     state: &AppState,
     issuer: &Issuer,
@@ -453,7 +455,8 @@ fn entry(
 }
 
 /// Userinfo for a bearer access token: `None` when the token is not one of ours, expired, revoked, or its
-/// holder's grant is no longer live (a lock): the caller answers `401 invalid_token`.
+/// holder's grant is no longer live (a lock): the caller answers `401 invalid_token`. The liveness is answered
+/// from the credential cache as at introspection; the holder's claims are read from the account.
 pub async fn userinfo_for(
     state: &AppState,
     issuer: &Issuer,
