@@ -9,8 +9,10 @@ export PGHOST PGPORT PGUSER
 
 cd "$(dirname "$0")/.."
 cargo build --release -p dinhdanh --bin dinhdanh --example locks_bench
-DINHDANH=target/release/dinhdanh
-CLIENT=target/release/examples/locks_bench
+# Where cargo put them: CARGO_TARGET_DIR is honoured (a build directory of one's own on a shared machine).
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+DINHDANH=$TARGET_DIR/release/dinhdanh
+CLIENT=$TARGET_DIR/release/examples/locks_bench
 mkdir -p "$BENCH_DIR"
 SERVER_PID=
 

@@ -13,12 +13,17 @@
 --                                 code       the code step of the sign-in challenge LINE, SBS_CODE the code
 --                                 register   a citizen's registration, LINE the identification number (the
 --                                            registry's Nguyễn Văn Hùng, male, 1990-01-01), SBS_PASSWORD
+--                                 introspect an RFC 7662 introspection form with LINE as its token (the client's
+--                                            credentials in SBS_AUTH)
 --                               when a thread has used all its lines it starts again ("reused" counts how often)
+--   SBS_EXPECT                  a string every 2xx answer's body must contain (`"active":true` for introspection):
+--                               a 2xx without it is counted as unexpected, not as a success
 --   SBS_THREADS                 wrk's -t, so that each thread takes its own share of the lines
 --   SBS_RESULT                  where to append the result line
 --   SBS_5XX, SBS_LABEL          where to append the first 5xx answer of each thread, labelled
 --
--- Result line: requests/s 2xx/s p50_ms p99_ms requests 2xx 3xx 4xx 5xx 401 429 socket_errors reused 503
+-- Result line: requests/s ok/s p50_ms p99_ms requests 2xx 3xx 4xx 5xx 401 429 socket_errors reused 503 unexpected
+-- (ok: the 2xx answers that were not unexpected)
 
 local threads = {}
 local next_id = 0
@@ -35,10 +40,11 @@ local line_as = os.getenv("SBS_LINE_AS")
 local assertion_form = "grant_type=client_credentials"
     .. "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion="
 
+local expect = os.getenv("SBS_EXPECT")
 local lines = {}
 local position = 0
 local fixed = nil
-s2, s3, s4, s5, s401, s429, s503, reused = 0, 0, 0, 0, 0, 0, 0, 0
+s2, s3, s4, s5, s401, s429, s503, reused, unexpected = 0, 0, 0, 0, 0, 0, 0, 0, 0
 
 local function base_headers()
     local headers = {}
@@ -91,6 +97,9 @@ function request()
         headers["Content-Type"] = "application/json"
         target = "/v1/holder-sessions/" .. line .. "/verify"
         body = '{"code": "' .. os.getenv("SBS_CODE") .. '"}'
+    elseif line_as == "introspect" then
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        body = "token=" .. line
     else
         headers["Authorization"] = "Bearer " .. line
     end
@@ -106,20 +115,23 @@ function response(status, headers, body)
         s4 = s4 + 1
         if status == 401 then s401 = s401 + 1 elseif status == 429 then s429 = s429 + 1 end
     elseif status >= 300 then s3 = s3 + 1
-    else s2 = s2 + 1 end
+    else
+        s2 = s2 + 1
+        if expect and not string.find(body or "", expect, 1, true) then unexpected = unexpected + 1 end
+    end
 end
 
 function done(summary, latency, requests)
-    local t = { s2 = 0, s3 = 0, s4 = 0, s5 = 0, s401 = 0, s429 = 0, s503 = 0, reused = 0 }
+    local t = { s2 = 0, s3 = 0, s4 = 0, s5 = 0, s401 = 0, s429 = 0, s503 = 0, reused = 0, unexpected = 0 }
     for _, thread in ipairs(threads) do
         for name, _ in pairs(t) do t[name] = t[name] + (thread:get(name) or 0) end
     end
     local seconds = summary.duration / 1e6
     local e = summary.errors
-    local line = string.format("%.1f %.1f %.3f %.3f %d %d %d %d %d %d %d %d %d %d\n",
-        summary.requests / seconds, t.s2 / seconds, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        summary.requests, t.s2, t.s3, t.s4, t.s5, t.s401, t.s429,
-        e.connect + e.read + e.write + e.timeout, t.reused, t.s503)
+    local line = string.format("%.1f %.1f %.3f %.3f %d %d %d %d %d %d %d %d %d %d %d\n",
+        summary.requests / seconds, (t.s2 - t.unexpected) / seconds, latency:percentile(50) / 1000,
+        latency:percentile(99) / 1000, summary.requests, t.s2, t.s3, t.s4, t.s5, t.s401, t.s429,
+        e.connect + e.read + e.write + e.timeout, t.reused, t.s503, t.unexpected)
     local out = os.getenv("SBS_RESULT")
     for _, thread in ipairs(threads) do
         local sample = thread:get("first5xx")

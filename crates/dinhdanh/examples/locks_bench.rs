@@ -27,6 +27,10 @@
 //! For registrations, as many sets of citizens in the population registry with no account yet
 //! (`registrations_K.txt`: their identification numbers; full name `Nguyễn Văn Hùng`, male, born 1990-01-01).
 //!
+//! For the OpenID Connect provider (issue 14; see [`provider_fixtures`]): a relying party (`rp_basic`,
+//! `rp_client`), `--introspect-tokens` live access tokens of it (`introspect_tokens.txt`) and a holder for the
+//! mid-run lock check (`introspect_check`), and sets of holders for `examples/code_flows.rs` (`code_flows_K.txt`).
+//!
 //! `argon2-bench`: times one argon2id hash with the server's parameters (the argon2id bound of sign-ins).
 //!
 //! `verify-bench`: times one ES256 verification with the library the server uses (jsonwebtoken), as the token
@@ -84,32 +88,7 @@ enum Cmd {
         #[arg(long)]
         analyze: bool,
     },
-    SideBySideSetup {
-        #[arg(long)]
-        db: String,
-        /// Where the credentials files go.
-        #[arg(long)]
-        out: std::path::PathBuf,
-        /// The `aud` of the client assertions: the token endpoint's URL as the client reaches it.
-        #[arg(long)]
-        audience: String,
-        /// The `private_key_jwt` client's P-256 private key (PKCS#8 PEM).
-        #[arg(long)]
-        ec_key: std::path::PathBuf,
-        #[arg(long, default_value_t = 10_000)]
-        warm_holders: usize,
-        #[arg(long, default_value_t = 40_000)]
-        holders: usize,
-        #[arg(long, default_value_t = 20_000)]
-        warm_assertions: usize,
-        #[arg(long, default_value_t = 100_000)]
-        assertions: usize,
-        /// How many sets of sign-in fixtures (each used by one wrk run: a warm-up or a measured run).
-        #[arg(long, default_value_t = 4)]
-        sign_in_sets: usize,
-        #[arg(long, default_value_t = 2_000)]
-        sign_ins: usize,
-    },
+    SideBySideSetup(SetupArgs),
     /// Times one argon2id hash of a secret with the server's parameters and workers (a verification costs the
     /// same: it recomputes the hash).
     Argon2Bench {
@@ -122,6 +101,56 @@ enum Cmd {
         #[arg(long, default_value_t = 20_000)]
         iterations: usize,
     },
+}
+
+/// `side-by-side-setup`'s fixtures: how many of each.
+#[derive(clap::Args)]
+struct SetupArgs {
+    #[arg(long)]
+    db: String,
+    /// Where the credentials files go.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// The `aud` of the client assertions: the token endpoint's URL as the client reaches it.
+    #[arg(long)]
+    audience: String,
+    /// The `private_key_jwt` client's P-256 private key (PKCS#8 PEM).
+    #[arg(long)]
+    ec_key: std::path::PathBuf,
+    #[arg(long, default_value_t = 10_000)]
+    warm_holders: usize,
+    #[arg(long, default_value_t = 40_000)]
+    holders: usize,
+    #[arg(long, default_value_t = 20_000)]
+    warm_assertions: usize,
+    #[arg(long, default_value_t = 100_000)]
+    assertions: usize,
+    /// How many sets of sign-in fixtures (each used by one wrk run: a warm-up or a measured run).
+    #[arg(long, default_value_t = 4)]
+    sign_in_sets: usize,
+    #[arg(long, default_value_t = 2_000)]
+    sign_ins: usize,
+    /// The provider's issuer identifier, as the server is configured with it (`[oidc] issuer`): the `iss` of the
+    /// introspection fixtures' access tokens. Needed with `--introspect-tokens`.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// How many live access tokens of the relying party to write (`introspect_tokens.txt`): grants and `jti` rows
+    /// straight into the database, the JWTs signed with the provider's current key.
+    #[arg(long, default_value_t = 0)]
+    introspect_tokens: usize,
+    /// Access tokens per grant (one grant per holder), as refreshes would leave them.
+    #[arg(long, default_value_t = 4)]
+    tokens_per_grant: usize,
+    /// How many holders in each set of code-flow fixtures (`code_flows_K.txt`, each set used by one run of
+    /// `examples/code_flows.rs`, each holder signing in once).
+    #[arg(long, default_value_t = 0)]
+    code_flow_holders: usize,
+    #[arg(long, default_value_t = 2)]
+    code_flow_sets: usize,
+    /// Leave the code-flow holders without a consent to the relying party, so that every flow passes the
+    /// consent page; by default they consented before (a remembered consent covers the request).
+    #[arg(long)]
+    code_flow_ask_consent: bool,
 }
 
 /// A run tag, so that fixtures of several runs on one database do not collide.
@@ -436,19 +465,20 @@ fn write_lines(path: std::path::PathBuf, lines: &[String]) -> Result<()> {
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_side_by_side_setup(
-    db: &str,
-    out: &std::path::Path,
-    audience: &str,
-    ec_key: &std::path::Path,
-    warm_holders: usize,
-    measured_holders: usize,
-    warm_assertions: usize,
-    measured_assertions: usize,
-    sign_in_sets: usize,
-    sign_ins: usize,
-) -> Result<()> {
+async fn run_side_by_side_setup(args: SetupArgs) -> Result<()> {
+    let SetupArgs {
+        ref db,
+        ref out,
+        ref audience,
+        ref ec_key,
+        warm_holders,
+        holders: measured_holders,
+        warm_assertions,
+        assertions: measured_assertions,
+        sign_in_sets,
+        sign_ins,
+        ..
+    } = args;
     let store = Store::connect(db).await?;
     let run = tag();
     let now = Utc::now();
@@ -517,7 +547,17 @@ async fn run_side_by_side_setup(
     let signing = 2 * sign_in_sets * sign_ins;
     let password_hash =
         dinhdanh_server::secrets::hash_secret(SIGN_IN_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let (mut accounts, mut tokens) = holders_with_password(&store, run, locking + signing, &password_hash).await?;
+    // Then the provider's: the code-flow holders, and the holders of the introspection fixtures' grants (the
+    // last of whom is the mid-run lock check's).
+    let flowing = args.code_flow_sets * args.code_flow_holders;
+    let granting = match args.introspect_tokens {
+        0 => 0,
+        n => n.div_ceil(args.tokens_per_grant.max(1)) + 1,
+    };
+    let (mut accounts, mut tokens) =
+        holders_with_password(&store, run, locking + signing + flowing + granting, &password_hash).await?;
+    let mut provider_accounts = accounts.split_off(locking + signing);
+    let provider_sessions = tokens.split_off(locking + signing);
     tokens.truncate(locking);
     let signers = accounts.split_off(locking);
     let code_hash =
@@ -593,6 +633,11 @@ async fn run_side_by_side_setup(
     }
     std::fs::write(out.join("sign_in_password"), SIGN_IN_PASSWORD)?;
     std::fs::write(out.join("sign_in_code"), SIGN_IN_CODE)?;
+    if flowing + granting > 0 {
+        let grant_holders = provider_accounts.split_off(flowing);
+        let grant_sessions = &provider_sessions[flowing..];
+        provider_fixtures(&store, &args, run, &provider_accounts, &grant_holders, grant_sessions).await?;
+    }
     println!(
         "fixtures in {}: {} + {} holders, {} + {} assertions",
         out.display(),
@@ -601,6 +646,243 @@ async fn run_side_by_side_setup(
         warm_assertions,
         measured_assertions
     );
+    Ok(())
+}
+
+/// Where the relying party of the provider's fixtures has the browser sent back to (the code-flow driver reads the
+/// `Location` and never follows it).
+const RP_REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
+
+/// The provider's fixtures (issue 14), for `bench/side_by_side.sh`'s `introspect` and `codeflow` paths:
+///
+/// - a relying party: an API client of a `relying_party` organization with a client secret and its registration
+///   (`openid profile phone`; `name`, `phone_number`, `phone_number_verified`), as an administrator would save
+///   it; `rp_basic` is its HTTP Basic header, `rp_client` its id, secret and redirect URI, one a line;
+/// - `--introspect-tokens` live access tokens of that client (`introspect_tokens.txt`), `--tokens-per-grant` per
+///   grant and one grant per holder: grants and `jti` rows written straight to the database, the RFC 9068 JWTs
+///   signed with the provider's current key (`iss` the server's issuer, `aud` its userinfo URL, pairwise `sub`,
+///   `typ: at+jwt`), valid for 4 hours by the wall clock; and one more grant for the mid-run lock check
+///   (`introspect_check`: the holder's session token, then the access token);
+/// - `--code-flow-sets` sets of `--code-flow-holders` holders who have not signed in to it yet, whose password is
+///   `SIGN_IN_PASSWORD` (`code_flows_K.txt`: the identification number and the phone the code goes to, one
+///   holder a line), with a remembered consent to the relying party unless `--code-flow-ask-consent`.
+async fn provider_fixtures(
+    store: &Store,
+    args: &SetupArgs,
+    run: u32,
+    flow_holders: &[Account],
+    grant_holders: &[Account],
+    grant_sessions: &[String],
+) -> Result<()> {
+    use dinhdanh_oidc::claims::AccessTokenClaims;
+    use dinhdanh_oidc::client::ClientRegistration;
+    use dinhdanh_oidc::consent::Consent;
+    use dinhdanh_oidc::keys::TokenType;
+    use dinhdanh_oidc::scope::{Claim, Scope as OidcScope, format_scopes};
+    use dinhdanh_oidc::tokens::{Grant, new_id};
+
+    let now = Utc::now();
+    let out = &args.out;
+    let organization = Organization {
+        id: format!("org-rp-{run}"),
+        code: format!("RP-{run}"),
+        name: "Ngân hàng side by side".into(),
+        kind: OrganizationKind::RelyingParty,
+        parent_id: None,
+        status: OrganizationStatus::Active,
+        contact_email: None,
+        contact_phone: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let client = ApiClient {
+        id: format!("sbs-rp-{run}"),
+        organization_id: organization.id.clone(),
+        name: "Ngân hàng side by side".into(),
+        auth_method: ClientAuthMethod::ClientSecret,
+        scopes: BTreeSet::new(),
+        status: ClientStatus::Active,
+        created_at: now,
+        revoked_at: None,
+    };
+    let (secret, _) = new_token(dinhdanh_server::service::clients::CLIENT_SECRET_PREFIX);
+    let credential = ClientCredential {
+        id: format!("sbs-rp-credential-{run}"),
+        client_id: client.id.clone(),
+        kind: CredentialKind::Secret,
+        key_id: None,
+        material: dinhdanh_server::secrets::server_secret_digest(&secret),
+        created_at: now,
+        revoked_at: None,
+    };
+    let registration = ClientRegistration {
+        client_id: client.id.clone(),
+        redirect_uris: vec![RP_REDIRECT.to_owned()],
+        post_logout_redirect_uris: Vec::new(),
+        scopes: [OidcScope::OpenId, OidcScope::Profile, OidcScope::Phone].into_iter().collect(),
+        claims: [Claim::Name, Claim::PhoneNumber, Claim::PhoneNumberVerified].into_iter().collect(),
+        subject_type: dinhdanh_oidc::subject::SubjectType::Pairwise,
+        sector_identifier: None,
+        require_pushed_authorization_requests: false,
+        token_endpoint_auth_method: ClientAuthMethod::ClientSecret,
+    };
+    registration.validate()?;
+    let mut tx = store.begin().await?;
+    tx.insert_organization(&organization).await?;
+    tx.insert_api_client(&client).await?;
+    tx.insert_client_credential(&credential).await?;
+    tx.upsert_oidc_client(&registration, now).await?;
+    if !args.code_flow_ask_consent {
+        for holder in flow_holders {
+            let consent = Consent {
+                account_id: holder.id.clone(),
+                client_id: client.id.clone(),
+                scopes: registration.scopes.clone(),
+                claims: registration.claims.clone(),
+                granted_at: now,
+                revoked_at: None,
+            };
+            tx.upsert_oidc_consent(&consent).await?;
+        }
+    }
+    tx.commit().await?;
+    std::fs::create_dir_all(out)?;
+    let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{secret}", client.id));
+    std::fs::write(out.join("rp_basic"), format!("Basic {basic}"))?;
+    std::fs::write(out.join("rp_client"), format!("{}\n{secret}\n{RP_REDIRECT}\n", client.id))?;
+
+    if args.code_flow_holders > 0 {
+        for (k, set) in flow_holders.chunks(args.code_flow_holders).enumerate() {
+            let lines: Vec<String> = set
+                .iter()
+                .map(|a| {
+                    let number = a.identity_key.as_str().trim_start_matches("CID:");
+                    format!("{number} {}", a.phone.as_ref().expect("fixture holders have a phone").as_str())
+                })
+                .collect();
+            write_lines(out.join(format!("code_flows_{k}.txt")), &lines)?;
+        }
+        println!(
+            "code-flow fixtures: {} sets of {} holders ({})",
+            args.code_flow_sets,
+            args.code_flow_holders,
+            if args.code_flow_ask_consent { "no consent yet" } else { "consented before" }
+        );
+    }
+
+    let n = args.introspect_tokens;
+    if n == 0 {
+        return Ok(());
+    }
+    let issuer = args.issuer.as_deref().context("--issuer is needed with --introspect-tokens")?;
+    let issuer = dinhdanh_oidc::metadata::Issuer::parse(issuer)?;
+    let keys = dinhdanh_server::service::oidc::key_set(store, now).await?;
+    let salt = store
+        .oidc_setting(dinhdanh_store::OIDC_SUBJECT_SALT)
+        .await?
+        .context("no pairwise salt: the server makes it when it starts")?;
+    let salt = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, salt)?;
+    let salt = dinhdanh_oidc::subject::SubjectSalt::new(salt).map_err(|_| anyhow::anyhow!("the salt is too short"))?;
+    let sector = registration.sector()?;
+    let audience = issuer.url(&dinhdanh_oidc::metadata::EndpointPaths::default().userinfo);
+    let scope = format_scopes(&registration.scopes);
+    let expires_at = now + chrono::Duration::hours(4);
+    let per_grant = args.tokens_per_grant.max(1);
+    // Grant g holds tokens g * per_grant .. (g + 1) * per_grant; the last grant (the lock check's) one more.
+    let grants: Vec<(Grant, String)> = grant_holders
+        .iter()
+        .zip(grant_sessions)
+        .map(|(holder, session)| {
+            let grant = Grant {
+                id: new_id(),
+                client_id: client.id.clone(),
+                account_id: holder.id.clone(),
+                scopes: registration.scopes.clone(),
+                claims: registration.claims.clone(),
+                id_token_claims: BTreeSet::new(),
+                acr: Level::One,
+                amr: vec!["pwd".into(), "otp".into()],
+                auth_time: now,
+            };
+            (grant, dinhdanh_server::secrets::token_hash(session))
+        })
+        .collect();
+    let check = grants.len() - 1;
+    let claims: Vec<(usize, AccessTokenClaims)> = (0..=n)
+        .map(|j| {
+            let g = if j == n { check } else { j / per_grant };
+            let grant = &grants[g].0;
+            let claims = AccessTokenClaims {
+                iss: issuer.as_str().to_owned(),
+                exp: expires_at.timestamp(),
+                aud: audience.clone(),
+                sub: dinhdanh_oidc::subject::subject_for(registration.subject_type, &sector, &grant.account_id, &salt),
+                client_id: client.id.clone(),
+                iat: now.timestamp(),
+                jti: new_id(),
+                scope: scope.clone(),
+                auth_time: now.timestamp(),
+                acr: dinhdanh_oidc::acr::acr_of(Level::One).to_owned(),
+            };
+            (g, claims)
+        })
+        .collect();
+    let started = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let signed: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = claims
+            .chunks(claims.len().div_ceil(threads))
+            .map(|chunk| {
+                let keys = &keys;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(_, c)| keys.sign(c, TokenType::AccessToken).expect("sign an access token"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("signing thread")).collect()
+    });
+    println!("signed {} access tokens in {:.1} s", signed.len(), started.elapsed().as_secs_f64());
+
+    // Written in transactions of 1,000 grants with their tokens; on PostgreSQL four at a time.
+    let started = Instant::now();
+    let grants = Arc::new(grants);
+    let rows: Arc<Vec<(usize, String)>> = Arc::new(claims.into_iter().map(|(g, c)| (g, c.jti)).collect());
+    let parallel = if args.db.starts_with("postgres") { 4 } else { 1 };
+    let mut writers = tokio::task::JoinSet::new();
+    for first in (0..grants.len()).step_by(1000) {
+        if writers.len() >= parallel
+            && let Some(done) = writers.join_next().await
+        {
+            done??;
+        }
+        let (store, grants, rows, scope) = (store.clone(), grants.clone(), rows.clone(), scope.clone());
+        writers.spawn(async move {
+            let last = (first + 1000).min(grants.len());
+            let mut tx = store.begin().await?;
+            for (grant, session) in &grants[first..last] {
+                tx.insert_oidc_grant(grant, session, now).await?;
+            }
+            for (g, jti) in rows.iter().filter(|(g, _)| (first..last).contains(g)) {
+                tx.insert_oidc_access_token(jti, &grants[*g].0.id, &scope, expires_at).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done??;
+    }
+    println!(
+        "wrote {} grants and {} access tokens in {:.1} s",
+        grants.len(),
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    write_lines(out.join("introspect_tokens.txt"), &signed[..n])?;
+    std::fs::write(out.join("introspect_check"), format!("{}\n{}\n", grant_sessions[check], signed[n]))?;
     Ok(())
 }
 
@@ -634,32 +916,7 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::SelfLock { db, base, holders, concurrency } => run_self_lock(&db, &base, holders, concurrency).await,
         Cmd::Bulk { db, base, accounts, analyze } => run_bulk(&db, &base, accounts, analyze).await,
-        Cmd::SideBySideSetup {
-            db,
-            out,
-            audience,
-            ec_key,
-            warm_holders,
-            holders,
-            warm_assertions,
-            assertions,
-            sign_in_sets,
-            sign_ins,
-        } => {
-            run_side_by_side_setup(
-                &db,
-                &out,
-                &audience,
-                &ec_key,
-                warm_holders,
-                holders,
-                warm_assertions,
-                assertions,
-                sign_in_sets,
-                sign_ins,
-            )
-            .await
-        }
+        Cmd::SideBySideSetup(args) => run_side_by_side_setup(args).await,
         Cmd::Argon2Bench { iterations } => {
             let mut times = Vec::with_capacity(iterations);
             for i in 0..iterations + 2 {
