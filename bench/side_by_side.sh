@@ -100,6 +100,10 @@ RESULTS="$WORK/results.txt"
 
 # Rate limits out of the way: every request comes from 127.0.0.1.
 CONFIG="$WORK/dinhdanh.toml"
+# One seal key for the server and the fixture writer, which signs the introspection path's tokens with the keys
+# the server opens (docs/configuration.md, "[oidc] key_seal_file").
+DINHDANH_OIDC_SEAL_KEY=$(openssl rand -base64 32)
+export DINHDANH_OIDC_SEAL_KEY
 cat >"$CONFIG" <<'EOF'
 [rate_limit]
 public_per_minute = 1000000000

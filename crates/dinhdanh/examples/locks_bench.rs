@@ -776,7 +776,12 @@ async fn provider_fixtures(
     }
     let issuer = args.issuer.as_deref().context("--issuer is needed with --introspect-tokens")?;
     let issuer = dinhdanh_oidc::metadata::Issuer::parse(issuer)?;
-    let keys = dinhdanh_server::service::oidc::key_set(store, now).await?;
+    // The server's seal key (the bench script gives both processes the same DINHDANH_OIDC_SEAL_KEY).
+    let seal =
+        std::env::var("DINHDANH_OIDC_SEAL_KEY").context("DINHDANH_OIDC_SEAL_KEY is needed with --introspect-tokens")?;
+    let seal = dinhdanh_server::sealing::SealingKey::parse(&seal).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keys =
+        dinhdanh_server::service::oidc::ensure_keys(store, &seal, now).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let salt = store
         .oidc_setting(dinhdanh_store::OIDC_SUBJECT_SALT)
         .await?
