@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod keys;
 pub mod logout;
 pub mod token;
+pub mod verified;
 
 pub use keys::{ensure_keys, key_set, rotate_keys};
 
@@ -28,13 +29,15 @@ use crate::auth::authorize as authorize_action;
 use crate::problem::ApiError;
 
 /// What the provider keeps in memory: its paths and lifetimes, the pairwise salt once read, and the signing keys
-/// as last opened ([`keys::key_set`]).
+/// as last opened ([`keys::key_set`]), and the access tokens whose signature it has checked.
 #[derive(Default)]
 pub struct Provider {
     pub paths: EndpointPaths,
     pub lifetimes: Lifetimes,
     salt: tokio::sync::OnceCell<SubjectSalt>,
     keys: keys::CachedKeySet,
+    /// Access tokens whose signature this node has checked (`verified.rs`).
+    pub verified: verified::VerifiedTokens,
 }
 
 /// The issuer identifier: the configured one (`[oidc] issuer`, `DINHDANH_ISSUER`), else the server's public

@@ -397,7 +397,7 @@ pub async fn introspect(
         return Ok(Ok(introspect_refresh_token(state, issuer, &client, token, now).await?));
     }
     let keys = super::key_set(state, now).await?;
-    let Ok(claims) = keys.verify::<AccessTokenClaims>(token, TokenType::AccessToken, issuer.as_str(), true) else {
+    let Some(claims) = state.oidc.verified.verify(&keys, token, issuer.as_str()) else {
         return Ok(Ok(Introspection::inactive()));
     };
     if claims.exp <= now.timestamp() || claims.client_id != client.client_id {
@@ -466,7 +466,7 @@ pub async fn userinfo_for(
     let keys = super::key_set(state, now).await?;
     // Expiry is compared here with the server's clock (the one that set `exp`), not by the JWT library with the
     // system's.
-    let Ok(claims) = keys.verify::<AccessTokenClaims>(bearer, TokenType::AccessToken, issuer.as_str(), true) else {
+    let Some(claims) = state.oidc.verified.verify(&keys, bearer, issuer.as_str()) else {
         return Ok(None);
     };
     if claims.exp <= now.timestamp() || claims.aud != issuer.url(&state.oidc.paths.userinfo) {
