@@ -200,7 +200,7 @@ pub fn router(state: AppState) -> Router {
         // The OpenID Connect pages answer HTML and its endpoints their own JSON, so outside the problem layer.
         .merge(api::oidc::routes(&state))
         .layer(axum::middleware::from_fn(count_requests))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(log_failure))
         .with_state(state)
 }
 
@@ -209,6 +209,23 @@ pub fn router(state: AppState) -> Router {
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let route = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str()).unwrap_or("unmatched");
     tracing::debug_span!("request", method = %request.method(), route)
+}
+
+/// A server error is logged at ERROR, except `503`: the argon2 queue or the store saying "busy, retry after" is
+/// the server protecting itself under load, answered with `Retry-After` and counted in `/metrics`; one ERROR line
+/// for each would bury the errors that need a person (a flood of wrong passwords wrote hundreds a second).
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass::StatusCode;
+    match class {
+        StatusCode(status) if status == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+            tracing::debug!(status = status.as_u16(), latency_ms = latency.as_millis() as u64, "busy: answered 503");
+        }
+        class => tracing::error!(%class, latency_ms = latency.as_millis() as u64, "response failed"),
+    }
 }
 
 /// Counts requests by route template (never by raw path, which would carry ids) and status.
