@@ -30,6 +30,7 @@ use openidconnect::{
 use serde_json::Value;
 
 mod support;
+use support::browser::{Browser, Page};
 use support::{MAI_ID, MAI_PASSWORD, TestServer, citizen, lock, lock_through, mai};
 
 const REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
@@ -85,102 +86,6 @@ async fn relying_party_with(server: &TestServer, code: &str, redirect: &str, met
     };
     assert_eq!(saved["token_endpoint_auth_method"], method_name);
     RelyingParty { client_id, secret, redirect: redirect.to_owned() }
-}
-
-/// A browser without JavaScript: keeps cookies, follows no redirects.
-struct Browser {
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-}
-
-/// A page as the browser got it.
-struct Page {
-    status: u16,
-    location: Option<String>,
-    headers: reqwest::header::HeaderMap,
-    html: String,
-}
-
-impl Page {
-    /// The value of a hidden field.
-    fn field(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start =
-            self.html.find(&marker).unwrap_or_else(|| panic!("no field {name} in {}", self.html)) + marker.len();
-        self.html[start..].split('"').next().unwrap().to_owned()
-    }
-
-    /// The language switch's link, as a browser reads it (the `&` between parameters is escaped as `&#38;`).
-    fn switch(&self) -> String {
-        let nav = &self.html[self.html.find("<nav").unwrap_or_else(|| panic!("no language switch in {}", self.html))..];
-        let start = nav.find("href=\"").unwrap() + "href=\"".len();
-        nav[start..].split('"').next().unwrap().replace("&#38;", "&")
-    }
-
-    /// The language the page says it is in.
-    fn lang(&self) -> &str {
-        let start = self.html.find("<html lang=\"").unwrap_or_else(|| panic!("no <html lang> in {}", self.html)) + 12;
-        self.html[start..].split('"').next().unwrap()
-    }
-
-    /// The `Set-Cookie` header for this cookie, if the page set it.
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|v| v.starts_with(&format!("{name}=")))
-    }
-}
-
-impl Browser {
-    fn new() -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { http, cookies: BTreeMap::new() }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn keep(&mut self, response: reqwest::Response) -> Page {
-        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            assert!(text.contains("HttpOnly") && text.contains("SameSite=Lax"), "{text}");
-            let (name, rest) = text.split_once('=').unwrap();
-            self.cookies.insert(name.to_owned(), rest.split(';').next().unwrap().to_owned());
-        }
-        let status = response.status().as_u16();
-        let location = response.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
-        let headers = response.headers().clone();
-        Page { status, location, headers, html: response.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, url: &str) -> Page {
-        let response = self.http.get(url).header("cookie", self.cookie_header()).send().await.unwrap();
-        self.keep(response).await
-    }
-
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
-        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let response = self
-            .http
-            .post(url)
-            .header("cookie", self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.keep(response).await
-    }
-}
-
-/// The newest sign-in code queued for the holder (as the SMS carries it).
-async fn last_sign_in_code(server: &TestServer) -> String {
-    let messages = server.store.outbox_messages(None, 100).await.unwrap();
-    let message = messages.iter().find(|m| m.kind == "holder_sign_in_code").expect("a sign-in code was queued");
-    message.body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned()
 }
 
 type Rp = CoreClient<
@@ -312,7 +217,7 @@ async fn through_code_as(
     let page = browser.post(&format!("{action}/password"), &form).await;
     assert_eq!(page.status, 200, "{}", page.html);
     assert!(page.html.contains("name=\"code\""), "{}", page.html);
-    let code = last_sign_in_code(server).await;
+    let code = server.last_sign_in_code().await;
     let page = browser
         .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
         .await;
@@ -634,7 +539,7 @@ on_both_backends! {
                 &[("interaction", &interaction), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)],
             )
             .await;
-        let code = last_sign_in_code(&server).await;
+        let code = server.last_sign_in_code().await;
         browser.post(&server.url("/oauth/authorize/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)]).await;
         let page = browser
             .post(&server.url("/oauth/authorize/consent"), &[("interaction", &interaction), ("csrf", &csrf), ("decision", "deny")])
@@ -1313,7 +1218,7 @@ on_both_backends! {
             .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", "12")])
             .await;
         assert!(wrong.html.contains("<p role=\"alert\" id=\"form-error\">The code has 6 digits.</p>"), "{}", wrong.html);
-        let code = last_sign_in_code(&server).await;
+        let code = server.last_sign_in_code().await;
         let page = browser
             .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
             .await;
@@ -1389,7 +1294,7 @@ on_both_backends! {
         let page = browser.get(&page.switch()).await;
         assert_eq!((page.status, page.lang()), (200, "vi"), "{}", page.html);
         assert!(page.html.contains("Nhập mã xác thực") && page.html.contains("name=\"code\""), "{}", page.html);
-        let code = last_sign_in_code(&server).await;
+        let code = server.last_sign_in_code().await;
         let page = browser
             .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
             .await;

@@ -2,6 +2,8 @@
 //! manual clock, an HTTP client, and fixtures for actors (an operator with an administrator session).
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -107,8 +109,18 @@ impl TestServer {
 
     /// The last activation code queued (read from the outbox, as the SMS would carry it).
     pub async fn last_code(&self) -> String {
-        let messages = self.store.outbox_messages(None, 50).await.unwrap();
-        let message = messages.iter().find(|m| m.kind == "activation_code").expect("an activation code was queued");
+        self.last_code_of("activation_code").await
+    }
+
+    /// The newest sign-in code queued for a holder (as the SMS carries it).
+    pub async fn last_sign_in_code(&self) -> String {
+        self.last_code_of("holder_sign_in_code").await
+    }
+
+    /// The six digits of the newest queued message of this kind.
+    async fn last_code_of(&self, kind: &str) -> String {
+        let messages = self.store.outbox_messages(None, 100).await.unwrap();
+        let message = messages.iter().find(|m| m.kind == kind).unwrap_or_else(|| panic!("a {kind} was queued"));
         message.body.split_whitespace().find(|w| w.len() >= 6 && w[..6].bytes().all(|b| b.is_ascii_digit())).unwrap()
             [..6]
             .to_owned()
