@@ -354,13 +354,7 @@ on_both_backends! {
         let first = start(&client);
         let mut browser = Browser::new();
         let location = sign_in_through_pages(&server, &mut browser, &first.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(first.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, first.verifier).await;
         let second = start(&client);
         let page = browser.get(&second.url).await;
         let pending = query_of(page.location.as_deref().expect("single sign-on"))["code"].clone();
@@ -493,13 +487,7 @@ on_both_backends! {
                     }
                 }
             };
-            let tokens = client
-                .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-                .unwrap()
-                .set_pkce_verifier(started.verifier)
-                .request_async(&http())
-                .await
-                .unwrap();
+            let tokens = exchange(&client, &location, started.verifier).await;
             let verifier = client
                 .id_token_verifier()
                 .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
@@ -636,13 +624,7 @@ on_both_backends! {
         let client = discover(&server, &rp).await;
         let started = start_offline(&client);
         let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, started.verifier).await;
         assert!(introspected_active(&server, &client, tokens.access_token()).await);
         // Another client may not learn about this client's token.
         let other_client = discover(&server, &other).await;
@@ -675,13 +657,7 @@ on_both_backends! {
         server.clock.advance(chrono::Duration::seconds(1));
         let again = start(&client);
         let location = sign_in_through_pages(&server, &mut Browser::new(), &again.url).await;
-        let fresh = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(again.verifier)
-            .request_async(&http())
-            .await
-            .expect("a grant made after the lift works");
+        let fresh = exchange(&client, &location, again.verifier).await;
         assert!(introspected_active(&server, &client, fresh.access_token()).await);
         assert!(!introspected_active(&server, &client, tokens.access_token()).await, "the old one stays dead");
     }
@@ -694,13 +670,7 @@ on_both_backends! {
         let started = start_offline(&client);
         let mut browser = Browser::new();
         let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, started.verifier).await;
         // The browser's session cookie is a holder session: signing it out ends single sign-on.
         let session = browser.cookies["dd_session"].clone();
         let (status, _) = server.call(reqwest::Method::DELETE, "/v1/holder-sessions/current", &session, None).await;
@@ -718,13 +688,7 @@ on_both_backends! {
         let client = discover(&server, &rp).await;
         let started = start_offline(&client);
         let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, started.verifier).await;
         // The library refuses a revocation endpoint over plain http (RFC 7009 §2 wants TLS), so as it would send it.
         let revoke = |token: String| {
             let (http, url) = (server.http.clone(), server.url("/oauth/revoke"));
@@ -833,13 +797,7 @@ on_both_backends! {
         let started = start_offline(&client);
         let mut browser = Browser::new();
         let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, started.verifier).await;
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let logout = server.url("/oauth/logout");
 
@@ -867,13 +825,7 @@ on_both_backends! {
         // Signed in again: an ID token of this holder as the hint ends the session at once.
         let again = start(&client);
         let location = sign_in_through_pages(&server, &mut browser, &again.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(again.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, again.verifier).await;
         let hint = tokens.id_token().unwrap().to_string();
         let url = format!("{logout}?id_token_hint={}&post_logout_redirect_uri={}&state=s2", enc(&hint), enc(AFTER_LOGOUT));
         let page = browser.get(&url).await;
@@ -917,13 +869,7 @@ on_both_backends! {
             "seoul to hanoi by train",
         )
         .await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, started.verifier).await;
         let userinfo: CoreUserInfoClaims =
             client.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await.unwrap();
         let name = userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
@@ -940,13 +886,7 @@ on_both_backends! {
         let started = start_offline(&client);
         let mut browser = Browser::new();
         let location = sign_in_through_pages(&server, &mut browser, &started.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, started.verifier).await;
         let session = browser.cookies["dd_session"].clone();
         let (status, listed) = server.call(reqwest::Method::GET, "/v1/me/consents", &session, None).await;
         assert_eq!(status, 200, "{listed}");
@@ -993,13 +933,7 @@ on_both_backends! {
         let client = discover(&server, &rp).await;
         let started = start(&client);
         let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let tokens = exchange(&client, &location, started.verifier).await;
         let id_token = tokens.id_token().unwrap().to_string();
         let header = jsonwebtoken::decode_header(&id_token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(rotation.current.as_str()));
@@ -1422,13 +1356,7 @@ on_both_backends! {
         let client = discover(&server, &rp).await;
         let started = start_offline(&client);
         let location = sign_in_through_pages(&server, &mut Browser::new(), &started.url).await;
-        let first = client
-            .exchange_code(AuthorizationCode::new(query_of(&location)["code"].clone()))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&http())
-            .await
-            .unwrap();
+        let first = exchange(&client, &location, started.verifier).await;
         let kid_of = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
         let before = kid_of(&first.id_token().unwrap().to_string());
         // The node keeps the key set it opened: request after request gets that very set, not a new parse. (On
