@@ -361,24 +361,7 @@ impl Tx {
         &mut self,
         hash: &str,
     ) -> Result<Option<(RefreshFamily, RefreshToken)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT f.family_data, f.revoked_at, t.grant_id, t.issued_at, t.expires_at, t.used_at \
-             FROM oidc_refresh_tokens t JOIN oidc_refresh_families f ON f.grant_id = t.grant_id WHERE t.hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(&mut *self.inner)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut family: RefreshFamily = from_json("refresh family", &row.try_get::<String, _>(0)?)?;
-        family.revoked_at = row.try_get::<Option<i64>, _>(1)?.map(from_ms).transpose()?;
-        let token = RefreshToken {
-            hash: hash.to_owned(),
-            family: row.try_get(2)?,
-            issued_at: from_ms(row.try_get(3)?)?,
-            expires_at: from_ms(row.try_get(4)?)?,
-            used_at: row.try_get::<Option<i64>, _>(5)?.map(from_ms).transpose()?,
-        };
-        Ok(Some((family, token)))
+        refresh_token_row(&mut *self.inner, hash).await
     }
 
     /// Marks a refresh token rotated; false when another request rotated it first (this one is then reuse).
@@ -462,15 +445,7 @@ impl Tx {
     /// Whether a grant can still be used at `now`: not revoked, its account active, no lock taken effect since it
     /// was made nor in force (see the module docs).
     pub async fn live_oidc_grant(&mut self, grant_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let count: i64 = sqlx::query_scalar(&format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM oidc_grants g JOIN accounts a ON a.id = g.account_id \
-             WHERE g.id = $1 AND {LIVE_GRANT}"
-        ))
-        .bind(grant_id)
-        .bind(to_ms(now))
-        .fetch_one(&mut *self.inner)
-        .await?;
-        Ok(count == 1)
+        grant_is_live(&mut *self.inner, grant_id, now).await
     }
 
     pub async fn insert_oidc_access_token(
@@ -550,7 +525,61 @@ const LIVE_GRANT: &str = "g.revoked_at IS NULL AND a.status = 'active' AND NOT E
      WHERE l.account_id = g.account_id AND l.effective_at <= $2 AND (l.effective_at >= g.created_at \
      OR (l.lifted_at IS NULL AND (l.ends_at IS NULL OR l.ends_at > $2))))";
 
+/// A refresh token by its hash, with its family (its `revoked_at` as stored now): in a transaction, or on the pool
+/// for a read that must not take the writer's lock (introspection).
+async fn refresh_token_row<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    hash: &str,
+) -> Result<Option<(RefreshFamily, RefreshToken)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT f.family_data, f.revoked_at, t.grant_id, t.issued_at, t.expires_at, t.used_at \
+         FROM oidc_refresh_tokens t JOIN oidc_refresh_families f ON f.grant_id = t.grant_id WHERE t.hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(executor)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut family: RefreshFamily = from_json("refresh family", &row.try_get::<String, _>(0)?)?;
+    family.revoked_at = row.try_get::<Option<i64>, _>(1)?.map(from_ms).transpose()?;
+    let token = RefreshToken {
+        hash: hash.to_owned(),
+        family: row.try_get(2)?,
+        issued_at: from_ms(row.try_get(3)?)?,
+        expires_at: from_ms(row.try_get(4)?)?,
+        used_at: row.try_get::<Option<i64>, _>(5)?.map(from_ms).transpose()?,
+    };
+    Ok(Some((family, token)))
+}
+
+/// Whether a grant is live at `now` ([`LIVE_GRANT`]), in a transaction or on the pool.
+async fn grant_is_live<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    grant_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let count: i64 = sqlx::query_scalar(&format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM oidc_grants g JOIN accounts a ON a.id = g.account_id \
+         WHERE g.id = $1 AND {LIVE_GRANT}"
+    ))
+    .bind(grant_id)
+    .bind(to_ms(now))
+    .fetch_one(executor)
+    .await?;
+    Ok(count == 1)
+}
+
 impl Store {
+    /// A refresh token and its family, read without a transaction (introspection: a read that must not queue
+    /// behind the writer).
+    pub async fn oidc_refresh_token(&self, hash: &str) -> Result<Option<(RefreshFamily, RefreshToken)>, StoreError> {
+        refresh_token_row(&self.pool, hash).await
+    }
+
+    /// Whether a grant is live at `now`, read without a transaction.
+    pub async fn live_oidc_grant(&self, grant_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        grant_is_live(&self.pool, grant_id, now).await
+    }
+
     /// The signing keys' rows, from memory while no committed [`Tx::replace_oidc_keys`] of any process or node
     /// changed them (the credential cache's `SigningKeys` kind, `credentials.rs`), so the server signs and
     /// verifies without a query. The same `Arc` comes back until they change: what a caller derived from it

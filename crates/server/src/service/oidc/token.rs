@@ -419,8 +419,8 @@ async fn introspect_refresh_token(
     token: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Introspection, ApiError> {
-    let mut tx = state.store.begin().await?;
-    let Some((family, record)) = tx.oidc_refresh_token(&token_hash(token)).await? else {
+    // Reads only, outside a transaction: on SQLite a transaction would wait for the writer's lock.
+    let Some((family, record)) = state.store.oidc_refresh_token(&token_hash(token)).await? else {
         return Ok(Introspection::inactive());
     };
     let RefreshDecision::Rotate { scopes, .. } =
@@ -428,10 +428,9 @@ async fn introspect_refresh_token(
     else {
         return Ok(Introspection::inactive());
     };
-    if !tx.live_oidc_grant(&family.grant.id, now).await? {
+    if !state.store.live_oidc_grant(&family.grant.id, now).await? {
         return Ok(Introspection::inactive());
     }
-    drop(tx);
     let salt = super::subject_salt(state).await?;
     let sector = client.sector().map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
     let sub = subject_for(client.subject_type, &sector, &family.grant.account_id, salt);
