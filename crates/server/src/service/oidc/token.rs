@@ -85,9 +85,6 @@ async fn authenticate(
         Err(clients::TokenError::InvalidScope(_)) => return Ok(Err("invalid_scope")),
         Err(clients::TokenError::Internal(e)) => return Err(e),
     };
-    if authenticated.client.id != registration.client_id {
-        return Ok(Err("wrong_issuer"));
-    }
     if let Some((jti, until)) = &authenticated.jti {
         let mut tx = state.store.begin().await?;
         let fresh = tx.record_client_assertions(&[(&registration.client_id, jti, *until)], state.clock.now()).await?;
