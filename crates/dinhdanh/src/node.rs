@@ -223,6 +223,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
 
     tracing::info!(%address, database = store.dialect().name(), "dinhdanh is serving");
     println!("dinhdanh đang chạy / is serving at http://{address}");
+    println!("  holder portal:    http://{address}/portal");
     println!("  API description:  http://{address}/openapi.json");
     println!("  OpenID Connect:   http://{address}/.well-known/openid-configuration");
     println!(

@@ -199,6 +199,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(problem::uniform_errors))
         // The OpenID Connect pages answer HTML and its endpoints their own JSON, so outside the problem layer.
         .merge(api::oidc::routes(&state))
+        // The holder portal's pages, HTML too.
+        .merge(api::portal::routes(&state))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(log_failure))
         .with_state(state)

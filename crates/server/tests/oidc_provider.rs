@@ -1165,7 +1165,7 @@ on_both_backends! {
         assert!(switched.html.contains("Họ và tên") && switched.html.contains("name=\"decision\""), "{}", switched.html);
         assert_eq!((switched.field("interaction"), switched.field("csrf")), (interaction.clone(), csrf.clone()));
         let cookie = switched.set_cookie("dd_lang").expect("the choice is remembered");
-        assert!(cookie.starts_with("dd_lang=vi;") && cookie.contains("Path=/oauth"), "{cookie}");
+        assert!(cookie.starts_with("dd_lang=vi;") && cookie.contains("Path=/;"), "the whole site, the portal too: {cookie}");
         assert_eq!(switched.headers["cache-control"], "no-store");
         assert_eq!(switched.headers["x-frame-options"], "DENY");
         assert!(switched.headers["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));

@@ -575,6 +575,18 @@ impl Store {
         refresh_token_row(&self.pool, hash).await
     }
 
+    /// The holder session (its token hash) whose sign-in made the grant behind an authorization code, whether or
+    /// not the code was used: the built-in portal (`service::portal`) is signed in by the session that signed in
+    /// at the provider, after it has redeemed the code like any relying party.
+    pub async fn oidc_code_holder_session(&self, code_hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT g.holder_session FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id WHERE c.hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Whether a grant is live at `now`, read without a transaction.
     pub async fn live_oidc_grant(&self, grant_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         grant_is_live(&self.pool, grant_id, now).await

@@ -6,12 +6,14 @@ pub mod audit;
 pub mod bulk;
 pub mod clients;
 pub mod holders;
+pub mod i18n;
 pub mod locks;
 pub mod oauth;
 pub mod officers;
 pub mod oidc;
 pub mod ops;
 pub mod organizations;
+pub mod portal;
 pub mod registration;
 pub mod time;
 

@@ -398,13 +398,19 @@ pub fn contact_digest(destination: &str) -> String {
 
 /// `DELETE /v1/holder-sessions/current`: ends the session the request was made with.
 pub async fn sign_out(state: &AppState, actor: &Actor, token: &str) -> Result<(), ApiError> {
+    end_session(state, actor, &token_hash(token)).await
+}
+
+/// Ends the holder session with this token hash, which `actor` is signed in with (the API's bearer session, or
+/// the portal's, `service::portal`).
+pub async fn end_session(state: &AppState, actor: &Actor, session_hash: &str) -> Result<(), ApiError> {
     authorize(state, actor, Action::HolderSignOut).await?;
     let Actor::Holder { account_id, .. } = actor else {
         return Err(ApiError::Forbidden { action: Action::HolderSignOut.as_str() });
     };
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    tx.revoke_holder_session(&token_hash(token), account_id, now).await?;
+    tx.revoke_holder_session(session_hash, account_id, now).await?;
     tx.audit(entry(actor.audit_name(), "holder.sign_out", Some(account_id), "ok", json!({}), now)).await?;
     tx.commit().await?;
     Ok(())

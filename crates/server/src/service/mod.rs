@@ -11,5 +11,6 @@ pub mod notices;
 pub mod officers;
 pub mod oidc;
 pub mod organizations;
+pub mod portal;
 pub mod purge;
 pub mod registration;

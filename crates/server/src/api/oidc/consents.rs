@@ -9,16 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
-use dinhdanh_domain::AccountId;
-use dinhdanh_domain::actor::Actor;
-use dinhdanh_domain::authorization::Action;
-use dinhdanh_store::AuditEntry;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::AppState;
-use crate::auth::{Authenticated, authorize};
+use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
 
 #[derive(OpenApi)]
@@ -57,13 +52,6 @@ pub struct ConsentsResponse {
     pub consents: Vec<ConsentEntry>,
 }
 
-fn holder(actor: &Actor) -> Result<&AccountId, ApiError> {
-    match actor {
-        Actor::Holder { account_id, .. } => Ok(account_id),
-        _ => Err(ApiError::Forbidden { action: Action::OwnConsentsManage.as_str() }),
-    }
-}
-
 /// List the consents you gave relying parties, newest first. Holders only, not in a restore session.
 #[utoipa::path(
     get, path = "/v1/me/consents", operation_id = "listMyConsents", tag = "holders",
@@ -74,11 +62,7 @@ pub async fn list_consents(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<Json<ConsentsResponse>, ApiError> {
-    authorize(&state, &actor, Action::OwnConsentsManage).await?;
-    let account = holder(&actor)?;
-    let consents = state
-        .store
-        .oidc_consents(account)
+    let consents = crate::service::oidc::holder::consents(&state, &actor)
         .await?
         .into_iter()
         .map(|(c, client_name)| ConsentEntry {
@@ -108,25 +92,6 @@ pub async fn withdraw_consent(
     Authenticated(actor): Authenticated,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &actor, Action::OwnConsentsManage).await?;
-    let account = holder(&actor)?;
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
-    let Some(mut consent) = tx.oidc_consent_tx(account, &client_id).await?.filter(|c| c.is_live()) else {
-        return Err(ApiError::NotFound { what: "consent" });
-    };
-    consent.revoked_at = Some(now);
-    tx.upsert_oidc_consent(&consent).await?;
-    let grants = tx.revoke_oidc_grants_of(account, &client_id, now).await?;
-    tx.audit(AuditEntry {
-        at: now,
-        actor: actor.audit_name(),
-        action: "oidc.consent.withdraw",
-        subject: Some(account.to_string()),
-        outcome: "ok",
-        detail: json!({"client_id": client_id, "grants_revoked": grants}),
-    })
-    .await?;
-    tx.commit().await?;
+    crate::service::oidc::holder::withdraw_consent(&state, &actor, &client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

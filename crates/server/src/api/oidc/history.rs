@@ -7,17 +7,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use dinhdanh_domain::actor::Actor;
-use dinhdanh_domain::authorization::Action;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::AppState;
-use crate::auth::{Authenticated, authorize};
+use crate::auth::Authenticated;
 use crate::problem::ApiError;
 
 /// The newest sign-ins listed.
-pub const LIMIT: i64 = 100;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -68,13 +65,7 @@ pub async fn my_sign_ins(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<Json<SignInsResponse>, ApiError> {
-    authorize(&state, &actor, Action::OwnSignInsRead).await?;
-    let Actor::Holder { account_id, .. } = &actor else {
-        return Err(ApiError::Forbidden { action: Action::OwnSignInsRead.as_str() });
-    };
-    let sign_ins = state
-        .store
-        .oidc_sign_ins(account_id, LIMIT)
+    let sign_ins = crate::service::oidc::holder::sign_ins(&state, &actor)
         .await?
         .into_iter()
         .map(|s| SignInEntry {

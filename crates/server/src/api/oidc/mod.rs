@@ -74,7 +74,7 @@ fn host(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::HOST).and_then(|h| h.to_str().ok())
 }
 
-fn issuer_of(state: &AppState, headers: &HeaderMap) -> Result<Issuer, ApiError> {
+pub(crate) fn issuer_of(state: &AppState, headers: &HeaderMap) -> Result<Issuer, ApiError> {
     service::issuer(state, host(headers))
 }
 
@@ -144,9 +144,15 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 fn set_cookie(issuer: &Issuer, name: &str, value: &str, max_age_seconds: i64) -> HeaderValue {
+    set_cookie_at(issuer, COOKIE_PATH, name, value, max_age_seconds)
+}
+
+/// A `Set-Cookie` for `path`: always `HttpOnly` and `SameSite=Lax`, and `Secure` when the issuer is `https`
+/// (a loopback development server speaks `http`).
+pub(crate) fn set_cookie_at(issuer: &Issuer, path: &str, name: &str, value: &str, max_age_seconds: i64) -> HeaderValue {
     let secure = if issuer.as_str().starts_with("https://") { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path={COOKIE_PATH}; Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax{secure}"
+        "{name}={value}; Path={path}; Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax{secure}"
     ))
     .expect("cookie values are token characters")
 }
@@ -178,7 +184,7 @@ fn respond(issuer: &Issuer, outcome: Outcome, csrf: &str, prefs: LangPrefs, agai
 }
 
 /// The language switch's `lang`, taken out of a `GET`'s parameters (so that it is never part of a request).
-fn take_lang(pairs: &mut Vec<(String, String)>) -> Option<Lang> {
+pub(crate) fn take_lang(pairs: &mut Vec<(String, String)>) -> Option<Lang> {
     let mut switched = None;
     pairs.retain(|(name, value)| {
         let switch = name == "lang";
@@ -200,10 +206,11 @@ fn lang_prefs(headers: &HeaderMap, switched: Option<Lang>, requested: Option<UiL
     LangPrefs { switched, remembered: cookie(headers, LANG_COOKIE).and_then(Lang::parse), requested }
 }
 
-/// A language chosen with the switch is remembered in the `dd_lang` cookie.
-fn remember_lang(issuer: &Issuer, response: &mut Response, switched: Option<Lang>) {
+/// A language chosen with the switch is remembered in the `dd_lang` cookie, for every page of the site (the
+/// provider's and the portal's).
+pub(crate) fn remember_lang(issuer: &Issuer, response: &mut Response, switched: Option<Lang>) {
     if let Some(lang) = switched {
-        let value = set_cookie(issuer, LANG_COOKIE, lang.tag(), LANG_COOKIE_MAX_AGE_SECONDS);
+        let value = set_cookie_at(issuer, "/", LANG_COOKIE, lang.tag(), LANG_COOKIE_MAX_AGE_SECONDS);
         response.headers_mut().append(header::SET_COOKIE, value);
     }
 }
@@ -214,7 +221,7 @@ fn url_with(issuer: &Issuer, path: &str, pairs: &[(String, String)]) -> String {
     if query.is_empty() { issuer.url(path) } else { format!("{}?{query}", issuer.url(path)) }
 }
 
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

@@ -65,7 +65,7 @@ struct Base {
 
 impl Base {
     fn new(issuer: &Issuer, lang: Lang, title: impl Fn(&'static Texts) -> &'static str, again: &Again) -> Self {
-        let t = lang.texts();
+        let t = Texts::of(lang);
         Self { lang, t, title: title(t), switch_href: again.href(issuer, lang.other()) }
     }
 }
@@ -140,7 +140,7 @@ struct SignedOutPage {
 
 /// The response for a rendered page: never framed (clickjacking), loading nothing from elsewhere, sending no
 /// referrer.
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     let mut response = match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -188,7 +188,7 @@ pub fn render(issuer: &Issuer, outcome: Outcome, csrf: &str, prefs: LangPrefs, a
         | Outcome::Locked { ui_locale, .. } => *ui_locale,
         Outcome::Redirect(_) | Outcome::Refused { .. } => None,
     });
-    let t = lang.texts();
+    let t = Texts::of(lang);
     let on = |id: &str, page| Again::Interaction { id: id.to_owned(), page };
     match outcome {
         Outcome::Redirect(url) => Redirect::to(&url).into_response(),
@@ -245,7 +245,7 @@ pub fn render(issuer: &Issuer, outcome: Outcome, csrf: &str, prefs: LangPrefs, a
 /// which the caller answers with a `303`). `again` is the request to repeat for the switch on a refusal.
 pub fn render_logout(issuer: &Issuer, outcome: LogoutOutcome, csrf: &str, prefs: LangPrefs, again: Again) -> Response {
     let lang = prefs.pick(None);
-    let t = lang.texts();
+    let t = Texts::of(lang);
     let end_session = issuer.url("/oauth/logout");
     match outcome {
         LogoutOutcome::Redirect { url, .. } => Redirect::to(&url).into_response(),

@@ -5,6 +5,7 @@
 //! transactions, with their audit entries. HTTP (pages, cookies, forms) is in `api/oidc`.
 
 pub mod authorize;
+pub mod holder;
 pub mod keys;
 pub mod logout;
 pub mod token;

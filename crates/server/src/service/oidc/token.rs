@@ -155,6 +155,17 @@ pub async fn exchange_code(
         Ok(client) => client,
         Err(error) => return Ok(Err(error)),
     };
+    exchange_for_client(state, issuer, &client, grant).await
+}
+
+/// The code exchange for a client already authenticated: by [`exchange_code`], or the built-in portal
+/// (`service::portal`), which runs in this process and has no credential to present to itself.
+pub(crate) async fn exchange_for_client(
+    state: &AppState,
+    issuer: &Issuer,
+    client: &ClientRegistration,
+    grant: CodeGrant,
+) -> Result<Result<TokenResponse, TokenError>, ApiError> {
     let now = state.clock.now();
     // Read before the transaction: making the first key set takes a transaction of its own.
     let keys = super::key_set(state, now).await?;
@@ -179,7 +190,7 @@ pub async fn exchange_code(
         CodeDecision::Exchange => {}
         CodeDecision::Reuse { revoke_grant, error } => {
             tx.revoke_oidc_grant(&revoke_grant, now).await?;
-            tx.audit(entry(&client, "refused", refuse("code_reused"), now)).await?;
+            tx.audit(entry(client, "refused", refuse("code_reused"), now)).await?;
             tx.commit().await?;
             return Ok(Err(error));
         }
@@ -200,7 +211,7 @@ pub async fn exchange_code(
     if !tx.mark_oidc_code_used(&hash, now).await? {
         // A concurrent exchange won: this one is a reuse.
         tx.revoke_oidc_grant(&grant_id, now).await?;
-        tx.audit(entry(&client, "refused", refuse("code_reused"), now)).await?;
+        tx.audit(entry(client, "refused", refuse("code_reused"), now)).await?;
         tx.commit().await?;
         return Ok(Err(TokenError::invalid_grant("the authorization code was already used")));
     }
@@ -209,7 +220,7 @@ pub async fn exchange_code(
         tx.insert_oidc_refresh_family(family, &first.record).await?;
     }
     let issue = Issue {
-        client: &client,
+        client,
         grant: &code.grant,
         scopes: &code.grant.scopes,
         nonce: code.nonce.as_deref(),

@@ -1,0 +1,121 @@
+//! The holder portal's words: one typed catalogue ([`crate::api::i18n::catalogue!`]), Vietnamese and English side
+//! by side. The lock grounds' wording and how each lock is lifted come from the domain (`LockNotice`), in both
+//! languages; dates are formatted in [`vietnam_time`].
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::api::i18n::catalogue;
+
+/// Vietnam time (UTC+7, no daylight saving), as Vietnamese readers write it: `07/12/2026 18:30`.
+pub fn vietnam_time(at: DateTime<Utc>) -> String {
+    let offset = FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset");
+    at.with_timezone(&offset).format("%d/%m/%Y %H:%M").to_string()
+}
+
+catalogue! {
+    /// Every text of the portal's pages in one language.
+    PortalTexts, VI, EN;
+
+    /// The `aria-label` of the language switch's navigation.
+    language_nav: "Ngôn ngữ", "Language";
+    /// The switch's text: the name of the *other* language, in that language.
+    switch_label: "English", "Tiếng Việt";
+    portal_name: "Cổng tài khoản định danh điện tử", "e-ID account portal";
+    /// After every time on the pages.
+    time_zone_note: "Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)";
+
+    welcome_title: "Tài khoản định danh điện tử", "Your e-ID account";
+    welcome_intro: "Đăng nhập để xem tài khoản, các khoá đang áp dụng, lịch sử và các dịch vụ bạn đã đăng nhập.",
+        "Sign in to see your account, the locks on it, its history and the services you signed in to.";
+    sign_in_button: "Đăng nhập", "Sign in";
+
+    account_title: "Tài khoản của bạn", "Your account";
+    status_label: "Trạng thái", "Status";
+    status_active: "Đang hoạt động", "Active";
+    status_locked: "Đang bị khoá", "Locked";
+    level_label: "Mức độ tài khoản", "Account level";
+    /// `{level}`: 1 or 2.
+    level_value: "Mức độ {level}", "Level {level}";
+    session_label: "Lần đăng nhập này", "This sign-in";
+    phone_label: "Số điện thoại", "Phone";
+    email_label: "Thư điện tử", "E-mail";
+    none: "Không có", "None";
+
+    locks_heading: "Các khoá đang áp dụng", "Locks in force";
+    no_locks: "Tài khoản không bị khoá.", "Your account is not locked.";
+    ground_label: "Lý do khoá", "Ground";
+    placed_by_label: "Bên yêu cầu khoá", "Placed by";
+    since_label: "Từ", "Since";
+    until_label: "Đến", "Until";
+    how_to_lift_label: "Cách mở khoá", "How to lift it";
+
+    lock_heading: "Khoá tài khoản của tôi", "Lock my account";
+    lock_intro: "Nếu bạn mất điện thoại hoặc nghi ngờ người khác dùng tài khoản, hãy khoá ngay. Khoá có hiệu lực tức thì: mọi phiên đăng nhập và mọi dịch vụ đang dùng tài khoản đều bị ngắt.",
+        "If you lost your phone or suspect someone else is using your account, lock it now. The lock takes effect at once: every sign-in and every service using the account is cut off.";
+    lock_button: "Khoá tài khoản", "Lock my account";
+    lock_confirm_title: "Xác nhận khoá tài khoản", "Confirm the lock";
+    lock_confirm_question: "Bạn có chắc muốn khoá tài khoản? Bạn sẽ bị đăng xuất khỏi mọi dịch vụ.",
+        "Do you want to lock your account? You will be signed out of every service.";
+    lock_reason_label: "Lý do (không bắt buộc)", "Reason (optional)";
+    lock_confirm_button: "Xác nhận khoá", "Yes, lock it";
+    cancel_link: "Quay lại, không khoá", "Go back without locking";
+    locked_done_title: "Tài khoản đã bị khoá", "Your account is locked";
+    locked_done_intro: "Tài khoản đã bị khoá. Mọi phiên đăng nhập đã kết thúc.",
+        "Your account is locked. Every sign-in has ended.";
+    /// `{code}`: the request's tracking code.
+    tracking_code_line: "Mã theo dõi yêu cầu: {code}", "Tracking code of the request: {code}";
+    locked_done_lift: "Để mở khoá, hãy gửi yêu cầu mở khoá kèm lý do; khoá do chính bạn đặt được mở khi bạn đăng nhập ở mức độ 2, hoặc tại cơ quan Công an.",
+        "To lift it, file an unlock request with a reason; a lock you placed yourself is lifted after a Level 2 sign-in, or at a police identity office.";
+
+    history_heading: "Lịch sử khoá và mở khoá", "History of locks and lifts";
+    no_history: "Chưa có khoá nào.", "No lock yet.";
+    locked_event: "Khoá", "Locked";
+    lifted_event: "Mở khoá", "Lifted";
+    in_force: "đang áp dụng", "in force";
+    ended_by_itself: "hết hạn", "ended";
+
+    sign_ins_heading: "Các dịch vụ bạn đã đăng nhập", "Services you signed in to";
+    no_sign_ins: "Bạn chưa đăng nhập vào dịch vụ nào.", "You have not signed in to any service.";
+    service_label: "Dịch vụ", "Service";
+    organization_label: "Đơn vị", "Organization";
+    when_label: "Thời điểm", "When";
+    level_reached_label: "Mức đăng nhập", "Sign-in level";
+
+    consents_heading: "Thông tin bạn đồng ý chia sẻ", "What you agreed to share";
+    no_consents: "Bạn chưa đồng ý chia sẻ với dịch vụ nào.", "You have not agreed to share with any service.";
+    shared_label: "Thông tin", "Information";
+    only_identifier: "chỉ mã định danh riêng cho dịch vụ", "only an identifier of its own";
+    withdraw_button: "Thu hồi", "Withdraw";
+    withdrawn_notice: "Đã thu hồi sự đồng ý; dịch vụ đó không còn truy cập được.",
+        "Consent withdrawn; that service has lost its access.";
+
+    sign_out_button: "Đăng xuất", "Sign out";
+    signed_out_notice: "Bạn đã đăng xuất.", "You are signed out.";
+
+    error_title: "Không thể tiếp tục", "Something went wrong";
+    sign_in_refused: "Không đăng nhập được. Hãy thử lại.", "The sign-in did not complete. Try again.";
+    sign_in_declined: "Bạn đã từ chối đăng nhập.", "You declined the sign-in.";
+    form_expired: "Biểu mẫu đã hết hạn; hãy tải lại trang và thử lại.", "The form has expired; reload the page and try again.";
+    session_ended: "Phiên đăng nhập đã kết thúc; hãy đăng nhập lại.", "Your session has ended; sign in again.";
+    back_to_portal: "Về trang tài khoản", "Back to your account";
+    /// Before the provider's error code, which is in English.
+    technical_detail: "Chi tiết kỹ thuật (tiếng Anh):", "Technical detail:";
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn every_message_exists_in_both_languages_with_the_same_placeholders() {
+        crate::api::i18n::tests::check_catalogue(VI.messages(), EN.messages());
+    }
+
+    #[test]
+    fn times_are_shown_in_vietnam_time() {
+        let late_evening_utc = Utc.with_ymd_and_hms(2026, 12, 31, 20, 5, 0).unwrap();
+        assert_eq!(vietnam_time(late_evening_utc), "01/01/2027 03:05", "the next day in Hanoi");
+    }
+}

@@ -1,0 +1,213 @@
+//! The holder portal over real HTTP, on SQLite and on PostgreSQL, driven like a browser without JavaScript: it
+//! signs the holder in through the provider's own pages as a relying party (code flow, PKCE, `state`), shows the
+//! account, locks it in one click and a confirmation (the lock ends the portal's session with every other), and
+//! refuses forms without the browser's CSRF token, forged cookies and callbacks that are not its own.
+
+use dinhdanh_domain::AccountId;
+use dinhdanh_domain::lock::Ground;
+use dinhdanh_store::on_both_backends;
+
+mod support;
+use support::browser::{Browser, Page};
+use support::{MAI_ID, MAI_PASSWORD, TestServer, mai};
+
+/// `GET /portal/sign-in` and on through the provider's pages (password, code, the portal's consent the first
+/// time) and the callback, to the account page.
+async fn sign_in_to_portal(server: &TestServer, browser: &mut Browser) -> Page {
+    let start = browser.get(&server.url("/portal/sign-in")).await;
+    assert_eq!(start.status, 303, "{}", start.html);
+    let authorize = start.location.expect("to the provider");
+    assert!(authorize.starts_with(&server.url("/oauth/authorize?")), "{authorize}");
+    for part in ["client_id=dinhdanh-portal", "code_challenge_method=S256", "response_type=code", "state="] {
+        assert!(authorize.contains(part), "{part} in {authorize}");
+    }
+    let page = browser.get(&authorize).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+    let action = server.url("/oauth/authorize");
+    let form =
+        [("interaction", interaction.as_str()), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)];
+    let page = browser.post(&format!("{action}/password"), &form).await;
+    assert!(page.has_field("code"), "{}", page.html);
+    let code = server.last_sign_in_code().await;
+    let mut page = browser
+        .post(&format!("{action}/code"), &[("interaction", &interaction), ("csrf", &csrf), ("code", &code)])
+        .await;
+    if page.status == 200 {
+        // The portal asks for `openid` only: its consent page lists no claim.
+        assert!(!page.html.contains("name=\"claim\""), "{}", page.html);
+        page = browser
+            .post(
+                &format!("{action}/consent"),
+                &[("interaction", &interaction), ("csrf", &csrf), ("decision", "allow")],
+            )
+            .await;
+    }
+    assert_eq!(page.status, 303, "{}", page.html);
+    let callback = page.location.expect("back to the portal");
+    assert!(callback.starts_with(&server.url("/portal/callback?")), "{callback}");
+    let back = browser.get(&callback).await;
+    assert_eq!(back.status, 303, "{}", back.html);
+    assert_eq!(back.location.as_deref(), Some("/portal"));
+    assert!(back.set_cookie("dd_portal").is_some_and(|c| c.contains("Path=/portal")), "{:?}", back.headers);
+    let account = browser.get(&server.url("/portal")).await;
+    assert_eq!(account.status, 200, "{}", account.html);
+    account
+}
+
+async fn active_locks(server: &TestServer, account: &AccountId) -> Vec<Ground> {
+    let now = chrono::Utc::now();
+    server.store.active_locks(account, now).await.unwrap().into_iter().map(|l| l.ground).collect()
+}
+
+async fn audit_count(server: &TestServer, action: &str) -> usize {
+    server.store.recent_audit(Some(action), 1000).await.unwrap().len()
+}
+
+on_both_backends! {
+    a_holder_signs_in_through_the_provider_sees_the_account_and_locks_it_at_once(db) {
+        let server = TestServer::start(&db).await;
+        let account = mai(&server).await;
+        let mut browser = Browser::new();
+
+        let welcome = browser.get(&server.url("/portal")).await;
+        assert_eq!((welcome.status, welcome.lang()), (200, "vi"), "{}", welcome.html);
+        assert!(welcome.html.contains("href=\"/portal/sign-in\""), "{}", welcome.html);
+
+        let page = sign_in_to_portal(&server, &mut browser).await;
+        assert!(page.html.contains("Tài khoản của bạn") && page.html.contains("Đang hoạt động"), "{}", page.html);
+        assert!(page.html.contains("Mức độ 1"), "the account's level and this sign-in's: {}", page.html);
+        assert!(page.html.contains("Tài khoản không bị khoá."), "{}", page.html);
+        assert!(page.html.contains("Cổng thông tin / Portal"), "the sign-in to the portal is listed: {}", page.html);
+        assert!(!page.html.contains("0912345678") && !page.html.contains("mai@example.vn"), "contacts masked");
+
+        let confirm = browser.get(&server.url("/portal/lock")).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.html);
+        assert!(confirm.html.contains("Xác nhận khoá tài khoản"), "{}", confirm.html);
+        let csrf = confirm.field("csrf");
+        let session_cookie = browser.cookies["dd_portal"].clone();
+        let before = audit_count(&server, "lock.place").await;
+
+        let done = browser.post(&server.url("/portal/lock"), &[("csrf", &csrf), ("reason", "Mất điện thoại")]).await;
+        assert_eq!(done.status, 200, "{}", done.html);
+        assert!(done.html.contains("Tài khoản đã bị khoá") && done.html.contains("Mã theo dõi yêu cầu"), "{}", done.html);
+        assert_eq!(active_locks(&server, &account).await, [Ground::HolderRequest]);
+        assert!(audit_count(&server, "lock.place").await > before, "the lock is audited");
+
+        // The lock ended the portal's session: the old cookie is nobody's now.
+        browser.cookies.insert("dd_portal".into(), session_cookie);
+        let after = browser.get(&server.url("/portal")).await;
+        assert_eq!(after.status, 200);
+        assert!(after.html.contains("href=\"/portal/sign-in\"") && !after.html.contains("Tài khoản của bạn"), "{}", after.html);
+
+        // Signing in again meets the provider's page for a locked holder, naming the ground (no code is sent).
+        let start = browser.get(&server.url("/portal/sign-in")).await;
+        let page = browser.get(&start.location.unwrap()).await;
+        let (interaction, csrf) = (page.field("interaction"), page.field("csrf"));
+        let form = [("interaction", interaction.as_str()), ("csrf", &csrf), ("id_number", MAI_ID), ("password", MAI_PASSWORD)];
+        let page = browser.post(&server.url("/oauth/authorize/password"), &form).await;
+        assert_eq!(page.status, 403, "{}", page.html);
+        assert!(page.html.contains("khóa theo yêu cầu của chủ tài khoản"), "{}", page.html);
+    }
+
+    forms_without_the_browser_s_csrf_token_and_forged_cookies_change_nothing(db) {
+        let server = TestServer::start(&db).await;
+        let account = mai(&server).await;
+        let mut browser = Browser::new();
+        sign_in_to_portal(&server, &mut browser).await;
+
+        for csrf in ["", "0000000000000000000000000000000000000000000000000000000000000000"] {
+            let page = browser.post(&server.url("/portal/lock"), &[("csrf", csrf)]).await;
+            assert_eq!(page.status, 403, "{}", page.html);
+        }
+        let page = browser.post(&server.url("/portal/sign-out"), &[]).await;
+        assert_eq!(page.status, 403);
+        assert!(active_locks(&server, &account).await.is_empty(), "no lock without the token");
+        let still = browser.get(&server.url("/portal")).await;
+        assert!(still.html.contains("Tài khoản của bạn"), "still signed in: {}", still.html);
+
+        // A cookie the server did not seal signs nobody in.
+        let mut stranger = Browser::new();
+        stranger.cookies.insert("dd_portal".into(), "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
+        let page = stranger.get(&server.url("/portal")).await;
+        assert!(!page.html.contains("Tài khoản của bạn"), "{}", page.html);
+        let page = stranger.get(&server.url("/portal/lock")).await;
+        assert_eq!(page.status, 401, "{}", page.html);
+    }
+
+    a_callback_that_is_not_this_browser_s_opens_no_session(db) {
+        let server = TestServer::start(&db).await;
+        mai(&server).await;
+        let mut browser = Browser::new();
+        // No flow at all.
+        let page = browser.get(&server.url("/portal/callback?code=abc&state=def")).await;
+        assert_eq!(page.status, 400, "{}", page.html);
+        assert!(page.html.contains("no_flow"), "{}", page.html);
+        // A flow, but another state.
+        let start = browser.get(&server.url("/portal/sign-in")).await;
+        assert_eq!(start.status, 303);
+        let page = browser.get(&server.url("/portal/callback?code=abc&state=def")).await;
+        assert_eq!(page.status, 400, "{}", page.html);
+        assert!(page.html.contains("state_mismatch"), "{}", page.html);
+        assert!(page.set_cookie("dd_portal").is_none());
+
+        // The real code, but sent from another browser (without the flow's cookie): refused; and in the browser
+        // whose flow it is, the same code again after it was redeemed: refused too.
+        let mut browser = Browser::new();
+        let account_page = sign_in_to_portal(&server, &mut browser).await;
+        assert!(account_page.html.contains("Tài khoản của bạn"));
+        let mut other = Browser::new();
+        let start = browser.get(&server.url("/portal/sign-in")).await;
+        let page = browser.get(&start.location.unwrap()).await;
+        assert_eq!(page.status, 303, "single sign-on: the provider session and the consent answer at once");
+        let callback = page.location.unwrap();
+        let stolen = other.get(&callback).await;
+        assert_eq!(stolen.status, 400, "{}", stolen.html);
+        assert!(other.cookies.get("dd_portal").is_none_or(|c| c.is_empty()));
+    }
+
+    the_switch_speaks_english_and_the_choice_follows_the_holder_to_the_provider(db) {
+        let server = TestServer::start(&db).await;
+        mai(&server).await;
+        let mut browser = Browser::new();
+        let page = browser.get(&server.url("/portal?lang=en")).await;
+        assert_eq!(page.lang(), "en", "{}", page.html);
+        assert!(page.html.contains("Your e-ID account") && page.html.contains(">Tiếng Việt</a>"), "{}", page.html);
+        assert!(page.set_cookie("dd_lang").is_some_and(|c| c.contains("Path=/;")), "{:?}", page.headers);
+        let again = browser.get(&server.url("/portal")).await;
+        assert_eq!(again.lang(), "en", "remembered");
+        let start = browser.get(&server.url("/portal/sign-in")).await;
+        assert!(start.location.as_deref().unwrap().contains("ui_locales=en"));
+        let provider = browser.get(&start.location.unwrap()).await;
+        assert_eq!(provider.lang(), "en", "{}", provider.html);
+    }
+
+    consents_are_withdrawn_and_signing_out_ends_single_sign_on(db) {
+        let server = TestServer::start(&db).await;
+        mai(&server).await;
+        let mut browser = Browser::new();
+        let page = sign_in_to_portal(&server, &mut browser).await;
+        assert!(page.html.contains("name=\"client_id\" value=\"dinhdanh-portal\""), "{}", page.html);
+        let csrf = page.field("csrf");
+        let before = audit_count(&server, "oidc.consent.withdraw").await;
+        let done = browser.post(&server.url("/portal/consents/withdraw"), &[("csrf", &csrf), ("client_id", "dinhdanh-portal")]).await;
+        assert_eq!((done.status, done.location.as_deref()), (303, Some("/portal?done=withdrawn")), "{}", done.html);
+        assert_eq!(audit_count(&server, "oidc.consent.withdraw").await, before + 1);
+        let page = browser.get(&server.url("/portal?done=withdrawn")).await;
+        assert!(page.html.contains("Đã thu hồi sự đồng ý"), "{}", page.html);
+        assert!(!page.html.contains("name=\"client_id\""), "nothing left to withdraw: {}", page.html);
+        // Again (another tab): nothing to withdraw, no error.
+        let again = browser.post(&server.url("/portal/consents/withdraw"), &[("csrf", &csrf), ("client_id", "dinhdanh-portal")]).await;
+        assert_eq!((again.status, again.location.as_deref()), (303, Some("/portal")));
+
+        let out = browser.post(&server.url("/portal/sign-out"), &[("csrf", &csrf)]).await;
+        assert_eq!((out.status, out.location.as_deref()), (303, Some("/portal?done=signed-out")));
+        let page = browser.get(&server.url("/portal?done=signed-out")).await;
+        assert!(page.html.contains("Bạn đã đăng xuất."), "{}", page.html);
+        // The provider session ended with it: the provider asks for the password again.
+        let start = browser.get(&server.url("/portal/sign-in")).await;
+        let provider = browser.get(&start.location.unwrap()).await;
+        assert_eq!(provider.status, 200);
+        assert!(provider.has_field("password"), "{}", provider.html);
+    }
+}
