@@ -112,6 +112,12 @@ use OrganizationKind::{CompetentAuthority, ProsecutingAgency, RelyingParty};
 
 const AUTHORITY_ROUTE: Route = Route::ReviewerThenSupervisor { forward_days: 1, decide_days: 2 };
 
+/// A holder's unlock of their own lock filed online without stronger proof (a Level 1 sign-in: exactly what a
+/// phone thief has): it waits for a reviewer, who lifts the lock only after checking the holder in person at an
+/// office and recording that check (Decree 69/2024 Art. 30: "in the app with the unlock form; once the request is
+/// verified the unlock is immediate"). No text sets the time; dinhdanh gives the holder a working week to come.
+pub const IN_PERSON_CHECK_ROUTE: Route = Route::ReviewerDecides { days: 5 };
+
 /// The table.
 pub const GROUND_RULES: &[GroundRule] = &[
     GroundRule {
@@ -225,10 +231,10 @@ pub fn ground_rule(ground: Ground) -> &'static GroundRule {
 pub fn how_to_lift(ground: Ground) -> (&'static str, &'static str) {
     match ground_rule(ground).lifted_by {
         Lifter::HolderWithStrongProof => (
-            "Bạn có thể yêu cầu mở khóa khi đăng nhập ở mức độ 2, hoặc trực tiếp tại cơ quan Công an sau khi được \
-             kiểm tra danh tính.",
-            "You can ask to lift it yourself with a Level 2 sign-in, or in person at a police identity office after \
-             an identity check.",
+            "Bạn có thể tự mở khóa khi đăng nhập ở mức độ 2; hoặc gửi yêu cầu mở khóa rồi đến cơ quan Công an để \
+             được kiểm tra danh tính trực tiếp.",
+            "You can lift it yourself with a Level 2 sign-in; or file an unlock request and have your identity \
+             checked in person at a police identity office.",
         ),
         Lifter::PlacingOrganization => (
             "Chỉ cơ quan, tổ chức đã yêu cầu khóa mới có thể đề nghị mở khóa; đề nghị được cơ quan Công an xét duyệt.",
@@ -307,8 +313,6 @@ pub enum Refusal {
     GroundDisabled,
     #[error("only the party that placed this lock may ask to lift it")]
     NotTheOwner,
-    #[error("lifting your own lock needs stronger proof than placing it: sign in at Level 2, or visit an office")]
-    NeedsStrongerProof,
     #[error("this lock is lifted by the system when its ground no longer holds")]
     LiftedBySystemOnly,
     #[error("the registry still supports this lock")]
@@ -351,7 +355,8 @@ pub fn lifting(requester: &LiftRequester, lock: &Lock, active: bool) -> Result<R
             } else if *strong_proof {
                 Ok(ordinary)
             } else {
-                Err(Refusal::NeedsStrongerProof)
+                // Filed, but effective only once a reviewer has seen the holder in person.
+                Ok(Requirement { evidence: Evidence::Nothing, route: IN_PERSON_CHECK_ROUTE, is_override: false })
             }
         }
         (LiftRequester::Officer { roles, in_person_check: true, .. }, Lifter::HolderWithStrongProof)
@@ -417,7 +422,10 @@ pub fn render_markdown() -> String {
     }
     fn lifter(l: Lifter) -> &'static str {
         match l {
-            Lifter::HolderWithStrongProof => "the holder, with a Level 2 sign-in or an officer's in-person check",
+            Lifter::HolderWithStrongProof => {
+                "the holder: at once with a Level 2 sign-in or when a reviewer files it after checking the holder in \
+                 person; filed with a Level 1 sign-in, a reviewer decides ≤ 5 working days after that in-person check"
+            }
             Lifter::PlacingOrganization => "the organization that placed it, only",
             Lifter::HolderAfterRemedy => "a reviewer, after the holder remedies the violation and asks",
             Lifter::SystemWhenGroundEnds => "the system, when the registry no longer supports it",
@@ -600,7 +608,7 @@ mod tests {
             Ground::HolderRequest => match requester {
                 LiftRequester::Holder { account_id, .. } if !own_account(account_id) => Err(Refusal::OtherAccount),
                 LiftRequester::Holder { strong_proof: true, .. } => Ok((Route::Immediate, false)),
-                LiftRequester::Holder { strong_proof: false, .. } => Err(Refusal::NeedsStrongerProof),
+                LiftRequester::Holder { strong_proof: false, .. } => Ok((Route::ReviewerDecides { days: 5 }, false)),
                 LiftRequester::Officer { roles, in_person_check: true, .. } if roles.contains(&Reviewer) => {
                     Ok((Route::Immediate, false))
                 }
@@ -663,10 +671,14 @@ mod tests {
     }
 
     #[test]
-    fn a_stolen_phone_cannot_undo_the_holders_lock() {
+    fn a_stolen_phone_cannot_undo_the_holders_lock_without_an_officer_seeing_the_holder() {
         let lock = lock_of(Ground::HolderRequest, Party::Holder { account_id: holder() });
         let level_1 = LiftRequester::Holder { account_id: holder(), strong_proof: false };
-        assert_eq!(lifting(&level_1, &lock, true), Err(Refusal::NeedsStrongerProof));
+        let filed = lifting(&level_1, &lock, true).unwrap();
+        assert_eq!(filed.route, IN_PERSON_CHECK_ROUTE, "never at once");
+        assert_eq!(next_decider(filed.route, false), Some(Reviewer));
+        let level_2 = LiftRequester::Holder { account_id: holder(), strong_proof: true };
+        assert_eq!(lifting(&level_2, &lock, true).unwrap().route, Route::Immediate);
     }
 
     #[test]

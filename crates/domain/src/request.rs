@@ -87,6 +87,11 @@ pub enum RequestError {
     ClaimedByAnother,
     #[error("only the officer who claimed this request can release it")]
     NotTheClaimant,
+    #[error(
+        "the holder filed this unlock without stronger proof: approve it only after checking the holder in person, \
+         and record that check (document kind, number, office)"
+    )]
+    InPersonCheckRequired,
 }
 
 /// How long a claim keeps a request an officer's own, unless they release it or take its step first.
@@ -453,6 +458,16 @@ impl Request {
 
     /// The officer due approves: the request passes through `approved` to `effective` (the caller applies the
     /// effect in the same transaction).
+    /// A holder's unlock of their own lock, filed without stronger proof, whose approval has no in-person check
+    /// recorded yet (`authority::IN_PERSON_CHECK_ROUTE`): the approving reviewer must record one first.
+    pub fn awaits_in_person_check(&self) -> bool {
+        self.kind == RequestKind::Unlock
+            && self.ground == crate::lock::Ground::HolderRequest
+            && matches!(self.requester, Party::Holder { .. })
+            && self.route != Route::Immediate
+            && self.in_person_check.is_none()
+    }
+
     pub fn approve(
         &mut self,
         officer_id: &str,
@@ -467,6 +482,9 @@ impl Request {
         }
         self.check_officer_step(officer_id, roles, now)?;
         self.check_not_forwarder(officer_id)?;
+        if self.awaits_in_person_check() {
+            return Err(RequestError::InPersonCheckRequired);
+        }
         if matches!(self.route, Route::SecondSupervisor { .. })
             && self.requester == (Party::Officer { officer_id: officer_id.to_owned() })
         {
@@ -720,6 +738,58 @@ mod tests {
         let expired = t0() + Duration::hours(CLAIM_HOURS);
         r.forward("an", &reviewer, None, expired, &calendar).unwrap();
         assert_eq!((r.forwarded_by.as_deref(), r.claimed_by.as_deref()), (Some("an"), None));
+    }
+
+    #[test]
+    fn a_holders_own_unlock_filed_at_level_1_is_approved_only_with_an_in_person_check() {
+        use crate::authority::{IN_PERSON_CHECK_ROUTE, LiftRequester, lifting};
+        let holder = AccountId::new("acc".into());
+        let lock = Lock {
+            id: "l1".into(),
+            account_id: holder.clone(),
+            ground: Ground::HolderRequest,
+            placed_by: Party::Holder { account_id: holder.clone() },
+            legal_basis: None,
+            reference: None,
+            reason: String::new(),
+            effective_at: t0(),
+            ends_at: None,
+            request_id: None,
+            lifted: None,
+        };
+        let route = lifting(&LiftRequester::Holder { account_id: holder.clone(), strong_proof: false }, &lock, true)
+            .unwrap()
+            .route;
+        assert_eq!(route, IN_PERSON_CHECK_ROUTE);
+        let new = NewRequest {
+            kind: RequestKind::Unlock,
+            subject: Subject::Account(holder.clone()),
+            ground: Ground::HolderRequest,
+            lock_id: Some(lock.id.clone()),
+            requester: Party::Holder { account_id: holder },
+            route,
+            is_override: false,
+            legal_basis: None,
+            reason: "tìm lại được điện thoại / found my phone".into(),
+            reference: None,
+            lock_ends_at: None,
+            in_person_check: None,
+        };
+        let (mut r, _) =
+            Request::receive(new, "r1".into(), TrackingCode::from_random(8), t0(), &WorkingCalendar::default());
+        assert_eq!(r.status, RequestStatus::Received, "never at once");
+        assert!(r.awaits_in_person_check());
+        let reviewer = roles(&[OfficerRole::Reviewer]);
+        assert_eq!(r.approve("rev", &reviewer, None, t0()), Err(RequestError::InPersonCheckRequired));
+        assert_eq!(r.status, RequestStatus::Received, "a refused approval changes nothing");
+        r.in_person_check = Some(InPersonCheck {
+            document_kind: "cccd".into(),
+            document_number: "001190123456".into(),
+            office: "Công an phường Điện Biên".into(),
+        });
+        assert!(!r.awaits_in_person_check());
+        r.approve("rev", &reviewer, None, t0()).unwrap();
+        assert_eq!(r.status, RequestStatus::Effective);
     }
 
     #[test]

@@ -630,12 +630,21 @@ on_both_backends! {
         let token = session["token"].as_str().unwrap().to_owned();
         let (status, me_body) = me(&server, &token).await;
         assert_eq!((status, me_body["usable"].as_bool()), (200, Some(false)), "{me_body}");
-        // Mai's account is Level 1: a stolen phone and password cannot undo the lock.
+        // Mai's account is Level 1: a stolen phone and password cannot undo the lock. The request is filed, but it
+        // waits for a reviewer who sees the holder in person (domain.md, Decree 69 Art. 30).
         let (status, body) = server.call(reqwest::Method::POST, "/v1/unlock-requests", &token,
             Some(json!({"lock_id": own.id, "reason": "đã tìm lại điện thoại"}))).await;
-        assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{body}");
+        assert_eq!((status, body["status"].as_str()), (201, Some("received")), "{body}");
+        assert_eq!(me(&server, &token).await.1["usable"], false, "still locked");
+        server.admin().await;
+        let operator = server.store.organization_by_code("C06").await.unwrap().unwrap();
+        let (_, reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+        let pending = body["id"].as_str().unwrap().to_owned();
+        let reject = json!({"decision": "reject", "reason": "không đến văn phòng / the holder did not come"});
+        let (status, _) = server.call(reqwest::Method::POST, &format!("/v1/requests/{pending}/decision"), &reviewer, Some(reject.clone())).await;
+        assert_eq!(status, 200);
         // Once the account is Level 2, a password and a code still prove Level 1 (exactly what a phone thief
-        // has): the session carries what its own sign-in proved, and the lift stays refused.
+        // has): the session carries what its own sign-in proved, and the lift still waits for a reviewer.
         let mut tx = server.store.begin().await.unwrap();
         tx.set_account_level(&id, dinhdanh_domain::Level::Two).await.unwrap();
         tx.commit().await.unwrap();
@@ -646,7 +655,11 @@ on_both_backends! {
         assert_eq!((status, me_body["level"].as_i64(), me_body["session_assurance"].as_i64()), (200, Some(2), Some(1)));
         let (status, body) = server.call(reqwest::Method::POST, "/v1/unlock-requests", &token,
             Some(json!({"lock_id": own.id, "reason": "đã tìm lại điện thoại"}))).await;
-        assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{body}");
+        assert_eq!((status, body["status"].as_str()), (201, Some("received")), "{body}");
+        let pending = body["id"].as_str().unwrap().to_owned();
+        let reject = json!({"decision": "reject", "reason": "không đến văn phòng / the holder did not come"});
+        let (status, _) = server.call(reqwest::Method::POST, &format!("/v1/requests/{pending}/decision"), &reviewer, Some(reject.clone())).await;
+        assert_eq!(status, 200);
         let opened = audit(&server, "holder.sign_in").await;
         let last = opened.iter().find(|r| r.outcome == "ok").unwrap();
         assert_eq!((last.detail["assurance"].as_i64(), last.detail["account_level"].as_i64()), (Some(1), Some(2)));
@@ -658,6 +671,50 @@ on_both_backends! {
         assert_eq!((status, body["status"].as_str()), (201, Some("effective")), "{body}");
         let session = sign_in(&server, mai_credentials()).await;
         assert_eq!(session["restore_only"], false, "an ordinary sign-in works again");
+    }
+
+    a_level_1_unlock_of_the_holders_own_lock_waits_for_a_reviewer_who_saw_the_holder_in_person(db) {
+        let server = TestServer::start(&db).await;
+        let id = mai(&server).await;
+        let mut own = authority_lock(&id, server.clock.now());
+        own.ground = Ground::HolderRequest;
+        own.placed_by = Party::Holder { account_id: id.clone() };
+        own.legal_basis = None;
+        place_lock(&server, &own).await;
+        let restore = sign_in(&server, with(mai_credentials(), "purpose", json!("restore"))).await;
+        let token = restore["token"].as_str().unwrap().to_owned();
+        let (status, filed) = server.call(reqwest::Method::POST, "/v1/unlock-requests", &token,
+            Some(json!({"lock_id": own.id, "reason": "đã tìm lại điện thoại"}))).await;
+        assert_eq!((status, filed["status"].as_str()), (201, Some("received")), "{filed}");
+        let request = filed["id"].as_str().unwrap().to_owned();
+        server.admin().await;
+        let operator = server.store.organization_by_code("C06").await.unwrap().unwrap();
+        let (_, reviewer) = server.officer_session(&operator.id, &[OfficerRole::Reviewer]).await;
+        let decide = format!("/v1/requests/{request}/decision");
+        // Without the check it is refused and nothing changes.
+        let (status, body) = server.call(reqwest::Method::POST, &decide, &reviewer, Some(json!({"decision": "approve"}))).await;
+        assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("in_person_check")), "{body}");
+        let (status, _) = server.post("/v1/holder-sessions", mai_credentials()).await;
+        assert_eq!(status, 403, "still locked");
+        // A malformed check is refused field by field.
+        let bad = json!({"decision": "approve", "in_person_check": {"document_kind": "card", "document_number": "12", "office": ""}});
+        let (status, body) = server.call(reqwest::Method::POST, &decide, &reviewer, Some(bad)).await;
+        assert_eq!((status, body["errors"].as_array().map(Vec::len)), (422, Some(3)), "{body}");
+        // The holder came to the office: the reviewer records what was checked, and the lock is lifted at once.
+        let check = json!({"document_kind": "cccd", "document_number": "001190123456", "office": "Công an phường Điện Biên"});
+        let (status, body) = server.call(reqwest::Method::POST, &decide, &reviewer,
+            Some(json!({"decision": "approve", "in_person_check": check}))).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("effective")), "{body}");
+        let approved = audit(&server, "request.approve").await;
+        assert_eq!(approved[0].detail["in_person_check"]["document_number"], "•••••••••456", "{:?}", approved[0].detail);
+        let session = sign_in(&server, mai_credentials()).await;
+        assert_eq!(session["restore_only"], false, "an ordinary sign-in works again");
+        // An in-person check on a request that takes none is refused.
+        let lock = authority_lock(&id, server.clock.now());
+        place_lock(&server, &lock).await;
+        let (status, body) = server.call(reqwest::Method::POST, &format!("/v1/requests/{request}/decision"), &reviewer,
+            Some(json!({"decision": "approve", "in_person_check": check}))).await;
+        assert!(status == 409 || status == 422, "a decided request takes no second decision: {status} {body}");
     }
 
     a_lock_ends_sessions_at_once_and_refuses_sign_in_until_lifted(db) {

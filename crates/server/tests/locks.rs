@@ -402,24 +402,29 @@ on_both_backends! {
         assert!(notices.iter().any(|m| m.kind == "request_update" && m.body.contains(body["tracking_code"].as_str().unwrap())));
     }
 
-    the_holders_own_unlock_needs_level_2(db) {
+    the_holders_own_unlock_needs_level_2_or_an_officer_who_saw_the_holder(db) {
         let server = TestServer::start(&db).await;
         let c = cast(&server, Level::One).await;
         let (_, lock) = server.call(Method::POST, "/v1/lock-requests", &c.holder_token, Some(json!({"reason": "x"}))).await;
         let lock_id = lock["lock_id"].as_str().unwrap().to_owned();
-        // A stolen phone (a Level 1 session) cannot undo the lock.
+        // A stolen phone (a Level 1 session) cannot undo the lock: its request waits for a reviewer.
         let level_1 = server.holder_session(&c.holder).await;
-        let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &level_1, Some(json!({"lock_id": lock_id, "reason": "tìm lại"}))).await;
-        assert_eq!((status, body["type"].as_str()), (403, Some("urn:dinhdanh:problem:lock-refused")), "{body}");
-        // An officer who checked the holder in person can.
+        let (status, filed) = server.call(Method::POST, "/v1/unlock-requests", &level_1, Some(json!({"lock_id": lock_id, "reason": "tìm lại"}))).await;
+        assert_eq!((status, filed["status"].as_str(), filed["next_step_by"].as_str()), (201, Some("received"), Some("reviewer")), "{filed}");
+        assert!(!usable(&server, &c.bank).await, "not lifted by a Level 1 session");
+        let check = json!({"document_kind": "cccd", "document_number": "001190123456", "office": "Công an phường Điện Biên"});
+        // The reviewer at the office finds the holder's pending request rather than filing a second one.
         let (status, body) = server.call(Method::POST, "/v1/unlock-requests", &c.reviewer,
-            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp",
-                "in_person_check": {"document_kind": "cccd", "document_number": "001190123456", "office": "Công an phường Điện Biên"}}))).await;
-        assert_eq!((status, body["status"].as_str()), (201, Some("effective")), "{body}");
+            Some(json!({"lock_id": lock_id, "reason": "kiểm tra trực tiếp", "in_person_check": check}))).await;
+        assert_eq!(status, 409, "{body}");
+        // An officer who checked the holder in person approves it, recording the check.
+        let decide = format!("/v1/requests/{}/decision", filed["id"].as_str().unwrap());
+        let (status, body) = server.call(Method::POST, &decide, &c.reviewer, Some(json!({"decision": "approve", "in_person_check": check}))).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("effective")), "{body}");
         assert!(usable(&server, &c.bank).await);
         let (_, locks) = server.call(Method::GET, &format!("/v1/accounts/{}/locks", c.holder.id), &c.reviewer, None).await;
         assert_eq!(locks[0]["active"], false);
-        assert!(locks[0]["lifted_by"].as_str().unwrap().contains("operator"), "{locks}");
+        assert!(locks[0]["lifted_by"].as_str().unwrap().contains("the holder"), "the holder's own request: {locks}");
     }
 
     a_court_lock_goes_through_reviewer_and_supervisor_and_only_the_court_lifts_it(db) {

@@ -54,7 +54,7 @@ pub struct InPersonCheckBody {
 }
 
 impl InPersonCheckBody {
-    fn parse(self) -> Result<dinhdanh_domain::request::InPersonCheck, ApiError> {
+    pub(crate) fn parse(self) -> Result<dinhdanh_domain::request::InPersonCheck, ApiError> {
         let mut f = crate::api::Fields::default();
         let kind = self.document_kind.trim().to_ascii_lowercase();
         if !["cccd", "passport"].contains(&kind.as_str()) {

@@ -186,6 +186,10 @@ pub struct DecisionBody {
     /// Required to reject: the written reasons the requester receives.
     #[serde(default)]
     pub reason: String,
+    /// Required to approve a holder's unlock of their own lock filed without a Level 2 sign-in: what the reviewer
+    /// checked when the holder came in person (refused for any other request).
+    #[serde(default)]
+    pub in_person_check: Option<super::filing::InPersonCheckBody>,
 }
 
 /// Approve (the request takes effect at once) or reject with written reasons.
@@ -211,7 +215,8 @@ pub async fn decide_request(
         "reject" => Decision::Reject,
         _ => return Err(ApiError::field("decision", "approve or reject")),
     };
-    let step = OfficerStep::Decide { decision, reason: body.reason };
+    let in_person_check = body.in_person_check.map(super::filing::InPersonCheckBody::parse).transpose()?;
+    let step = OfficerStep::Decide { decision, reason: body.reason, in_person_check };
     let request = locks::officer_step(&state, &actor, &id, step, idempotency.as_ref()).await?;
     Ok(Json(RequestBody::new(&request, state.clock.now(), Vec::new())))
 }

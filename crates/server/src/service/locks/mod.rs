@@ -49,6 +49,7 @@ fn request_error(e: RequestError) -> ApiError {
         RequestError::WrongRole(role) => ApiError::Forbidden { action: role_action(role).as_str() },
         RequestError::NotTheRequester => ApiError::Forbidden { action: "requests.cancel" },
         RequestError::ReasonsRequired => ApiError::field("reason", e),
+        RequestError::InPersonCheckRequired => ApiError::field("in_person_check", e),
         RequestError::ForwarderCannotDecide => ApiError::Forbidden { action: "requests.decide (separation of duties)" },
         other => ApiError::Conflict { what: other.to_string() },
     }

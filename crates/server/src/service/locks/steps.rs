@@ -4,7 +4,7 @@
 
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
-use dinhdanh_domain::request::{Request, RequestKind, RequestStatus};
+use dinhdanh_domain::request::{InPersonCheck, Request, RequestKind, RequestStatus};
 use serde_json::json;
 
 use super::effect::{apply_effect, record};
@@ -82,14 +82,24 @@ async fn take_step(
                 request.forward(officer_id, roles, note.clone(), now, &state.config.calendar).map_err(request_error)?;
             (vec![s], vec![audit_entry(&name, "request.forward", &request, now, json!({"deadline": request.deadline}))])
         }
-        OfficerStep::Decide { decision: Decision::Reject, reason } => {
+        OfficerStep::Decide { in_person_check: Some(_), .. } if !request.awaits_in_person_check() => {
+            return Err(ApiError::field("in_person_check", "this request takes no in-person check"));
+        }
+        OfficerStep::Decide { decision: Decision::Reject, reason, .. } => {
             let s = request.reject(officer_id, roles, reason, now).map_err(request_error)?;
             (vec![s], vec![audit_entry(&name, "request.reject", &request, now, json!({"reasons": reason}))])
         }
-        OfficerStep::Decide { decision: Decision::Approve, reason } => {
+        OfficerStep::Decide { decision: Decision::Approve, reason, in_person_check } => {
             let note = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
+            if let Some(check) = in_person_check {
+                request.in_person_check = Some(check.clone());
+            }
             let s = request.approve(officer_id, roles, note, now).map_err(request_error)?;
-            (s, vec![audit_entry(&name, "request.approve", &request, now, json!({"override": request.is_override}))])
+            let checked = request.in_person_check.as_ref().filter(|_| in_person_check.is_some()).map(
+                |c| json!({"document_kind": c.document_kind, "document_number": c.masked_number(), "office": c.office}),
+            );
+            let detail = json!({"override": request.is_override, "in_person_check": checked});
+            (s, vec![audit_entry(&name, "request.approve", &request, now, detail)])
         }
     };
     if request.status == RequestStatus::Effective {
@@ -120,6 +130,9 @@ pub enum OfficerStep {
     Decide {
         decision: Decision,
         reason: String,
+        /// What the reviewer checked in person: required to approve a request that
+        /// [`Request::awaits_in_person_check`], refused on any other.
+        in_person_check: Option<InPersonCheck>,
     },
 }
 
