@@ -3,8 +3,10 @@
 //! account, locks it in one click and a confirmation (the lock ends the portal's session with every other), and
 //! refuses forms without the browser's CSRF token, forged cookies and callbacks that are not its own.
 
-use dinhdanh_domain::AccountId;
+use chrono::{NaiveDate, Utc};
 use dinhdanh_domain::lock::Ground;
+use dinhdanh_domain::registry::{CardStatus, CitizenRecord};
+use dinhdanh_domain::{AccountId, AccountStatus, FullName, Gender, IdentificationNumber, IdentityKey, ProvinceTable};
 use dinhdanh_store::on_both_backends;
 
 mod support;
@@ -58,6 +60,40 @@ async fn sign_in_to_portal(server: &TestServer, browser: &mut Browser) -> Page {
 async fn active_locks(server: &TestServer, account: &AccountId) -> Vec<Ground> {
     let now = chrono::Utc::now();
     server.store.active_locks(account, now).await.unwrap().into_iter().map(|l| l.ground).collect()
+}
+
+/// Mai in the population registry, without an account.
+async fn mai_in_the_registry(server: &TestServer) {
+    let record = CitizenRecord {
+        id_number: IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap(),
+        full_name: FullName::parse("Trần Thị Mai").unwrap(),
+        date_of_birth: NaiveDate::from_ymd_opt(1990, 5, 1).unwrap(),
+        gender: Gender::Female,
+        place_of_origin: None,
+        permanent_residence: None,
+        card_status: CardStatus::Valid,
+        died_on: None,
+    };
+    server.store.upsert_citizens(&[record], Utc::now()).await.unwrap();
+}
+
+/// Mai's registration form, with these fields changed.
+fn mai_form<'a>(csrf: &'a str, changed: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("csrf", csrf),
+        ("holder_kind", "citizen"),
+        ("id_number", MAI_ID),
+        ("full_name", "Trần Thị Mai"),
+        ("date_of_birth", "1990-05-01"),
+        ("gender", "female"),
+        ("phone", "0912345678"),
+        ("email", ""),
+        ("password", MAI_PASSWORD),
+    ];
+    for (name, value) in changed {
+        form.iter_mut().find(|(n, _)| n == name).unwrap().1 = value;
+    }
+    form
 }
 
 async fn audit_count(server: &TestServer, action: &str) -> usize {
@@ -209,5 +245,58 @@ on_both_backends! {
         let provider = browser.get(&start.location.unwrap()).await;
         assert_eq!(provider.status, 200);
         assert!(provider.has_field("password"), "{}", provider.html);
+    }
+
+    a_citizen_registers_activates_and_signs_in_on_the_portal(db) {
+        let server = TestServer::start(&db).await;
+        mai_in_the_registry(&server).await;
+        let mut browser = Browser::new();
+        let welcome = browser.get(&server.url("/portal")).await;
+        assert!(welcome.html.contains("href=\"/portal/register\""), "{}", welcome.html);
+        let form = browser.get(&server.url("/portal/register")).await;
+        assert_eq!(form.status, 200, "{}", form.html);
+        assert!(form.html.contains("<label for=\"id-number\">"), "every field labelled: {}", form.html);
+        let csrf = form.field("csrf");
+
+        // A field the API's parser refuses: said next to it, what was typed kept, the password never echoed.
+        let refused = browser.post(&server.url("/portal/register"), &mai_form(&csrf, &[("date_of_birth", "01/05/1990")])).await;
+        assert_eq!(refused.status, 422, "{}", refused.html);
+        assert!(refused.html.contains("aria-describedby=\"date-of-birth-error\""), "{}", refused.html);
+        assert!(refused.html.contains("id=\"date-of-birth-error\""), "{}", refused.html);
+        assert_eq!(refused.field("full_name"), "Trần Thị Mai");
+        assert!(!refused.html.contains(MAI_PASSWORD), "the password is not sent back");
+        // A declaration the registry does not hold: one message, nothing created.
+        let mismatch = browser.post(&server.url("/portal/register"), &mai_form(&csrf, &[("full_name", "Trần Thị Mây")])).await;
+        assert_eq!(mismatch.status, 422, "{}", mismatch.html);
+        assert!(mismatch.html.contains("không khớp với Cơ sở dữ liệu quốc gia"), "{}", mismatch.html);
+        assert_eq!(server.store.count_accounts().await.unwrap(), 0);
+
+        let sent = browser.post(&server.url("/portal/register"), &mai_form(&csrf, &[])).await;
+        assert_eq!(sent.status, 200, "{}", sent.html);
+        assert!(sent.html.contains("Mã kích hoạt đã được gửi tới •••678."), "{}", sent.html);
+        let account_id = sent.field("account_id");
+        let wrong = browser.post(&server.url("/portal/activate"), &[("csrf", &csrf), ("account_id", &account_id), ("code", "000000")]).await;
+        assert_eq!(wrong.status, 422, "{}", wrong.html);
+        assert!(wrong.html.contains("lần thử"), "{}", wrong.html);
+        let code = server.last_code().await;
+        let done = browser.post(&server.url("/portal/activate"), &[("csrf", &csrf), ("account_id", &account_id), ("code", &code)]).await;
+        assert_eq!(done.status, 200, "{}", done.html);
+        assert!(done.html.contains("Tài khoản đã được kích hoạt"), "{}", done.html);
+        let key = IdentityKey::citizen(&IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap());
+        let account = server.store.account_by_identity(&key).await.unwrap().unwrap();
+        assert_eq!(account.status, AccountStatus::Active);
+
+        let page = sign_in_to_portal(&server, &mut browser).await;
+        assert!(page.html.contains("Tài khoản của bạn"), "{}", page.html);
+
+        // The same identity again, from another browser: the same pages as a new registration, and no second
+        // account (nothing tells a stranger that Mai has one).
+        let mut stranger = Browser::new();
+        let form = stranger.get(&server.url("/portal/register")).await;
+        let csrf = form.field("csrf");
+        let again = stranger.post(&server.url("/portal/register"), &mai_form(&csrf, &[])).await;
+        assert_eq!(again.status, 200, "{}", again.html);
+        assert!(again.html.contains("Mã kích hoạt đã được gửi tới •••678."), "{}", again.html);
+        assert_eq!(server.store.count_accounts().await.unwrap(), 1);
     }
 }

@@ -113,7 +113,7 @@ fn parse_date(s: &str) -> Result<NaiveDate, &'static str> {
 }
 
 impl RegisterRequest {
-    fn parse(self, state: &AppState) -> Result<Registration, ApiError> {
+    pub(crate) fn parse(self, state: &AppState) -> Result<Registration, ApiError> {
         let mut f = Fields::default();
         let full_name = f.take("full_name", FullName::parse(&self.full_name));
         let date_of_birth = f.take("date_of_birth", parse_date(&self.date_of_birth));
@@ -170,7 +170,7 @@ impl RegisterRequest {
     }
 }
 
-fn account_id(raw: &str) -> Result<AccountId, ApiError> {
+pub(crate) fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     uuid::Uuid::parse_str(raw).map(|u| AccountId::new(u.to_string())).map_err(|_| ApiError::AccountNotFound)
 }
 

@@ -92,6 +92,37 @@ catalogue! {
     sign_out_button: "Đăng xuất", "Sign out";
     signed_out_notice: "Bạn đã đăng xuất.", "You are signed out.";
 
+    register_link: "Chưa có tài khoản? Đăng ký", "No account yet? Register";
+    register_title: "Đăng ký tài khoản định danh điện tử", "Register an e-ID account";
+    register_intro: "Khai báo đúng như trên giấy tờ: thông tin được đối chiếu với Cơ sở dữ liệu quốc gia. Mã kích hoạt được gửi tới số điện thoại hoặc thư điện tử bạn nhập.",
+        "Give your details exactly as on your identity document: they are checked against the national registry. An activation code is sent to the phone or e-mail you give.";
+    citizen_legend: "Công dân Việt Nam", "Vietnamese citizen";
+    citizen_choice: "Tôi là công dân Việt Nam", "I am a Vietnamese citizen";
+    id_number_label: "Số định danh cá nhân (12 chữ số)", "Personal identification number (12 digits)";
+    foreigner_legend: "Người nước ngoài", "Foreigner";
+    foreigner_choice: "Tôi là người nước ngoài", "I am a foreigner";
+    passport_label: "Số hộ chiếu", "Passport number";
+    nationality_label: "Quốc tịch (mã ISO 3 chữ, ví dụ KOR)", "Nationality (ISO 3-letter code, e.g. KOR)";
+    full_name_label: "Họ và tên", "Full name";
+    date_of_birth_label: "Ngày sinh", "Date of birth";
+    gender_label: "Giới tính", "Gender";
+    gender_male: "Nam", "Male";
+    gender_female: "Nữ", "Female";
+    new_password_label: "Mật khẩu (ít nhất 12 ký tự)", "Password (at least 12 characters)";
+    register_button: "Đăng ký", "Register";
+    /// Next to a field the server refused; the technical reason follows, in English.
+    field_invalid: "Chưa hợp lệ:", "Not valid:";
+    activate_title: "Kích hoạt tài khoản", "Activate your account";
+    /// `{destinations}`: the masked phone and e-mail.
+    activation_sent: "Mã kích hoạt đã được gửi tới {destinations}.", "An activation code was sent to {destinations}.";
+    activation_code_label: "Mã kích hoạt (6 chữ số)", "Activation code (6 digits)";
+    activate_button: "Kích hoạt", "Activate";
+    resend_button: "Gửi lại mã", "Send a new code";
+    /// `{attempts}`: how many tries are left.
+    wrong_activation_code: "Mã không đúng, còn {attempts} lần thử.", "The code is wrong; {attempts} tries left.";
+    activation_code_malformed: "Mã kích hoạt gồm 6 chữ số.", "The activation code has 6 digits.";
+    activated_title: "Tài khoản đã được kích hoạt", "Your account is active";
+    activated_intro: "Bạn có thể đăng nhập ngay.", "You can sign in now.";
     error_title: "Không thể tiếp tục", "Something went wrong";
     sign_in_refused: "Không đăng nhập được. Hãy thử lại.", "The sign-in did not complete. Try again.";
     sign_in_declined: "Bạn đã từ chối đăng nhập.", "You declined the sign-in.";

@@ -8,6 +8,7 @@
 //! double-submit token). Every form posts its CSRF token; a form without the browser's token changes nothing.
 
 pub mod i18n;
+pub mod registration;
 
 use askama::Template;
 use axum::Router;
@@ -49,6 +50,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(HOME, get(home))
         .route(SIGN_IN, get(sign_in))
+        .route(registration::REGISTER, get(registration::form).post(registration::register))
+        .route(registration::ACTIVATE, axum::routing::post(registration::activate))
+        .route(registration::RESEND, axum::routing::post(registration::resend))
         .route(service::CALLBACK_PATH, get(callback))
         .route(LOCK, get(lock_confirm).post(lock))
         .route(WITHDRAW, axum::routing::post(withdraw))
@@ -80,6 +84,7 @@ struct WelcomePage {
     base: Base,
     notice: Option<&'static str>,
     sign_in_href: &'static str,
+    register_href: &'static str,
 }
 
 struct LockRow {
@@ -218,6 +223,8 @@ struct Posted {
     issuer: Issuer,
     lang: Lang,
     fields: Vec<(String, String)>,
+    /// The browser's CSRF token, for the forms of the page that answers.
+    csrf: String,
 }
 
 impl Posted {
@@ -229,7 +236,8 @@ impl Posted {
         if !csrf_ok(headers, &fields) {
             return Ok(Err(no_store(error_page(lang, StatusCode::FORBIDDEN, |t| t.form_expired, None))));
         }
-        Ok(Ok(Self { issuer, lang, fields }))
+        let csrf = field(&fields, "csrf").unwrap_or_default().to_owned();
+        Ok(Ok(Self { issuer, lang, fields, csrf }))
     }
 }
 
@@ -247,7 +255,7 @@ fn forget_session(issuer: &Issuer, response: &mut Response) {
 
 fn welcome(lang: Lang, notice: Option<&'static str>, status: StatusCode) -> Response {
     let base = Base::new(lang, |t| t.welcome_title, HOME);
-    page(status, &WelcomePage { base, notice, sign_in_href: SIGN_IN })
+    page(status, &WelcomePage { base, notice, sign_in_href: SIGN_IN, register_href: registration::REGISTER })
 }
 
 fn error_page(
@@ -459,7 +467,7 @@ async fn lock(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         Ok(posted) => posted,
         Err(refused) => return Ok(refused),
     };
-    let Posted { issuer, lang, fields } = posted;
+    let Posted { issuer, lang, fields, .. } = posted;
     let Some((actor, _)) = signed_in(&state, &headers).await? else { return Ok(session_ended(&issuer, lang)) };
     let request = service::lock_own_account(&state, &actor, field(&fields, "reason").unwrap_or_default()).await?;
     let t = PortalTexts::of(lang);
@@ -476,7 +484,7 @@ async fn withdraw(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(posted) => posted,
         Err(refused) => return Ok(refused),
     };
-    let Posted { issuer, lang, fields } = posted;
+    let Posted { issuer, lang, fields, .. } = posted;
     let Some((actor, _)) = signed_in(&state, &headers).await? else { return Ok(session_ended(&issuer, lang)) };
     let client_id = field(&fields, "client_id").unwrap_or_default();
     match crate::service::oidc::holder::withdraw_consent(&state, &actor, client_id).await {
