@@ -299,4 +299,81 @@ on_both_backends! {
         assert!(again.html.contains("Mã kích hoạt đã được gửi tới •••678."), "{}", again.html);
         assert_eq!(server.store.count_accounts().await.unwrap(), 1);
     }
+
+    a_locked_holder_signs_in_to_restore_asks_for_the_lift_and_follows_the_request(db) {
+        let server = TestServer::start(&db).await;
+        let account = mai(&server).await;
+        let mut browser = Browser::new();
+        let page = sign_in_to_portal(&server, &mut browser).await;
+        assert!(page.html.contains("Chưa có yêu cầu nào."), "{}", page.html);
+        let confirm = browser.get(&server.url("/portal/lock")).await;
+        let csrf = confirm.field("csrf");
+        let done = browser.post(&server.url("/portal/lock"), &[("csrf", &csrf)]).await;
+        assert_eq!(done.status, 200, "{}", done.html);
+
+        // The restore sign-in: the same answer for a wrong password as for a stranger.
+        let welcome = browser.get(&server.url("/portal")).await;
+        assert!(welcome.html.contains("href=\"/portal/restore\""), "{}", welcome.html);
+        let form = browser.get(&server.url("/portal/restore")).await;
+        let csrf = form.field("csrf");
+        let wrong = browser
+            .post(&server.url("/portal/restore"), &[("csrf", &csrf), ("holder_kind", "citizen"), ("id_number", MAI_ID), ("password", "not her password")])
+            .await;
+        assert_eq!(wrong.status, 401, "{}", wrong.html);
+        assert!(wrong.html.contains("Số định danh hoặc mật khẩu không đúng."), "{}", wrong.html);
+        let code_page = browser
+            .post(&server.url("/portal/restore"), &[("csrf", &csrf), ("holder_kind", "citizen"), ("id_number", MAI_ID), ("password", MAI_PASSWORD)])
+            .await;
+        assert_eq!(code_page.status, 200, "{}", code_page.html);
+        let sign_in_id = code_page.field("sign_in_id");
+        let code = server.last_sign_in_code().await;
+        let opened = browser.post(&server.url("/portal/restore/code"), &[("csrf", &csrf), ("sign_in_id", &sign_in_id), ("code", &code)]).await;
+        assert_eq!((opened.status, opened.location.as_deref()), (303, Some("/portal")), "{}", opened.html);
+
+        // The restore session's page: the lock with its form, no sign-ins, no consents, no "lock my account".
+        let page = browser.get(&server.url("/portal")).await;
+        assert!(page.html.contains("Bạn đang đăng nhập để mở khoá"), "{}", page.html);
+        assert!(page.html.contains("name=\"lock_id\""), "{}", page.html);
+        assert!(!page.html.contains("id=\"sign-ins\"") && !page.html.contains("id=\"lock-my-account\""), "{}", page.html);
+        let lock_id = page.field("lock_id");
+        let filed = browser.post(&server.url("/portal/unlock"), &[("csrf", &csrf), ("lock_id", &lock_id), ("reason", "Đã tìm lại điện thoại")]).await;
+        assert_eq!(filed.status, 200, "{}", filed.html);
+        assert!(filed.html.contains("kiểm tra danh tính trực tiếp"), "a Level 1 request waits for an in-person check: {}", filed.html);
+        assert_eq!(active_locks(&server, &account).await, [Ground::HolderRequest], "not lifted by a Level 1 session");
+        let tracking = filed.html.split("Mã theo dõi yêu cầu: ").nth(1).unwrap()[..12].to_owned();
+        let page = browser.get(&server.url("/portal")).await;
+        assert!(page.html.contains(&tracking), "the account page lists the request: {}", page.html);
+
+        // Anyone with the tracking code and the identification number follows it; a wrong pairing learns nothing.
+        let mut stranger = Browser::new();
+        let wrong = stranger.get(&server.url(&format!("/portal/track?tracking_code={tracking}&id_number=079085000042"))).await;
+        assert_eq!(wrong.status, 404, "{}", wrong.html);
+        let malformed = stranger.get(&server.url("/portal/track?tracking_code=nope&id_number=1")).await;
+        assert_eq!(malformed.status, 422, "{}", malformed.html);
+        let tracked = stranger.get(&server.url(&format!("/portal/track?tracking_code={tracking}&id_number={MAI_ID}"))).await;
+        assert_eq!(tracked.status, 200, "{}", tracked.html);
+        assert!(tracked.html.contains("Mở khoá") && tracked.html.contains("đã tiếp nhận"), "{}", tracked.html);
+        assert!(tracked.html.contains("id=\"steps\""), "{}", tracked.html);
+        assert!(!tracked.html.contains("Đã tìm lại điện thoại"), "no reasons on the public page");
+
+        // A reviewer sees the holder in person and approves, recording the check: the holder signs in again.
+        server.admin().await;
+        let operator = server.store.organization_by_code("C06").await.unwrap().unwrap();
+        let (_, reviewer) = server.officer_session(&operator.id, &[dinhdanh_domain::actor::OfficerRole::Reviewer]).await;
+        let request = server.store.request_by_tracking_code(&dinhdanh_domain::tracking::TrackingCode::parse(&tracking).unwrap()).await.unwrap().unwrap();
+        let check = serde_json::json!({"document_kind": "cccd", "document_number": MAI_ID, "office": "Công an phường Điện Biên"});
+        let (status, body) = server
+            .call(reqwest::Method::POST, &format!("/v1/requests/{}/decision", request.id), &reviewer,
+                  Some(serde_json::json!({"decision": "approve", "in_person_check": check})))
+            .await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("effective")), "{body}");
+        assert!(active_locks(&server, &account).await.is_empty());
+        let tracked = stranger.get(&server.url(&format!("/portal/track?tracking_code={tracking}&id_number={MAI_ID}"))).await;
+        assert!(tracked.html.contains("đã có hiệu lực"), "{}", tracked.html);
+        // (The test clock stands still; a grant made at the lift's very instant would count as made under it.)
+        server.clock.advance(chrono::Duration::seconds(1));
+        let mut fresh = Browser::new();
+        let page = sign_in_to_portal(&server, &mut fresh).await;
+        assert!(page.html.contains("Đang hoạt động"), "{}", page.html);
+    }
 }

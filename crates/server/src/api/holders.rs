@@ -156,7 +156,7 @@ pub struct MyAccountResponse {
 }
 
 impl StartSignInRequest {
-    fn parse(self, state: &AppState) -> Result<SignInStart, ApiError> {
+    pub(crate) fn parse(self, state: &AppState) -> Result<SignInStart, ApiError> {
         let mut f = Fields::default();
         let citizen = matches!(self.holder_kind, HolderKindBody::Citizen);
         f.0.extend(super::other_kind_fields(citizen, &self.id_number, &self.passport_number, &self.nationality));

@@ -10,6 +10,7 @@
 
 use dinhdanh_domain::AccountStatus;
 use dinhdanh_domain::actor::{Actor, OrganizationKind, OrganizationStatus};
+use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
 use dinhdanh_domain::lock::{Ground, Lock, Party};
 use dinhdanh_domain::organization::Organization;
@@ -26,10 +27,11 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
+use crate::auth::authorize;
 use crate::problem::ApiError;
 use crate::secrets::token_hash;
 use crate::service::holders::{self, MyAccount};
-use crate::service::locks::{LockOrder, placed_by_name, request_lock};
+use crate::service::locks::{LockOrder, UnlockOrder, may_read, placed_by_name, request_lock, request_unlock};
 use crate::service::oidc::token::{CodeGrant, exchange_for_client};
 
 /// The portal's API client and relying-party registration.
@@ -232,8 +234,12 @@ pub async fn callback(
         return refused("login_required");
     };
     let max_age_seconds = (owner.expires_at - state.clock.now()).num_seconds().max(0);
-    let cookie = state.config.oidc_seal_key.seal(session_hash.as_bytes(), SESSION_SEAL_CONTEXT);
-    Ok(Callback::SignedIn { cookie, max_age_seconds })
+    Ok(Callback::SignedIn { cookie: session_cookie(state, &session_hash), max_age_seconds })
+}
+
+/// The portal's cookie for the holder session with this token hash: the hash, sealed.
+pub fn session_cookie(state: &AppState, session_hash: &str) -> String {
+    state.config.oidc_seal_key.seal(session_hash.as_bytes(), SESSION_SEAL_CONTEXT)
 }
 
 /// The holder a portal cookie signs in, and their session's token hash: only while that session is live (not
@@ -265,13 +271,20 @@ pub struct LockView {
 /// Everything the account page shows.
 pub struct Overview {
     pub account: MyAccount,
+    /// A restore session (a locked holder's): only the locks and requests, and unlock forms.
+    pub restore_only: bool,
     /// In force now.
     pub active: Vec<LockView>,
     /// Every lock, lifted ones included, newest first.
     pub history: Vec<LockView>,
+    /// The requests filed on the account that the holder may see, newest first.
+    pub requests: Vec<Request>,
     pub sign_ins: Vec<OidcSignIn>,
     pub consents: Vec<(Consent, String)>,
 }
+
+/// How many requests the account page lists.
+const REQUESTS_LISTED: i64 = 50;
 
 async fn view(state: &AppState, lock: Lock) -> Result<LockView, ApiError> {
     let placed_by = placed_by_name(state, &lock.placed_by).await?;
@@ -293,9 +306,18 @@ pub async fn overview(state: &AppState, actor: &Actor) -> Result<Overview, ApiEr
         }
         history.push(view(state, lock).await?);
     }
-    let sign_ins = super::oidc::holder::sign_ins(state, actor).await?;
-    let consents = super::oidc::holder::consents(state, actor).await?;
-    Ok(Overview { account, active, history, sign_ins, consents })
+    authorize(state, actor, Action::RequestsList).await?;
+    let mut requests = state.store.requests_of_account(&account.account.id, REQUESTS_LISTED).await?;
+    // Without the requests the holder may not hear of yet (an authority's pending lock request).
+    requests.retain(|r| may_read(actor, r));
+    let restore_only = matches!(actor, Actor::Holder { restore_only: true, .. });
+    // A restore session serves only the locks and requests (docs/holder-sign-in.md).
+    let (sign_ins, consents) = if restore_only {
+        (Vec::new(), Vec::new())
+    } else {
+        (super::oidc::holder::sign_ins(state, actor).await?, super::oidc::holder::consents(state, actor).await?)
+    };
+    Ok(Overview { account, restore_only, active, history, requests, sign_ins, consents })
 }
 
 /// The reason recorded when the holder gives none: the portal's one-click lock.
@@ -320,4 +342,19 @@ pub async fn lock_own_account(state: &AppState, actor: &Actor, reason: &str) -> 
 /// ends with it).
 pub async fn sign_out(state: &AppState, actor: &Actor, session_hash: &str) -> Result<(), ApiError> {
     holders::end_session(state, actor, session_hash).await
+}
+
+/// "Ask to lift this lock": the holder's unlock request, through the lock engine as `POST /v1/unlock-requests`.
+/// From a Level 2 sign-in it lifts the holder's own lock at once; from Level 1 it waits for a reviewer who sees
+/// the holder in person (`authority::IN_PERSON_CHECK_ROUTE`); other grounds follow the lock authority table.
+pub async fn ask_to_lift(state: &AppState, actor: &Actor, lock_id: &str, reason: &str) -> Result<Request, ApiError> {
+    let order = UnlockOrder {
+        lock_id: lock_id.to_owned(),
+        reason: reason.trim().to_owned(),
+        legal_basis: None,
+        reference: None,
+        in_person_check: None,
+        is_override: false,
+    };
+    request_unlock(state, actor, order, None).await
 }

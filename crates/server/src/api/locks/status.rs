@@ -8,7 +8,6 @@ use dinhdanh_domain::AccountId;
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::lock::Lock;
-use dinhdanh_domain::request::Subject;
 use dinhdanh_domain::tracking::TrackingCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -65,7 +64,6 @@ pub async fn get_request_status(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<PublicRequestStatus>, ApiError> {
-    let not_found = ApiError::NotFound { what: "request with this tracking code and identity" };
     let code = TrackingCode::parse(&query.tracking_code).map_err(|e| ApiError::field("tracking_code", e))?;
     let identity = AccountRefBody {
         id_number: query.id_number,
@@ -73,18 +71,7 @@ pub async fn get_request_status(
         nationality: query.nationality,
     }
     .identity_key(&state)?;
-    let request = state.store.request_by_tracking_code(&code).await?.ok_or(not_found)?;
-    let concerned = match &request.subject {
-        Subject::Account(id) => state.store.account(id).await?.is_some_and(|a| a.identity_key == identity),
-        // A bulk order names many accounts: the identity must be one of them.
-        Subject::BulkOrder => match state.store.account_by_identity(&identity).await? {
-            Some(account) => state.store.order_names_account(&request.id, &account.id).await?,
-            None => false,
-        },
-    };
-    if !concerned {
-        return Err(ApiError::NotFound { what: "request with this tracking code and identity" });
-    }
+    let request = locks::tracked_request(&state, &code, &identity).await?;
     let (vi, en) = request.status.description();
     let updated_at =
         [Some(request.received_at), request.forwarded_at, request.decided_at, request.effective_at, request.closed_at]

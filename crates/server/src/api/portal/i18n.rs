@@ -123,6 +123,49 @@ catalogue! {
     activation_code_malformed: "Mã kích hoạt gồm 6 chữ số.", "The activation code has 6 digits.";
     activated_title: "Tài khoản đã được kích hoạt", "Your account is active";
     activated_intro: "Bạn có thể đăng nhập ngay.", "You can sign in now.";
+    locked_link: "Tài khoản bị khoá? Đăng nhập để gửi yêu cầu mở khoá", "Account locked? Sign in to ask for the lock to be lifted";
+    track_link: "Theo dõi yêu cầu bằng mã theo dõi", "Follow a request with its tracking code";
+    restore_title: "Đăng nhập để mở khoá", "Sign in to lift a lock";
+    restore_intro: "Khi tài khoản đang bị khoá, bạn vẫn có thể đăng nhập tại đây để xem các khoá và gửi yêu cầu mở khoá. Phiên này chỉ dùng cho việc đó.",
+        "While your account is locked you can still sign in here to see the locks and ask for them to be lifted. This session serves nothing else.";
+    password_label: "Mật khẩu", "Password";
+    continue_button: "Tiếp tục", "Continue";
+    sign_in_failed: "Số định danh hoặc mật khẩu không đúng.", "The identification number or the password is wrong.";
+    code_title: "Mã xác thực", "One-time code";
+    /// `{destination}`: where the code went (masked).
+    code_sent: "Mã xác thực đã được gửi tới {destination}.", "A code was sent to {destination}.";
+    code_label: "Mã 6 chữ số", "6-digit code";
+    confirm_button: "Xác nhận", "Confirm";
+    /// `{attempts}`: how many tries are left.
+    wrong_code: "Mã xác thực không đúng, còn {attempts} lần thử.", "The code is wrong; {attempts} tries left.";
+    restore_session_note: "Bạn đang đăng nhập để mở khoá: chỉ xem được các khoá và yêu cầu của mình.",
+        "You are signed in to lift a lock: only your locks and requests are shown.";
+    unlock_reason_label: "Lý do đề nghị mở khoá", "Why the lock should be lifted";
+    unlock_button: "Gửi yêu cầu mở khoá", "Ask to lift this lock";
+    unlock_filed_title: "Đã gửi yêu cầu mở khoá", "Unlock request filed";
+    unlock_effective: "Khoá đã được gỡ.", "The lock is lifted.";
+    /// `{deadline}`: the date by which an officer decides.
+    unlock_waits_in_person: "Yêu cầu chờ cán bộ xác minh: hãy mang căn cước (hoặc hộ chiếu) đến cơ quan Công an để được kiểm tra danh tính trực tiếp, trước {deadline}.",
+        "The request waits for an officer: bring your identity card (or passport) to a police identity office for an in-person check, before {deadline}.";
+    /// `{deadline}`: the date by which an officer decides.
+    unlock_waits: "Yêu cầu đang chờ xử lý; hạn xử lý: {deadline}.", "The request is being handled; deadline: {deadline}.";
+    requests_heading: "Các yêu cầu của bạn", "Your requests";
+    no_requests: "Chưa có yêu cầu nào.", "No request yet.";
+    kind_label: "Loại", "Kind";
+    kind_lock: "Khoá", "Lock";
+    kind_unlock: "Mở khoá", "Unlock";
+    deadline_label: "Hạn xử lý", "Deadline";
+    track_title: "Theo dõi yêu cầu", "Follow a request";
+    track_intro: "Nhập mã theo dõi và số định danh (hoặc số hộ chiếu và quốc tịch) của tài khoản mà yêu cầu liên quan.",
+        "Give the tracking code and the identification number (or the passport number and nationality) of the account the request concerns.";
+    tracking_code_label: "Mã theo dõi (ví dụ ABCD-EFGH-J2)", "Tracking code (e.g. ABCD-EFGH-J2)";
+    tracking_code_short: "Mã theo dõi", "Tracking code";
+    track_button: "Xem", "Show";
+    track_not_found: "Không tìm thấy yêu cầu với mã theo dõi và danh tính này.", "No request with this tracking code concerns this identity.";
+    track_malformed: "Mã theo dõi hoặc danh tính chưa đúng định dạng.", "The tracking code or the identity is not well formed.";
+    status_label_request: "Tình trạng", "Status";
+    steps_heading: "Các bước xử lý", "Steps";
+    received_label: "Tiếp nhận", "Received";
     error_title: "Không thể tiếp tục", "Something went wrong";
     sign_in_refused: "Không đăng nhập được. Hãy thử lại.", "The sign-in did not complete. Try again.";
     sign_in_declined: "Bạn đã từ chối đăng nhập.", "You declined the sign-in.";

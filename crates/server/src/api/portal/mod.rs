@@ -9,6 +9,7 @@
 
 pub mod i18n;
 pub mod registration;
+pub mod requests;
 
 use askama::Template;
 use axum::Router;
@@ -38,7 +39,7 @@ const LOCK: &str = "/portal/lock";
 const WITHDRAW: &str = "/portal/consents/withdraw";
 const SIGN_OUT: &str = "/portal/sign-out";
 
-const SESSION_COOKIE: &str = "dd_portal";
+pub(super) const SESSION_COOKIE: &str = "dd_portal";
 const FLOW_COOKIE: &str = "dd_portal_flow";
 const CSRF_COOKIE: &str = "dd_portal_csrf";
 /// A sign-in through the provider's pages must come back within this time.
@@ -53,6 +54,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(registration::REGISTER, get(registration::form).post(registration::register))
         .route(registration::ACTIVATE, axum::routing::post(registration::activate))
         .route(registration::RESEND, axum::routing::post(registration::resend))
+        .route(requests::RESTORE, get(requests::restore_form).post(requests::restore))
+        .route(requests::RESTORE_CODE, axum::routing::post(requests::restore_code))
+        .route(requests::UNLOCK, axum::routing::post(requests::unlock))
+        .route(requests::TRACK, get(requests::track))
         .route(service::CALLBACK_PATH, get(callback))
         .route(LOCK, get(lock_confirm).post(lock))
         .route(WITHDRAW, axum::routing::post(withdraw))
@@ -85,9 +90,12 @@ struct WelcomePage {
     notice: Option<&'static str>,
     sign_in_href: &'static str,
     register_href: &'static str,
+    restore_href: &'static str,
+    track_href: &'static str,
 }
 
 struct LockRow {
+    id: String,
     ground: String,
     placed_by: String,
     since: String,
@@ -109,6 +117,14 @@ struct SignInRow {
     level: String,
 }
 
+struct RequestRow {
+    tracking_code: String,
+    kind: &'static str,
+    status: &'static str,
+    received: String,
+    deadline: String,
+}
+
 struct ConsentRow {
     client_id: String,
     service: String,
@@ -126,8 +142,11 @@ struct AccountPage {
     session_level: String,
     phone: String,
     email: String,
+    restore_only: bool,
     locks: Vec<LockRow>,
     lock_href: &'static str,
+    unlock_action: &'static str,
+    requests: Vec<RequestRow>,
     history: Vec<HistoryRow>,
     sign_ins: Vec<SignInRow>,
     consents: Vec<ConsentRow>,
@@ -155,7 +174,7 @@ struct LockedPage {
 #[template(path = "portal/error.html")]
 struct ErrorPage {
     base: Base,
-    message: &'static str,
+    message: String,
     code: Option<String>,
 }
 
@@ -255,7 +274,15 @@ fn forget_session(issuer: &Issuer, response: &mut Response) {
 
 fn welcome(lang: Lang, notice: Option<&'static str>, status: StatusCode) -> Response {
     let base = Base::new(lang, |t| t.welcome_title, HOME);
-    page(status, &WelcomePage { base, notice, sign_in_href: SIGN_IN, register_href: registration::REGISTER })
+    let welcome = WelcomePage {
+        base,
+        notice,
+        sign_in_href: SIGN_IN,
+        register_href: registration::REGISTER,
+        restore_href: requests::RESTORE,
+        track_href: requests::TRACK,
+    };
+    page(status, &welcome)
 }
 
 fn error_page(
@@ -264,8 +291,12 @@ fn error_page(
     message: impl Fn(&PortalTexts) -> &'static str,
     code: Option<String>,
 ) -> Response {
+    error_message(lang, status, message(PortalTexts::of(lang)).to_owned(), code)
+}
+
+/// The error page with this message, and a technical detail (in English) when there is one.
+fn error_message(lang: Lang, status: StatusCode, message: String, code: Option<String>) -> Response {
     let base = Base::new(lang, |t| t.error_title, HOME);
-    let message = message(PortalTexts::of(lang));
     page(status, &ErrorPage { base, message, code })
 }
 
@@ -315,6 +346,7 @@ fn lock_row(view: &LockView, lang: Lang) -> LockRow {
         Lang::En => (notice.description_en, notice.how_to_lift_en),
     };
     LockRow {
+        id: view.lock.id.clone(),
         ground,
         placed_by: view.placed_by.clone(),
         since: vietnam_time(view.lock.effective_at),
@@ -373,6 +405,20 @@ fn account_page(lang: Lang, overview: Overview, notice: Option<&'static str>, cs
             when: vietnam_time(consent.granted_at),
         })
         .collect();
+    let requests = overview
+        .requests
+        .iter()
+        .map(|r| RequestRow {
+            tracking_code: r.tracking_code.to_string(),
+            kind: requests::kind_text(t, r.kind),
+            status: match lang {
+                Lang::Vi => r.status.description().0,
+                Lang::En => r.status.description().1,
+            },
+            received: vietnam_time(r.received_at),
+            deadline: requests::deadline_text(t, r),
+        })
+        .collect();
     let usable = account.status == AccountStatus::Active && locks.is_empty();
     AccountPage {
         base: Base::new(lang, |t| t.account_title, HOME),
@@ -382,8 +428,11 @@ fn account_page(lang: Lang, overview: Overview, notice: Option<&'static str>, cs
         session_level: level(overview.account.session_assurance.number()),
         phone: account.phone.as_ref().map(|p| p.masked()).unwrap_or_else(|| t.none.to_owned()),
         email: account.email.as_ref().map(|e| e.masked()).unwrap_or_else(|| t.none.to_owned()),
+        restore_only: overview.restore_only,
         locks,
         lock_href: LOCK,
+        unlock_action: requests::UNLOCK,
+        requests,
         history: history.into_iter().map(|(_, row)| row).collect(),
         sign_ins,
         consents,
@@ -472,7 +521,7 @@ async fn lock(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let request = service::lock_own_account(&state, &actor, field(&fields, "reason").unwrap_or_default()).await?;
     let t = PortalTexts::of(lang);
     let base = Base::new(lang, |t| t.locked_done_title, HOME);
-    let tracking_line = fill(t.tracking_code_line, &[("code", request.tracking_code.as_str())]);
+    let tracking_line = fill(t.tracking_code_line, &[("code", &request.tracking_code.to_string())]);
     let mut response = page(StatusCode::OK, &LockedPage { base, tracking_line });
     forget_session(&issuer, &mut response);
     Ok(no_store(response))

@@ -22,6 +22,7 @@ mod idempotency;
 mod lost_phone;
 mod reading;
 mod steps;
+mod tracking;
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::actor::{Actor, OfficerRole};
@@ -42,6 +43,7 @@ pub(crate) use idempotency::{Claim, claim_first, replayed_outside};
 pub use lost_phone::{LostPhoneLock, LostPhoneOutcome, confirm_lock_without_sign_in, lock_without_sign_in};
 pub use reading::{may_read, placed_by_name};
 pub use steps::{Decision, OfficerStep, cancel, officer_step};
+pub use tracking::tracked_request;
 
 /// A state-machine refusal as the API answers it.
 fn request_error(e: RequestError) -> ApiError {
