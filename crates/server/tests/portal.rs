@@ -376,4 +376,43 @@ on_both_backends! {
         let page = sign_in_to_portal(&server, &mut fresh).await;
         assert!(page.html.contains("Đang hoạt động"), "{}", page.html);
     }
+
+    a_holder_who_lost_the_phone_locks_without_signing_in(db) {
+        let server = TestServer::start(&db).await;
+        let account = mai(&server).await;
+        mai_in_the_registry(&server).await;
+        let mut browser = Browser::new();
+        let welcome = browser.get(&server.url("/portal")).await;
+        assert!(welcome.html.contains("href=\"/portal/lost-phone\""), "{}", welcome.html);
+        let form = browser.get(&server.url("/portal/lost-phone")).await;
+        assert_eq!(form.status, 200, "{}", form.html);
+        let csrf = form.field("csrf");
+        let details = |name: &'static str| {
+            [("csrf", csrf.clone()), ("holder_kind", "citizen".to_owned()), ("id_number", MAI_ID.to_owned()),
+             ("full_name", name.to_owned()), ("date_of_birth", "1990-05-01".to_owned()), ("lost_channel", "sms".to_owned())]
+        };
+        let url = server.url("/portal/lost-phone");
+        // Details that do not match: one answer, nothing sent.
+        let form = details("Trần Thị Mại");
+        let mismatch = browser.post(&url, &form.iter().map(|(n, v)| (*n, v.as_str())).collect::<Vec<_>>()).await;
+        assert_eq!(mismatch.status, 422, "{}", mismatch.html);
+        assert!(mismatch.html.contains("không khớp"), "{}", mismatch.html);
+        let form = details("Trần Thị Mai");
+        let sent = browser.post(&url, &form.iter().map(|(n, v)| (*n, v.as_str())).collect::<Vec<_>>()).await;
+        assert_eq!(sent.status, 200, "{}", sent.html);
+        assert!(sent.html.contains("kênh còn lại") && !sent.html.contains('•'), "not told where, even masked: {}", sent.html);
+        let confirmation_id = sent.field("confirmation_id");
+        let messages = server.store.outbox_messages(None, 20).await.unwrap();
+        let message = messages.iter().find(|m| m.kind == "lock_confirmation_code").expect("a code to the other channel");
+        assert_eq!(message.recipient, "mai@example.vn", "the phone was lost: the code goes by e-mail");
+        let code: String = message.body.split(|ch: char| !ch.is_ascii_digit()).find(|w| w.len() == 6).unwrap().to_owned();
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        let refused = browser.post(&server.url("/portal/lost-phone/confirm"), &[("csrf", &csrf), ("confirmation_id", &confirmation_id), ("code", wrong)]).await;
+        assert_eq!(refused.status, 422, "{}", refused.html);
+        assert!(active_locks(&server, &account).await.is_empty());
+        let locked = browser.post(&server.url("/portal/lost-phone/confirm"), &[("csrf", &csrf), ("confirmation_id", &confirmation_id), ("code", &code)]).await;
+        assert_eq!(locked.status, 200, "{}", locked.html);
+        assert!(locked.html.contains("Tài khoản đã bị khoá"), "{}", locked.html);
+        assert_eq!(active_locks(&server, &account).await, [Ground::HolderRequest]);
+    }
 }

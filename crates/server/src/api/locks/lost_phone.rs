@@ -42,6 +42,58 @@ pub struct LostPhoneLockBody {
 }
 
 /// Either a code went to your other channel (confirm it), or an officer will verify you (follow the tracking code).
+impl LostPhoneLockBody {
+    /// The lock's input: the identity details and the channel the holder lost. Gender is not asked for here
+    /// (domain.md: number, name, date of birth); the registry record supplies it.
+    pub(crate) async fn parse(self, state: &AppState) -> Result<locks::LostPhoneLock, ApiError> {
+        let body = self;
+        use dinhdanh_domain::registration::Declaration;
+        use dinhdanh_domain::{Channel, FullName, Gender};
+        let full_name = FullName::parse(&body.full_name).map_err(|e| ApiError::field("full_name", e))?;
+        let date_of_birth = NaiveDate::parse_from_str(body.date_of_birth.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::field("date_of_birth", "the date must be YYYY-MM-DD"))?;
+        let lost_channel = match body.lost_channel.as_deref().unwrap_or("sms") {
+            "sms" => Channel::Sms,
+            "email" => Channel::Email,
+            _ => return Err(ApiError::field("lost_channel", "sms or email")),
+        };
+        let declaration = match body.holder_kind.as_str() {
+            "citizen" => {
+                crate::api::refuse_other_kind_fields(true, &body.id_number, &body.passport_number, &body.nationality)?;
+                let id =
+                    body.id_number.as_deref().ok_or_else(|| ApiError::field("id_number", "id_number is required"))?;
+                let id_number = IdentificationNumber::parse(id, &state.config.provinces)
+                    .map_err(|e| ApiError::field("id_number", e))?;
+                let gender = state.registry.citizen(&id_number).await?.map(|r| r.gender).unwrap_or(Gender::Male);
+                Declaration::Citizen { id_number, full_name, date_of_birth, gender }
+            }
+            "foreigner" => {
+                crate::api::refuse_other_kind_fields(false, &body.id_number, &body.passport_number, &body.nationality)?;
+                let passport = body
+                    .passport_number
+                    .as_deref()
+                    .ok_or_else(|| ApiError::field("passport_number", "passport_number is required"))?;
+                let nationality = body
+                    .nationality
+                    .as_deref()
+                    .ok_or_else(|| ApiError::field("nationality", "nationality is required"))?;
+                let passport_number =
+                    PassportNumber::parse(passport).map_err(|e| ApiError::field("passport_number", e))?;
+                let nationality = Nationality::parse(nationality).map_err(|e| ApiError::field("nationality", e))?;
+                let gender = state
+                    .registry
+                    .foreigner(&nationality, &passport_number)
+                    .await?
+                    .map(|r| r.gender)
+                    .unwrap_or(Gender::Male);
+                Declaration::Foreigner { passport_number, nationality, full_name, date_of_birth, gender }
+            }
+            _ => return Err(ApiError::field("holder_kind", "citizen or foreigner")),
+        };
+        Ok(locks::LostPhoneLock { declaration, lost_channel, reason: body.reason })
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LostPhoneAnswer {
     /// `code_sent` or `queued`
@@ -80,47 +132,7 @@ pub async fn lock_without_sign_in(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LostPhoneLockBody>,
 ) -> Result<(StatusCode, Json<LostPhoneAnswer>), ApiError> {
-    use dinhdanh_domain::registration::Declaration;
-    use dinhdanh_domain::{Channel, FullName, Gender};
-    let full_name = FullName::parse(&body.full_name).map_err(|e| ApiError::field("full_name", e))?;
-    let date_of_birth = NaiveDate::parse_from_str(body.date_of_birth.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::field("date_of_birth", "the date must be YYYY-MM-DD"))?;
-    let lost_channel = match body.lost_channel.as_deref().unwrap_or("sms") {
-        "sms" => Channel::Sms,
-        "email" => Channel::Email,
-        _ => return Err(ApiError::field("lost_channel", "sms or email")),
-    };
-    // Gender is not asked for here (domain.md: number, name, date of birth); the registry record supplies it.
-    let declaration = match body.holder_kind.as_str() {
-        "citizen" => {
-            crate::api::refuse_other_kind_fields(true, &body.id_number, &body.passport_number, &body.nationality)?;
-            let id = body.id_number.as_deref().ok_or_else(|| ApiError::field("id_number", "id_number is required"))?;
-            let id_number = IdentificationNumber::parse(id, &state.config.provinces)
-                .map_err(|e| ApiError::field("id_number", e))?;
-            let gender = state.registry.citizen(&id_number).await?.map(|r| r.gender).unwrap_or(Gender::Male);
-            Declaration::Citizen { id_number, full_name, date_of_birth, gender }
-        }
-        "foreigner" => {
-            crate::api::refuse_other_kind_fields(false, &body.id_number, &body.passport_number, &body.nationality)?;
-            let passport = body
-                .passport_number
-                .as_deref()
-                .ok_or_else(|| ApiError::field("passport_number", "passport_number is required"))?;
-            let nationality =
-                body.nationality.as_deref().ok_or_else(|| ApiError::field("nationality", "nationality is required"))?;
-            let passport_number = PassportNumber::parse(passport).map_err(|e| ApiError::field("passport_number", e))?;
-            let nationality = Nationality::parse(nationality).map_err(|e| ApiError::field("nationality", e))?;
-            let gender = state
-                .registry
-                .foreigner(&nationality, &passport_number)
-                .await?
-                .map(|r| r.gender)
-                .unwrap_or(Gender::Male);
-            Declaration::Foreigner { passport_number, nationality, full_name, date_of_birth, gender }
-        }
-        _ => return Err(ApiError::field("holder_kind", "citizen or foreigner")),
-    };
-    let input = locks::LostPhoneLock { declaration, lost_channel, reason: body.reason };
+    let input = body.parse(&state).await?;
     let now = state.clock.now();
     Ok(match locks::lock_without_sign_in(&state, input).await? {
         locks::LostPhoneOutcome::CodeSent { confirmation_id, code_expires_at } => (

@@ -5,7 +5,7 @@
 //! [`lost_phone`]; the bodies they share are here.
 
 mod filing;
-mod lost_phone;
+pub(crate) mod lost_phone;
 mod requests;
 mod status;
 

@@ -166,6 +166,19 @@ catalogue! {
     status_label_request: "Tình trạng", "Status";
     steps_heading: "Các bước xử lý", "Steps";
     received_label: "Tiếp nhận", "Received";
+    lost_phone_link: "Mất điện thoại? Khoá tài khoản không cần đăng nhập", "Lost your phone? Lock your account without signing in";
+    lost_phone_title: "Khoá tài khoản khi mất điện thoại", "Lock your account after losing your phone";
+    lost_phone_intro: "Khai báo danh tính đúng như trên giấy tờ. Mã xác nhận sẽ được gửi tới kênh bạn vẫn dùng được; nếu không có kênh nào khác, yêu cầu được chuyển cho cán bộ xác minh.",
+        "Give your identity details exactly as on your document. A confirmation code goes to the channel you still have; with no other channel, the request goes to an officer to verify.";
+    lost_channel_legend: "Bạn bị mất", "What you lost";
+    lost_sms: "Điện thoại (mã sẽ gửi qua thư điện tử)", "My phone (the code goes by e-mail)";
+    lost_email: "Thư điện tử (mã sẽ gửi qua tin nhắn)", "My e-mail (the code goes by text message)";
+    lost_phone_button: "Gửi mã xác nhận", "Send the confirmation code";
+    lost_phone_code_sent: "Nếu thông tin khớp, mã xác nhận đã được gửi tới kênh còn lại của bạn.",
+        "If the details match, a confirmation code went to your other channel.";
+    confirm_lock_button: "Xác nhận khoá", "Confirm the lock";
+    lost_phone_queued: "Không có kênh nào khác để gửi mã: yêu cầu khoá đã được chuyển cho cán bộ xác minh.",
+        "There is no other channel for a code: the lock request went to an officer to verify.";
     error_title: "Không thể tiếp tục", "Something went wrong";
     sign_in_refused: "Không đăng nhập được. Hãy thử lại.", "The sign-in did not complete. Try again.";
     sign_in_declined: "Bạn đã từ chối đăng nhập.", "You declined the sign-in.";

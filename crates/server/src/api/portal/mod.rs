@@ -58,6 +58,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(requests::RESTORE_CODE, axum::routing::post(requests::restore_code))
         .route(requests::UNLOCK, axum::routing::post(requests::unlock))
         .route(requests::TRACK, get(requests::track))
+        .route(requests::LOST_PHONE, get(requests::lost_phone_form).post(requests::lost_phone))
+        .route(requests::LOST_PHONE_CONFIRM, axum::routing::post(requests::lost_phone_confirm))
         .route(service::CALLBACK_PATH, get(callback))
         .route(LOCK, get(lock_confirm).post(lock))
         .route(WITHDRAW, axum::routing::post(withdraw))
@@ -92,6 +94,7 @@ struct WelcomePage {
     register_href: &'static str,
     restore_href: &'static str,
     track_href: &'static str,
+    lost_phone_href: &'static str,
 }
 
 struct LockRow {
@@ -281,6 +284,7 @@ fn welcome(lang: Lang, notice: Option<&'static str>, status: StatusCode) -> Resp
         register_href: registration::REGISTER,
         restore_href: requests::RESTORE,
         track_href: requests::TRACK,
+        lost_phone_href: requests::LOST_PHONE,
     };
     page(status, &welcome)
 }

@@ -23,6 +23,7 @@ use crate::AppState;
 use crate::api::holders::StartSignInRequest;
 use crate::api::i18n::{Lang, fill};
 use crate::api::locks::AccountRefBody;
+use crate::api::locks::lost_phone::LostPhoneLockBody;
 use crate::api::oidc::{issuer_of, no_store, remember_lang};
 use crate::api::registration::HolderKindBody;
 use crate::problem::ApiError;
@@ -34,6 +35,8 @@ pub const RESTORE: &str = "/portal/restore";
 pub const RESTORE_CODE: &str = "/portal/restore/code";
 pub const UNLOCK: &str = "/portal/unlock";
 pub const TRACK: &str = "/portal/track";
+pub const LOST_PHONE: &str = "/portal/lost-phone";
+pub const LOST_PHONE_CONFIRM: &str = "/portal/lost-phone/confirm";
 
 #[derive(Template)]
 #[template(path = "portal/restore.html")]
@@ -50,7 +53,10 @@ struct CodePage {
     base: Base,
     action: &'static str,
     csrf: String,
+    /// The hidden field that carries `sign_in_id`'s value (`sign_in_id`, or `confirmation_id`).
+    id_field: &'static str,
     sign_in_id: String,
+    button: &'static str,
     sent: Option<String>,
     error: Option<String>,
 }
@@ -124,7 +130,150 @@ fn code_page(
     error: Option<String>,
 ) -> Response {
     let base = Base::new(lang, |t| t.code_title, RESTORE);
-    no_store(page(status, &CodePage { base, action: RESTORE_CODE, csrf, sign_in_id, sent, error }))
+    let button = PortalTexts::of(lang).confirm_button;
+    let code = CodePage { base, action: RESTORE_CODE, csrf, id_field: "sign_in_id", sign_in_id, button, sent, error };
+    no_store(page(status, &code))
+}
+
+/// The code page of a lock without sign-in.
+fn confirm_page(
+    lang: Lang,
+    status: StatusCode,
+    csrf: String,
+    confirmation_id: String,
+    sent: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let base = Base::new(lang, |t| t.code_title, LOST_PHONE);
+    let button = PortalTexts::of(lang).confirm_lock_button;
+    let code = CodePage {
+        base,
+        action: LOST_PHONE_CONFIRM,
+        csrf,
+        id_field: "confirmation_id",
+        sign_in_id: confirmation_id,
+        button,
+        sent,
+        error,
+    };
+    no_store(page(status, &code))
+}
+
+#[derive(Template)]
+#[template(path = "portal/lost_phone.html")]
+struct LostPhonePage {
+    base: Base,
+    action: &'static str,
+    csrf: String,
+    error: Option<String>,
+}
+
+fn lost_phone_page(lang: Lang, status: StatusCode, csrf: String, error: Option<String>) -> Response {
+    let base = Base::new(lang, |t| t.lost_phone_title, LOST_PHONE);
+    no_store(page(status, &LostPhonePage { base, action: LOST_PHONE, csrf, error }))
+}
+
+/// `GET /portal/lost-phone`: the identity details and the channel lost, without signing in.
+pub async fn lost_phone_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let issuer = issuer_of(&state, &headers)?;
+    let switched = switched(query);
+    let lang = lang_of(&headers, switched);
+    let (csrf, new) = csrf_token(&headers);
+    let mut response = with_csrf(&issuer, lost_phone_page(lang, StatusCode::OK, csrf.clone(), None), &csrf, new);
+    remember_lang(&issuer, &mut response, switched);
+    Ok(response)
+}
+
+/// `POST /portal/lost-phone`: the API's lock without sign-in (`POST /v1/lock-requests/without-sign-in`): its
+/// checks, its one answer for any mismatch, and where the code goes is not told, even masked.
+pub async fn lost_phone(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let posted = match Posted::read(&state, &headers, &body)? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let Posted { lang, fields, csrf, .. } = posted;
+    let t = PortalTexts::of(lang);
+    let text = |name: &str| field(&fields, name).filter(|v| !v.trim().is_empty()).map(str::to_owned);
+    let foreigner = text("holder_kind").as_deref() == Some("foreigner");
+    let body = LostPhoneLockBody {
+        holder_kind: if foreigner { "foreigner" } else { "citizen" }.to_owned(),
+        id_number: text("id_number").filter(|_| !foreigner),
+        passport_number: text("passport_number").filter(|_| foreigner),
+        nationality: text("nationality").filter(|_| foreigner),
+        full_name: text("full_name").unwrap_or_default(),
+        date_of_birth: text("date_of_birth").unwrap_or_default(),
+        lost_channel: text("lost_channel"),
+        reason: text("reason").unwrap_or_default(),
+    };
+    let input = match body.parse(&state).await {
+        Ok(input) => input,
+        Err(ApiError::Validation(errors)) => {
+            let fields: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            let error = ApiError::Validation(errors);
+            let message = format!("{} ({})", said(&error, lang), fields.join("; "));
+            return Ok(lost_phone_page(lang, error.status(), csrf, Some(message)));
+        }
+        Err(other) => return Err(other),
+    };
+    match locks::lock_without_sign_in(&state, input).await {
+        Ok(locks::LostPhoneOutcome::CodeSent { confirmation_id, .. }) => {
+            Ok(confirm_page(lang, StatusCode::OK, csrf, confirmation_id, Some(t.lost_phone_code_sent.to_owned()), None))
+        }
+        Ok(locks::LostPhoneOutcome::Queued(request)) => {
+            let base = Base::new(lang, |t| t.unlock_filed_title, HOME);
+            let tracking_line = fill(t.tracking_code_line, &[("code", &request.tracking_code.to_string())]);
+            let queued = UnlockFiledPage { base, tracking_line, next: t.lost_phone_queued.to_owned() };
+            Ok(no_store(page(StatusCode::OK, &queued)))
+        }
+        Err(
+            error @ (ApiError::RegistryMismatch
+            | ApiError::LockRefused { .. }
+            | ApiError::TooManyRequests { .. }
+            | ApiError::RegistryUnavailable
+            | ApiError::Saturated
+            | ApiError::Busy),
+        ) => Ok(lost_phone_page(lang, error.status(), csrf, Some(said(&error, lang)))),
+        Err(other) => Err(other),
+    }
+}
+
+/// `POST /portal/lost-phone/confirm`: the code from the other channel; the lock takes effect at once.
+pub async fn lost_phone_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let posted = match Posted::read(&state, &headers, &body)? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused),
+    };
+    let Posted { lang, fields, csrf, .. } = posted;
+    let t = PortalTexts::of(lang);
+    let confirmation_id = field(&fields, "confirmation_id").unwrap_or_default().to_owned();
+    let code = field(&fields, "code").unwrap_or_default();
+    let again = |status, error: String| {
+        Ok(confirm_page(lang, status, csrf.clone(), confirmation_id.clone(), None, Some(error)))
+    };
+    match locks::confirm_lock_without_sign_in(&state, &confirmation_id, code).await {
+        Ok(request) => {
+            let base = Base::new(lang, |t| t.locked_done_title, HOME);
+            let tracking_line = fill(t.tracking_code_line, &[("code", &request.tracking_code.to_string())]);
+            Ok(no_store(page(StatusCode::OK, &super::LockedPage { base, tracking_line })))
+        }
+        Err(ApiError::WrongCode { attempts_left }) => {
+            again(StatusCode::UNPROCESSABLE_ENTITY, fill(t.wrong_code, &[("attempts", &attempts_left.to_string())]))
+        }
+        Err(ApiError::Validation(_)) => again(StatusCode::UNPROCESSABLE_ENTITY, t.code_label.to_owned()),
+        Err(error @ (ApiError::CodeExpired | ApiError::Saturated | ApiError::Busy)) => {
+            let status = error.status();
+            again(status, said(&error, lang))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// The problem type's own words for a refusal, in the page's language.
