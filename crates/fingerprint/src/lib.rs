@@ -8,8 +8,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod evaluation;
+pub mod matcher;
 pub mod record;
+pub mod synthetic;
 
+pub use matcher::{Comparison, Decision, Matcher, MatcherConfig, Template};
 pub use record::{
     CaptureInfo, FingerPosition, FingerView, ImpressionType, Minutia, MinutiaKind, MinutiaeRecord, RecordError,
 };
+pub use synthetic::{Finger, ImpressionParams};

@@ -64,7 +64,9 @@ pub enum RecordError {
     ZeroResolution { x: u16, y: u16 },
     #[error("the image is {width}x{height} pixels; minutia coordinates have 14 bits, so neither may exceed 16384")]
     ImageTooLarge { width: u16, height: u16 },
-    #[error("capture equipment certification {certification:#x} or device type {device_type:#x} does not fit its field")]
+    #[error(
+        "capture equipment certification {certification:#x} or device type {device_type:#x} does not fit its field"
+    )]
     CaptureEquipmentOutOfRange { certification: u8, device_type: u16 },
     #[error("the {field} is reserved and must be zero")]
     ReservedNotZero { field: &'static str },
@@ -333,12 +335,9 @@ impl MinutiaeRecord {
         out.extend_from_slice(&(length as u32).to_be_bytes());
         let equipment = (u16::from(self.capture.equipment_certification) << 12) | self.capture.device_type;
         out.extend_from_slice(&equipment.to_be_bytes());
-        for value in [
-            self.capture.image_width,
-            self.capture.image_height,
-            self.capture.resolution_x,
-            self.capture.resolution_y,
-        ] {
+        for value in
+            [self.capture.image_width, self.capture.image_height, self.capture.resolution_x, self.capture.resolution_y]
+        {
             out.extend_from_slice(&value.to_be_bytes());
         }
         out.push(self.views.len() as u8);
@@ -416,8 +415,8 @@ fn validate_view(capture: &CaptureInfo, view: usize, finger: &FingerView) -> Res
 
 fn read_view(reader: &mut Reader<'_>, view: usize) -> Result<FingerView, RecordError> {
     let position_code = reader.u8("finger position")?;
-    let position =
-        FingerPosition::from_code(position_code).ok_or(RecordError::InvalidFingerPosition { view, code: position_code })?;
+    let position = FingerPosition::from_code(position_code)
+        .ok_or(RecordError::InvalidFingerPosition { view, code: position_code })?;
     let view_and_impression = reader.u8("view number and impression type")?;
     let impression_code = view_and_impression & 0x0F;
     let impression = ImpressionType::from_code(impression_code)
@@ -447,14 +446,7 @@ fn read_view(reader: &mut Reader<'_>, view: usize) -> Result<FingerView, RecordE
     }
     let extended_length = usize::from(reader.u16("extended data length")?);
     let extended_data = reader.take(extended_length, "extended data")?.to_vec();
-    Ok(FingerView {
-        position,
-        view_number: view_and_impression >> 4,
-        impression,
-        quality,
-        minutiae,
-        extended_data,
-    })
+    Ok(FingerView { position, view_number: view_and_impression >> 4, impression, quality, minutiae, extended_data })
 }
 
 /// A cursor that reports which field ran past the end.

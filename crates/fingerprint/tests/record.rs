@@ -46,12 +46,12 @@ fn a_known_record_has_the_standard_layout() {
     let expected: Vec<u8> = [
         b"FMR\0".as_slice(),
         b" 20\0",
-        &[0, 0, 0, 42],            // 24 + 4 + 2 * 6 + 2
-        &[0, 0],                   // equipment
-        &[1, 44, 1, 144],          // 300 x 400
-        &[0, 197, 0, 197],         // pixels per centimetre
-        &[1, 0],                   // one view, reserved
-        &[2, 0x00, 70, 2],         // right index, view 0 live-scan plain, quality 70, two minutiae
+        &[0, 0, 0, 42],             // 24 + 4 + 2 * 6 + 2
+        &[0, 0],                    // equipment
+        &[1, 44, 1, 144],           // 300 x 400
+        &[0, 197, 0, 197],          // pixels per centimetre
+        &[1, 0],                    // one view, reserved
+        &[2, 0x00, 70, 2],          // right index, view 0 live-scan plain, quality 70, two minutiae
         &[0x40, 10, 0, 20, 64, 80], // ridge ending (0b01) at (10, 20)
         &[0x41, 43, 1, 143, 64, 80],
         &[0, 0], // no extended data
@@ -109,7 +109,10 @@ fn a_view_count_larger_than_the_record_is_refused() {
 fn a_minutia_count_larger_than_the_record_is_refused() {
     let mut bytes = two_minutiae_record().to_bytes();
     bytes[27] = 255;
-    assert!(matches!(MinutiaeRecord::parse(&bytes), Err(RecordError::Truncated { field: "minutiae", needed: 1530, .. })));
+    assert!(matches!(
+        MinutiaeRecord::parse(&bytes),
+        Err(RecordError::Truncated { field: "minutiae", needed: 1530, .. })
+    ));
 }
 
 #[test]
@@ -197,8 +200,8 @@ fn records_the_format_cannot_count_are_refused_when_built() {
 }
 
 fn arbitrary_record() -> impl Strategy<Value = MinutiaeRecord> {
-    (1..=MAX_COORDINATE + 1, 1..=MAX_COORDINATE + 1, 1..=u16::MAX, 1..=u16::MAX, 0..=15u8, 0..=0x0FFFu16)
-        .prop_flat_map(|(width, height, resolution_x, resolution_y, certification, device)| {
+    (1..=MAX_COORDINATE + 1, 1..=MAX_COORDINATE + 1, 1..=u16::MAX, 1..=u16::MAX, 0..=15u8, 0..=0x0FFFu16).prop_flat_map(
+        |(width, height, resolution_x, resolution_y, certification, device)| {
             let capture = CaptureInfo {
                 equipment_certification: certification,
                 device_type: device,
@@ -207,15 +210,17 @@ fn arbitrary_record() -> impl Strategy<Value = MinutiaeRecord> {
                 resolution_x,
                 resolution_y,
             };
-            let minutia = (0..width, 0..height, 0..3u8, any::<u8>(), 0..=MAX_QUALITY).prop_map(
-                |(x, y, kind, angle, quality)| Minutia {
-                    kind: [MinutiaKind::Other, MinutiaKind::RidgeEnding, MinutiaKind::Bifurcation][usize::from(kind)],
-                    x,
-                    y,
-                    angle,
-                    quality,
-                },
-            );
+            let minutia =
+                (0..width, 0..height, 0..3u8, any::<u8>(), 0..=MAX_QUALITY).prop_map(|(x, y, kind, angle, quality)| {
+                    Minutia {
+                        kind: [MinutiaKind::Other, MinutiaKind::RidgeEnding, MinutiaKind::Bifurcation]
+                            [usize::from(kind)],
+                        x,
+                        y,
+                        angle,
+                        quality,
+                    }
+                });
             let view = (
                 0..=10u8,
                 0..=15u8,
@@ -224,16 +229,19 @@ fn arbitrary_record() -> impl Strategy<Value = MinutiaeRecord> {
                 prop::collection::vec(minutia, 0..60),
                 prop::collection::vec(any::<u8>(), 0..20),
             )
-                .prop_map(|(position, view_number, impression, quality, minutiae, extended_data)| FingerView {
-                    position: FingerPosition::from_code(position).unwrap(),
-                    view_number,
-                    impression: ImpressionType::from_code(impression).unwrap(),
-                    quality,
-                    minutiae,
-                    extended_data,
+                .prop_map(|(position, view_number, impression, quality, minutiae, extended_data)| {
+                    FingerView {
+                        position: FingerPosition::from_code(position).unwrap(),
+                        view_number,
+                        impression: ImpressionType::from_code(impression).unwrap(),
+                        quality,
+                        minutiae,
+                        extended_data,
+                    }
                 });
             prop::collection::vec(view, 0..4).prop_map(move |views| MinutiaeRecord::new(capture, views).unwrap())
-        })
+        },
+    )
 }
 
 proptest! {

@@ -1,0 +1,156 @@
+//! The matcher on synthetic fingers: impressions of one finger match at the configured threshold, impressions
+//! of different fingers do not, and the score is bounded and total on any record. Fixed seeds; counts asserted.
+
+use dinhdanh_fingerprint::evaluation::{Evaluation, EvaluationParams};
+use dinhdanh_fingerprint::{
+    CaptureInfo, Decision, Finger, FingerPosition, FingerView, ImpressionParams, ImpressionType, Matcher, Minutia,
+    MinutiaKind, MinutiaeRecord, Template,
+};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+fn template(record: &MinutiaeRecord) -> Template {
+    Template::from_record(record).remove(0)
+}
+
+/// The statistical test, small enough for a debug build: 100 fingers give 100 genuine and 4,950
+/// impostor comparisons at the default configuration.
+#[test]
+fn genuine_impressions_match_and_impostors_do_not_at_the_default_threshold() {
+    let params = EvaluationParams { fingers: 100, seed: 2026, ..EvaluationParams::default() };
+    let evaluation = Evaluation::run(&params);
+    let point = evaluation.at(params.matcher.threshold);
+    assert_eq!((point.genuine_comparisons, point.impostor_comparisons), (100, 4_950));
+    assert!(point.false_non_matches <= 2, "{} of 100 genuine pairs did not match", point.false_non_matches);
+    assert_eq!(point.false_matches, 0, "impostor pairs matched");
+}
+
+#[test]
+fn a_record_matches_itself_fully() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let record = Finger::generate(&mut rng).impression(&mut rng, &ImpressionParams::default());
+    let comparison = Matcher::default().compare(&template(&record), &template(&record));
+    assert_eq!(comparison.decision, Decision::Match);
+    assert!(comparison.score > 0.99, "score {}", comparison.score);
+    assert_eq!(comparison.paired, record.views()[0].minutiae.len());
+}
+
+#[test]
+fn records_of_different_resolutions_compare_in_millimetres() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let matcher = Matcher::default();
+    let (mut matched, mut impostor_matches) = (0, 0);
+    let fingers: Vec<Finger> = (0..10).map(|_| Finger::generate(&mut rng)).collect();
+    let fine = ImpressionParams { resolution: 394, image_width: 600, image_height: 800, ..ImpressionParams::default() };
+    let coarse = ImpressionParams::default();
+    let references: Vec<Template> = fingers.iter().map(|f| template(&f.impression(&mut rng, &fine))).collect();
+    for (index, finger) in fingers.iter().enumerate() {
+        let probe = template(&finger.impression(&mut rng, &coarse));
+        matched += usize::from(matcher.compare(&probe, &references[index]).decision == Decision::Match);
+        let other = &references[(index + 1) % references.len()];
+        impostor_matches += usize::from(matcher.compare(&probe, other).decision == Decision::Match);
+    }
+    assert!(matched >= 9, "{matched} of 10 genuine pairs matched across resolutions");
+    assert_eq!(impostor_matches, 0);
+}
+
+#[test]
+fn synthetic_impressions_are_reproducible_valid_records() {
+    let draw = || {
+        let mut rng = StdRng::seed_from_u64(42);
+        let finger = Finger::generate(&mut rng);
+        (finger.minutiae_count(), finger.impression(&mut rng, &ImpressionParams::default()))
+    };
+    let (count, record) = draw();
+    assert_eq!(draw().1, record);
+    assert!((35..=60).contains(&count));
+    let minutiae = record.views()[0].minutiae.len();
+    assert!((15..=80).contains(&minutiae), "{minutiae} minutiae in one impression");
+    assert_eq!(MinutiaeRecord::parse(&record.to_bytes()), Ok(record));
+}
+
+#[test]
+fn impressions_with_absurd_parameters_are_still_valid_records() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let finger = Finger::generate(&mut rng);
+    let absurd = ImpressionParams {
+        max_rotation_degrees: f32::NAN,
+        missing_probability: f32::NAN,
+        spurious_fraction: 1e9,
+        image_width: u16::MAX,
+        image_height: 0,
+        resolution: 0,
+        ..ImpressionParams::default()
+    };
+    let record = finger.impression(&mut rng, &absurd);
+    assert_eq!(MinutiaeRecord::parse(&record.to_bytes()), Ok(record));
+}
+
+#[test]
+fn views_with_too_few_minutiae_score_zero() {
+    let capture = CaptureInfo {
+        equipment_certification: 0,
+        device_type: 0,
+        image_width: 100,
+        image_height: 100,
+        resolution_x: 197,
+        resolution_y: 197,
+    };
+    let view = |minutiae: Vec<Minutia>| FingerView {
+        position: FingerPosition::Unknown,
+        view_number: 0,
+        impression: ImpressionType::LiveScanPlain,
+        quality: 0,
+        minutiae,
+        extended_data: Vec::new(),
+    };
+    let one = Minutia { kind: MinutiaKind::Bifurcation, x: 50, y: 50, angle: 0, quality: 0 };
+    let empty = Template::from_view(&capture, &view(Vec::new()));
+    let single = Template::from_view(&capture, &view(vec![one]));
+    let matcher = Matcher::default();
+    for (probe, reference) in [(&empty, &empty), (&single, &single), (&empty, &single)] {
+        let comparison = matcher.compare(probe, reference);
+        assert_eq!((comparison.score, comparison.decision), (0.0, Decision::NoMatch));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any two views, however odd (duplicates, all minutiae on one spot, extreme resolutions), compare to a
+    /// score in [0, 1] without panicking.
+    #[test]
+    fn any_two_views_compare_to_a_bounded_score(
+        resolutions in (1..=u16::MAX, 1..=u16::MAX, 1..=u16::MAX, 1..=u16::MAX),
+        probe in prop::collection::vec((0..64u16, 0..64u16, any::<u8>()), 0..40),
+        reference in prop::collection::vec((0..64u16, 0..64u16, any::<u8>()), 0..40),
+    ) {
+        let template = |resolution_x, resolution_y, minutiae: &[(u16, u16, u8)]| {
+            let capture = CaptureInfo {
+                equipment_certification: 0,
+                device_type: 0,
+                image_width: 64,
+                image_height: 64,
+                resolution_x,
+                resolution_y,
+            };
+            let view = FingerView {
+                position: FingerPosition::Unknown,
+                view_number: 0,
+                impression: ImpressionType::LiveScanPlain,
+                quality: 0,
+                minutiae: minutiae
+                    .iter()
+                    .map(|&(x, y, angle)| Minutia { kind: MinutiaKind::Other, x, y, angle, quality: 0 })
+                    .collect(),
+                extended_data: Vec::new(),
+            };
+            Template::from_view(&capture, &view)
+        };
+        let probe = template(resolutions.0, resolutions.1, &probe);
+        let reference = template(resolutions.2, resolutions.3, &reference);
+        let comparison = Matcher::default().compare(&probe, &reference);
+        prop_assert!((0.0..=1.0).contains(&comparison.score), "score {}", comparison.score);
+    }
+}
