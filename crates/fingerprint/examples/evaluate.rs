@@ -80,6 +80,18 @@ fn main() -> ExitCode {
         quantile(&evaluation.impostor, 0.9999),
         quantile(&evaluation.impostor, 1.0)
     );
+    println!("threshold | false matches | FMR | false non-matches | FNMR");
+    for step in 0..=10 {
+        let t = 0.10 + 0.01 * step as f32;
+        let p = evaluation.at(t);
+        println!(
+            "{t:.2} | {} | {:.5}% | {} | {:.2}%",
+            p.false_matches,
+            100.0 * p.false_match_rate(),
+            p.false_non_matches,
+            100.0 * p.false_non_match_rate()
+        );
+    }
     if let Some(path) = det_path {
         if let Err(error) = std::fs::write(&path, evaluation.det_curve_svg(Some(point))) {
             eprintln!("cannot write {path}: {error}");

@@ -63,7 +63,7 @@ pub struct MatcherConfig {
 impl Default for MatcherConfig {
     fn default() -> Self {
         Self {
-            threshold: 0.20,
+            threshold: 0.17,
             max_rotation_degrees: 45.0,
             local_distance_tolerance_mm: 0.4,
             local_distance_fraction: 0.06,
@@ -473,18 +473,11 @@ impl Matcher {
     /// `paired²` over the minutiae of each view that fall inside the other's extent under `alignment`.
     fn overlap_score(&self, probe: &Template, reference: &Template, alignment: &Alignment, paired: f32) -> f32 {
         let margin = self.config.pair_distance_tolerance_mm;
-        let probe_inside = probe
-            .minutiae
-            .iter()
-            .map(|&p| alignment.apply(p))
-            .filter(|p| reference.bounds.contains(p.x, p.y, margin))
-            .count();
-        let reference_inside = reference
-            .minutiae
-            .iter()
-            .map(|&r| alignment.invert(r))
-            .filter(|r| probe.bounds.contains(r.x, r.y, margin))
-            .count();
+        let inside = |bounds: &Bounds, points: &mut dyn Iterator<Item = Point>| {
+            points.filter(|p| bounds.contains(p.x, p.y, margin)).count()
+        };
+        let probe_inside = inside(&reference.bounds, &mut probe.minutiae.iter().map(|&p| alignment.apply(p)));
+        let reference_inside = inside(&probe.bounds, &mut reference.minutiae.iter().map(|&r| alignment.invert(r)));
         let floor = self.config.min_overlap_minutiae.max(1);
         (paired * paired / (probe_inside.max(floor) as f32 * reference_inside.max(floor) as f32)).min(1.0)
     }

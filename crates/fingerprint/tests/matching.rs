@@ -87,27 +87,34 @@ fn impressions_with_absurd_parameters_are_still_valid_records() {
     assert_eq!(MinutiaeRecord::parse(&record.to_bytes()), Ok(record));
 }
 
-#[test]
-fn views_with_too_few_minutiae_score_zero() {
+/// A template from a one-view record built by hand: minutiae as (x, y, angle) in a 64x64 image.
+fn hand_made(resolution_x: u16, resolution_y: u16, minutiae: &[(u16, u16, u8)]) -> Template {
     let capture = CaptureInfo {
         equipment_certification: 0,
         device_type: 0,
-        image_width: 100,
-        image_height: 100,
-        resolution_x: 197,
-        resolution_y: 197,
+        image_width: 64,
+        image_height: 64,
+        resolution_x,
+        resolution_y,
     };
-    let view = |minutiae: Vec<Minutia>| FingerView {
+    let view = FingerView {
         position: FingerPosition::Unknown,
         view_number: 0,
         impression: ImpressionType::LiveScanPlain,
         quality: 0,
-        minutiae,
+        minutiae: minutiae
+            .iter()
+            .map(|&(x, y, angle)| Minutia { kind: MinutiaKind::Other, x, y, angle, quality: 0 })
+            .collect(),
         extended_data: Vec::new(),
     };
-    let one = Minutia { kind: MinutiaKind::Bifurcation, x: 50, y: 50, angle: 0, quality: 0 };
-    let empty = Template::from_view(&capture, &view(Vec::new()));
-    let single = Template::from_view(&capture, &view(vec![one]));
+    Template::from_view(&capture, &view)
+}
+
+#[test]
+fn views_with_too_few_minutiae_score_zero() {
+    let empty = hand_made(197, 197, &[]);
+    let single = hand_made(197, 197, &[(32, 32, 0)]);
     let matcher = Matcher::default();
     for (probe, reference) in [(&empty, &empty), (&single, &single), (&empty, &single)] {
         let comparison = matcher.compare(probe, reference);
@@ -126,30 +133,8 @@ proptest! {
         probe in prop::collection::vec((0..64u16, 0..64u16, any::<u8>()), 0..40),
         reference in prop::collection::vec((0..64u16, 0..64u16, any::<u8>()), 0..40),
     ) {
-        let template = |resolution_x, resolution_y, minutiae: &[(u16, u16, u8)]| {
-            let capture = CaptureInfo {
-                equipment_certification: 0,
-                device_type: 0,
-                image_width: 64,
-                image_height: 64,
-                resolution_x,
-                resolution_y,
-            };
-            let view = FingerView {
-                position: FingerPosition::Unknown,
-                view_number: 0,
-                impression: ImpressionType::LiveScanPlain,
-                quality: 0,
-                minutiae: minutiae
-                    .iter()
-                    .map(|&(x, y, angle)| Minutia { kind: MinutiaKind::Other, x, y, angle, quality: 0 })
-                    .collect(),
-                extended_data: Vec::new(),
-            };
-            Template::from_view(&capture, &view)
-        };
-        let probe = template(resolutions.0, resolutions.1, &probe);
-        let reference = template(resolutions.2, resolutions.3, &reference);
+        let probe = hand_made(resolutions.0, resolutions.1, &probe);
+        let reference = hand_made(resolutions.2, resolutions.3, &reference);
         let comparison = Matcher::default().compare(&probe, &reference);
         prop_assert!((0.0..=1.0).contains(&comparison.score), "score {}", comparison.score);
     }
