@@ -10,11 +10,14 @@
 //!    put the probe minutia on the reference minutia). Under each, probe and reference minutiae are paired one to
 //!    one when they lie within a distance tolerance (which grows away from the aligned pair, to absorb the skin's
 //!    elastic distortion) and an angle tolerance; the alignment is then refitted to all its pairs by least
-//!    squares and the pairing repeated. The best alignment's pairs make the score.
+//!    squares and the pairing repeated, and once more after moving each probe minutia by the residuals of the
+//!    pairs around it (a smooth correction for distortion). The best alignment's pairs, each weighted by how
+//!    well its neighbourhoods agree, make the score.
 //!
 //! Coordinates are converted to millimetres with each record's resolution, so records from scanners of
 //! different resolutions compare. [`Template::from_view`] does all per-view work once; [`Matcher::compare`] is
-//! the hot path and allocates only two small buffers.
+//! the hot path: a few buffers the size of the templates, no other allocation. This module does not decide what
+//! a match means for an account; it owns the score and the decision at the configured threshold.
 
 use crate::record::{CaptureInfo, FingerView, MAX_MINUTIAE_PER_VIEW, MinutiaeRecord};
 use std::f32::consts::{PI, TAU};
@@ -353,8 +356,9 @@ impl Matcher {
             }
             // What is left is mostly elastic distortion, smooth across the finger: move each probe minutia by
             // the residuals of the pairs around it and pair again. A handful of pairs is too few to estimate it
-            // from (and is what chance alignments of different fingers give).
-            if pairs.len() >= MIN_PAIRS_TO_FOLLOW_DISTORTION {
+            // from (and is what chance alignments of different fingers give), and an alignment far behind the
+            // best so far will not overtake it by straightening a little distortion.
+            if pairs.len() >= MIN_PAIRS_TO_FOLLOW_DISTORTION && rigid >= WORTH_FOLLOWING_DISTORTION * best.0 {
                 follow_distortion(&aligned, reference, &pairs, &mut warped);
                 self.pair(&warped, reference, centre, WARPED_DISTORTION_ALLOWANCE, &mut candidates, &mut pairs);
                 let elastic = self.overlap_score(probe, reference, &refit, pair_weight(&agreement, columns, &pairs));
@@ -369,7 +373,8 @@ impl Matcher {
     /// The best `alignment_seeds` correspondences by local-structure agreement, as (agreeing neighbours, probe
     /// index, reference index). Correspondences with fewer than two agreeing neighbours are not worth aligning on.
     fn local_seeds(&self, probe: &Template, reference: &Template, agreement: &mut [u8]) -> Vec<(u32, usize, usize)> {
-        let capacity = self.config.alignment_seeds.max(1);
+        // Never more seeds than candidate pairs, whatever the configuration says.
+        let capacity = self.config.alignment_seeds.clamp(1, (probe.len() * reference.len()).max(1));
         let mut seeds: Vec<(u32, usize, usize)> = Vec::with_capacity(capacity + 1);
         for (i, p) in probe.minutiae.iter().enumerate() {
             let probe_neighbours = probe.neighbours_of(i);
@@ -495,6 +500,7 @@ fn pair_weight(agreement: &[u8], columns: usize, pairs: &[(usize, usize)]) -> f3
 }
 
 const MIN_PAIRS_TO_FOLLOW_DISTORTION: usize = 6;
+const WORTH_FOLLOWING_DISTORTION: f32 = 0.6;
 
 /// After the distortion correction little is left to allow for away from the centre.
 const WARPED_DISTORTION_ALLOWANCE: f32 = 0.02;
