@@ -73,15 +73,17 @@ impl Evaluation {
                 templates.extend(Template::from_record(&record).into_iter().next());
             }
         }
-        let genuine = probes.iter().zip(&references).map(|(probe, reference)| matcher.compare(probe, reference).score);
-        let mut genuine: Vec<f32> = genuine.collect();
-        let mut impostor = Vec::with_capacity(params.fingers * params.fingers.saturating_sub(1) / 2);
+        let genuine: Vec<f32> =
+            probes.iter().zip(&references).map(|(probe, reference)| matcher.compare(probe, reference).score).collect();
+        // Reserved up front for the usual sizes; a huge request grows as it goes rather than failing here.
+        let impostor_pairs = params.fingers.saturating_mul(params.fingers.saturating_sub(1)) / 2;
+        let mut impostor = Vec::with_capacity(impostor_pairs.min(1 << 24));
         for (a, reference) in references.iter().enumerate() {
             for probe in &probes[a + 1..] {
                 impostor.push(matcher.compare(probe, reference).score);
             }
         }
-        Self::from_scores(std::mem::take(&mut genuine), impostor)
+        Self::from_scores(genuine, impostor)
     }
 
     /// Wraps scores measured elsewhere (for example by another matcher on the same pairs).
