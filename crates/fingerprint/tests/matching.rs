@@ -36,6 +36,50 @@ fn a_record_matches_itself_fully() {
     assert_eq!(comparison.paired, record.views()[0].minutiae.len());
 }
 
+/// The record turned counter-clockwise (as the standard measures angles, on an image whose rows grow
+/// downwards) by `degrees` about its image centre, and shifted; minutiae that leave the image are dropped.
+fn turned(record: &MinutiaeRecord, degrees: f32, shift: (f32, f32)) -> MinutiaeRecord {
+    let capture = *record.capture();
+    let (centre_x, centre_y) = (f32::from(capture.image_width) / 2.0, f32::from(capture.image_height) / 2.0);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let mut view = record.views()[0].clone();
+    view.minutiae = view
+        .minutiae
+        .iter()
+        .filter_map(|m| {
+            let (dx, dy) = (f32::from(m.x) - centre_x, f32::from(m.y) - centre_y);
+            let x = (centre_x + cos * dx + sin * dy + shift.0).round();
+            let y = (centre_y - sin * dx + cos * dy + shift.1).round();
+            let inside = (0.0..f32::from(capture.image_width)).contains(&x)
+                && (0.0..f32::from(capture.image_height)).contains(&y);
+            let angle = (f32::from(m.angle) + degrees * 256.0 / 360.0).round().rem_euclid(256.0) as u8;
+            inside.then_some(Minutia { x: x as u16, y: y as u16, angle, ..*m })
+        })
+        .collect();
+    MinutiaeRecord::new(capture, vec![view]).unwrap()
+}
+
+#[test]
+fn a_turned_and_shifted_capture_still_matches_and_a_mirrored_one_does_not() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let record = Finger::generate(&mut rng).impression(&mut rng, &ImpressionParams::default());
+    let matcher = Matcher::default();
+    for degrees in [-40.0, -15.0, 15.0, 40.0] {
+        let copy = turned(&record, degrees, (12.0, -20.0));
+        let comparison = matcher.compare(&template(&copy), &template(&record));
+        assert_eq!(comparison.decision, Decision::Match, "turned by {degrees}°: score {}", comparison.score);
+    }
+    // Turning positions one way and directions the other is what a sign error in the angle convention would
+    // do; the result must not look like the same finger.
+    let mut mirrored = turned(&record, 30.0, (0.0, 0.0));
+    let mut view = mirrored.clone().into_views().remove(0);
+    for minutia in &mut view.minutiae {
+        minutia.angle = minutia.angle.wrapping_sub(2 * 21); // 30° is 21.3 units: undo it, then turn by -30°
+    }
+    mirrored = MinutiaeRecord::new(*mirrored.capture(), vec![view]).unwrap();
+    assert_eq!(matcher.compare(&template(&mirrored), &template(&record)).decision, Decision::NoMatch);
+}
+
 #[test]
 fn records_of_different_resolutions_compare_in_millimetres() {
     let mut rng = StdRng::seed_from_u64(3);

@@ -99,6 +99,15 @@ fn bytes_after_the_last_view_are_refused() {
 }
 
 #[test]
+fn oversized_records_are_refused() {
+    let mut appended = two_minutiae_record().to_bytes();
+    appended.extend_from_slice(&[0; 6]); // a seventh minutia the counts do not announce
+    assert_eq!(MinutiaeRecord::parse(&appended), Err(RecordError::LengthMismatch { declared: 42, actual: 48 }));
+    appended[11] += 6;
+    assert_eq!(MinutiaeRecord::parse(&appended), Err(RecordError::TrailingBytes { count: 6 }));
+}
+
+#[test]
 fn a_view_count_larger_than_the_record_is_refused() {
     let mut bytes = two_minutiae_record().to_bytes();
     bytes[22] = 2;
