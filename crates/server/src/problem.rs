@@ -196,7 +196,7 @@ impl ApiError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) | Self::RegistryMismatch | Self::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -226,7 +226,7 @@ impl ApiError {
     }
 
     /// (title, Vietnamese detail, English detail)
-    fn texts(&self) -> (&'static str, String, String) {
+    pub(crate) fn texts(&self) -> (&'static str, String, String) {
         let (title, vi, en) = match self {
             Self::Forbidden { action } => {
                 return (

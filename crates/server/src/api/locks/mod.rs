@@ -102,7 +102,7 @@ pub struct AccountRefBody {
 }
 
 impl AccountRefBody {
-    fn identity_key(&self, state: &AppState) -> Result<IdentityKey, ApiError> {
+    pub(crate) fn identity_key(&self, state: &AppState) -> Result<IdentityKey, ApiError> {
         match (&self.id_number, &self.passport_number, &self.nationality) {
             (Some(id), None, None) => IdentificationNumber::parse(id, &state.config.provinces)
                 .map(|n| IdentityKey::citizen(&n))
