@@ -319,6 +319,9 @@ on_both_backends! {
             let svg = &page.html[page.html.find(&format!("id=\"{chart}-chart\"")).unwrap()..];
             let svg = &svg[..svg.find("</svg>").unwrap()];
             assert!(svg.contains(&format!("<title id=\"{chart}-title\">")) && svg.contains("<desc"), "{svg}");
+            if chart != "open" {
+                assert!(svg.contains(">khóa theo yêu cầu của chủ tài khoản</text>"), "the legend names the ground: {svg}");
+            }
         }
         assert!(page.html.contains("<title>01/06 · khóa theo yêu cầu của chủ tài khoản: 2</title>"), "{}", page.html);
         assert!(!page.html.contains("<script") && !page.html.contains("<link") && !page.html.contains("style="));

@@ -58,14 +58,15 @@ pub struct Legend {
     pub label: String,
 }
 
-/// A stacked bar chart of `columns` (label, one value per series). Series without any value are left out of
-/// the legend; a legend is drawn only when there is more than one series.
+/// A stacked bar chart of `columns` (label, one value per series), with a legend of the series that have a
+/// value when `legend` is asked for.
 pub fn stacked(
     id: &'static str,
     title: String,
     desc: String,
     series: &[String],
     columns: &[(String, Vec<i64>)],
+    legend: bool,
 ) -> Chart {
     let max = columns.iter().map(|(_, values)| values.iter().sum::<i64>()).max().unwrap_or(0).max(1);
     let baseline = TOP + PLOT;
@@ -100,7 +101,7 @@ pub fn stacked(
         .collect();
     let used: Vec<usize> =
         (0..series.len()).filter(|s| columns.iter().any(|(_, v)| v.get(*s).is_some_and(|n| *n > 0))).collect();
-    let legend: Vec<Legend> = if series.len() > 1 {
+    let legend: Vec<Legend> = if legend {
         used.iter()
             .enumerate()
             .map(|(row, s)| Legend {
@@ -126,7 +127,7 @@ mod tests {
     fn parts_stack_without_gaps_and_the_tallest_bar_fills_the_plot() {
         let series = vec!["a".to_owned(), "b".to_owned()];
         let columns = vec![("d1".to_owned(), vec![1, 2]), ("d2".to_owned(), vec![0, 0]), ("d3".to_owned(), vec![3, 0])];
-        let chart = stacked("c", "t".into(), "d".into(), &series, &columns);
+        let chart = stacked("c", "t".into(), "d".into(), &series, &columns, true);
         assert_eq!(chart.max, 3);
         let first = &chart.bars[0];
         assert_eq!(first.total, 3);
@@ -143,11 +144,11 @@ mod tests {
     fn an_empty_chart_still_has_a_scale_and_only_used_series_in_its_legend() {
         let series = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
         let columns = vec![("d1".to_owned(), vec![0, 0, 0])];
-        let chart = stacked("c", "t".into(), "d".into(), &series, &columns);
+        let chart = stacked("c", "t".into(), "d".into(), &series, &columns, true);
         assert_eq!(chart.max, 1);
-        assert!(chart.legend.is_empty());
+        assert!(chart.legend.is_empty(), "no series has a value");
         let columns = vec![("d1".to_owned(), vec![0, 2, 0])];
-        let chart = stacked("c", "t".into(), "d".into(), &series, &columns);
+        let chart = stacked("c", "t".into(), "d".into(), &series, &columns, true);
         assert_eq!(chart.legend.iter().map(|l| l.label.as_str()).collect::<Vec<_>>(), ["b"]);
     }
 }

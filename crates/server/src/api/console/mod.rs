@@ -820,7 +820,7 @@ fn per_day(
         .collect();
     let columns: Vec<(String, Vec<i64>)> = rows.iter().map(|r| (r.day.clone(), r.counts.clone())).collect();
     let series: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let chart = chart::stacked(id, heading.clone(), t.per_day_desc.to_owned(), &series, &columns);
+    let chart = chart::stacked(id, heading.clone(), t.per_day_desc.to_owned(), &series, &columns, true);
     PerDay { heading, chart, grounds: names, rows }
 }
 
@@ -841,6 +841,7 @@ async fn dashboard(State(state): State<AppState>, SignedIn { get, actor }: Signe
         t.open_requests_desc.to_owned(),
         &[t.count_label.to_owned()],
         &columns,
+        false,
     );
     let days = DASHBOARD_DAYS.to_string();
     let per_day = vec![
