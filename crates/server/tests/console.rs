@@ -62,6 +62,11 @@ fn csrf(browser: &Browser) -> String {
     browser.cookies.get("dd_console_csrf").cloned().expect("the console set its CSRF cookie")
 }
 
+/// A code that is not this one.
+fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 500_000) % 1_000_000)
+}
+
 /// Posts the sign-in form as the officer types it, with `code`.
 async fn post_sign_in(server: &TestServer, browser: &mut Browser, officer: &Officer, code: &str) -> Page {
     let form = browser.get(&server.url("/console")).await;
@@ -121,8 +126,7 @@ on_both_backends! {
         let hoa = officer(&server, &admin, &operator, "hoa.lt", &["reviewer"]).await;
         let mut browser = Browser::new();
 
-        let wrong = format!("{:06}", (hoa.code(&server).parse::<u32>().unwrap() + 500_000) % 1_000_000);
-        let refused = post_sign_in(&server, &mut browser, &hoa, &wrong).await;
+        let refused = post_sign_in(&server, &mut browser, &hoa, &wrong(&hoa.code(&server))).await;
         assert_eq!((refused.status, refused.lang()), (401, "vi"), "{}", refused.html);
         assert!(refused.html.contains("role=\"alert\""), "{}", refused.html);
         assert!(refused.set_cookie("dd_console").is_none(), "no session for a wrong code");
@@ -155,6 +159,26 @@ on_both_backends! {
         assert_eq!(audit(&server, "officer.sign_out").await.len(), 1);
         let after = browser.get(&server.url("/console/requests")).await;
         assert_eq!((after.status, after.location.as_deref()), (303, Some("/console")), "signed out");
+    }
+
+    five_wrong_codes_lock_the_console_sign_in_as_the_apis_throttle_does(db) {
+        let server = TestServer::start(&db).await;
+        let (operator, admin) = operator(&server).await;
+        let hoa = officer(&server, &admin, &operator, "hoa.lt", &["reviewer"]).await;
+        let mut browser = Browser::new();
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            statuses.push(post_sign_in(&server, &mut browser, &hoa, &wrong(&hoa.code(&server))).await.status);
+        }
+        assert_eq!(statuses, [401, 401, 401, 401, 429], "the fifth failure locks the sign-in");
+        // Even the right code is refused while the sign-in is locked, and the page says for how long.
+        let locked = post_sign_in(&server, &mut browser, &hoa, &hoa.code(&server)).await;
+        assert_eq!(locked.status, 429, "{}", locked.html);
+        assert!(locked.html.contains("15 phút"), "{}", locked.html);
+        assert!(locked.set_cookie("dd_console").is_none());
+        let refusals = audit(&server, "officer.sign_in").await;
+        assert_eq!(refusals.len(), 6);
+        assert!(refusals.iter().all(|a| a.outcome == "refused"));
     }
 
     an_authoritys_request_is_forwarded_by_a_reviewer_and_approved_by_another_supervisor(db) {
