@@ -201,6 +201,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::oidc::routes(&state))
         // The holder portal's pages, HTML too.
         .merge(api::portal::routes(&state))
+        // The officers' console's pages, HTML too.
+        .merge(api::console::routes(&state))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(log_failure))
         .with_state(state)

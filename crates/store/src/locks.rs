@@ -144,6 +144,18 @@ impl Store {
         rows.iter().map(lock_from_row).collect()
     }
 
+    /// Every lock placed or lifted at or after `since`, on any account, oldest first (the officers' dashboard
+    /// counts them per day and ground).
+    pub async fn locks_changed_since(&self, since: DateTime<Utc>) -> Result<Vec<Lock>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM locks WHERE effective_at >= $1 OR lifted_at >= $1 ORDER BY effective_at, id"
+        ))
+        .bind(to_ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(lock_from_row).collect()
+    }
+
     /// The locks in force on an account at `now` (the account is usable when this is empty).
     pub async fn active_locks(&self, account: &AccountId, now: DateTime<Utc>) -> Result<Vec<Lock>, StoreError> {
         let rows = sqlx::query(&format!(

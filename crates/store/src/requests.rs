@@ -347,6 +347,24 @@ impl Store {
         rows.iter().map(request_from_row).collect()
     }
 
+    /// Open requests (received, verifying, approved) counted by kind (the officers' dashboard); a kind without
+    /// any is absent.
+    pub async fn count_open_requests_by_kind(&self) -> Result<Vec<(RequestKind, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) FROM requests WHERE status IN ('received', 'verifying', 'approved') \
+             GROUP BY kind ORDER BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind = RequestKind::parse(&r.try_get::<String, _>(0)?)
+                    .ok_or_else(|| StoreError::Corrupt("request kind".into()))?;
+                Ok((kind, r.try_get::<i64, _>(1)?))
+            })
+            .collect()
+    }
+
     /// Open requests past their deadline (for `/metrics`).
     pub async fn count_overdue_requests(&self, now: DateTime<Utc>) -> Result<i64, StoreError> {
         Ok(sqlx::query(

@@ -5,6 +5,8 @@ pub mod access;
 pub mod audit;
 pub mod bulk;
 pub mod clients;
+pub mod console;
+pub mod forms;
 pub mod holders;
 pub mod i18n;
 pub mod locks;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod automatic;
 pub mod bulk;
 pub mod clients;
+pub mod console;
 pub mod holders;
 pub mod locks;
 pub mod notices;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod totp;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -4,8 +4,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use dinhdanh_domain::actor::Actor;
-use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::request::{RequestKind, RequestStatus};
 use dinhdanh_store::QueueFilter;
 use serde::{Deserialize, Serialize};
@@ -14,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{RequestBody, idempotency, parse_ground};
 use crate::AppState;
 use crate::api::{ApiJson, ApiQuery};
-use crate::auth::{Authenticated, authorize};
+use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
 use crate::service::locks::{self, Decision, OfficerStep};
 
@@ -46,41 +44,26 @@ pub async fn list_requests(
     Authenticated(actor): Authenticated,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<RequestBody>>, ApiError> {
-    authorize(&state, &actor, Action::RequestsList).await?;
-    let now = state.clock.now();
     let limit = crate::api::page_limit(query.limit, 100, 1000)?;
-    let requests = match &actor {
-        Actor::Officer { .. } => {
-            let statuses = match query.status.as_deref() {
-                None => Vec::new(),
-                Some(list) => list
-                    .split(',')
-                    .map(|s| RequestStatus::parse(s.trim()).ok_or_else(|| ApiError::field("status", "unknown status")))
-                    .collect::<Result<_, _>>()?,
-            };
-            let filter = QueueFilter {
-                statuses,
-                kind: query
-                    .kind
-                    .as_deref()
-                    .map(|k| RequestKind::parse(k).ok_or_else(|| ApiError::field("kind", "lock or unlock")))
-                    .transpose()?,
-                ground: query.ground.as_deref().map(parse_ground).transpose()?,
-                overdue_only: query.overdue,
-            };
-            state.store.request_queue(&filter, now, limit).await?
-        }
-        Actor::Organization { organization_id, .. } => {
-            state.store.requests_of_organization(organization_id, limit).await?
-        }
-        Actor::Holder { account_id, .. } => {
-            // Without the requests the holder may not hear of yet (an authority's pending lock request).
-            let mut own = state.store.requests_of_account(account_id, limit).await?;
-            own.retain(|r| locks::may_read(&actor, r));
-            own
-        }
-        Actor::System | Actor::Anonymous => return Err(ApiError::Forbidden { action: Action::RequestsList.as_str() }),
+    let statuses = match query.status.as_deref() {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| RequestStatus::parse(s.trim()).ok_or_else(|| ApiError::field("status", "unknown status")))
+            .collect::<Result<_, _>>()?,
     };
+    let filter = QueueFilter {
+        statuses,
+        kind: query
+            .kind
+            .as_deref()
+            .map(|k| RequestKind::parse(k).ok_or_else(|| ApiError::field("kind", "lock or unlock")))
+            .transpose()?,
+        ground: query.ground.as_deref().map(parse_ground).transpose()?,
+        overdue_only: query.overdue,
+    };
+    let requests = locks::list_requests(&state, &actor, &filter, limit).await?;
+    let now = state.clock.now();
     Ok(Json(requests.iter().map(|r| RequestBody::new(r, now, Vec::new())).collect()))
 }
 
@@ -95,14 +78,7 @@ pub async fn get_request(
     Authenticated(actor): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<RequestBody>, ApiError> {
-    authorize(&state, &actor, Action::RequestsRead).await?;
-    let request = state
-        .store
-        .request(&id)
-        .await?
-        .filter(|r| locks::may_read(&actor, r))
-        .ok_or(ApiError::NotFound { what: "request" })?;
-    let steps = state.store.request_steps(&request.id).await?;
+    let (request, steps) = locks::request_with_steps(&state, &actor, &id).await?;
     Ok(Json(RequestBody::new(&request, state.clock.now(), steps)))
 }
 

@@ -12,7 +12,8 @@
 //!   notices and audit entries that go with it, shared by every path;
 //! - [`idempotency`]: answering a retried operation once;
 //! - [`lost_phone`]: the holder's own lock without signing in;
-//! - [`reading`]: who may read which request, and how a lock's placer is named to a holder.
+//! - [`reading`]: listing and reading requests (the officers' queue too), who may read which request, and how a
+//!   lock's placer is named to a holder.
 //!
 //! Bulk orders are filed and read in `service::bulk`, which builds on these; nothing here depends on it.
 
@@ -41,7 +42,7 @@ pub(crate) use filing::{check_lock_order, file, insert_with_tracking_code};
 pub use idempotency::Idempotency;
 pub(crate) use idempotency::{Claim, claim_first, replayed_outside};
 pub use lost_phone::{LostPhoneLock, LostPhoneOutcome, confirm_lock_without_sign_in, lock_without_sign_in};
-pub use reading::{may_read, placed_by_name};
+pub use reading::{list_requests, may_read, placed_by_name, request_with_steps};
 pub use steps::{Decision, OfficerStep, cancel, officer_step};
 pub use tracking::tracked_request;
 
