@@ -14,41 +14,26 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 mod support;
-use support::TestServer;
 use support::browser::{Browser, Page};
-use support::totp::{base32, totp};
+use support::{EnrolledOfficer, OFFICER_PASSWORD, TestServer};
 
 const MAI: &str = "001190123456";
-const PASSWORD: &str = "sông Hồng chảy qua Hà Nội";
+const PASSWORD: &str = OFFICER_PASSWORD;
 
-/// An officer who has gone through enrolment, with what they type to sign in.
-struct Officer {
-    username: String,
-    secret: Vec<u8>,
-}
-
-impl Officer {
-    fn code(&self, server: &TestServer) -> String {
-        totp(&self.secret, server.clock.now().timestamp(), 6)
-    }
+/// The code the officer's app shows at the server's time.
+fn code(server: &TestServer, officer: &EnrolledOfficer) -> String {
+    officer.code_at(server.clock.now().timestamp())
 }
 
 /// An officer of `organization_id` with `roles`, created by an administrator and enrolled over the API.
-async fn officer(server: &TestServer, admin: &str, organization_id: &str, username: &str, roles: &[&str]) -> Officer {
-    let body =
-        json!({"username": username, "full_name": "Lê Thị Hoa", "organization_id": organization_id, "roles": roles});
-    let (status, created) = server.call(Method::POST, "/v1/officers", admin, Some(body)).await;
-    assert_eq!(status, 201, "{created}");
-    let token = created["enrolment_token"].as_str().unwrap();
-    let (status, body) = server.post("/v1/officer-enrolment", json!({"token": token, "password": PASSWORD})).await;
-    assert_eq!(status, 200, "{body}");
-    let officer = Officer { username: username.to_owned(), secret: base32(body["totp_secret"].as_str().unwrap()) };
-    let (status, body) =
-        server.post("/v1/officer-enrolment/confirm", json!({"token": token, "code": officer.code(server)})).await;
-    assert_eq!(status, 200, "{body}");
-    // A code's time step is used once: the sign-in needs the next one.
-    server.clock.advance(Duration::seconds(30));
-    officer
+async fn officer(
+    server: &TestServer,
+    admin: &str,
+    organization_id: &str,
+    username: &str,
+    roles: &[&str],
+) -> EnrolledOfficer {
+    server.enrolled_officer(admin, organization_id, username, roles).await
 }
 
 /// The operator organization (C06) and an administrator's token.
@@ -68,7 +53,7 @@ fn wrong(code: &str) -> String {
 }
 
 /// Posts the sign-in form as the officer types it, with `code`.
-async fn post_sign_in(server: &TestServer, browser: &mut Browser, officer: &Officer, code: &str) -> Page {
+async fn post_sign_in(server: &TestServer, browser: &mut Browser, officer: &EnrolledOfficer, code: &str) -> Page {
     let form = browser.get(&server.url("/console")).await;
     assert!(form.has_field("username") && form.has_field("code"), "{}", form.html);
     let csrf = csrf(browser);
@@ -77,9 +62,9 @@ async fn post_sign_in(server: &TestServer, browser: &mut Browser, officer: &Offi
 }
 
 /// Signs the officer in through the console's form, on to the queue.
-async fn sign_in(server: &TestServer, officer: &Officer) -> Browser {
+async fn sign_in(server: &TestServer, officer: &EnrolledOfficer) -> Browser {
     let mut browser = Browser::new();
-    let page = post_sign_in(server, &mut browser, officer, &officer.code(server)).await;
+    let page = post_sign_in(server, &mut browser, officer, &code(server, officer)).await;
     assert_eq!((page.status, page.location.as_deref()), (303, Some("/console/requests")), "{}", page.html);
     server.clock.advance(Duration::seconds(30));
     browser
@@ -126,7 +111,7 @@ on_both_backends! {
         let hoa = officer(&server, &admin, &operator, "hoa.lt", &["reviewer"]).await;
         let mut browser = Browser::new();
 
-        let refused = post_sign_in(&server, &mut browser, &hoa, &wrong(&hoa.code(&server))).await;
+        let refused = post_sign_in(&server, &mut browser, &hoa, &wrong(&code(&server, &hoa))).await;
         assert_eq!((refused.status, refused.lang()), (401, "vi"), "{}", refused.html);
         assert!(refused.html.contains("role=\"alert\""), "{}", refused.html);
         assert!(refused.set_cookie("dd_console").is_none(), "no session for a wrong code");
@@ -135,12 +120,12 @@ on_both_backends! {
         assert_eq!(reasons, vec![("refused".to_owned(), json!("wrong_code"))], "audited as the API audits it");
 
         // A form without the browser's CSRF token is refused before anything is checked or counted.
-        let fields = [("username", hoa.username.as_str()), ("password", PASSWORD), ("code", &hoa.code(&server))];
+        let fields = [("username", hoa.username.as_str()), ("password", PASSWORD), ("code", &code(&server, &hoa))];
         let forged = browser.post(&server.url("/console/sign-in"), &fields).await;
         assert_eq!(forged.status, 403, "{}", forged.html);
         assert_eq!(audit(&server, "officer.sign_in").await.len(), 1);
 
-        let signed_in = post_sign_in(&server, &mut browser, &hoa, &hoa.code(&server)).await;
+        let signed_in = post_sign_in(&server, &mut browser, &hoa, &code(&server, &hoa)).await;
         assert_eq!((signed_in.status, signed_in.location.as_deref()), (303, Some("/console/requests")));
         let cookie = signed_in.set_cookie("dd_console").unwrap();
         assert!(cookie.contains("Path=/console") && cookie.contains("HttpOnly"), "{cookie}");
@@ -168,11 +153,11 @@ on_both_backends! {
         let mut browser = Browser::new();
         let mut statuses = Vec::new();
         for _ in 0..5 {
-            statuses.push(post_sign_in(&server, &mut browser, &hoa, &wrong(&hoa.code(&server))).await.status);
+            statuses.push(post_sign_in(&server, &mut browser, &hoa, &wrong(&code(&server, &hoa))).await.status);
         }
         assert_eq!(statuses, [401, 401, 401, 401, 429], "the fifth failure locks the sign-in");
         // Even the right code is refused while the sign-in is locked, and the page says for how long.
-        let locked = post_sign_in(&server, &mut browser, &hoa, &hoa.code(&server)).await;
+        let locked = post_sign_in(&server, &mut browser, &hoa, &code(&server, &hoa)).await;
         assert_eq!(locked.status, 429, "{}", locked.html);
         assert!(locked.html.contains("15 phút"), "{}", locked.html);
         assert!(locked.set_cookie("dd_console").is_none());

@@ -3,15 +3,13 @@
 //! account, locks it in one click and a confirmation (the lock ends the portal's session with every other), and
 //! refuses forms without the browser's CSRF token, forged cookies and callbacks that are not its own.
 
-use chrono::{NaiveDate, Utc};
 use dinhdanh_domain::lock::Ground;
-use dinhdanh_domain::registry::{CardStatus, CitizenRecord};
-use dinhdanh_domain::{AccountId, AccountStatus, FullName, Gender, IdentificationNumber, IdentityKey, ProvinceTable};
+use dinhdanh_domain::{AccountId, AccountStatus, IdentificationNumber, IdentityKey, ProvinceTable};
 use dinhdanh_store::on_both_backends;
 
 mod support;
 use support::browser::{Browser, Page};
-use support::{MAI_ID, MAI_PASSWORD, TestServer, mai};
+use support::{MAI_ID, MAI_PASSWORD, TestServer, mai, mai_in_the_registry};
 
 /// `GET /portal/sign-in` and on through the provider's pages (password, code, the portal's consent the first
 /// time) and the callback, to the account page.
@@ -62,27 +60,15 @@ async fn active_locks(server: &TestServer, account: &AccountId) -> Vec<Ground> {
     server.store.active_locks(account, now).await.unwrap().into_iter().map(|l| l.ground).collect()
 }
 
-/// Mai in the population registry, without an account.
-async fn mai_in_the_registry(server: &TestServer) {
-    let record = CitizenRecord {
-        id_number: IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap(),
-        full_name: FullName::parse("Trần Thị Mai").unwrap(),
-        date_of_birth: NaiveDate::from_ymd_opt(1990, 5, 1).unwrap(),
-        gender: Gender::Female,
-        place_of_origin: None,
-        permanent_residence: None,
-        card_status: CardStatus::Valid,
-        died_on: None,
-    };
-    server.store.upsert_citizens(&[record], Utc::now()).await.unwrap();
-}
-
 /// Mai's registration form, with these fields changed.
 fn mai_form<'a>(csrf: &'a str, changed: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![
         ("csrf", csrf),
         ("holder_kind", "citizen"),
         ("id_number", MAI_ID),
+        // A browser sends the other kind's fields too, empty.
+        ("passport_number", ""),
+        ("nationality", ""),
         ("full_name", "Trần Thị Mai"),
         ("date_of_birth", "1990-05-01"),
         ("gender", "female"),

@@ -26,7 +26,7 @@ use dinhdanh_server::secrets::{hash_secret, new_token};
 use dinhdanh_server::{AppState, ServerConfig};
 use dinhdanh_store::testing::TestDb;
 use dinhdanh_store::{OutboxStatus, Store};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The `kid` under which `private_key_jwt` test clients register [`test_ec_key`].
 pub const TEST_EC_KID: &str = "rp-ec-1";
@@ -322,6 +322,22 @@ pub async fn mai(server: &TestServer) -> AccountId {
     citizen(server, MAI_ID).await
 }
 
+/// Trần Thị Mai in the population registry (born 1 May 1990, female), without an account: someone who can
+/// register.
+pub async fn mai_in_the_registry(server: &TestServer) {
+    let record = dinhdanh_domain::registry::CitizenRecord {
+        id_number: IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap(),
+        full_name: FullName::parse("Trần Thị Mai").unwrap(),
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(1990, 5, 1).unwrap(),
+        gender: dinhdanh_domain::Gender::Female,
+        place_of_origin: None,
+        permanent_residence: None,
+        card_status: dinhdanh_domain::registry::CardStatus::Valid,
+        died_on: None,
+    };
+    server.store.upsert_citizens(&[record], chrono::Utc::now()).await.unwrap();
+}
+
 /// An active Level 1 citizen with this identification number, Mai's name, phone, e-mail and password.
 pub async fn citizen(server: &TestServer, id_number: &str) -> AccountId {
     let now = server.clock.now();
@@ -370,4 +386,53 @@ pub async fn lock_through(server: &TestServer, store: &Store, account_id: &Accou
     tx.insert_lock(&lock).await.unwrap();
     tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
+}
+
+/// The password every officer of [`TestServer::enrolled_officer`] chose.
+pub const OFFICER_PASSWORD: &str = "sông Hồng chảy qua Hà Nội";
+
+/// An officer who has gone through enrolment, with what they type to sign in.
+pub struct EnrolledOfficer {
+    pub username: String,
+    pub password: String,
+    /// The TOTP secret their authenticator app holds.
+    pub secret: Vec<u8>,
+}
+
+impl EnrolledOfficer {
+    /// The code their authenticator app shows at this instant.
+    pub fn code_at(&self, unix_seconds: i64) -> String {
+        totp::totp(&self.secret, unix_seconds, 6)
+    }
+}
+
+impl TestServer {
+    /// An officer of `organization_id` with `roles`, created by the administrator `admin` and enrolled over the
+    /// API (password, then the first TOTP code); the clock then moves on one time step, so that the sign-in has
+    /// a code not used yet.
+    pub async fn enrolled_officer(
+        &self,
+        admin: &str,
+        organization_id: &str,
+        username: &str,
+        roles: &[&str],
+    ) -> EnrolledOfficer {
+        let body = json!({"username": username, "full_name": "Lê Thị Hoa", "organization_id": organization_id, "roles": roles});
+        let (status, created) = self.call(reqwest::Method::POST, "/v1/officers", admin, Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let token = created["enrolment_token"].as_str().unwrap();
+        let (status, body) =
+            self.post("/v1/officer-enrolment", json!({"token": token, "password": OFFICER_PASSWORD})).await;
+        assert_eq!(status, 200, "{body}");
+        let officer = EnrolledOfficer {
+            username: username.to_owned(),
+            password: OFFICER_PASSWORD.to_owned(),
+            secret: totp::base32(body["totp_secret"].as_str().unwrap()),
+        };
+        let code = officer.code_at(self.clock.now().timestamp());
+        let (status, body) = self.post("/v1/officer-enrolment/confirm", json!({"token": token, "code": code})).await;
+        assert_eq!(status, 200, "{body}");
+        self.clock.advance(chrono::Duration::seconds(30));
+        officer
+    }
 }

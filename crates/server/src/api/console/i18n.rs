@@ -94,6 +94,14 @@ catalogue! {
     forward_button: "Xác minh và chuyển lãnh đạo", "Verified: forward to the supervisors";
     approve_note_label: "Ghi chú phê duyệt (không bắt buộc)", "Note of the approval (optional)";
     approve_button: "Phê duyệt", "Approve";
+    in_person_legend: "Kiểm tra trực tiếp (bắt buộc)", "In-person check (required)";
+    in_person_intro: "Chủ tài khoản gửi yêu cầu này khi đăng nhập ở mức độ 1: chỉ phê duyệt sau khi đã gặp trực tiếp và kiểm tra giấy tờ của họ.",
+        "The holder filed this with a Level 1 sign-in: approve it only after seeing them in person and checking their document.";
+    document_kind_label: "Loại giấy tờ", "Document";
+    document_cccd: "Căn cước công dân", "Citizen identity card";
+    document_passport: "Hộ chiếu", "Passport";
+    document_number_label: "Số giấy tờ", "Document number";
+    office_label: "Nơi kiểm tra", "Office";
     reject_reason_label: "Lý do từ chối (bắt buộc, gửi cho bên yêu cầu)", "Reasons of the refusal (required, sent to the requester)";
     reject_button: "Từ chối", "Reject";
     step_done: "Đã ghi nhận.", "Done.";

@@ -37,6 +37,7 @@ use crate::AppState;
 use crate::api::forms::{Csrf, Posted, field, lang_of, query_and_lang};
 use crate::api::i18n::{Lang, fill};
 use crate::api::locks::AccountRefBody;
+use crate::api::locks::filing::InPersonCheckBody;
 use crate::api::oidc::pages::page;
 use crate::api::oidc::{cookie, issuer_of, no_store, remember_lang, set_cookie_at};
 use crate::api::portal::i18n::vietnam_time;
@@ -502,6 +503,8 @@ struct RequestPage {
     is_override: bool,
     lock_ends: String,
     decision_reason: String,
+    /// The approval must record an in-person check (a holder's own unlock filed at Level 1).
+    in_person_check: bool,
     steps: Vec<StepRow>,
     actions: Actions,
     action_base: String,
@@ -536,6 +539,7 @@ fn request_view(
         is_override: request.is_override,
         lock_ends: request.lock_ends_at.map(vietnam_time).unwrap_or_default(),
         decision_reason: request.decision_reason.clone().unwrap_or_default(),
+        in_person_check: request.awaits_in_person_check(),
         steps: steps
             .iter()
             .map(|s| StepRow {
@@ -618,8 +622,24 @@ async fn step(
         "claim" => OfficerStep::Claim,
         "release" => OfficerStep::Release,
         "forward" => OfficerStep::Forward { note: Some(note).filter(|n| !n.is_empty()) },
-        "approve" => OfficerStep::Decide { decision: Decision::Approve, reason: note },
-        "reject" => OfficerStep::Decide { decision: Decision::Reject, reason: note },
+        "approve" => {
+            // Only the form of a request that awaits an in-person check has these fields.
+            let in_person_check = match posted.field("document_number") {
+                "" => None,
+                _ => match (InPersonCheckBody {
+                    document_kind: posted.field("document_kind").to_owned(),
+                    document_number: posted.field("document_number").to_owned(),
+                    office: posted.field("office").to_owned(),
+                })
+                .parse()
+                {
+                    Ok(check) => Some(check),
+                    Err(refused) => return refused_step(&state, &headers, &posted, &actor, &id, refused).await,
+                },
+            };
+            OfficerStep::Decide { decision: Decision::Approve, reason: note, in_person_check }
+        }
+        "reject" => OfficerStep::Decide { decision: Decision::Reject, reason: note, in_person_check: None },
         _ => return Err(ApiError::NotFound { what: "step" }),
     };
     let refused = match locks::officer_step(&state, &actor, &id, step, None).await {
@@ -632,10 +652,22 @@ async fn step(
         ) => e,
         Err(other) => return Err(other),
     };
-    let (request, steps) = locks::request_with_steps(&state, &actor, &id).await?;
-    let csrf = CSRF.token(&headers);
-    let nav = Some(Nav { roles: role_names(ConsoleTexts::of(posted.lang), &actor), csrf: csrf.0.clone() });
-    let mut view = request_view(posted.lang, nav, &request, &steps, &actor, state.clock.now(), &csrf.0);
+    refused_step(&state, &headers, &posted, &actor, &id, refused).await
+}
+
+/// The request's page again with the refusal of a step: its status, nothing changed.
+async fn refused_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    posted: &Posted,
+    actor: &Actor,
+    id: &str,
+    refused: ApiError,
+) -> Result<Response, ApiError> {
+    let (request, steps) = locks::request_with_steps(state, actor, id).await?;
+    let csrf = CSRF.token(headers);
+    let nav = Some(Nav { roles: role_names(ConsoleTexts::of(posted.lang), actor), csrf: csrf.0.clone() });
+    let mut view = request_view(posted.lang, nav, &request, &steps, actor, state.clock.now(), &csrf.0);
     view.refusal = Some(refusal_text(posted.lang, &refused));
     Ok(no_store(page(refused.status(), &view)))
 }

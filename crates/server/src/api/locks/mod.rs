@@ -4,7 +4,7 @@
 //! [`filing`], [`requests`] (the queue, steps and cancellation), [`status`] (reading where things stand) and
 //! [`lost_phone`]; the bodies they share are here.
 
-mod filing;
+pub(crate) mod filing;
 pub(crate) mod lost_phone;
 mod requests;
 mod status;

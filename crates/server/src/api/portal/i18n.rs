@@ -91,6 +91,7 @@ catalogue! {
 
     sign_out_button: "Đăng xuất", "Sign out";
     signed_out_notice: "Bạn đã đăng xuất.", "You are signed out.";
+    unlocked_notice: "Tài khoản không còn bị khoá; hãy đăng nhập.", "Your account is no longer locked; sign in.";
 
     register_link: "Chưa có tài khoản? Đăng ký", "No account yet? Register";
     register_title: "Đăng ký tài khoản định danh điện tử", "Register an e-ID account";

@@ -21,13 +21,13 @@ use axum::routing::get;
 use dinhdanh_domain::AccountStatus;
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_oidc::metadata::Issuer;
-use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::AppState;
-use crate::api::i18n::{LANG_COOKIE, Lang, fill};
+use crate::api::forms::{self, Csrf, field, lang_of};
+use crate::api::i18n::{Lang, fill};
 use crate::api::oidc::pages::page;
-use crate::api::oidc::{cookie, issuer_of, no_store, remember_lang, set_cookie_at, take_lang};
+use crate::api::oidc::{cookie, issuer_of, no_store, remember_lang, set_cookie_at};
 use crate::problem::ApiError;
 use crate::ratelimit::limit_by_ip;
 use crate::service::portal::{self as service, Callback, Flow, LockView, Overview};
@@ -181,23 +181,16 @@ struct ErrorPage {
     code: Option<String>,
 }
 
-/// The language of a page: the switch (this request), else the remembered choice, else Vietnamese.
-fn lang_of(headers: &HeaderMap, switched: Option<Lang>) -> Lang {
-    Lang::pick(switched, cookie(headers, LANG_COOKIE).and_then(Lang::parse), None)
-}
+/// The portal's double-submit CSRF token (its own cookie, `Path=/portal`).
+const CSRF: Csrf = Csrf { cookie: CSRF_COOKIE };
 
 /// The switch's `lang` of a `GET`.
 fn switched(query: Option<String>) -> Option<Lang> {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
-    take_lang(&mut pairs)
+    forms::query_and_lang(query.as_deref()).1
 }
 
 fn query_param(query: &Option<String>, name: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
+    field(&forms::pairs(query.as_deref().unwrap_or_default().as_bytes()), name).map(str::to_owned)
 }
 
 fn set(response: &mut Response, value: HeaderValue) {
@@ -210,10 +203,7 @@ fn portal_cookie(issuer: &Issuer, name: &str, value: &str, max_age_seconds: i64)
 
 /// The browser's CSRF token, or a new one to set with the page.
 fn csrf_token(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE) {
-        Some(token) if token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()) => (token.to_owned(), false),
-        _ => (dinhdanh_oidc::tokens::new_token("").0, true),
-    }
+    CSRF.token(headers)
 }
 
 fn with_csrf(issuer: &Issuer, mut response: Response, csrf: &str, new: bool) -> Response {
@@ -221,23 +211,6 @@ fn with_csrf(issuer: &Issuer, mut response: Response, csrf: &str, new: bool) -> 
         set(&mut response, portal_cookie(issuer, CSRF_COOKIE, csrf, CSRF_MAX_AGE_SECONDS));
     }
     response
-}
-
-/// A form's fields.
-fn form(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).map(|(n, v)| (n.into_owned(), v.into_owned())).collect()
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-}
-
-/// Whether the form carries this browser's CSRF token (double submit, compared in constant time).
-fn csrf_ok(headers: &HeaderMap, fields: &[(String, String)]) -> bool {
-    match (cookie(headers, CSRF_COOKIE), field(fields, "csrf")) {
-        (Some(expected), Some(given)) => bool::from(expected.as_bytes().ct_eq(given.as_bytes())),
-        _ => false,
-    }
 }
 
 /// A posted form with this browser's CSRF token: the issuer, the page's language and the fields.
@@ -252,14 +225,13 @@ struct Posted {
 impl Posted {
     /// The form, or the page refusing it (`403`, nothing changed) when it lacks the browser's CSRF token.
     fn read(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Result<Self, Response>, ApiError> {
-        let issuer = issuer_of(state, headers)?;
-        let lang = lang_of(headers, None);
-        let fields = form(body);
-        if !csrf_ok(headers, &fields) {
-            return Ok(Err(no_store(error_page(lang, StatusCode::FORBIDDEN, |t| t.form_expired, None))));
+        match forms::Posted::read(state, headers, body, &CSRF)? {
+            Ok(posted) => {
+                let csrf = posted.field("csrf").to_owned();
+                Ok(Ok(Self { issuer: posted.issuer, lang: posted.lang, fields: posted.fields, csrf }))
+            }
+            Err(lang) => Ok(Err(no_store(error_page(lang, StatusCode::FORBIDDEN, |t| t.form_expired, None)))),
         }
-        let csrf = field(&fields, "csrf").unwrap_or_default().to_owned();
-        Ok(Ok(Self { issuer, lang, fields, csrf }))
     }
 }
 
@@ -316,8 +288,16 @@ async fn home(
     let lang = lang_of(&headers, switched);
     let t = PortalTexts::of(lang);
     let mut response = match signed_in(&state, &headers).await? {
-        Some((actor, _)) => {
+        Some((actor, session_hash)) => {
             let overview = service::overview(&state, &actor).await?;
+            if overview.restore_only && overview.active.is_empty() {
+                // Nothing left to lift: the restore session has served its purpose; an ordinary sign-in works.
+                service::sign_out(&state, &actor, &session_hash).await?;
+                let mut response = welcome(lang, Some(t.unlocked_notice), StatusCode::OK);
+                forget_session(&issuer, &mut response);
+                remember_lang(&issuer, &mut response, switched);
+                return Ok(no_store(response));
+            }
             let notice = match notice_key.as_deref() {
                 Some("withdrawn") => Some(t.withdrawn_notice),
                 _ => None,

@@ -164,16 +164,14 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         Err(refused) => return Ok(refused),
     };
     let Posted { lang, fields, csrf, .. } = posted;
-    let text = |name: &str| field(&fields, name).map(str::to_owned);
+    // A browser sends every field of the form, the other kind's empty ones too: an empty field is not given.
+    let text = |name: &str| field(&fields, name).filter(|v| !v.trim().is_empty()).map(str::to_owned);
+    let foreigner = text("holder_kind").as_deref() == Some("foreigner");
     let request = RegisterRequest {
-        holder_kind: if text("holder_kind").as_deref() == Some("foreigner") {
-            HolderKindBody::Foreigner
-        } else {
-            HolderKindBody::Citizen
-        },
-        id_number: text("id_number"),
-        passport_number: text("passport_number"),
-        nationality: text("nationality"),
+        holder_kind: if foreigner { HolderKindBody::Foreigner } else { HolderKindBody::Citizen },
+        id_number: text("id_number").filter(|_| !foreigner),
+        passport_number: text("passport_number").filter(|_| foreigner),
+        nationality: text("nationality").filter(|_| foreigner),
         full_name: text("full_name").unwrap_or_default(),
         date_of_birth: text("date_of_birth").unwrap_or_default(),
         gender: text("gender").unwrap_or_default(),
