@@ -199,6 +199,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(problem::uniform_errors))
         // The OpenID Connect pages answer HTML and its endpoints their own JSON, so outside the problem layer.
         .merge(api::oidc::routes(&state))
+        // The pages' stylesheet.
+        .merge(api::assets::routes(&state))
         // The holder portal's pages, HTML too.
         .merge(api::portal::routes(&state))
         // The officers' console's pages, HTML too.

@@ -401,4 +401,19 @@ on_both_backends! {
         assert!(locked.html.contains("Tài khoản đã bị khoá"), "{}", locked.html);
         assert_eq!(active_locks(&server, &account).await, [Ground::HolderRequest]);
     }
+
+    the_pages_load_only_the_server_s_own_stylesheet(db) {
+        let server = TestServer::start(&db).await;
+        let mut browser = Browser::new();
+        let page = browser.get(&server.url("/portal")).await;
+        assert!(page.html.contains("<link rel=\"stylesheet\" href=\"/static/dinhdanh.css\">"), "{}", page.html);
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert_eq!(csp, "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'");
+        let css = server.http.get(server.url("/static/dinhdanh.css")).send().await.unwrap();
+        assert_eq!(css.status(), 200);
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+        assert_eq!(css.headers()["x-content-type-options"], "nosniff");
+        let text = css.text().await.unwrap();
+        assert!(text.contains("--accent: #0b5394") && !text.contains("@import") && !text.contains("url("), "nothing from elsewhere");
+    }
 }

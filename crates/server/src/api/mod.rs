@@ -2,6 +2,7 @@
 //! types, call one service function, shape the response.
 
 pub mod access;
+pub mod assets;
 pub mod audit;
 pub mod bulk;
 pub mod clients;

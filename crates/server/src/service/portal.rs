@@ -239,7 +239,12 @@ pub async fn callback(
 
 /// The portal's cookie for the holder session with this token hash: the hash, sealed.
 pub fn session_cookie(state: &AppState, session_hash: &str) -> String {
-    state.config.oidc_seal_key.seal(session_hash.as_bytes(), SESSION_SEAL_CONTEXT)
+    seal_session_cookie(&state.config.oidc_seal_key, session_hash)
+}
+
+/// [`session_cookie`] under this seal key (the page benchmark makes its cookie without a server state).
+pub fn seal_session_cookie(key: &crate::sealing::SealingKey, session_hash: &str) -> String {
+    key.seal(session_hash.as_bytes(), SESSION_SEAL_CONTEXT)
 }
 
 /// The holder a portal cookie signs in, and their session's token hash: only while that session is live (not

@@ -83,6 +83,9 @@ try {
   // Register, activate with the code from the dev inbox.
   await page.goto(`${config.base}/portal`);
   await check(page, '01-welcome');
+  // The server's own stylesheet applies (the pages' CSP allows it, and only it).
+  const headerColour = await page.evaluate(() => getComputedStyle(document.querySelector('header')).backgroundColor);
+  if (headerColour !== 'rgb(11, 83, 148)') fail(`the stylesheet did not apply: the header is ${headerColour}`);
   await page.click('a#register');
   await check(page, '02-register');
   await page.check('#kind-citizen');

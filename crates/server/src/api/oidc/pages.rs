@@ -138,8 +138,8 @@ struct SignedOutPage {
     base: Base,
 }
 
-/// The response for a rendered page: never framed (clickjacking), loading nothing from elsewhere, sending no
-/// referrer.
+/// The response for a rendered page: never framed (clickjacking), loading nothing from elsewhere (only the
+/// server's own stylesheet, `api::assets`), sending no referrer.
 pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     let mut response = match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -152,7 +152,7 @@ pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"),
     );
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
