@@ -4,6 +4,7 @@
 mod admin_cmd;
 mod api_client;
 mod audit_cmd;
+mod biometrics_cmd;
 mod client_cmd;
 mod config;
 mod keys_cmd;
@@ -90,6 +91,11 @@ enum Command {
         #[command(subcommand)]
         command: requests_cmd::LocksCommand,
     },
+    /// Biometrics: `biometrics evaluate` measures the fingerprint matcher on synthetic fingers.
+    Biometrics {
+        #[command(subcommand)]
+        command: biometrics_cmd::BiometricsCommand,
+    },
     /// Try dinhdanh locally: a SQLite file and a generated demo registry under --dir, a dev inbox for the
     /// codes, and the server; prints the URL and identities to register with.
     Demo {
@@ -125,6 +131,7 @@ fn main() -> Result<()> {
             Command::Officer { command } => officer_cmd::run(command).await,
             Command::Requests { command } => requests_cmd::run_requests(command).await,
             Command::Locks { command } => requests_cmd::run_locks(command).await,
+            Command::Biometrics { command } => biometrics_cmd::run(command),
             Command::Demo { dir, listen, citizens, foreigners } => {
                 node::demo(file, node::DemoOptions { dir, listen, citizens, foreigners }).await
             }
