@@ -86,6 +86,16 @@ try {
   // The server's own stylesheet applies (the pages' CSP allows it, and only it).
   const headerColour = await page.evaluate(() => getComputedStyle(document.querySelector('header')).backgroundColor);
   if (headerColour !== 'rgb(11, 83, 148)') fail(`the stylesheet did not apply: the header is ${headerColour}`);
+  // The other pages a stranger reaches, and one in English (the switch, remembered, then switched back).
+  await page.click('a#lost-phone');
+  await check(page, '01b-lost-phone');
+  await page.goto(`${config.base}/portal?lang=en`);
+  await expectText(page, 'Your e-ID account', 'the English switch');
+  await check(page, '01c-welcome-en');
+  await page.goto(`${config.base}/portal/register`);
+  if ((await page.getAttribute('html', 'lang')) !== 'en') fail('the English choice was not remembered');
+  await check(page, '01d-register-en');
+  await page.goto(`${config.base}/portal?lang=vi`);
   await page.click('a#register');
   await check(page, '02-register');
   await page.check('#kind-citizen');
@@ -184,6 +194,9 @@ try {
     await check(desk, '18-console-approved');
     await desk.goto(`${config.base}/console/dashboard`);
     await check(desk, '19-console-dashboard');
+    await desk.goto(`${config.base}/console/accounts?id_number=${holder.id_number}`);
+    await expectText(desk, holder.full_name, 'console account lookup');
+    await check(desk, '19b-console-account');
   }
 
   // Sign in works again.
