@@ -224,6 +224,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     tracing::info!(%address, database = store.dialect().name(), "dinhdanh is serving");
     println!("dinhdanh đang chạy / is serving at http://{address}");
     println!("  holder portal:    http://{address}/portal");
+    println!("  officer console:  http://{address}/console");
     println!("  API description:  http://{address}/openapi.json");
     println!("  OpenID Connect:   http://{address}/.well-known/openid-configuration");
     println!(
@@ -323,6 +324,7 @@ pub async fn demo(file: FileConfig, options: DemoOptions) -> Result<()> {
             f.gender.as_str()
         ));
     }
+    banner.push_str(&format!("Register in a browser at http://{}/portal (or over the API, below).\n", options.listen));
     banner.push_str(&format!(
         "Activation codes and other messages land in the dev inbox: {}\n\
          Try: curl -s -X POST http://{}/v1/accounts -H 'content-type: application/json' -d '{{\"holder_kind\":\"citizen\", \

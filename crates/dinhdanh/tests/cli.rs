@@ -314,6 +314,9 @@ async fn the_demo_serves_and_a_sample_identity_registers_with_its_code_in_the_de
         }
     }
     assert!(printed.contains(&format!("http://{listen}")), "{printed}");
+    for page in ["portal", "console"] {
+        assert!(printed.contains(&format!("http://{listen}/{page}")), "the {page}'s URL is printed: {printed}");
+    }
     let citizen = printed.lines().find(|l| l.trim_start().starts_with("citizen")).expect("a sample citizen").to_owned();
     let field = |name: &str| -> String {
         let start = citizen.find(&format!("{name}=")).unwrap() + name.len() + 1;
