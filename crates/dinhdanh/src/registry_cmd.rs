@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use dinhdanh_domain::registry::RegistryKind;
 use dinhdanh_registry::StoreRegistry;
+use dinhdanh_registry::biometrics::import_biometrics;
 use dinhdanh_registry::generate::{GenerateOptions, generate_to_path};
 use dinhdanh_registry::import::{Format, ImportOptions, Progress, import_file};
 use dinhdanh_server::clock::SystemClock;
@@ -72,6 +73,25 @@ pub enum RegistryCommand {
         #[arg(long)]
         allow_rejections: bool,
         /// The file to import.
+        file: PathBuf,
+    },
+    /// Import the registry's biometric references from a side file: per person, ISO/IEC 19794-2:2005 finger
+    /// minutiae records (one per finger) and a face template, base64 in CSV rows. Population columns:
+    /// id_number,modality,position,template; immigration: nationality,passport_number,modality,position,template.
+    /// modality is `finger` (position: the ISO finger position, 1-10) or `face` (position 0). Every template is
+    /// parsed and checked, and its person must be in the registry already; bad rows are reported with their
+    /// line, the good ones imported, and the command exits 1 if any row was rejected (unless
+    /// --allow-rejections). See docs/biometrics.md.
+    ImportBiometrics {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Which registry the people are in.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Exit 0 even if rows were rejected (the valid rows are imported either way).
+        #[arg(long)]
+        allow_rejections: bool,
+        /// The CSV side file.
         file: PathBuf,
     },
     /// Write a realistic synthetic registry (Vietnamese names, valid identification numbers, passports).
@@ -142,6 +162,32 @@ pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
                     report.rejected_count,
                     report.rows_read,
                     report.rows_read - report.rejected_count
+                );
+            }
+            Ok(())
+        }
+        RegistryCommand::ImportBiometrics { database, kind, allow_rejections, file: path } => {
+            let url =
+                database.database_url.or(file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let store = Store::connect(&url).await.with_context(|| "cannot open the database")?;
+            let provinces = crate::node::provinces(&file.extra_province_codes);
+            let report = import_biometrics(&store, kind.into(), &provinces, &path, chrono::Utc::now())
+                .await
+                .map_err(|e| anyhow!("import of {} failed: {e}", path.display()))?;
+            store.close().await;
+            for (line, reason) in &report.rejected {
+                eprintln!("line {line}: {reason}");
+            }
+            println!(
+                "imported {} finger records and {} face templates; {} rows rejected",
+                report.fingerprints,
+                report.faces,
+                report.rejected.len()
+            );
+            if !report.rejected.is_empty() && !allow_rejections {
+                bail!(
+                    "{} rows were rejected (the valid rows were imported); pass --allow-rejections to accept them",
+                    report.rejected.len()
                 );
             }
             Ok(())

@@ -420,3 +420,52 @@ async fn commands_on_a_migrated_postgres_database_print_no_notice() {
     }
     assert_eq!(db.store().await.count_citizens().await.unwrap(), 1);
 }
+
+/// `registry import-biometrics`: the side file's good rows are kept, each bad one reported by its line without
+/// echoing it, and the command fails unless told to accept rejections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn biometric_references_are_imported_beside_the_registry() {
+    use base64::Engine as _;
+    use rand::SeedableRng;
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("population.csv");
+    std::fs::write(
+        &registry,
+        "id_number,full_name,date_of_birth,gender,place_of_origin,permanent_residence,card_status,died_on\n\
+         001090000001,Nguyễn Văn An,1990-05-01,male,,,valid,\n",
+    )
+    .unwrap();
+    let out = dinhdanh(&[
+        "registry",
+        "import",
+        "--kind",
+        "population",
+        "--database-url",
+        &db.url,
+        registry.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let finger = dinhdanh_fingerprint::Finger::generate(&mut rng);
+    let record = finger.impression(&mut rng, &dinhdanh_fingerprint::ImpressionParams::default()).to_bytes();
+    let record = base64::engine::general_purpose::STANDARD.encode(record);
+    let side = dir.path().join("biometrics.csv");
+    std::fs::write(
+        &side,
+        format!("id_number,modality,position,template\n001090000001,finger,1,{record}\n001090000001,finger,2,AAAA\n"),
+    )
+    .unwrap();
+    let args =
+        ["registry", "import-biometrics", "--kind", "population", "--database-url", &db.url, side.to_str().unwrap()];
+    let out = dinhdanh(&args);
+    assert_eq!(out.status.code(), Some(1), "a rejected row fails the command: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 1 finger records and 0 face templates; 1 rows rejected"));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("line 3: template: ") && !stderr.contains("AAAA"), "{stderr}");
+    let mut accepting = args.to_vec();
+    accepting.insert(2, "--allow-rejections");
+    assert!(dinhdanh(&accepting).status.success());
+    let help = text(&dinhdanh(&["registry", "import-biometrics", "--help"]).stdout);
+    assert!(help.contains("19794-2") && help.contains("modality"), "{help}");
+}

@@ -4,6 +4,7 @@
 //! in its database. This crate also imports that copy from files ([`import`]) and generates synthetic
 //! registries for demos, tests and benchmarks ([`generate`]).
 
+pub mod biometrics;
 pub mod generate;
 pub mod import;
 

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "contact_verifications",
         sql: include_str!("../migrations/0015_contact_verifications.sql"),
     },
+    Migration {
+        version: 16,
+        name: "registry_biometrics",
+        sql: include_str!("../migrations/0016_registry_biometrics.sql"),
+    },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

@@ -181,6 +181,69 @@ impl Store {
         row.map(|r| foreigner_from_row(&r)).transpose()
     }
 
+    /// Writes the registries' biometric references, each replacing the one of its person and finger (or face),
+    /// in one transaction: `(identity key, finger position, base64 ISO/IEC 19794-2 record)` and `(identity key,
+    /// base64 face template)`. The caller has checked every value.
+    pub async fn upsert_registry_biometrics(
+        &self,
+        fingerprints: &[(String, u8, String)],
+        faces: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for (key, position, record) in fingerprints {
+            sqlx::query(
+                "INSERT INTO registry_fingerprints (identity_key, finger_position, record, updated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (identity_key, finger_position) \
+                 DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(i64::from(*position))
+            .bind(record)
+            .bind(to_ms(now))
+            .execute(&mut *tx.inner)
+            .await?;
+        }
+        for (key, template) in faces {
+            sqlx::query(
+                "INSERT INTO registry_faces (identity_key, template, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (identity_key) DO UPDATE SET template = excluded.template, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(template)
+            .bind(to_ms(now))
+            .execute(&mut *tx.inner)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// A person's finger records, `(finger position, base64 record)` by position.
+    pub async fn registry_fingerprints(&self, identity_key: &str) -> Result<Vec<(u8, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT finger_position, record FROM registry_fingerprints WHERE identity_key = $1 ORDER BY finger_position",
+        )
+        .bind(identity_key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let position: i64 = r.try_get(0)?;
+                let position =
+                    u8::try_from(position).map_err(|_| StoreError::Corrupt(format!("finger position {position}")))?;
+                Ok((position, r.try_get(1)?))
+            })
+            .collect()
+    }
+
+    /// A person's face template (base64), if the registry holds one.
+    pub async fn registry_face(&self, identity_key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT template FROM registry_faces WHERE identity_key = $1")
+            .bind(identity_key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     pub async fn count_citizens(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query("SELECT COUNT(*) FROM registry_citizens").fetch_one(&self.pool).await?.try_get(0)?)
     }

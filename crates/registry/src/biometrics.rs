@@ -1,0 +1,131 @@
+//! The registries' biometric references, imported from a side file beside the registry file (issue 16,
+//! docs/biometrics.md): per person, an ISO/IEC 19794-2:2005 finger minutiae record per finger and a face
+//! template, each base64 in a CSV row. Every value is parsed and checked (`dinhdanh_fingerprint`,
+//! `dinhdanh_face`) and its person must be in the registry already; a bad row is reported with its line and
+//! the reason, and the good ones are written all the same, in one transaction.
+//!
+//! Columns, with a header row: population `id_number,modality,position,template`; immigration
+//! `nationality,passport_number,modality,position,template`. `modality` is `finger` (then `position` is the
+//! ISO finger position, 1 to 10: 1 the right thumb … 6 the left thumb …) or `face` (`position` 0).
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use dinhdanh_domain::registry::RegistryKind;
+use dinhdanh_domain::{IdentificationNumber, IdentityKey, Nationality, PassportNumber, ProvinceTable};
+use dinhdanh_store::Store;
+
+/// What an import did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BiometricsReport {
+    pub fingerprints: usize,
+    pub faces: usize,
+    /// `(line, reason)` of each row not imported.
+    pub rejected: Vec<(u64, String)>,
+}
+
+/// The ISO/IEC 19794-2 finger positions of the ten fingers.
+const FINGER_POSITIONS: std::ops::RangeInclusive<u8> = 1..=10;
+
+/// One checked row: the person's identity key and what to keep.
+enum Checked {
+    Finger(String, u8, String),
+    Face(String, String),
+}
+
+fn field<'a>(record: &'a csv::StringRecord, headers: &csv::StringRecord, name: &str) -> Result<&'a str, String> {
+    let index = headers.iter().position(|h| h == name).ok_or_else(|| format!("the header has no {name} column"))?;
+    record.get(index).map(str::trim).ok_or_else(|| format!("the row has no {name}"))
+}
+
+async fn check_row(
+    store: &Store,
+    kind: RegistryKind,
+    provinces: &ProvinceTable,
+    headers: &csv::StringRecord,
+    record: &csv::StringRecord,
+) -> Result<Checked, String> {
+    let identity = match kind {
+        RegistryKind::Population => {
+            let id = IdentificationNumber::parse(field(record, headers, "id_number")?, provinces)
+                .map_err(|e| format!("id_number: {e}"))?;
+            store.find_citizen(&id).await.map_err(|e| e.to_string())?.ok_or("no such citizen in the registry")?;
+            IdentityKey::citizen(&id)
+        }
+        RegistryKind::Immigration => {
+            let nationality =
+                Nationality::parse(field(record, headers, "nationality")?).map_err(|e| format!("nationality: {e}"))?;
+            let passport = PassportNumber::parse(field(record, headers, "passport_number")?)
+                .map_err(|e| format!("passport_number: {e}"))?;
+            store
+                .find_foreigner(&nationality, &passport)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no such foreigner in the registry")?;
+            IdentityKey::foreigner(&nationality, &passport)
+        }
+    };
+    let template = field(record, headers, "template")?;
+    let position = field(record, headers, "position")?;
+    match field(record, headers, "modality")? {
+        "finger" => {
+            let position: u8 = position.parse().map_err(|_| format!("position: {position:?} is not a number"))?;
+            if !FINGER_POSITIONS.contains(&position) {
+                return Err(format!("position: {position} is not a finger (1 to 10)"));
+            }
+            let bytes = STANDARD.decode(template).map_err(|e| format!("template: not base64 ({e})"))?;
+            let parsed = dinhdanh_fingerprint::MinutiaeRecord::parse(&bytes).map_err(|e| format!("template: {e}"))?;
+            if parsed.views().is_empty() {
+                return Err("template: the record has no finger view".to_owned());
+            }
+            Ok(Checked::Finger(identity.as_str().to_owned(), position, template.to_owned()))
+        }
+        "face" => {
+            if position != "0" {
+                return Err(format!("position: a face has position 0, not {position:?}"));
+            }
+            dinhdanh_face::FaceTemplate::from_base64(template).map_err(|e| format!("template: {e}"))?;
+            Ok(Checked::Face(identity.as_str().to_owned(), template.to_owned()))
+        }
+        other => Err(format!("modality: {other:?} is neither finger nor face")),
+    }
+}
+
+/// Imports the biometric side file at `path` for the registry `kind`.
+pub async fn import_biometrics(
+    store: &Store,
+    kind: RegistryKind,
+    provinces: &ProvinceTable,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<BiometricsReport, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let headers = reader.headers().map_err(|e| format!("{}: no header row ({e})", path.display()))?.clone();
+    let mut report = BiometricsReport::default();
+    let (mut fingerprints, mut faces) = (Vec::new(), Vec::new());
+    for (index, row) in reader.records().enumerate() {
+        // The header is line 1.
+        let line = index as u64 + 2;
+        let record = match row {
+            Ok(record) => record,
+            Err(e) => {
+                report.rejected.push((line, format!("not a CSV row: {e}")));
+                continue;
+            }
+        };
+        match check_row(store, kind, provinces, &headers, &record).await {
+            Ok(Checked::Finger(key, position, template)) => fingerprints.push((key, position, template)),
+            Ok(Checked::Face(key, template)) => faces.push((key, template)),
+            Err(reason) => report.rejected.push((line, reason)),
+        }
+    }
+    store.upsert_registry_biometrics(&fingerprints, &faces, now).await.map_err(|e| e.to_string())?;
+    report.fingerprints = fingerprints.len();
+    report.faces = faces.len();
+    Ok(report)
+}
