@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use dinhdanh_domain::registry::RegistryKind;
 use dinhdanh_registry::StoreRegistry;
-use dinhdanh_registry::biometrics::import_biometrics;
+use dinhdanh_registry::biometrics::{generate_biometrics, import_biometrics};
 use dinhdanh_registry::generate::{GenerateOptions, generate_to_path};
 use dinhdanh_registry::import::{Format, ImportOptions, Progress, import_file};
 use dinhdanh_server::clock::SystemClock;
@@ -107,6 +107,10 @@ pub enum RegistryCommand {
         /// Same seed, same file.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write a biometric side file for these people (synthetic right thumb and right index, ISO/IEC
+        /// 19794-2 records), for `registry import-biometrics`.
+        #[arg(long)]
+        biometrics: Option<PathBuf>,
     },
 }
 
@@ -192,7 +196,7 @@ pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
             }
             Ok(())
         }
-        RegistryCommand::Generate { kind, count, out, seed } => {
+        RegistryCommand::Generate { kind, count, out, seed, biometrics } => {
             let format = Format::from_path(&out).unwrap_or(Format::Csv);
             if out.exists() && out.is_dir() {
                 bail!("{} is a folder; give a file name", out.display());
@@ -200,6 +204,10 @@ pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
             generate_to_path(&out, &GenerateOptions { kind: kind.into(), count, seed, format })
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote {count} people to {}", out.display());
+            if let Some(side) = biometrics {
+                let written = generate_biometrics(kind.into(), &out, &side, seed).map_err(|e| anyhow!(e))?;
+                println!("wrote {written} finger records to {}", side.display());
+            }
             Ok(())
         }
     }

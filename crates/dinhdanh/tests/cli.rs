@@ -469,3 +469,47 @@ async fn biometric_references_are_imported_beside_the_registry() {
     let help = text(&dinhdanh(&["registry", "import-biometrics", "--help"]).stdout);
     assert!(help.contains("19794-2") && help.contains("modality"), "{help}");
 }
+
+/// `registry generate --biometrics`: a side file of synthetic finger records for the people it generated, which
+/// `import-biometrics` takes whole; the same seed writes the same file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_people_come_with_synthetic_finger_records() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, side) = (dir.path().join("immigration.csv"), dir.path().join("fingers.csv"));
+    let generate = |side: &std::path::Path| {
+        dinhdanh(&[
+            "registry",
+            "generate",
+            "--kind",
+            "immigration",
+            "--count",
+            "15",
+            "--seed",
+            "3",
+            "--out",
+            registry.to_str().unwrap(),
+            "--biometrics",
+            side.to_str().unwrap(),
+        ])
+    };
+    let out = generate(&side);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("wrote 30 finger records"), "{}", text(&out.stdout));
+    let again = dir.path().join("again.csv");
+    assert!(generate(&again).status.success());
+    assert_eq!(std::fs::read(&side).unwrap(), std::fs::read(&again).unwrap(), "same seed, same file");
+    let import = ["registry", "import", "--kind", "immigration", "--database-url", &db.url, registry.to_str().unwrap()];
+    assert!(dinhdanh(&import).status.success());
+    let out = dinhdanh(&[
+        "registry",
+        "import-biometrics",
+        "--kind",
+        "immigration",
+        "--database-url",
+        &db.url,
+        side.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 30 finger records and 0 face templates; 0 rows rejected"));
+}

@@ -7,6 +7,9 @@
 //! Columns, with a header row: population `id_number,modality,position,template`; immigration
 //! `nationality,passport_number,modality,position,template`. `modality` is `finger` (then `position` is the
 //! ISO finger position, 1 to 10: 1 the right thumb … 6 the left thumb …) or `face` (`position` 0).
+//!
+//! [`generate_biometrics`] writes such a file for a synthetic registry: synthetic fingers and their impressions
+//! (`dinhdanh_fingerprint::synthetic`), for demos, tests and benchmarks.
 
 use std::path::Path;
 
@@ -128,4 +131,66 @@ pub async fn import_biometrics(
     report.fingerprints = fingerprints.len();
     report.faces = faces.len();
     Ok(report)
+}
+
+/// The fingers a generated side file holds for each person: the right thumb and the right index (ISO positions).
+pub const GENERATED_FINGERS: [u8; 2] = [1, 2];
+
+/// Writes a biometric side file for the people of the registry file `registry` (CSV or JSON Lines, as
+/// `registry generate` writes them): for each person, one synthetic finger per [`GENERATED_FINGERS`] position and
+/// one impression of it, the same for the same `seed`. Returns how many records it wrote.
+pub fn generate_biometrics(kind: RegistryKind, registry: &Path, out: &Path, seed: u64) -> Result<usize, String> {
+    use rand::SeedableRng;
+    let people = people_of(kind, registry)?;
+    let mut writer = csv::Writer::from_path(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    let header: &[&str] = match kind {
+        RegistryKind::Population => &["id_number", "modality", "position", "template"],
+        RegistryKind::Immigration => &["nationality", "passport_number", "modality", "position", "template"],
+    };
+    let write_error = |e: csv::Error| format!("cannot write {}: {e}", out.display());
+    writer.write_record(header).map_err(write_error)?;
+    let mut written = 0;
+    for (index, person) in people.iter().enumerate() {
+        for position in GENERATED_FINGERS {
+            // One generator per finger of a person: the same seed gives the same file, whatever else changes.
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ ((index as u64) << 8 | u64::from(position)));
+            let finger = dinhdanh_fingerprint::Finger::generate(&mut rng);
+            let record = finger.impression(&mut rng, &dinhdanh_fingerprint::ImpressionParams::default());
+            let template = STANDARD.encode(record.to_bytes());
+            let mut row: Vec<String> = person.clone();
+            row.extend(["finger".to_owned(), position.to_string(), template]);
+            writer.write_record(&row).map_err(write_error)?;
+            written += 1;
+        }
+    }
+    writer.flush().map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    Ok(written)
+}
+
+/// Each person's identifying columns, as the side file names them.
+fn people_of(kind: RegistryKind, registry: &Path) -> Result<Vec<Vec<String>>, String> {
+    let columns: &[&str] = match kind {
+        RegistryKind::Population => &["id_number"],
+        RegistryKind::Immigration => &["nationality", "passport_number"],
+    };
+    let unreadable = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", registry.display());
+    let json_lines = matches!(crate::import::Format::from_path(registry), Some(crate::import::Format::JsonLines));
+    let mut people = Vec::new();
+    if json_lines {
+        let text = std::fs::read_to_string(registry).map_err(|e| unreadable(&e))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let value: serde_json::Value = serde_json::from_str(line).map_err(|e| unreadable(&e))?;
+            people.push(columns.iter().map(|c| value[*c].as_str().unwrap_or_default().to_owned()).collect());
+        }
+    } else {
+        let mut reader = csv::Reader::from_path(registry).map_err(|e| unreadable(&e))?;
+        let headers = reader.headers().map_err(|e| unreadable(&e))?.clone();
+        for row in reader.records() {
+            let row = row.map_err(|e| unreadable(&e))?;
+            let person: Result<Vec<String>, String> =
+                columns.iter().map(|c| field(&row, &headers, c).map(str::to_owned)).collect();
+            people.push(person?);
+        }
+    }
+    Ok(people)
 }
