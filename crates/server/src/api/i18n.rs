@@ -45,6 +45,14 @@ impl Lang {
         }
     }
 
+    /// Of a Vietnamese and English pair (the domain's texts, a problem type's), the one in this language.
+    pub fn choose<T>(self, (vi, en): (T, T)) -> T {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+
     /// A page's language: the holder's own choice (the switch just used, else the one the cookie remembers),
     /// else the first supported language of the relying party's `ui_locales`, else Vietnamese. The holder's
     /// choice wins because `ui_locales` is only the relying party's hint (OIDC Core §3.1.2.1).

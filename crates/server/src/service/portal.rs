@@ -265,7 +265,7 @@ pub async fn signed_in(state: &AppState, cookie: &str) -> Result<Option<(Actor, 
 }
 
 /// A lock as the account page shows it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LockView {
     pub lock: Lock,
     /// The organization's name, or which kind of party it was (never an officer's identity).
@@ -304,13 +304,11 @@ pub async fn overview(state: &AppState, actor: &Actor) -> Result<Overview, ApiEr
     let now = state.clock.now();
     let mut all = state.store.locks_of_account(&account.account.id).await?;
     all.sort_by(|a, b| b.effective_at.cmp(&a.effective_at).then_with(|| a.id.cmp(&b.id)));
-    let (mut active, mut history) = (Vec::new(), Vec::new());
+    let mut history = Vec::with_capacity(all.len());
     for lock in all {
-        if lock.is_active(now) {
-            active.push(view(state, lock.clone()).await?);
-        }
         history.push(view(state, lock).await?);
     }
+    let active = history.iter().filter(|v| v.lock.is_active(now)).cloned().collect();
     authorize(state, actor, Action::RequestsList).await?;
     let mut requests = state.store.requests_of_account(&account.account.id, REQUESTS_LISTED).await?;
     // Without the requests the holder may not hear of yet (an authority's pending lock request).

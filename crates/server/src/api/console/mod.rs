@@ -338,13 +338,6 @@ fn kind_name(t: &ConsoleTexts, kind: RequestKind) -> &'static str {
     }
 }
 
-fn in_lang(lang: Lang, (vi, en): (&'static str, &'static str)) -> &'static str {
-    match lang {
-        Lang::Vi => vi,
-        Lang::En => en,
-    }
-}
-
 fn role_name(t: &ConsoleTexts, role: OfficerRole) -> &'static str {
     match role {
         OfficerRole::Reviewer => t.role_reviewer,
@@ -383,8 +376,8 @@ fn request_row(lang: Lang, r: &Request, me: &str, now: DateTime<Utc>) -> Request
         href: format!("{REQUESTS}/{}", r.id),
         tracking_code: r.tracking_code.to_string(),
         kind: kind_name(t, r.kind),
-        ground: in_lang(lang, r.ground.description()),
-        status: in_lang(lang, r.status.description()),
+        ground: lang.choose(r.ground.description()),
+        status: lang.choose(r.status.description()),
         received: vietnam_time(r.received_at),
         deadline: time_or(r.deadline, t.no_deadline),
         overdue: r.is_overdue(now),
@@ -544,7 +537,7 @@ fn request_view(
             .iter()
             .map(|s| StepRow {
                 when: vietnam_time(s.at),
-                step: in_lang(get_lang, s.event.description()),
+                step: get_lang.choose(s.event.description()),
                 note: s.note.clone().unwrap_or_default(),
             })
             .collect(),
@@ -575,10 +568,7 @@ async fn request_page(
 /// The page's words for a refusal by the services: their own reason, in the page's language.
 fn refusal_text(lang: Lang, error: &ApiError) -> String {
     let (_, vi, en) = error.texts();
-    let mut text = match lang {
-        Lang::Vi => vi,
-        Lang::En => en,
-    };
+    let mut text = lang.choose((vi, en));
     if let ApiError::Validation(fields) = error {
         for f in fields {
             text.push_str(&format!(" {}: {}", f.field, f.message));
@@ -731,7 +721,7 @@ fn account_view(lang: Lang, file: AccountFile, me: &str, now: DateTime<Utc>) -> 
     let mut history = Vec::new();
     let mut locks = Vec::new();
     for view in &file.locks {
-        let ground = in_lang(lang, view.lock.description());
+        let ground = lang.choose(view.lock.description());
         if let (Some(lift), Some(by)) = (&view.lock.lifted, &view.lifted_by) {
             let what = format!("{}: {ground}", t.lifted_event);
             history.push((lift.at, HistoryRow { when: vietnam_time(lift.at), what, by: by.clone() }));
@@ -841,7 +831,7 @@ fn per_day(
         .copied()
         .filter(|g| dashboard.days.iter().any(|(_, day)| counts(day).contains_key(g)))
         .collect();
-    let names: Vec<&'static str> = grounds.iter().map(|g| in_lang(lang, g.description())).collect();
+    let names: Vec<&'static str> = grounds.iter().map(|g| lang.choose(g.description())).collect();
     let rows: Vec<DayRow> = dashboard
         .days
         .iter()

@@ -325,10 +325,8 @@ async fn home(
 
 fn lock_row(view: &LockView, lang: Lang) -> LockRow {
     let notice = crate::problem::LockNotice::of(&view.lock);
-    let (ground, how) = match lang {
-        Lang::Vi => (notice.description_vi, notice.how_to_lift_vi),
-        Lang::En => (notice.description_en, notice.how_to_lift_en),
-    };
+    let ground = lang.choose((notice.description_vi, notice.description_en));
+    let how = lang.choose((notice.how_to_lift_vi, notice.how_to_lift_en));
     LockRow {
         id: view.lock.id.clone(),
         ground,
@@ -395,10 +393,7 @@ fn account_page(lang: Lang, overview: Overview, notice: Option<&'static str>, cs
         .map(|r| RequestRow {
             tracking_code: r.tracking_code.to_string(),
             kind: requests::kind_text(t, r.kind),
-            status: match lang {
-                Lang::Vi => r.status.description().0,
-                Lang::En => r.status.description().1,
-            },
+            status: lang.choose(r.status.description()),
             received: vietnam_time(r.received_at),
             deadline: requests::deadline_text(t, r),
         })

@@ -100,12 +100,9 @@ struct ActivatedPage {
 }
 
 /// An error of a use case in the page's language (the problem type's own words).
-fn said(error: &ApiError, lang: Lang) -> String {
+pub(super) fn said(error: &ApiError, lang: Lang) -> String {
     let (_, vi, en) = error.texts();
-    match lang {
-        Lang::Vi => vi,
-        Lang::En => en,
-    }
+    lang.choose((vi, en))
 }
 
 fn register_page(

@@ -15,6 +15,7 @@ use dinhdanh_domain::request::{Request, RequestKind};
 use dinhdanh_domain::tracking::TrackingCode;
 
 use super::i18n::{PortalTexts, vietnam_time};
+use super::registration::said;
 use super::{
     Base, HOME, Posted, SESSION_COOKIE, csrf_token, field, lang_of, page, portal_cookie, query_param, set, switched,
     with_csrf,
@@ -94,13 +95,6 @@ struct TrackPage {
     nationality: String,
     error: Option<&'static str>,
     found: Option<Found>,
-}
-
-fn in_lang(lang: Lang, (vi, en): (&'static str, &'static str)) -> &'static str {
-    match lang {
-        Lang::Vi => vi,
-        Lang::En => en,
-    }
 }
 
 /// A request's kind in the page's language.
@@ -273,15 +267,6 @@ pub async fn lost_phone_confirm(
             again(status, said(&error, lang))
         }
         Err(other) => Err(other),
-    }
-}
-
-/// The problem type's own words for a refusal, in the page's language.
-fn said(error: &ApiError, lang: Lang) -> String {
-    let (_, vi, en) = error.texts();
-    match lang {
-        Lang::Vi => vi,
-        Lang::En => en,
     }
 }
 
@@ -462,12 +447,12 @@ pub async fn track(
                     found = Some(Found {
                         tracking_code: request.tracking_code.to_string(),
                         kind: kind_text(t, request.kind),
-                        ground: in_lang(lang, request.ground.description()),
-                        status: in_lang(lang, request.status.description()),
+                        ground: lang.choose(request.ground.description()),
+                        status: lang.choose(request.status.description()),
                         deadline: deadline_text(t, &request),
                         steps: steps
                             .iter()
-                            .map(|s| StepRow { when: vietnam_time(s.at), what: in_lang(lang, s.event.description()) })
+                            .map(|s| StepRow { when: vietnam_time(s.at), what: lang.choose(s.event.description()) })
                             .collect(),
                     });
                 }
