@@ -107,8 +107,8 @@ pub enum RegistryCommand {
         /// Same seed, same file.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Also write a biometric side file for these people (synthetic right thumb and right index, ISO/IEC
-        /// 19794-2 records), for `registry import-biometrics`.
+        /// Also write a biometric side file for these people (synthetic right thumb and right index as ISO/IEC
+        /// 19794-2 records, and a synthetic face template), for `registry import-biometrics`.
         #[arg(long)]
         biometrics: Option<PathBuf>,
     },
@@ -205,8 +205,8 @@ pub async fn run(file: FileConfig, command: RegistryCommand) -> Result<()> {
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote {count} people to {}", out.display());
             if let Some(side) = biometrics {
-                let written = generate_biometrics(kind.into(), &out, &side, seed).map_err(|e| anyhow!(e))?;
-                println!("wrote {written} finger records to {}", side.display());
+                let (fingers, faces) = generate_biometrics(kind.into(), &out, &side, seed).map_err(|e| anyhow!(e))?;
+                println!("wrote {fingers} finger records and {faces} face templates to {}", side.display());
             }
             Ok(())
         }

@@ -448,7 +448,11 @@ async fn biometric_references_are_imported_beside_the_registry() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let finger = dinhdanh_fingerprint::Finger::generate(&mut rng);
-    let record = finger.impression(&mut rng, &dinhdanh_fingerprint::ImpressionParams::default()).to_bytes();
+    let params = dinhdanh_fingerprint::ImpressionParams {
+        finger_position: dinhdanh_fingerprint::FingerPosition::RightThumb,
+        ..Default::default()
+    };
+    let record = finger.impression(&mut rng, &params).to_bytes();
     let record = base64::engine::general_purpose::STANDARD.encode(record);
     let side = dir.path().join("biometrics.csv");
     std::fs::write(
@@ -470,10 +474,10 @@ async fn biometric_references_are_imported_beside_the_registry() {
     assert!(help.contains("19794-2") && help.contains("modality"), "{help}");
 }
 
-/// `registry generate --biometrics`: a side file of synthetic finger records for the people it generated, which
+/// `registry generate --biometrics`: a side file of synthetic finger records and faces for the people it generated, which
 /// `import-biometrics` takes whole; the same seed writes the same file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn generated_people_come_with_synthetic_finger_records() {
+async fn generated_people_come_with_synthetic_finger_records_and_faces() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let (registry, side) = (dir.path().join("immigration.csv"), dir.path().join("fingers.csv"));
@@ -495,7 +499,7 @@ async fn generated_people_come_with_synthetic_finger_records() {
     };
     let out = generate(&side);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("wrote 30 finger records"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("wrote 30 finger records and 15 face templates"), "{}", text(&out.stdout));
     let again = dir.path().join("again.csv");
     assert!(generate(&again).status.success());
     assert_eq!(std::fs::read(&side).unwrap(), std::fs::read(&again).unwrap(), "same seed, same file");
@@ -511,5 +515,5 @@ async fn generated_people_come_with_synthetic_finger_records() {
         side.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("imported 30 finger records and 0 face templates; 0 rows rejected"));
+    assert!(text(&out.stdout).contains("imported 30 finger records and 15 face templates; 0 rows rejected"));
 }

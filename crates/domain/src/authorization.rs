@@ -39,6 +39,8 @@ actions! {
     HolderSignOut => "holders.sign_out",
     OwnSignInsRead => "holders.me.sign_ins.read",
     OwnConsentsManage => "holders.me.consents.manage",
+    BiometricSignIn => "holders.sign_in.biometric",
+    UpgradeOwnLevel => "holders.me.level.upgrade",
     AccountStatusRead => "accounts.status.read",
     LocksRead => "locks.read",
     LockOwnAccount => "locks.own.place",
@@ -53,6 +55,8 @@ actions! {
     ForwardRequest => "requests.forward",
     DecideRequest => "requests.decide",
     PlaceLockAsOfficer => "locks.officer.place",
+    UpgradeLevelInPerson => "accounts.level.upgrade_in_person",
+    LowerLevel => "accounts.level.lower",
 }
 
 /// A kind of actor a rule can name.
@@ -189,6 +193,20 @@ pub const RULES: &[Rule] = &[
         summary: "A holder lists the consents they gave relying parties and withdraws one, ending what it covered.",
     },
     Rule {
+        action: Action::BiometricSignIn,
+        who: &[Who::Holder, Who::RestoringHolder],
+        scope: None,
+        source: "QĐ 34/2021 Art. 7; domain.md Assurance of a sign-in",
+        summary: "A signed-in holder adds a fingerprint or portrait match to their sign-in, which then proves Level 2 if the account is Level 2; in a restore session too, so that a Level 2 holder can lift their own lock.",
+    },
+    Rule {
+        action: Action::UpgradeOwnLevel,
+        who: &[Who::Holder],
+        scope: None,
+        source: "QĐ 34/2021 Art. 7",
+        summary: "A Level 1 holder becomes Level 2 online with a fingerprint or portrait that matches the registry's (3 tries a day; never while locked).",
+    },
+    Rule {
         action: Action::HolderSignOut,
         who: &[Who::Holder, Who::RestoringHolder],
         scope: None,
@@ -312,6 +330,20 @@ pub const RULES: &[Rule] = &[
         scope: None,
         source: "QĐ 34/2021 Art. 10.3; NĐ 69/2024 Art. 30",
         summary: "A reviewer places a terms-violation lock with the evidence, or files a holder's own lock or unlock after checking the holder in person; which grounds, the lock authority table says.",
+    },
+    Rule {
+        action: Action::UpgradeLevelInPerson,
+        who: &[Who::Officer(Reviewer)],
+        scope: None,
+        source: "QĐ 34/2021 Art. 7",
+        summary: "A reviewer at an office checks the holder's identity document, captures a fingerprint or portrait that matches the registry's, and so raises the account to Level 2.",
+    },
+    Rule {
+        action: Action::LowerLevel,
+        who: &[Who::Officer(Reviewer), Who::Officer(Supervisor)],
+        scope: None,
+        source: "QĐ 34/2021 Art. 7; issue 16",
+        summary: "A reviewer or supervisor lowers a Level 2 account to Level 1 with a reason (its biometrics no longer match the registry's); its Level 2 sessions end.",
     },
 ];
 
@@ -444,11 +476,18 @@ mod tests {
         if *actor == Actor::Anonymous {
             return Err(Denied::NotAuthenticated);
         }
-        // A restore session follows its own account's locks and requests, asks for a lift, signs out: no more.
+        // A restore session follows its own account's locks and requests, asks for a lift (proving Level 2 with a
+        // biometric sign-in first, if it can), signs out: no more.
         if restoring {
             return yes(matches!(
                 action,
-                OwnAccountRead | HolderSignOut | LocksRead | RequestsList | RequestsRead | RequestOwnUnlock
+                OwnAccountRead
+                    | HolderSignOut
+                    | LocksRead
+                    | RequestsList
+                    | RequestsRead
+                    | RequestOwnUnlock
+                    | BiometricSignIn
             ));
         }
         match action {
@@ -460,9 +499,8 @@ mod tests {
             }
             OwnOfficerRead | OfficerSignOut => yes(is_officer),
             OwnClientRead => yes(matches!(actor, Actor::Organization { .. })),
-            OwnAccountRead | HolderSignOut | LockOwnAccount | RequestOwnUnlock | OwnSignInsRead | OwnConsentsManage => {
-                yes(holder)
-            }
+            OwnAccountRead | HolderSignOut | LockOwnAccount | RequestOwnUnlock | OwnSignInsRead | OwnConsentsManage
+            | BiometricSignIn | UpgradeOwnLevel => yes(holder),
             RequestsList | RequestsRead | RequestsCancel => yes(holder || third_party || works_requests),
             BulkResultsRead => yes(third_party || works_requests),
             WorkQueue => yes(works_requests),
@@ -477,8 +515,9 @@ mod tests {
             },
             RequestLock => third_party_with(Scope::LocksRequest),
             RequestUnlock => third_party_with(Scope::LocksLift),
-            ForwardRequest | PlaceLockAsOfficer => yes(officer_has(OfficerRole::Reviewer)),
+            ForwardRequest | PlaceLockAsOfficer | UpgradeLevelInPerson => yes(officer_has(OfficerRole::Reviewer)),
             DecideRequest => yes(officer_has(OfficerRole::Supervisor)),
+            LowerLevel => yes(officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor)),
         }
     }
 
@@ -503,7 +542,7 @@ mod tests {
     }
 
     #[test]
-    fn a_restore_session_follows_its_locks_asks_for_a_lift_and_signs_out_and_nothing_else() {
+    fn a_restore_session_follows_its_locks_proves_level_2_asks_for_a_lift_and_signs_out_and_nothing_else() {
         let restoring = Actor::Holder {
             account_id: AccountId::new("a".into()),
             assurance: crate::account::Level::Two,
@@ -516,6 +555,7 @@ mod tests {
             [
                 "holders.me.read",
                 "holders.sign_out",
+                "holders.sign_in.biometric",
                 "locks.read",
                 "locks.own.lift.request",
                 "requests.list",

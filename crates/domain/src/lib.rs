@@ -14,6 +14,7 @@ pub mod actor;
 pub mod authority;
 pub mod authorization;
 pub mod automatic;
+pub mod biometrics;
 pub mod bulk;
 pub mod calendar;
 pub mod client;

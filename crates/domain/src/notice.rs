@@ -150,6 +150,42 @@ pub fn lock_lifted_by_override(
     }
 }
 
+/// To the holder, when their account becomes Level 2: online (`in_person` false) or at an office.
+pub fn level_raised(in_person: bool) -> Notice {
+    let (vi, en) = if in_person {
+        (
+            "tại cơ quan, sau khi cán bộ kiểm tra giấy tờ và sinh trắc học của bạn",
+            "at an office, after an officer checked your document and biometrics",
+        )
+    } else {
+        (
+            "trực tuyến, vì sinh trắc học của bạn khớp với Cơ sở dữ liệu",
+            "online, because your biometrics matched the registry's",
+        )
+    };
+    Notice {
+        subject: "Tài khoản định danh điện tử đã lên mức độ 2 / e-ID account is now Level 2".to_owned(),
+        body: format!(
+            "Tài khoản định danh điện tử của bạn đã được nâng lên mức độ 2 {vi}. Nếu không phải bạn thực hiện, hãy khóa \
+             tài khoản ngay.\n\
+             Your e-ID account was raised to Level 2 {en}. If this was not you, lock the account at once."
+        ),
+    }
+}
+
+/// To the holder, when an officer lowers their account to Level 1 (its biometrics no longer match the registry's).
+pub fn level_lowered() -> Notice {
+    Notice {
+        subject: "Tài khoản định danh điện tử đã về mức độ 1 / e-ID account is now Level 1".to_owned(),
+        body: "Tài khoản định danh điện tử của bạn đã được chuyển về mức độ 1 vì dữ liệu sinh trắc học trong Cơ sở dữ \
+               liệu đã thay đổi. Các phiên đăng nhập mức độ 2 đã kết thúc. Để lên lại mức độ 2, hãy xác thực sinh trắc \
+               học trực tuyến hoặc đến cơ quan Công an.\n\
+               Your e-ID account was lowered to Level 1 because the biometric data in the registry changed. Your Level \
+               2 sessions have ended. To become Level 2 again, verify your biometrics online or at a police office."
+            .to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod matcher;
+pub mod synthetic;
 pub mod template;
 
 pub use matcher::{

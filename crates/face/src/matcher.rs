@@ -166,7 +166,17 @@ pub mod profiles {
         }
     }
 
+    /// [`crate::synthetic`]'s stand-in model: the faces `registry generate --biometrics` writes for demos and
+    /// tests. Its templates compare only with each other, so a registry of real portraits never matches one.
+    pub fn synthetic() -> ModelProfile {
+        ModelProfile {
+            id: ModelId::new(crate::synthetic::MODEL_NAME, crate::synthetic::MODEL_VERSION).expect("valid model id"),
+            dimensions: crate::synthetic::DIMENSIONS,
+            threshold: 0.5,
+        }
+    }
+
     pub fn builtin() -> Vec<ModelProfile> {
-        vec![insightface_buffalo_l(), facenet_vggface2()]
+        vec![insightface_buffalo_l(), facenet_vggface2(), synthetic()]
     }
 }

@@ -9,7 +9,8 @@
 //! ISO finger position, 1 to 10: 1 the right thumb … 6 the left thumb …) or `face` (`position` 0).
 //!
 //! [`generate_biometrics`] writes such a file for a synthetic registry: synthetic fingers and their impressions
-//! (`dinhdanh_fingerprint::synthetic`), for demos, tests and benchmarks.
+//! (`dinhdanh_fingerprint::synthetic`) and a synthetic face (`dinhdanh_face::synthetic`), for demos, tests and
+//! benchmarks.
 
 use std::path::Path;
 
@@ -83,6 +84,10 @@ async fn check_row(
             if parsed.views().is_empty() {
                 return Err("template: the record has no finger view".to_owned());
             }
+            // A view of another finger would be compared with captures of this one (0 is "unknown").
+            if let Some(other) = parsed.views().iter().map(|v| v.position.code()).find(|&p| p != 0 && p != position) {
+                return Err(format!("template: the record shows finger position {other}, the row says {position}"));
+            }
             Ok(Checked::Finger(identity.as_str().to_owned(), position, template.to_owned()))
         }
         "face" => {
@@ -135,11 +140,19 @@ pub async fn import_biometrics(
 
 /// The fingers a generated side file holds for each person: the right thumb and the right index (ISO positions).
 pub const GENERATED_FINGERS: [u8; 2] = [1, 2];
+/// The low byte of the face's generator seed: beside the finger positions (1 to 10), never one of them.
+const FACE_STREAM: u64 = 0xFA;
 
 /// Writes a biometric side file for the people of the registry file `registry` (CSV or JSON Lines, as
 /// `registry generate` writes them): for each person, one synthetic finger per [`GENERATED_FINGERS`] position and
-/// one impression of it, the same for the same `seed`. Returns how many records it wrote.
-pub fn generate_biometrics(kind: RegistryKind, registry: &Path, out: &Path, seed: u64) -> Result<usize, String> {
+/// one impression of it, and one synthetic face template, the same for the same `seed`. Returns how many records
+/// it wrote: `(finger records, face templates)`.
+pub fn generate_biometrics(
+    kind: RegistryKind,
+    registry: &Path,
+    out: &Path,
+    seed: u64,
+) -> Result<(usize, usize), String> {
     use rand::SeedableRng;
     let people = people_of(kind, registry)?;
     let mut writer = csv::Writer::from_path(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
@@ -149,22 +162,35 @@ pub fn generate_biometrics(kind: RegistryKind, registry: &Path, out: &Path, seed
     };
     let write_error = |e: csv::Error| format!("cannot write {}: {e}", out.display());
     writer.write_record(header).map_err(write_error)?;
-    let mut written = 0;
+    let (mut fingers, mut faces) = (0, 0);
     for (index, person) in people.iter().enumerate() {
         for position in GENERATED_FINGERS {
             // One generator per finger of a person: the same seed gives the same file, whatever else changes.
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ ((index as u64) << 8 | u64::from(position)));
             let finger = dinhdanh_fingerprint::Finger::generate(&mut rng);
-            let record = finger.impression(&mut rng, &dinhdanh_fingerprint::ImpressionParams::default());
+            let params = dinhdanh_fingerprint::ImpressionParams {
+                finger_position: dinhdanh_fingerprint::FingerPosition::from_code(position)
+                    .expect("GENERATED_FINGERS are finger positions"),
+                ..Default::default()
+            };
+            let record = finger.impression(&mut rng, &params);
             let template = STANDARD.encode(record.to_bytes());
             let mut row: Vec<String> = person.clone();
             row.extend(["finger".to_owned(), position.to_string(), template]);
             writer.write_record(&row).map_err(write_error)?;
-            written += 1;
+            fingers += 1;
         }
+        // The portrait: a synthetic face (`dinhdanh_face::synthetic`), from its own generator.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ ((index as u64) << 8 | FACE_STREAM));
+        let face = dinhdanh_face::synthetic::SyntheticFace::generate(&mut rng);
+        let template = face.capture(&mut rng, dinhdanh_face::synthetic::DEFAULT_NOISE).to_base64();
+        let mut row: Vec<String> = person.clone();
+        row.extend(["face".to_owned(), "0".to_owned(), template]);
+        writer.write_record(&row).map_err(write_error)?;
+        faces += 1;
     }
     writer.flush().map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    Ok(written)
+    Ok((fingers, faces))
 }
 
 /// Each person's identifying columns, as the side file names them.

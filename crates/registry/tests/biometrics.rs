@@ -9,7 +9,7 @@ use common::{file, import};
 use dinhdanh_domain::registry::RegistryKind;
 use dinhdanh_domain::{IdentityKey, ProvinceTable};
 use dinhdanh_face::{FaceTemplate, ModelId};
-use dinhdanh_fingerprint::{Finger, ImpressionParams, MinutiaeRecord};
+use dinhdanh_fingerprint::{Finger, FingerPosition, ImpressionParams, MinutiaeRecord};
 use dinhdanh_registry::biometrics::{BiometricsReport, import_biometrics};
 use dinhdanh_store::on_both_backends;
 use rand::SeedableRng;
@@ -25,10 +25,12 @@ passport_number,nationality,full_name,date_of_birth,gender,passport_expires_on,s
 M12345678,KOR,Kim Min-jun,1985-04-02,male,2030-01-01,2027-06-30,
 ";
 
-fn finger_record(seed: u64) -> String {
+/// A synthetic finger's scan, its view naming `position`.
+fn finger_record(seed: u64, position: FingerPosition) -> String {
     let mut rng = StdRng::seed_from_u64(seed);
     let finger = Finger::generate(&mut rng);
-    STANDARD.encode(finger.impression(&mut rng, &ImpressionParams::default()).to_bytes())
+    let params = ImpressionParams { finger_position: position, ..Default::default() };
+    STANDARD.encode(finger.impression(&mut rng, &params).to_bytes())
 }
 
 fn face_template() -> String {
@@ -41,7 +43,8 @@ on_both_backends! {
     finger_records_and_face_templates_are_checked_and_kept_by_person(db) {
         let store = db.store().await;
         import(&store, &file("citizens.csv", CITIZENS_CSV), RegistryKind::Population).await;
-        let (right_thumb, left_index, face) = (finger_record(1), finger_record(2), face_template());
+        let (right_thumb, left_index, face) =
+            (finger_record(1, FingerPosition::RightThumb), finger_record(2, FingerPosition::LeftIndex), face_template());
         let truncated = STANDARD.encode(&STANDARD.decode(&right_thumb).unwrap()[..20]);
         let side = format!(
             "id_number,modality,position,template\n\
@@ -53,7 +56,8 @@ on_both_backends! {
              001090000001,finger,2,not base64!\n\
              001090000001,finger,2,{truncated}\n\
              001090000001,face,3,{face}\n\
-             001090000001,iris,0,{face}\n"
+             001090000001,iris,0,{face}\n\
+             001090000001,finger,3,{right_thumb}\n"
         );
         let path = file("biometrics.csv", side);
         let provinces = ProvinceTable::builtin();
@@ -61,12 +65,13 @@ on_both_backends! {
         let report = import_biometrics(&store, RegistryKind::Population, &provinces, &path.path, now).await.unwrap();
         let lines: Vec<u64> = report.rejected.iter().map(|(line, _)| *line).collect();
         assert_eq!((report.fingerprints, report.faces), (2, 1), "{report:?}");
-        assert_eq!(lines, [5, 6, 7, 8, 9, 10], "{report:?}");
+        assert_eq!(lines, [5, 6, 7, 8, 9, 10, 11], "{report:?}");
         let reasons: Vec<&str> = report.rejected.iter().map(|(_, r)| r.as_str()).collect();
         assert!(reasons[0].contains("no such citizen"), "{reasons:?}");
         assert!(reasons[1].contains("not a finger") && reasons[2].contains("not base64"), "{reasons:?}");
         assert!(reasons[3].starts_with("template: "), "the parser's own reason: {reasons:?}");
         assert!(reasons[4].contains("position 0") && reasons[5].contains("neither finger nor face"), "{reasons:?}");
+        assert!(reasons[6].contains("shows finger position 1, the row says 3"), "{reasons:?}");
 
         let key = IdentityKey::citizen(&common::id("001090000001"));
         let kept = store.registry_fingerprints(key.as_str()).await.unwrap();
@@ -75,7 +80,7 @@ on_both_backends! {
         assert!(!parsed.views().is_empty());
         assert_eq!(store.registry_face(key.as_str()).await.unwrap(), Some(face));
         // Again, with a new right thumb: it replaces the old one, nothing else changes.
-        let newer = finger_record(3);
+        let newer = finger_record(3, FingerPosition::RightThumb);
         let path = file("again.csv", format!("id_number,modality,position,template\n001090000001,finger,1,{newer}\n"));
         let report = import_biometrics(&store, RegistryKind::Population, &provinces, &path.path, now).await.unwrap();
         assert_eq!(report, BiometricsReport { fingerprints: 1, faces: 0, rejected: vec![] });
@@ -87,7 +92,7 @@ on_both_backends! {
     a_foreigner_s_references_are_kept_under_nationality_and_passport(db) {
         let store = db.store().await;
         import(&store, &file("foreigners.csv", FOREIGNERS_CSV), RegistryKind::Immigration).await;
-        let record = finger_record(4);
+        let record = finger_record(4, FingerPosition::LeftThumb);
         let side = format!(
             "nationality,passport_number,modality,position,template\nKOR,M12345678,finger,6,{record}\nKOR,X0000000,finger,6,{record}\n"
         );

@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::oauth::routes())
         .merge(api::officers::routes())
         .merge(api::holders::routes())
+        .merge(api::biometrics::routes())
         .merge(api::locks::routes())
         .route_layer(axum::middleware::from_fn(api::access::guard))
         .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), ratelimit::limit_by_ip));

@@ -32,7 +32,7 @@ pub struct Problem {
     /// Seconds until a refused request may be tried again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<i64>,
-    /// Tries left on a one-time code.
+    /// Tries left on a one-time code (`wrong-code`), or today's biometric tries left (`biometric-mismatch`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts_left: Option<i64>,
     /// `account-locked`: the locks in force on the account, each with its ground and how it can be lifted.
@@ -133,6 +133,20 @@ pub enum ApiError {
     AccountLocked {
         locks: Vec<LockNotice>,
     },
+    /// A fingerprint or portrait compared with the registry's reference did not match (`tries_left` today, when
+    /// the purpose limits them).
+    BiometricMismatch {
+        tries_left: Option<i64>,
+    },
+    /// The registry holds no reference for what was captured (that finger, or no portrait): nothing was compared.
+    BiometricReferenceMissing,
+    /// The day's failed comparisons for this purpose are used up.
+    BiometricTriesExhausted {
+        retry_after_seconds: i64,
+    },
+    /// The account's level cannot change this way (already that level, locked, not active, or Level 1 for a
+    /// Level 2 sign-in).
+    Level(dinhdanh_domain::biometrics::LevelError),
     /// The change would leave no active administrator.
     LastAdministrator,
     /// The API client is revoked: nothing more can be changed on it.
@@ -185,6 +199,10 @@ impl ApiError {
             Self::SignInLocked { .. } => "sign-in-locked",
             Self::SignInFailed => "sign-in-failed",
             Self::AccountLocked { .. } => "account-locked",
+            Self::BiometricMismatch { .. } => "biometric-mismatch",
+            Self::BiometricReferenceMissing => "biometric-reference-missing",
+            Self::BiometricTriesExhausted { .. } => "biometric-tries-exhausted",
+            Self::Level(_) => "level-conflict",
             Self::LastAdministrator => "last-administrator",
             Self::ClientRevoked => "client-revoked",
             Self::LastCredential => "last-credential",
@@ -215,6 +233,9 @@ impl ApiError {
             Self::SignInLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::SignInFailed => StatusCode::UNAUTHORIZED,
             Self::AccountLocked { .. } => StatusCode::FORBIDDEN,
+            Self::BiometricMismatch { .. } | Self::BiometricReferenceMissing => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BiometricTriesExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Level(_) => StatusCode::CONFLICT,
             Self::LastAdministrator => StatusCode::CONFLICT,
             Self::ClientRevoked | Self::LastCredential => StatusCode::CONFLICT,
             Self::NoSuchRoute => StatusCode::NOT_FOUND,
@@ -255,6 +276,19 @@ impl ApiError {
             Self::Conflict { what } => {
                 return ("Conflict", format!("Đã tồn tại: {what}."), format!("Already exists: {what}."));
             }
+            Self::Level(error) => {
+                use dinhdanh_domain::biometrics::LevelError;
+                let vi = match error {
+                    LevelError::AlreadyLevelTwo => "Tài khoản đã ở mức độ 2.",
+                    LevelError::AlreadyLevelOne => "Tài khoản đang ở mức độ 1.",
+                    LevelError::NotActive => "Tài khoản chưa được kích hoạt; hãy kích hoạt trước.",
+                    LevelError::Locked => "Tài khoản đang bị khóa nên không thể thay đổi mức độ.",
+                    LevelError::NotLevelTwo => {
+                        "Tài khoản đang ở mức độ 1: hãy nâng lên mức độ 2 trước (trực tuyến hoặc tại cơ quan Công an)."
+                    }
+                };
+                return ("Level cannot change", vi.to_owned(), format!("{}.", capitalised(&error.to_string())));
+            }
             Self::Unauthorized => (
                 "Unauthorized",
                 "Cần xác thực: mã truy cập thiếu, sai, đã hết hạn hoặc đã bị thu hồi.",
@@ -281,6 +315,23 @@ impl ApiError {
                  Để đề nghị mở khóa, hãy đăng nhập với mục đích khôi phục (purpose = restore).",
                 "The e-ID account is locked and cannot sign in; see each lock's ground and how it can be lifted. To ask \
                  for a lift, sign in with purpose \"restore\".",
+            ),
+            Self::BiometricMismatch { .. } => (
+                "Biometrics do not match",
+                "Vân tay hoặc ảnh chân dung không khớp với dữ liệu trong Cơ sở dữ liệu; xem số lần thử còn lại.",
+                "The fingerprint or portrait does not match the registry's; see the tries left.",
+            ),
+            Self::BiometricReferenceMissing => (
+                "No biometric reference",
+                "Cơ sở dữ liệu không có dữ liệu mẫu cho ngón tay hoặc ảnh chân dung này; hãy dùng ngón tay khác, ảnh \
+                 chân dung, hoặc đến cơ quan Công an. Lần này không bị tính.",
+                "The registry holds no reference for this finger or portrait; use another finger, a portrait, or go \
+                 to a police office. This try was not counted.",
+            ),
+            Self::BiometricTriesExhausted { .. } => (
+                "No tries left today",
+                "Bạn đã dùng hết số lần xác thực sinh trắc học trong ngày; hãy thử lại vào ngày mai hoặc đến cơ quan Công an.",
+                "You have used today's biometric tries; try again tomorrow, or go to a police office.",
             ),
             Self::LastAdministrator => (
                 "Last administrator",
@@ -384,14 +435,15 @@ impl ApiError {
                 _ => Vec::new(),
             },
             retry_after: match self {
-                Self::TooManyRequests { retry_after_seconds } | Self::SignInLocked { retry_after_seconds } => {
-                    Some(*retry_after_seconds)
-                }
+                Self::TooManyRequests { retry_after_seconds }
+                | Self::SignInLocked { retry_after_seconds }
+                | Self::BiometricTriesExhausted { retry_after_seconds } => Some(*retry_after_seconds),
                 Self::Busy | Self::Saturated => Some(1),
                 _ => None,
             },
             attempts_left: match self {
                 Self::WrongCode { attempts_left } => Some(*attempts_left),
+                Self::BiometricMismatch { tries_left } => *tries_left,
                 _ => None,
             },
             locks: match self {
@@ -487,4 +539,10 @@ pub async fn uniform_errors(request: axum::extract::Request, next: axum::middlew
         response.headers_mut().insert(header::ALLOW, allow);
     }
     response
+}
+
+/// `text` with its first letter in upper case (domain errors are written to follow a colon).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

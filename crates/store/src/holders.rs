@@ -237,6 +237,27 @@ impl Tx {
         Ok(())
     }
 
+    /// Ends the holder's live sessions whose sign-in proved more than `level` (an officer lowered the account):
+    /// how many.
+    pub async fn revoke_holder_sessions_above(
+        &mut self,
+        account: &AccountId,
+        level: Level,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.invalidates(crate::credentials::Kind::Holder);
+        Ok(sqlx::query(
+            "UPDATE holder_sessions SET revoked_at = $1 \
+             WHERE account_id = $2 AND assurance > $3 AND revoked_at IS NULL",
+        )
+        .bind(to_ms(at))
+        .bind(account.as_str())
+        .bind(level.number())
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected())
+    }
+
     /// Ends one session of a holder (sign-out); false when it was not live.
     pub async fn revoke_holder_session(
         &mut self,

@@ -27,6 +27,7 @@
 mod accounts;
 mod audit;
 mod automatic;
+mod biometrics;
 mod bulk;
 mod clients;
 mod credentials;
@@ -61,6 +62,7 @@ pub use audit::{
     StoredCheckpoint, TreeHead, merkle,
 };
 pub use automatic::AutomaticCandidate;
+pub use biometrics::NewBiometricCheck;
 pub use bulk::{AccountBrief, BulkApplied, BulkEffect, CHUNK as BULK_CHUNK, LockedEntry, NewNotice, RequestTarget};
 pub use clients::{AccessTokenOwner, ClientForToken, NewAccessToken};
 pub use decoys::Decoy;

@@ -49,6 +49,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "registry_biometrics",
         sql: include_str!("../migrations/0016_registry_biometrics.sql"),
     },
+    Migration { version: 17, name: "biometric_checks", sql: include_str!("../migrations/0017_biometric_checks.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
@@ -161,6 +162,7 @@ mod tests {
 
     use dinhdanh_domain::account::{HolderKind, SignInPurpose};
     use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
+    use dinhdanh_domain::biometrics::{CheckPurpose, Modality};
     use dinhdanh_domain::bulk::TargetOutcome;
     use dinhdanh_domain::client::{ClientAuthMethod, ClientStatus, CredentialKind};
     use dinhdanh_domain::lock::Ground;
@@ -218,6 +220,9 @@ mod tests {
             (("holder_sessions", "assurance"), (Rule::In, levels)),
             (("holder_sessions", "purpose"), (Rule::In, crate::holders::SESSION_PURPOSES.map(str::to_owned).into())),
             (("request_targets", "outcome"), (Rule::In, outcomes)),
+            (("biometric_checks", "purpose"), (Rule::In, texts(CheckPurpose::ALL, CheckPurpose::as_str))),
+            (("biometric_checks", "modality"), (Rule::In, texts(Modality::ALL, Modality::as_str))),
+            (("biometric_checks", "matched"), (Rule::In, BTreeSet::from(["0".to_owned(), "1".to_owned()]))),
             (
                 ("oidc_keys", "state"),
                 (Rule::In, crate::oidc::KEY_STATES.iter().map(|s| s.as_str().to_owned()).collect()),

@@ -130,6 +130,18 @@ pub struct HolderSessionResponse {
     pub restore_only: bool,
 }
 
+impl HolderSessionResponse {
+    pub(crate) fn of(session: service::HolderSession) -> Self {
+        Self {
+            token: session.token,
+            expires_at: session.expires_at,
+            assurance: session.assurance.number(),
+            account_id: session.account_id.to_string(),
+            restore_only: session.restore_only,
+        }
+    }
+}
+
 /// The signed-in holder's own account.
 #[derive(Serialize, ToSchema)]
 pub struct MyAccountResponse {
@@ -265,16 +277,7 @@ pub async fn verify_holder_sign_in(
 ) -> Result<(StatusCode, Json<HolderSessionResponse>), ApiError> {
     let code = ActivationCode::parse(&body.code).map_err(|_| ApiError::field("code", "the code must be 6 digits"))?;
     let session = service::verify_sign_in(&state, &sign_in_id, code, &source).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(HolderSessionResponse {
-            token: session.token,
-            expires_at: session.expires_at,
-            assurance: session.assurance.number(),
-            account_id: session.account_id.to_string(),
-            restore_only: session.restore_only,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(HolderSessionResponse::of(session))))
 }
 
 /// Sign out: ends the session this request is made with.

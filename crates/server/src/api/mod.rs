@@ -4,6 +4,7 @@
 pub mod access;
 pub mod assets;
 pub mod audit;
+pub mod biometrics;
 pub mod bulk;
 pub mod clients;
 pub mod console;

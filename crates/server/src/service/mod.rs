@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod automatic;
+pub mod biometrics;
 pub mod bulk;
 pub mod clients;
 pub mod console;

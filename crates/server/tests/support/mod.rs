@@ -369,7 +369,16 @@ pub async fn lock(server: &TestServer, account_id: &AccountId) {
 
 /// The same lock, committed through `store` (another process's or node's, say).
 pub async fn lock_through(server: &TestServer, store: &Store, account_id: &AccountId) {
-    let lock = Lock {
+    let lock = holder_lock(server, account_id);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_lock(&lock).await.unwrap();
+    tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// A holder's own lock ("mất điện thoại") in force from now, not yet written.
+pub fn holder_lock(server: &TestServer, account_id: &AccountId) -> Lock {
+    Lock {
         id: uuid::Uuid::new_v4().to_string(),
         account_id: account_id.clone(),
         ground: Ground::HolderRequest,
@@ -381,11 +390,7 @@ pub async fn lock_through(server: &TestServer, store: &Store, account_id: &Accou
         ends_at: None,
         request_id: None,
         lifted: None,
-    };
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_lock(&lock).await.unwrap();
-    tx.revoke_holder_sessions(account_id, server.clock.now()).await.unwrap();
-    tx.commit().await.unwrap();
+    }
 }
 
 /// The password every officer of [`TestServer::enrolled_officer`] chose.
