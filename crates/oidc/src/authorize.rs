@@ -502,6 +502,9 @@ pub struct ProviderSession {
     /// A session opened while the account was locked, only to follow the locks and ask for a lift: it never
     /// reaches a relying party.
     pub restore_only: bool,
+    /// The account's level: what this sign-in can still reach by adding a biometric match
+    /// ([`Step::Biometric`]). Never the session's assurance by itself.
+    pub account_level: Level,
 }
 
 /// Why the holder is sent to the sign-in pages.
@@ -519,6 +522,9 @@ pub enum SignInReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     SignIn(SignInReason),
+    /// The session proved less than the client demands, and the account can prove it: add a fingerprint or
+    /// portrait match to this sign-in (the caller replaces the session with one of this level) and ask again.
+    Biometric(Level),
     /// Show the consent page; on approval, store [`Consent::give`] and ask again.
     Consent(ConsentRequest),
     /// Issue a code for this grant ([`crate::tokens::AuthorizationCode::issue`]) and redirect with
@@ -558,7 +564,17 @@ pub fn next_step(
     }
     let acr = match satisfy(request.acr.as_ref(), session.assurance) {
         Ok(level) => level,
-        // The holder signed in for this very request and still fell short: refuse, never a weaker token.
+        // A Level 2 account signed in with password and code: a biometric match takes this sign-in there.
+        Err(_) if satisfy(request.acr.as_ref(), session.account_level).is_ok() => {
+            let level = session.account_level;
+            return interactive(
+                Step::Biometric(level),
+                ErrorCode::InteractionRequired,
+                "a fingerprint or portrait check is required",
+            );
+        }
+        // The holder signed in for this very request and still fell short (the account cannot reach the level):
+        // refuse, never a weaker token.
         Err(code) if fresh_now => {
             return Err(request.error(code, "the sign-in did not reach the requested level of assurance"));
         }
@@ -826,6 +842,7 @@ mod tests {
             auth_time,
             amr: vec!["pwd".into(), "otp".into()],
             restore_only: false,
+            account_level: assurance,
         }
     }
 
@@ -967,6 +984,35 @@ mod tests {
         let req = check(&[("claims", essential)]).unwrap();
         let e = next_step(&req, &bank(), Some(&session(Level::One, after)), Some(&consent), after).unwrap_err();
         assert_eq!(e.error, ErrorCode::UnmetAuthenticationRequirements);
+    }
+
+    #[test]
+    fn a_level_2_account_signed_in_with_password_and_code_adds_a_biometric_match() {
+        let after = t0() + Duration::seconds(10);
+        let req = check(&[("acr_values", ACR_LEVEL_2)]).unwrap();
+        let consent = consent_for(&req, after);
+        let level_1_sign_in = ProviderSession { account_level: Level::Two, ..session(Level::One, after) };
+        assert_eq!(
+            next_step(&req, &bank(), Some(&level_1_sign_in), Some(&consent), after),
+            Ok(Step::Biometric(Level::Two))
+        );
+        let essential = r#"{"id_token":{"acr":{"essential":true,"value":"urn:dinhdanh:loa:2"}}}"#;
+        let asked = check(&[("claims", essential)]).unwrap();
+        assert_eq!(
+            next_step(&asked, &bank(), Some(&level_1_sign_in), Some(&consent), after),
+            Ok(Step::Biometric(Level::Two))
+        );
+        // Without asking for Level 2, a password and a code are enough (and the token says Level 1).
+        let plain = check(&[]).unwrap();
+        let Ok(Step::Issue(grant)) =
+            next_step(&plain, &bank(), Some(&level_1_sign_in), Some(&consent_for(&plain, after)), after)
+        else {
+            panic!()
+        };
+        assert_eq!(grant.acr, Level::One);
+        let silent = check(&[("acr_values", ACR_LEVEL_2), ("prompt", "none")]).unwrap();
+        let e = next_step(&silent, &bank(), Some(&level_1_sign_in), Some(&consent), after).unwrap_err();
+        assert_eq!(e.error, ErrorCode::InteractionRequired);
     }
 
     proptest::proptest! {

@@ -103,6 +103,7 @@ fn code_flow_from_request_to_a_verified_id_token_and_a_rotated_refresh_token() {
         auth_time: now,
         amr: vec!["pwd".into(), "otp".into()],
         restore_only: false,
+        account_level: Level::Two,
     };
     let Step::Consent(asked) = authorize::next_step(&request, &client, Some(&session), None, now).unwrap() else {
         panic!("consent first")

@@ -9,66 +9,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use dinhdanh_domain::actor::{OfficerRole, OrganizationKind};
-use dinhdanh_domain::{AccountId, IdentificationNumber, IdentityKey, Level, ProvinceTable};
-use dinhdanh_face::synthetic::{DEFAULT_NOISE, SyntheticFace};
-use dinhdanh_fingerprint::{Finger, FingerPosition, ImpressionParams};
-
-use dinhdanh_server::clock::Clock;
+use dinhdanh_domain::{AccountId, Level};
+use dinhdanh_fingerprint::FingerPosition;
 use dinhdanh_store::{AuditRecord, on_both_backends};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 mod support;
+use support::biometrics::Person;
 use support::{MAI_ID, MAI_PASSWORD, TestServer};
-
-/// A person's biometrics: the finger and face the registry enrolled, and a generator for fresh captures.
-struct Person {
-    finger: Finger,
-    face: SyntheticFace,
-    rng: StdRng,
-}
-
-impl Person {
-    fn new(seed: u64) -> Self {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let finger = Finger::generate(&mut rng);
-        let face = SyntheticFace::generate(&mut rng);
-        Self { finger, face, rng }
-    }
-
-    /// A fresh scan of this finger at `position`, base64.
-    fn finger_record(&mut self, position: FingerPosition) -> String {
-        let params = ImpressionParams { finger_position: position, ..Default::default() };
-        STANDARD.encode(self.finger.impression(&mut self.rng, &params).to_bytes())
-    }
-
-    /// What the capture app sends for a scan of the right index finger.
-    fn finger(&mut self) -> Value {
-        json!({"modality": "finger", "template": self.finger_record(FingerPosition::RightIndex)})
-    }
-
-    fn face(&mut self) -> Value {
-        json!({"modality": "face", "template": self.face.capture(&mut self.rng, DEFAULT_NOISE).to_base64()})
-    }
-}
-
-/// Enrols `person`'s right index finger and portrait in the registry as Mai's references.
-async fn enrol(server: &TestServer, person: &mut Person) {
-    let key = IdentityKey::citizen(&IdentificationNumber::parse(MAI_ID, &ProvinceTable::builtin()).unwrap());
-    let finger = person.finger_record(FingerPosition::RightIndex);
-    let face = person.face.capture(&mut person.rng, DEFAULT_NOISE).to_base64();
-    server
-        .store
-        .upsert_registry_biometrics(
-            &[(key.as_str().to_owned(), 2, finger)],
-            &[(key.as_str().to_owned(), face)],
-            server.clock.now(),
-        )
-        .await
-        .unwrap();
-}
 
 /// Mai (active, phone and e-mail) at `level`, with her biometrics enrolled; returns her and her fresh captures.
 async fn mai_at(server: &TestServer, level: Level) -> (AccountId, Person) {
@@ -79,7 +28,7 @@ async fn mai_at(server: &TestServer, level: Level) -> (AccountId, Person) {
         tx.commit().await.unwrap();
     }
     let mut mai = Person::new(16);
-    enrol(server, &mut mai).await;
+    mai.enrol_as(server, MAI_ID).await;
     (id, mai)
 }
 
@@ -337,7 +286,7 @@ on_both_backends! {
         let (status, answer) = server.call(Method::POST, &path, &officer, Some(bad)).await;
         assert_eq!(status, 422, "{answer}");
         let fields: Vec<&str> = answer["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-        assert_eq!(fields, ["in_person_check.document_kind", "in_person_check.document_number", "in_person_check.office"]);
+        assert_eq!(fields, ["in_person_check.document_kind", "in_person_check.document_number", "in_person_check.office", "capture.template"], "every bad field in one answer");
         let (status, answer) = server.call(Method::POST, &path, &officer, Some(body(json!({"modality": "finger", "template": "AAAA"})))).await;
         assert_eq!((status, answer["errors"][0]["field"].as_str()), (422, Some("capture.template")), "{answer}");
         let (status, _) = server.call(Method::POST, "/v1/accounts/no-such-account/level-upgrade", &officer, Some(body(mai.finger()))).await;

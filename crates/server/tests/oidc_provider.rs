@@ -125,6 +125,11 @@ struct Started {
     verifier: PkceCodeVerifier,
 }
 
+/// An authorization URL asking for nothing more than a sign-in.
+fn started_plain(client: &Rp) -> String {
+    start_with(client, &[]).url
+}
+
 fn start(client: &Rp) -> Started {
     start_with(client, &["profile", "phone"])
 }
@@ -224,6 +229,18 @@ async fn through_code_as(
     (page, interaction, csrf)
 }
 
+/// The biometric page's form, as the capture app fills it in: `(interaction, csrf)` of the sign-in.
+async fn post_capture(
+    server: &TestServer,
+    browser: &mut Browser,
+    (interaction, csrf): (&str, &str),
+    modality: &str,
+    template: &str,
+) -> Page {
+    let form = [("interaction", interaction), ("csrf", csrf), ("modality", modality), ("template", template)];
+    browser.post(&server.url("/oauth/authorize/biometric"), &form).await
+}
+
 /// The code in a redirect back to the client, exchanged by the library with the PKCE verifier.
 async fn exchange(client: &Rp, location: &str, verifier: PkceCodeVerifier) -> openidconnect::core::CoreTokenResponse {
     client
@@ -270,6 +287,85 @@ on_both_backends! {
             let members: BTreeSet<&str> = key.as_object().unwrap().keys().map(String::as_str).collect();
             assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x", "y"].into(), "public parts only: {key}");
         }
+    }
+
+    a_relying_party_asking_for_level_2_gets_it_only_through_a_biometric_match(db) {
+        let server = TestServer::start(&db).await;
+        let rp = relying_party(&server, "NHB").await;
+        let account = mai(&server).await;
+        let mut tx = server.store.begin().await.unwrap();
+        tx.set_account_level(&account, Level::Two).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut person = support::biometrics::Person::new(16);
+        person.enrol_as(&server, MAI_ID).await;
+        let mut stranger = support::biometrics::Person::new(99);
+        let client = discover(&server, &rp).await;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, _, nonce) = client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .set_pkce_challenge(challenge)
+            .add_scope(openidconnect::Scope::new("profile".into()))
+            .add_auth_context_value(AuthenticationContextClass::new("urn:dinhdanh:loa:2".into()))
+            .url();
+        // Password and code prove Level 1; the account is Level 2, so the biometric page follows.
+        let mut browser = Browser::new();
+        let (page, interaction, csrf) = through_code(&server, &mut browser, url.as_str()).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(page.html.contains("name=\"template\"") && page.html.contains("Xác thực mức độ 2"), "{}", page.html);
+        let level_1_cookie = browser.cookies.get("dd_session").cloned().expect("the provider session");
+        // Someone else's finger: the page again, with the tries left; an unreadable template is not counted.
+        let stranger_finger = stranger.finger()["template"].as_str().unwrap().to_owned();
+        let page = post_capture(&server, &mut browser, (&interaction, &csrf), "finger", &stranger_finger).await;
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains("hôm nay còn 4 lần thử") && page.html.contains("role=\"alert\""), "{}", page.html);
+        let page = post_capture(&server, &mut browser, (&interaction, &csrf), "finger", "not base64!").await;
+        assert!(page.html.contains("Không đọc được mẫu sinh trắc học"), "{}", page.html);
+        // Her own finger: the session is replaced by one that proved Level 2, then consent, then the client.
+        let own = person.finger()["template"].as_str().unwrap().to_owned();
+        let page = post_capture(&server, &mut browser, (&interaction, &csrf), "finger", &own).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        assert!(page.html.contains("Họ và tên"), "the consent page: {}", page.html);
+        assert_ne!(browser.cookies.get("dd_session"), Some(&level_1_cookie), "a new session for the new sign-in");
+        let page = browser
+            .post(&server.url("/oauth/authorize/consent"), &[("interaction", &interaction), ("csrf", &csrf), ("claim", "name"), ("decision", "allow")])
+            .await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        let tokens = exchange(&client, page.location.as_deref().unwrap(), verifier).await;
+        let id_token = tokens.id_token().expect("an ID token");
+        let checker = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+            .set_time_fn(at(&server));
+        let claims = id_token.claims(&checker, &nonce).expect("a valid ID token");
+        assert_eq!(claims.auth_context_ref(), Some(&AuthenticationContextClass::new("urn:dinhdanh:loa:2".into())));
+        let amr: Vec<&str> = claims.auth_method_refs().unwrap().iter().map(|m| m.as_str()).collect();
+        assert_eq!(amr, ["pwd", "otp", "fpt"], "RFC 8176: password, one-time code, fingerprint");
+
+        // Single sign-on: the next Level 2 request is answered from the Level 2 session, without a page.
+        let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+        let (again, ..) = client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .set_pkce_challenge(challenge)
+            .add_scope(openidconnect::Scope::new("profile".into()))
+            .add_auth_context_value(AuthenticationContextClass::new("urn:dinhdanh:loa:2".into()))
+            .add_prompt(openidconnect::core::CoreAuthPrompt::None)
+            .url();
+        let page = browser.get(again.as_str()).await;
+        assert_eq!(page.status, 303, "{}", page.html);
+        assert!(query_of(page.location.as_deref().unwrap()).contains_key("code"));
+        // prompt=none on a Level 1 session of a Level 2 account: the check needs the holder, so it is refused.
+        let mut other = Browser::new();
+        let (page, ..) = through_code(&server, &mut other, &started_plain(&client)).await;
+        assert!(matches!(page.status, 200 | 303), "{}", page.html);
+        let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+        let (silent, ..) = client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .set_pkce_challenge(challenge)
+            .add_auth_context_value(AuthenticationContextClass::new("urn:dinhdanh:loa:2".into()))
+            .add_prompt(openidconnect::core::CoreAuthPrompt::None)
+            .url();
+        let page = other.get(silent.as_str()).await;
+        assert_eq!(query_of(page.location.as_deref().unwrap()).get("error").map(String::as_str), Some("interaction_required"));
     }
 
     a_relying_party_signs_a_holder_in_with_code_and_pkce_and_verifies_the_id_token(db) {

@@ -115,6 +115,13 @@ fn sample_body(route: &SecuredRoute) -> Option<Value> {
         }
         ("POST", "/v1/unlock-requests") => json!({"lock_id": NO_SUCH_ID, "reason": "đã xong"}),
         ("POST", "/v1/requests/{id}/forward") => json!({"note": "đã xác minh"}),
+        ("POST", "/v1/holder-sessions/current/biometric" | "/v1/me/level-upgrade") => {
+            json!({"modality": "face", "template": "AAAA"})
+        }
+        ("POST", "/v1/accounts/{account_id}/level-upgrade") => json!({
+            "in_person_check": {"document_kind": "cccd", "document_number": "001190123456", "office": "Công an phường"},
+            "capture": {"modality": "face", "template": "AAAA"}}),
+        ("POST", "/v1/accounts/{account_id}/level-lowering") => json!({"reason": "dữ liệu sinh trắc học đã thay đổi"}),
         ("POST", "/v1/requests/{id}/decision") => json!({"decision": "approve", "reason": ""}),
         ("POST", "/v1/bulk-lock-orders") => json!({"ground": "authority_request", "legal_basis": legal_basis(),
             "reason": "điều tra", "accounts": [{"id_number": "001190123456"}]}),
@@ -183,6 +190,7 @@ on_both_backends! {
             reachable,
             BTreeSet::from([
                 ("DELETE", "/v1/holder-sessions/current"),
+                ("POST", "/v1/holder-sessions/current/biometric"),
                 ("GET", "/v1/me"),
                 ("POST", "/v1/unlock-requests"),
                 ("GET", "/v1/requests"),

@@ -18,3 +18,7 @@ CREATE INDEX biometric_checks_by_account ON biometric_checks (account_id, purpos
 {{CHECK biometric_checks.purpose IN ('sign_in', 'upgrade', 'in_person')}}
 {{CHECK biometric_checks.modality IN ('finger', 'face')}}
 {{CHECK biometric_checks.matched IN (0, 1)}}
+-- A session whose sign-in added a biometric match (`POST /v1/holder-sessions/current/biometric`) records which
+-- modality it was, for OpenID Connect's `amr` (RFC 8176: `fpt` or `face`); NULL for password and code alone.
+ALTER TABLE holder_sessions ADD COLUMN biometric TEXT;
+{{CHECK holder_sessions.biometric IN ('finger', 'face')}}

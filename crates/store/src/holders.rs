@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::account::SignInPurpose;
+use dinhdanh_domain::biometrics::Modality;
 use dinhdanh_domain::throttle::SignInFailures;
 use dinhdanh_domain::{AccountId, AccountStatus, Channel, Level};
 use sqlx::Row;
@@ -256,6 +257,20 @@ impl Tx {
         .execute(&mut *self.inner)
         .await?
         .rows_affected())
+    }
+
+    /// Records that the session's sign-in included a biometric match of this modality (OpenID Connect's `amr`).
+    pub async fn set_holder_session_biometric(
+        &mut self,
+        token_hash: &str,
+        modality: Modality,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE holder_sessions SET biometric = $1 WHERE token_hash = $2")
+            .bind(modality.as_str())
+            .bind(token_hash)
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
     }
 
     /// Ends one session of a holder (sign-out); false when it was not live.

@@ -222,6 +222,7 @@ mod tests {
             (("request_targets", "outcome"), (Rule::In, outcomes)),
             (("biometric_checks", "purpose"), (Rule::In, texts(CheckPurpose::ALL, CheckPurpose::as_str))),
             (("biometric_checks", "modality"), (Rule::In, texts(Modality::ALL, Modality::as_str))),
+            (("holder_sessions", "biometric"), (Rule::In, texts(Modality::ALL, Modality::as_str))),
             (("biometric_checks", "matched"), (Rule::In, BTreeSet::from(["0".to_owned(), "1".to_owned()]))),
             (
                 ("oidc_keys", "state"),

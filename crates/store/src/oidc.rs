@@ -25,6 +25,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use dinhdanh_domain::biometrics::Modality;
 use dinhdanh_domain::{AccountId, AccountStatus, Level};
 use dinhdanh_oidc::authorize::{AuthorizationRequest, PushedRequest};
 use dinhdanh_oidc::client::ClientRegistration;
@@ -131,6 +132,10 @@ pub struct ProviderSessionRow {
     pub created_at: DateTime<Utc>,
     pub restore_only: bool,
     pub account_status: AccountStatus,
+    /// The account's level (what a biometric match would add to this sign-in).
+    pub account_level: Level,
+    /// The biometric match its sign-in included, if any (`finger` or `face`).
+    pub biometric: Option<Modality>,
 }
 
 /// What [`Store::oidc_access_token_grant`] answers for a live access token, as the credential cache keeps it.
@@ -661,7 +666,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<ProviderSessionRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.account_id, s.assurance, s.created_at, s.purpose, a.status \
+            "SELECT s.account_id, s.assurance, s.created_at, s.purpose, a.status, a.level, s.biometric \
              FROM holder_sessions s JOIN accounts a ON a.id = s.account_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         )
@@ -677,6 +682,11 @@ impl Store {
             created_at: from_ms(row.try_get(2)?)?,
             restore_only: row.try_get::<String, _>(3)? == "restore",
             account_status: AccountStatus::parse(&row.try_get::<String, _>(4)?).ok_or_else(|| corrupt("status"))?,
+            account_level: Level::from_number(row.try_get(5)?).ok_or_else(|| corrupt("account level"))?,
+            biometric: match row.try_get::<Option<String>, _>(6)? {
+                None => None,
+                Some(text) => Some(Modality::parse(&text).ok_or_else(|| corrupt("biometric"))?),
+            },
         }))
     }
 

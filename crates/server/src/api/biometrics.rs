@@ -105,8 +105,7 @@ pub async fn biometric_sign_in(
     ApiJson(body): ApiJson<CaptureBody>,
 ) -> Result<(StatusCode, Json<HolderSessionResponse>), ApiError> {
     let token = crate::auth::bearer_token(&headers).ok_or(ApiError::Unauthorized)?;
-    let probe = body.parse()?;
-    let session = service::step_up(&state, &actor, &token_hash(token), &probe).await?;
+    let session = service::step_up(&state, &actor, &token_hash(token), body.parse()).await?;
     Ok((StatusCode::CREATED, Json(HolderSessionResponse::of(session))))
 }
 
@@ -130,8 +129,7 @@ pub async fn upgrade_my_level(
     Authenticated(actor): Authenticated,
     ApiJson(body): ApiJson<CaptureBody>,
 ) -> Result<Json<LevelResponse>, ApiError> {
-    let probe = body.parse()?;
-    let changed = service::upgrade_online(&state, &actor, &probe).await?;
+    let changed = service::upgrade_online(&state, &actor, body.parse()).await?;
     let account_id = match &actor {
         dinhdanh_domain::actor::Actor::Holder { account_id, .. } => account_id.to_string(),
         _ => String::new(),
@@ -160,10 +158,12 @@ pub async fn upgrade_level_in_person(
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<InPersonUpgradeBody>,
 ) -> Result<Json<LevelResponse>, ApiError> {
-    let check = body.in_person_check.parse()?;
-    let probe = body.capture.parse().map_err(|e| prefixed(e, "capture."))?;
+    let checked = match (body.in_person_check.parse(), body.capture.parse().map_err(|e| prefixed(e, "capture."))) {
+        (Ok(check), Ok(probe)) => Ok((check, probe)),
+        (check, probe) => Err(merged(check.err(), probe.err())),
+    };
     let account_id = AccountId::new(account_id);
-    let changed = service::upgrade_in_person(&state, &actor, &account_id, &check, &probe).await?;
+    let changed = service::upgrade_in_person(&state, &actor, &account_id, checked).await?;
     Ok(Json(LevelResponse {
         account_id: account_id.to_string(),
         level: changed.level.number(),
@@ -192,17 +192,25 @@ pub async fn lower_level(
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<LowerLevelBody>,
 ) -> Result<Json<LevelResponse>, ApiError> {
-    let reason = body.reason.trim();
-    if !(10..=2000).contains(&reason.chars().count()) {
-        return Err(ApiError::field("reason", "give the reason in 10 to 2000 characters"));
-    }
     let account_id = AccountId::new(account_id);
-    let changed = service::lower_level(&state, &actor, &account_id, reason).await?;
+    let changed = service::lower_level(&state, &actor, &account_id, &body.reason).await?;
     Ok(Json(LevelResponse {
         account_id: account_id.to_string(),
         level: changed.level.number(),
         notified: changed.notified,
     }))
+}
+
+/// The field errors of two parts of a body, in one answer (any other refusal as it is).
+fn merged(first: Option<ApiError>, second: Option<ApiError>) -> ApiError {
+    match (first, second) {
+        (Some(ApiError::Validation(mut a)), Some(ApiError::Validation(b))) => {
+            a.extend(b);
+            ApiError::Validation(a)
+        }
+        (Some(error), _) | (None, Some(error)) => error,
+        (None, None) => ApiError::internal("merged without an error"),
+    }
 }
 
 /// Field errors of a nested body name their place in it (`capture.template`).

@@ -12,7 +12,8 @@
 //! Every comparison is recorded (`biometric_checks`) and audited with its score, threshold and decision; the
 //! capture itself is neither stored nor logged. Comparisons run before the transaction (they are CPU work) and
 //! every decision is taken on the held account row, where the day's failures are counted, so parallel tries
-//! queue and each sees the others. A capture the registry has no reference for, or cannot be compared (another
+//! queue and each sees the others. Captures arrive parsed by the caller and are refused (`422`) only after the
+//! authorization check, so that a caller the table refuses is told `403` whatever it sent. A capture the registry has no reference for, or cannot be compared (another
 //! face model), is refused without counting a try: nothing was compared.
 
 use base64::Engine as _;
@@ -263,9 +264,10 @@ pub async fn step_up(
     state: &AppState,
     actor: &Actor,
     session_hash: &str,
-    probe: &Probe,
+    capture: Result<Probe, ApiError>,
 ) -> Result<HolderSession, ApiError> {
     authorize(state, actor, Action::BiometricSignIn).await?;
+    let probe = &capture?;
     let Actor::Holder { account_id, restore_only, .. } = actor else {
         return Err(ApiError::Forbidden { action: Action::BiometricSignIn.as_str() });
     };
@@ -310,6 +312,7 @@ pub async fn step_up(
     let expires_at = now + Duration::minutes(HOLDER_SESSION_TTL_MINUTES);
     let assurance = SignInProof::BiometricMatch.assurance(current.level);
     tx.insert_holder_session(&hash, account_id, assurance, *restore_only, now, expires_at).await?;
+    tx.set_holder_session_biometric(&hash, verdict.modality).await?;
     let mut detail = verdict_detail(&verdict);
     detail["assurance"] = json!(assurance.number());
     detail["restore_only"] = json!(restore_only);
@@ -317,7 +320,14 @@ pub async fn step_up(
     tx.audit(audit(name, STEP_UP, account_id, "ok", detail, now)).await?;
     tx.commit().await?;
     counter(CheckPurpose::SignIn, "match");
-    Ok(HolderSession { token, expires_at, assurance, account_id: account_id.clone(), restore_only: *restore_only })
+    Ok(HolderSession {
+        token,
+        expires_at,
+        assurance,
+        account_id: account_id.clone(),
+        restore_only: *restore_only,
+        account_level: current.level,
+    })
 }
 
 /// The account's level after a change.
@@ -330,8 +340,13 @@ pub struct LevelChanged {
 
 /// `POST /v1/me/level-upgrade`: a signed-in Level 1 holder's capture; a match raises the account to Level 2.
 /// The session that made the call keeps what its own sign-in proved (Level 1).
-pub async fn upgrade_online(state: &AppState, actor: &Actor, probe: &Probe) -> Result<LevelChanged, ApiError> {
+pub async fn upgrade_online(
+    state: &AppState,
+    actor: &Actor,
+    capture: Result<Probe, ApiError>,
+) -> Result<LevelChanged, ApiError> {
     authorize(state, actor, Action::UpgradeOwnLevel).await?;
+    let probe = &capture?;
     let Actor::Holder { account_id, .. } = actor else {
         return Err(ApiError::Forbidden { action: Action::UpgradeOwnLevel.as_str() });
     };
@@ -372,10 +387,11 @@ pub async fn upgrade_in_person(
     state: &AppState,
     actor: &Actor,
     account_id: &AccountId,
-    check: &InPersonCheck,
-    probe: &Probe,
+    checked: Result<(InPersonCheck, Probe), ApiError>,
 ) -> Result<LevelChanged, ApiError> {
     authorize(state, actor, Action::UpgradeLevelInPerson).await?;
+    let (check, probe) = checked?;
+    let (check, probe) = (&check, &probe);
     let Actor::Officer { officer_id, .. } = actor else {
         return Err(ApiError::Forbidden { action: Action::UpgradeLevelInPerson.as_str() });
     };
@@ -444,6 +460,10 @@ pub async fn lower_level(
     reason: &str,
 ) -> Result<LevelChanged, ApiError> {
     authorize(state, actor, Action::LowerLevel).await?;
+    let reason = reason.trim();
+    if !(10..=2000).contains(&reason.chars().count()) {
+        return Err(ApiError::field("reason", "give the reason in 10 to 2000 characters"));
+    }
     let now = state.clock.now();
     let name = actor.audit_name();
     let mut tx = state.store.begin().await?;

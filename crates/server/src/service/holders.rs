@@ -64,6 +64,8 @@ pub struct HolderSession {
     pub account_id: AccountId,
     /// Opened on a locked account: only for following the locks and asking for a lift.
     pub restore_only: bool,
+    /// The account's level: what a biometric match would add to this sign-in (`service::biometrics`).
+    pub account_level: Level,
 }
 
 /// A holder's own view of their account.
@@ -388,7 +390,14 @@ pub async fn verify_sign_in(
     .await?;
     tx.commit().await?;
     counter("verify", "ok");
-    Ok(HolderSession { token, expires_at, assurance, account_id: account.id, restore_only })
+    Ok(HolderSession {
+        token,
+        expires_at,
+        assurance,
+        account_id: account.id,
+        restore_only,
+        account_level: account.level,
+    })
 }
 
 /// How a proved contact is kept: its SHA-256, so that no second copy of the number or address is stored.

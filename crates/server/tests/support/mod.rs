@@ -2,6 +2,7 @@
 //! manual clock, an HTTP client, and fixtures for actors (an operator with an administrator session).
 #![allow(dead_code)]
 
+pub mod biometrics;
 pub mod browser;
 pub mod totp;
 

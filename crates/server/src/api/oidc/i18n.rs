@@ -46,6 +46,31 @@ catalogue! {
     code_label: "Mã 6 chữ số", "6-digit code";
     confirm_button: "Xác nhận", "Confirm";
 
+    biometric_title: "Xác thực sinh trắc học", "Biometric check";
+    biometric_heading: "Xác thực mức độ 2", "Level 2 check";
+    biometric_intro:
+        "Dịch vụ yêu cầu mức độ 2: thêm vân tay hoặc ảnh chân dung, so khớp với dữ liệu trong Cơ sở dữ liệu quốc gia.",
+        "The service asks for Level 2: add a fingerprint or a portrait, compared with the national registry's.";
+    biometric_capture_hint:
+        "Ứng dụng thu nhận hoặc máy quét tạo mẫu sinh trắc học (vân tay theo ISO/IEC 19794-2, hoặc mẫu khuôn mặt), dạng base64.",
+        "The capture app or the scanner makes the template (a fingerprint as ISO/IEC 19794-2, or a face template), in base64.";
+    modality_legend: "Loại sinh trắc học", "What was captured";
+    modality_finger: "Vân tay (một ngón)", "Fingerprint (one finger)";
+    modality_face: "Ảnh chân dung", "Portrait";
+    template_label: "Mẫu sinh trắc học (base64)", "Template (base64)";
+    /// `{attempts}`: how many misses are left today.
+    biometric_mismatch: "Không khớp với dữ liệu trong Cơ sở dữ liệu; hôm nay còn {attempts} lần thử.",
+        "It does not match the registry's; {attempts} tries left today.";
+    biometric_mismatch_in_person: "Không khớp với dữ liệu trong Cơ sở dữ liệu.", "It does not match the registry's.";
+    biometric_no_reference:
+        "Cơ sở dữ liệu không có mẫu cho ngón tay hoặc ảnh này; hãy dùng ngón tay khác hoặc ảnh chân dung. Lần này không bị tính.",
+        "The registry has no reference for this finger or portrait; use another finger or the portrait. This try was not counted.";
+    /// `{hours}`: about how many hours until the next day in Vietnam.
+    biometric_exhausted: "Bạn đã dùng hết số lần thử hôm nay; hãy thử lại sau khoảng {hours} giờ.",
+        "You have used today's tries; try again in about {hours} hours.";
+    biometric_unreadable: "Không đọc được mẫu sinh trắc học; hãy thu nhận lại.",
+        "The template cannot be read; capture it again.";
+
     consent_title: "Đồng ý chia sẻ", "Consent";
     /// `{client}`: the relying party's name.
     consent_heading: "Chia sẻ thông tin với {client}", "Share your information with {client}";

@@ -63,6 +63,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(&format!("{authorization}/page"), get(show_page))
         .route(&format!("{authorization}/password"), post(password))
         .route(&format!("{authorization}/code"), post(code))
+        .route(&format!("{authorization}/biometric"), post(biometric))
         .route(&format!("{authorization}/consent"), post(consent))
         .route(&paths.end_session, get(logout_get).post(logout_post))
         .route(&format!("{}/confirm", paths.end_session), post(logout_confirm))
@@ -340,13 +341,44 @@ async fn code(
         &source,
     )
     .await?;
-    let prefs = lang_prefs(&headers, None, None);
-    let mut response = respond(&issuer, result.outcome, csrf.unwrap_or_default(), prefs, again);
+    Ok(respond_signed_in(&state, &issuer, &headers, result, csrf.unwrap_or_default(), again))
+}
+
+/// The answer of a sign-in step: its page or redirect, and the cookie of the session it opened, if it did.
+fn respond_signed_in(
+    state: &AppState,
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    result: service::authorize::CodeOutcome,
+    csrf: &str,
+    again: Again,
+) -> Response {
+    let mut response = respond(issuer, result.outcome, csrf, lang_prefs(headers, None, None), again);
     if let Some((token, expires_at)) = result.session {
         let max_age = (expires_at - state.clock.now()).num_seconds().max(0);
-        response.headers_mut().append(header::SET_COOKIE, set_cookie(&issuer, SESSION_COOKIE, &token, max_age));
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(issuer, SESSION_COOKIE, &token, max_age));
     }
-    Ok(no_store(response))
+    no_store(response)
+}
+
+/// The biometric form of a Level 2 sign-in: on a match the browser's session cookie is replaced by the new
+/// session's (its sign-in proved Level 2).
+async fn biometric(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let issuer = issuer_of(&state, &headers)?;
+    let form = Form::parse(&body);
+    let csrf = form_csrf(&headers, &form);
+    let again = form.again();
+    let result = service::authorize::submit_biometric(
+        &state,
+        &issuer,
+        form.get("interaction").unwrap_or_default(),
+        csrf,
+        session_hash(&headers).as_deref(),
+        form.get("modality").unwrap_or_default(),
+        form.get("template").unwrap_or_default(),
+    )
+    .await?;
+    Ok(respond_signed_in(&state, &issuer, &headers, result, csrf.unwrap_or_default(), again))
 }
 
 async fn consent(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {

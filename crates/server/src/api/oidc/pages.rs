@@ -12,7 +12,7 @@ use dinhdanh_oidc::authorize::{SignInReason, UiLocale};
 use dinhdanh_oidc::metadata::Issuer;
 
 use super::i18n::{Lang, Texts, fill};
-use crate::service::oidc::authorize::{Outcome, PageKind, SignInError};
+use crate::service::oidc::authorize::{BiometricError, Outcome, PageKind, SignInError};
 use crate::service::oidc::logout::LogoutOutcome;
 
 /// Where a page's language switch leads: the same page again, in the other language.
@@ -89,6 +89,16 @@ struct CodePage<'a> {
     interaction: &'a str,
     csrf: &'a str,
     sent: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "oidc/biometric.html")]
+struct BiometricPage<'a> {
+    base: Base,
+    action: String,
+    interaction: &'a str,
+    csrf: &'a str,
     error: Option<String>,
 }
 
@@ -172,6 +182,20 @@ fn error_text(t: &Texts, error: &SignInError) -> String {
     }
 }
 
+fn biometric_error_text(t: &Texts, error: &BiometricError) -> String {
+    match error {
+        BiometricError::Mismatch { tries_left: Some(left) } => {
+            fill(t.biometric_mismatch, &[("attempts", &left.to_string())])
+        }
+        BiometricError::Mismatch { tries_left: None } => t.biometric_mismatch_in_person.to_owned(),
+        BiometricError::NoReference => t.biometric_no_reference.to_owned(),
+        BiometricError::Exhausted { retry_after_seconds } => {
+            fill(t.biometric_exhausted, &[("hours", &((retry_after_seconds + 3599) / 3600).to_string())])
+        }
+        BiometricError::Unreadable => t.biometric_unreadable.to_owned(),
+    }
+}
+
 fn refused(base: Base, status: u16, heading: &'static str, error: &str, description: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     page(status, &RefusedPage { base, heading, error, description })
@@ -184,6 +208,7 @@ pub fn render(issuer: &Issuer, outcome: Outcome, csrf: &str, prefs: LangPrefs, a
     let lang = prefs.pick(match &outcome {
         Outcome::SignIn { ui_locale, .. }
         | Outcome::Code { ui_locale, .. }
+        | Outcome::Biometric { ui_locale, .. }
         | Outcome::Consent { ui_locale, .. }
         | Outcome::Locked { ui_locale, .. } => *ui_locale,
         Outcome::Redirect(_) | Outcome::Refused { .. } => None,
@@ -209,6 +234,12 @@ pub fn render(issuer: &Issuer, outcome: Outcome, csrf: &str, prefs: LangPrefs, a
             let error = error.map(|e| error_text(t, &e));
             let action = format!("{authorize}/code");
             page(StatusCode::OK, &CodePage { base, action, interaction: &interaction, csrf, sent, error })
+        }
+        Outcome::Biometric { interaction, error, .. } => {
+            let base = Base::new(issuer, lang, |t| t.biometric_title, &on(&interaction, PageKind::Biometric));
+            let error = error.map(|e| biometric_error_text(t, &e));
+            let action = format!("{authorize}/biometric");
+            page(StatusCode::OK, &BiometricPage { base, action, interaction: &interaction, csrf, error })
         }
         Outcome::Consent { interaction, client_name, request, .. } => {
             let base = Base::new(issuer, lang, |t| t.consent_title, &on(&interaction, PageKind::Consent));
@@ -315,6 +346,11 @@ mod tests {
         html(render(&issuer(), outcome, "dd_csrf_1", prefs(lang), nowhere())).await
     }
 
+    async fn biometric(lang: Lang, error: Option<BiometricError>) -> String {
+        let outcome = Outcome::Biometric { interaction: "i1".into(), error, ui_locale: None };
+        html(render(&issuer(), outcome, "dd_csrf_1", prefs(lang), nowhere())).await
+    }
+
     async fn consent(client_name: &str) -> String {
         let request = ConsentRequest {
             client_id: "c1".into(),
@@ -340,7 +376,13 @@ mod tests {
 
     #[tokio::test]
     async fn every_input_has_a_label_and_the_hints_a_password_manager_needs() {
-        for page in [sign_in(Lang::Vi, None).await, code(Lang::En).await, consent("Ngân hàng A").await] {
+        let pages = [
+            sign_in(Lang::Vi, None).await,
+            code(Lang::En).await,
+            biometric(Lang::Vi, None).await,
+            consent("Ngân hàng A").await,
+        ];
+        for page in pages {
             let ids = visible_input_ids(&page);
             assert!(!ids.is_empty(), "{page}");
             for id in ids {
@@ -367,6 +409,17 @@ mod tests {
         assert!(page.contains("<p role=\"alert\" id=\"form-error\">The code is wrong; 2 tries left.</p>"), "{page}");
         assert!(page.contains("<p>A code was sent to 09******78.</p>"), "{page}");
         assert!(!sign_in(Lang::Vi, None).await.contains("role=\"alert\""));
+        let page = biometric(Lang::En, Some(BiometricError::Mismatch { tries_left: Some(3) })).await;
+        assert!(
+            page.contains(
+                "<p role=\"alert\" id=\"form-error\">It does not match the registry&#39;s; 3 tries left today.</p>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("<label for=\"template\">Template (base64)</label>"), "{page}");
+        assert!(page.contains("aria-describedby=\"template-hint form-error\""), "{page}");
+        let page = biometric(Lang::Vi, Some(BiometricError::Exhausted { retry_after_seconds: 3601 })).await;
+        assert!(page.contains("hãy thử lại sau khoảng 2 giờ"), "{page}");
     }
 
     #[tokio::test]

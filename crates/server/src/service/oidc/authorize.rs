@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use dinhdanh_domain::account::{HolderKind, SignInPurpose};
 use dinhdanh_domain::activation::ActivationCode;
 use dinhdanh_domain::actor::OrganizationStatus;
+use dinhdanh_domain::biometrics::Modality;
 use dinhdanh_domain::client::ClientStatus;
 use dinhdanh_domain::{AccountStatus, IdentificationNumber, IdentityKey, Nationality, PassportNumber};
 use dinhdanh_oidc::ErrorCode;
@@ -52,6 +53,8 @@ pub enum Outcome {
     SignIn { interaction: String, reason: SignInReason, error: Option<SignInError>, ui_locale: Option<UiLocale> },
     /// The one-time-code page.
     Code { interaction: String, sent_to: String, error: Option<SignInError>, ui_locale: Option<UiLocale> },
+    /// The biometric page: a Level 2 account signed in with password and code, and the client asks for Level 2.
+    Biometric { interaction: String, error: Option<BiometricError>, ui_locale: Option<UiLocale> },
     /// The consent page.
     Consent { interaction: String, client_name: String, request: ConsentRequest, ui_locale: Option<UiLocale> },
     /// The account is locked: each lock's ground and how it can be lifted.
@@ -76,6 +79,31 @@ pub enum SignInError {
     CodeExpired,
     /// The identification number is not 12 digits with a known province (said as a sign-in failure).
     Malformed,
+}
+
+/// Why the biometric page is shown again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BiometricError {
+    /// Compared, no match: this many misses are left today.
+    Mismatch { tries_left: Option<i64> },
+    /// The registry has no reference for this finger, or no portrait (not counted).
+    NoReference,
+    /// The day's misses are used: try again after this many seconds.
+    Exhausted { retry_after_seconds: i64 },
+    /// Not a readable record or template (not counted).
+    Unreadable,
+}
+
+/// What a sign-in proved, as RFC 8176 names it: a password and a one-time code, and the biometric match its
+/// sign-in added, if any.
+fn amr_of(biometric: Option<Modality>) -> Vec<String> {
+    let mut amr: Vec<String> = PASSWORD_AND_CODE_AMR.map(str::to_owned).to_vec();
+    match biometric {
+        Some(Modality::Finger) => amr.push("fpt".to_owned()),
+        Some(Modality::Face) => amr.push("face".to_owned()),
+        None => {}
+    }
+    amr
 }
 
 fn refused(status: u16, error: ErrorCode, description: impl Into<String>) -> Outcome {
@@ -119,8 +147,9 @@ pub async fn provider_session(
         account_id: row.account_id,
         assurance: row.assurance,
         auth_time: row.created_at,
-        amr: PASSWORD_AND_CODE_AMR.map(str::to_owned).to_vec(),
+        amr: amr_of(row.biometric),
         restore_only: row.restore_only,
+        account_level: row.account_level,
     };
     Ok(Some((session, hash.to_owned())))
 }
@@ -209,6 +238,10 @@ async fn proceed(
         Ok(Step::SignIn(reason)) => {
             let interaction = ensure_interaction(state, &request, interaction, csrf).await?;
             Ok(Outcome::SignIn { interaction, reason, error: None, ui_locale })
+        }
+        Ok(Step::Biometric(_)) => {
+            let interaction = ensure_interaction(state, &request, interaction, csrf).await?;
+            Ok(Outcome::Biometric { interaction, error: None, ui_locale })
         }
         Ok(Step::Consent(asked)) => {
             let interaction = ensure_interaction(state, &request, interaction, csrf).await?;
@@ -447,13 +480,89 @@ pub async fn submit_code(
         account_id: session.account_id.clone(),
         assurance: session.assurance,
         auth_time: state.clock.now(),
-        amr: PASSWORD_AND_CODE_AMR.map(str::to_owned).to_vec(),
+        amr: amr_of(None),
         restore_only: session.restore_only,
+        account_level: session.account_level,
     };
     let csrf = csrf.unwrap_or_default();
     let outcome =
         proceed(state, issuer, &client, &name, found.request, Some((provider, hash)), Some(&found.id), csrf).await?;
     Ok(CodeOutcome { outcome, session: Some((session.token, session.expires_at)) })
+}
+
+/// The biometric form (the capture app's, or a template pasted in): the match is added to the browser's
+/// session through `service::biometrics::step_up` (its tries, audit and records), which replaces the session
+/// with one whose sign-in proved Level 2; the new session's token goes to the browser's cookie.
+pub async fn submit_biometric(
+    state: &AppState,
+    issuer: &Issuer,
+    interaction_id: &str,
+    csrf: Option<&str>,
+    session_hash: Option<&str>,
+    modality: &str,
+    template: &str,
+) -> Result<CodeOutcome, ApiError> {
+    let plain = |outcome| Ok(CodeOutcome { outcome, session: None });
+    let (found, client, name) = match interaction(state, interaction_id, csrf).await? {
+        Ok(found) => found,
+        Err(outcome) => return plain(outcome),
+    };
+    let csrf = csrf.unwrap_or_default();
+    let Some((session, hash)) = provider_session(state, session_hash).await? else {
+        // The session ended meanwhile (a lock, a sign-out): sign in again.
+        return plain(proceed(state, issuer, &client, &name, found.request, None, Some(&found.id), csrf).await?);
+    };
+    let ui_locale = found.request.ui_locale;
+    let again = |error| Outcome::Biometric { interaction: found.id.clone(), error: Some(error), ui_locale };
+    let actor = dinhdanh_domain::actor::Actor::Holder {
+        account_id: session.account_id.clone(),
+        assurance: session.assurance,
+        restore_only: session.restore_only,
+    };
+    let capture = crate::service::biometrics::Probe::parse(modality, template);
+    let amr = amr_of(capture.as_ref().ok().map(|probe| probe.modality()));
+    let stepped = match crate::service::biometrics::step_up(state, &actor, &hash, capture).await {
+        Ok(stepped) => stepped,
+        Err(ApiError::BiometricMismatch { tries_left }) => {
+            return plain(again(BiometricError::Mismatch { tries_left }));
+        }
+        Err(ApiError::BiometricReferenceMissing) => return plain(again(BiometricError::NoReference)),
+        Err(ApiError::BiometricTriesExhausted { retry_after_seconds }) => {
+            return plain(again(BiometricError::Exhausted { retry_after_seconds }));
+        }
+        // Not a readable record or template: nothing compared, nothing counted (the step audits nothing either,
+        // so this page does).
+        Err(ApiError::Validation(_)) => {
+            let detail = json!({"reason": "unreadable_capture", "client_id": found.request.client_id});
+            let account = session.account_id.to_string();
+            audit(state, format!("holder:{account}"), Some(account), "refused", detail).await?;
+            return plain(again(BiometricError::Unreadable));
+        }
+        // The account is no longer Level 2, or the session ended: the request's next step says what follows.
+        Err(ApiError::Level(_)) => {
+            return plain(
+                proceed(state, issuer, &client, &name, found.request, Some((session, hash)), Some(&found.id), csrf)
+                    .await?,
+            );
+        }
+        Err(ApiError::Unauthorized) => {
+            return plain(proceed(state, issuer, &client, &name, found.request, None, Some(&found.id), csrf).await?);
+        }
+        Err(other) => return Err(other),
+    };
+    let provider = ProviderSession {
+        account_id: stepped.account_id.clone(),
+        assurance: stepped.assurance,
+        auth_time: state.clock.now(),
+        amr,
+        restore_only: stepped.restore_only,
+        account_level: stepped.account_level,
+    };
+    let new_hash = token_hash(&stepped.token);
+    let outcome =
+        proceed(state, issuer, &client, &name, found.request, Some((provider, new_hash)), Some(&found.id), csrf)
+            .await?;
+    Ok(CodeOutcome { outcome, session: Some((stepped.token, stepped.expires_at)) })
 }
 
 /// The consent form: `allow` with the claims the holder left ticked, or a refusal (`access_denied` to the
@@ -517,6 +626,8 @@ pub enum PageKind {
     Password,
     /// The one-time code.
     Code,
+    /// The biometric check of a Level 2 sign-in.
+    Biometric,
     /// Consent.
     Consent,
 }
@@ -526,12 +637,15 @@ impl PageKind {
         match self {
             PageKind::Password => "password",
             PageKind::Code => "code",
+            PageKind::Biometric => "biometric",
             PageKind::Consent => "consent",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [PageKind::Password, PageKind::Code, PageKind::Consent].into_iter().find(|p| p.as_str() == value)
+        [PageKind::Password, PageKind::Code, PageKind::Biometric, PageKind::Consent]
+            .into_iter()
+            .find(|p| p.as_str() == value)
     }
 }
 
@@ -565,6 +679,7 @@ pub async fn show(
             Outcome::Code { interaction, sent_to: String::new(), error: None, ui_locale }
         }
         Ok(Step::SignIn(reason)) => sign_in(interaction, reason),
+        Ok(Step::Biometric(_)) => Outcome::Biometric { interaction, error: None, ui_locale },
         Ok(Step::Consent(asked)) => Outcome::Consent { interaction, client_name, request: asked, ui_locale },
         // Nothing left to ask (a consent given meanwhile, in another tab) or a refusal to come: the page the
         // switch was on, whose form takes the request on as usual.
