@@ -113,6 +113,16 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// What everyone who trusts an account must learn of it (domain.md "Effect of a lock"; issue 17): it became
+    /// unusable (its first lock in force), usable again (its last lock lifted), or its level changed.
+    AccountEventKind {
+        Disabled => "disabled",
+        Enabled => "enabled",
+        LevelChanged => "level_changed",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AccountError {
     #[error("the account is already active")]

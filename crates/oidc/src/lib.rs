@@ -35,6 +35,7 @@ pub mod logout;
 pub mod metadata;
 pub mod pkce;
 pub mod scope;
+pub mod ssf;
 pub mod subject;
 pub mod tokens;
 

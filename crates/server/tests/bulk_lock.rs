@@ -168,6 +168,13 @@ on_both_backends! {
             }
         }
         assert_eq!(server.store.retries(), 0, "one global order: no deadlock to retry");
+        // Each account is disabled once in the event feed, by whichever order locked it first (events.rs).
+        let events = server.store.pending_account_events(100_000).await.unwrap();
+        let mut disabled: Vec<&str> = events.iter().filter(|e| e.kind.as_str() == "disabled").map(|e| e.account_id.as_str()).collect();
+        assert_eq!(disabled.len(), 2 * n, "one event per account, not one per order");
+        disabled.sort();
+        disabled.dedup();
+        assert_eq!(disabled.len(), 2 * n);
     }
 
     a_holder_in_an_order_follows_it_with_the_tracking_code(db) {
@@ -260,6 +267,12 @@ on_both_backends! {
             assert_eq!(active_lock_count(&server, account).await, 1);
         }
         assert_eq!(active_lock_count(&server, &pending[0]).await, 0, "an inactive account is not locked");
+        // Each locked account is disabled in the event feed, in the order's transaction, under the order's id.
+        for account in valid.iter().step_by(50) {
+            let events = server.store.account_events(&account.id).await.unwrap();
+            let seen: Vec<(&str, &str)> = events.iter().map(|e| (e.kind.as_str(), e.txn.as_str())).collect();
+            assert_eq!(seen, [("disabled", id.as_str())]);
+        }
         // Every session of the locked holders has ended.
         for token in tokens.iter().step_by(50) {
             let (status, _) = server.call(Method::GET, "/v1/requests", token, None).await;

@@ -646,7 +646,7 @@ on_both_backends! {
         // Once the account is Level 2, a password and a code still prove Level 1 (exactly what a phone thief
         // has): the session carries what its own sign-in proved, and the lift still waits for a reviewer.
         let mut tx = server.store.begin().await.unwrap();
-        tx.set_account_level(&id, dinhdanh_domain::Level::Two).await.unwrap();
+        tx.set_account_level(&id, dinhdanh_domain::Level::Two, server.clock.now()).await.unwrap();
         tx.commit().await.unwrap();
         let session = sign_in(&server, with(mai_credentials(), "purpose", json!("restore"))).await;
         assert_eq!(session["assurance"], 1, "{session}");

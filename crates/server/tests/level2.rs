@@ -11,6 +11,7 @@ use chrono::Duration;
 use dinhdanh_domain::actor::{OfficerRole, OrganizationKind};
 use dinhdanh_domain::{AccountId, Level};
 use dinhdanh_fingerprint::FingerPosition;
+use dinhdanh_server::clock::Clock;
 use dinhdanh_store::{AuditRecord, on_both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -24,7 +25,7 @@ async fn mai_at(server: &TestServer, level: Level) -> (AccountId, Person) {
     let id = support::mai(server).await;
     if level == Level::Two {
         let mut tx = server.store.begin().await.unwrap();
-        tx.set_account_level(&id, Level::Two).await.unwrap();
+        tx.set_account_level(&id, Level::Two, server.clock.now()).await.unwrap();
         tx.commit().await.unwrap();
     }
     let mut mai = Person::new(16);
@@ -150,7 +151,7 @@ on_both_backends! {
         assert_eq!(audit(&server, "holder.sign_in.biometric").await[0].detail["reason"], "account_level_1");
 
         let mut tx = server.store.begin().await.unwrap();
-        tx.set_account_level(&id, Level::Two).await.unwrap();
+        tx.set_account_level(&id, Level::Two, server.clock.now()).await.unwrap();
         tx.commit().await.unwrap();
         for left in [4, 3, 2, 1, 0] {
             let (status, body) = step_up(&server, &session, stranger.finger()).await;
@@ -201,6 +202,9 @@ on_both_backends! {
         assert_eq!((status, body["level"].as_i64(), body["notified"].as_i64()), (200, Some(2), Some(2)), "{body}");
         assert_eq!(body["account_id"], id.as_str());
         assert_eq!(messages_of_kind(&server, "level_raised").await, 2, "an SMS and an e-mail");
+        let events = server.store.account_events(&id).await.unwrap();
+        let change: Vec<(&str, i64, i64)> = events.iter().map(|e| (e.kind.as_str(), e.detail["previous"].as_i64().unwrap(), e.detail["current"].as_i64().unwrap())).collect();
+        assert_eq!(change, [("level_changed", 1, 2)], "the relying parties' feed has it (events.md)");
         // The account is Level 2; this session still proves what its own sign-in proved.
         let (_, account) = me(&server, &session).await;
         assert_eq!((account["level"].as_i64(), account["session_assurance"].as_i64()), (Some(2), Some(1)));

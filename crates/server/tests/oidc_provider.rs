@@ -294,7 +294,7 @@ on_both_backends! {
         let rp = relying_party(&server, "NHB").await;
         let account = mai(&server).await;
         let mut tx = server.store.begin().await.unwrap();
-        tx.set_account_level(&account, Level::Two).await.unwrap();
+        tx.set_account_level(&account, Level::Two, server.clock.now()).await.unwrap();
         tx.commit().await.unwrap();
         let mut person = support::biometrics::Person::new(16);
         person.enrol_as(&server, MAI_ID).await;

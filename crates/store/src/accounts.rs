@@ -3,7 +3,7 @@
 //! removal of registrations never activated.
 
 use chrono::{DateTime, Utc};
-use dinhdanh_domain::account::HolderKind;
+use dinhdanh_domain::account::{AccountEventKind, HolderKind};
 use dinhdanh_domain::{Account, AccountId, AccountStatus, Email, FullName, IdentityKey, Level, PhoneNumber};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -100,13 +100,28 @@ impl Tx {
         Ok(())
     }
 
-    /// Records the account's assurance level (Level 2 after a portrait or fingerprint match).
-    pub async fn set_account_level(&mut self, account: &AccountId, level: Level) -> Result<(), StoreError> {
+    /// Records the account's assurance level (Level 2 after a portrait or fingerprint match, Level 1 when an
+    /// officer lowers it) at `at`; a level that changes is an event of the account's feed (events.rs).
+    pub async fn set_account_level(
+        &mut self,
+        account: &AccountId,
+        level: Level,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let previous: Option<i64> = sqlx::query_scalar("SELECT level FROM accounts WHERE id = $1")
+            .bind(account.as_str())
+            .fetch_optional(&mut *self.inner)
+            .await?;
         sqlx::query("UPDATE accounts SET level = $1 WHERE id = $2")
             .bind(level.number())
             .bind(account.as_str())
             .execute(&mut *self.inner)
             .await?;
+        if let Some(previous) = previous.filter(|p| *p != level.number()) {
+            let detail = serde_json::json!({"previous": previous, "current": level.number()});
+            let txn = uuid::Uuid::new_v4().to_string();
+            self.append_account_event(account.as_str(), AccountEventKind::LevelChanged, &txn, &detail, at).await?;
+        }
         Ok(())
     }
 

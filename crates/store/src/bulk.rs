@@ -332,6 +332,20 @@ impl Tx {
         .bind(lock.ends_at.map(to_ms))
         .execute(&mut *self.inner)
         .await?;
+        // Each account whose first lock in force this is: disabled, every event of the order under its id as
+        // the `txn` (events.rs).
+        sqlx::query(&format!(
+            "INSERT INTO account_events (account_id, kind, txn, detail, occurred_at) \
+             SELECT t.account_id, 'disabled', $1, '{{\"lock_id\":\"' || $2 || CAST(t.position AS TEXT) || '\"}}', $3 \
+             FROM request_targets t WHERE t.request_id = $1 AND t.outcome = 'pending' \
+             AND ({}) = 1 ORDER BY t.position",
+            crate::events::LOCKS_IN_FORCE.replace("$1", "t.account_id").replace("$2", "$3")
+        ))
+        .bind(order)
+        .bind(lock_id_prefix.as_str())
+        .bind(to_ms(lock.effective_at))
+        .execute(&mut *self.inner)
+        .await?;
         for (channel, column) in [(Channel::Sms, "phone"), (Channel::Email, "email")] {
             sqlx::query(&format!(
                 "INSERT INTO outbox (kind, channel, recipient, subject, body, status, attempts, next_attempt_at, \

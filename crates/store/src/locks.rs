@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::AccountId;
+use dinhdanh_domain::account::AccountEventKind;
 use dinhdanh_domain::lock::{Ground, LegalBasis, Lift, Lock, Party};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -83,15 +84,28 @@ impl Tx {
         .bind(lock.request_id.clone())
         .execute(&mut *self.inner)
         .await?;
+        // The account's first lock in force: it is disabled for everyone who trusts it (events.rs).
+        if lock.lifted.is_none() && self.locks_in_force(lock.account_id.as_str(), lock.effective_at).await? == 1 {
+            let txn = lock.request_id.as_deref().unwrap_or(&lock.id);
+            let detail = serde_json::json!({"lock_id": lock.id});
+            self.append_account_event(
+                lock.account_id.as_str(),
+                AccountEventKind::Disabled,
+                txn,
+                &detail,
+                lock.effective_at,
+            )
+            .await?;
+        }
         Ok(())
     }
 
     /// Lifts a lock that is not lifted yet; false when someone lifted it first. No mark for the credential
     /// cache: a lift ends no session and no grant (tokens issued before the lock stay dead, see `oidc.rs`).
     pub async fn lift_lock(&mut self, lock_id: &str, lift: &Lift) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let lifted: Option<String> = sqlx::query_scalar(
             "UPDATE locks SET lifted_at = $1, lifted_by = $2, lift_basis = $3, lift_reason = $4, lift_request_id = $5 \
-             WHERE id = $6 AND lifted_at IS NULL",
+             WHERE id = $6 AND lifted_at IS NULL RETURNING account_id",
         )
         .bind(to_ms(lift.at))
         .bind(to_json(&lift.by))
@@ -99,10 +113,16 @@ impl Tx {
         .bind(&lift.reason)
         .bind(lift.request_id.clone())
         .bind(lock_id)
-        .execute(&mut *self.inner)
-        .await?
-        .rows_affected();
-        Ok(done == 1)
+        .fetch_optional(&mut *self.inner)
+        .await?;
+        let Some(account) = lifted else { return Ok(false) };
+        // The last lock in force lifted: the account is usable again (events.rs); never while another holds it.
+        if self.locks_in_force(&account, lift.at).await? == 0 {
+            let txn = lift.request_id.as_deref().unwrap_or(lock_id);
+            let detail = serde_json::json!({"lock_id": lock_id});
+            self.append_account_event(&account, AccountEventKind::Enabled, txn, &detail, lift.at).await?;
+        }
+        Ok(true)
     }
 
     /// Every lock of an account, oldest first, read inside the transaction.

@@ -50,6 +50,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0016_registry_biometrics.sql"),
     },
     Migration { version: 17, name: "biometric_checks", sql: include_str!("../migrations/0017_biometric_checks.sql") },
+    Migration { version: 18, name: "account_events", sql: include_str!("../migrations/0018_account_events.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
@@ -160,6 +161,7 @@ mod sha2_free_checksum {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
+    use dinhdanh_domain::account::AccountEventKind;
     use dinhdanh_domain::account::{HolderKind, SignInPurpose};
     use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
     use dinhdanh_domain::biometrics::{CheckPurpose, Modality};
@@ -223,6 +225,7 @@ mod tests {
             (("biometric_checks", "purpose"), (Rule::In, texts(CheckPurpose::ALL, CheckPurpose::as_str))),
             (("biometric_checks", "modality"), (Rule::In, texts(Modality::ALL, Modality::as_str))),
             (("holder_sessions", "biometric"), (Rule::In, texts(Modality::ALL, Modality::as_str))),
+            (("account_events", "kind"), (Rule::In, texts(AccountEventKind::ALL, AccountEventKind::as_str))),
             (("biometric_checks", "matched"), (Rule::In, BTreeSet::from(["0".to_owned(), "1".to_owned()]))),
             (
                 ("oidc_keys", "state"),

@@ -439,7 +439,7 @@ async fn settle_upgrade(
         counter(purpose, "no_match");
         return Err(ApiError::BiometricMismatch { tries_left });
     }
-    tx.set_account_level(&account.id, raised).await?;
+    tx.set_account_level(&account.id, raised, now).await?;
     detail["from"] = json!(account.level.number());
     detail["to"] = json!(raised.number());
     tx.audit(audit(actor, UPGRADE, &account.id, "ok", detail, now)).await?;
@@ -474,7 +474,7 @@ pub async fn lower_level(
         Ok(level) => level,
         Err(error) => return refuse_level(tx, name, LOWER, account_id, error, now).await,
     };
-    tx.set_account_level(account_id, lowered).await?;
+    tx.set_account_level(account_id, lowered, now).await?;
     let ended = tx.revoke_holder_sessions_above(account_id, lowered, now).await?;
     tx.audit(audit(
         name,
