@@ -31,6 +31,8 @@ string_enum! {
         LocksRequest => "locks:request",
         LocksLift => "locks:lift",
         AccountsStatus => "accounts:status",
+        /// A relying party manages its Shared Signals stream (issue 17, docs/events.md).
+        SsfStreams => "ssf:streams",
     }
 }
 

@@ -57,6 +57,7 @@ actions! {
     PlaceLockAsOfficer => "locks.officer.place",
     UpgradeLevelInPerson => "accounts.level.upgrade_in_person",
     LowerLevel => "accounts.level.lower",
+    ManageEventStream => "ssf.streams.manage",
 }
 
 /// A kind of actor a rule can name.
@@ -345,6 +346,13 @@ pub const RULES: &[Rule] = &[
         source: "QĐ 34/2021 Art. 7; issue 16",
         summary: "A reviewer or supervisor lowers a Level 2 account to Level 1 with a reason (its biometrics no longer match the registry's); its Level 2 sessions end.",
     },
+    Rule {
+        action: Action::ManageEventStream,
+        who: &[Who::Organization(RelyingParty)],
+        scope: Some(Scope::SsfStreams),
+        source: "issue 17; OpenID SSF 1.0 §8",
+        summary: "A relying party creates, reads, changes and deletes its own Shared Signals stream, and sets its status; no one sees another's.",
+    },
 ];
 
 /// Why an action was refused.
@@ -518,6 +526,10 @@ mod tests {
             ForwardRequest | PlaceLockAsOfficer | UpgradeLevelInPerson => yes(officer_has(OfficerRole::Reviewer)),
             DecideRequest => yes(officer_has(OfficerRole::Supervisor)),
             LowerLevel => yes(officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor)),
+            ManageEventStream => match actor {
+                Actor::Organization { kind: OrganizationKind::RelyingParty, .. } => third_party_with(Scope::SsfStreams),
+                _ => Err(Denied::NotPermitted),
+            },
         }
     }
 

@@ -244,8 +244,10 @@ mod tests {
     #[test]
     fn scopes_follow_the_authorization_table() {
         let all = set(Scope::ALL);
-        assert_eq!(grantable_scopes(ProsecutingAgency), all);
-        assert_eq!(grantable_scopes(CompetentAuthority), all);
+        let locks_and_status = set(&[Scope::LocksRequest, Scope::LocksLift, Scope::AccountsStatus]);
+        assert_eq!(grantable_scopes(ProsecutingAgency), locks_and_status);
+        assert_eq!(grantable_scopes(CompetentAuthority), locks_and_status);
+        // Only relying parties hold sessions others must be told about: only they have event streams.
         assert_eq!(grantable_scopes(RelyingParty), all);
         // The operator acts through its officers; no rule gives an operator organization a scope.
         assert_eq!(grantable_scopes(Operator), BTreeSet::new());

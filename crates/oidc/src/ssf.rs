@@ -299,6 +299,44 @@ impl StreamSettings {
         Ok(next)
     }
 
+    /// The settings as stored (and read back with [`StreamSettings::parse`]), the push endpoint's
+    /// `authorization_header` included.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "delivery": match &self.delivery {
+                Delivery::Poll => json!({"method": POLL}),
+                Delivery::Push { endpoint_url, authorization_header } => {
+                    json!({"method": PUSH, "endpoint_url": endpoint_url, "authorization_header": authorization_header})
+                }
+            },
+            "events_requested": self.events_requested,
+            "description": self.description,
+        })
+    }
+
+    /// The stream's configuration as SSF §8.1.1 answers it to its receiver: the settings, what the transmitter
+    /// owns, and `poll_url` as a poll stream's `endpoint_url`. The push endpoint's `authorization_header` is a
+    /// secret the receiver gave: never echoed.
+    pub fn configuration(&self, stream_id: &str, issuer: &str, audience: &str, poll_url: &str) -> Value {
+        let delivery = match &self.delivery {
+            Delivery::Poll => json!({"method": POLL, "endpoint_url": poll_url}),
+            Delivery::Push { endpoint_url, .. } => json!({"method": PUSH, "endpoint_url": endpoint_url}),
+        };
+        let mut config = json!({
+            "stream_id": stream_id,
+            "iss": issuer,
+            "aud": audience,
+            "delivery": delivery,
+            "events_supported": EventType::SUPPORTED.iter().map(|t| t.uri()).collect::<Vec<_>>(),
+            "events_requested": self.events_requested,
+            "events_delivered": self.events_delivered().iter().map(|t| t.uri()).collect::<Vec<_>>(),
+        });
+        if let Some(description) = &self.description {
+            config["description"] = json!(description);
+        }
+        config
+    }
+
     fn default_poll() -> Self {
         Self { delivery: Delivery::Poll, events_requested: Vec::new(), description: None }
     }
@@ -425,6 +463,15 @@ mod tests {
             StreamSettings::parse(&json!({"delivery": {"method": PUSH, "endpoint_url": "http://127.0.0.1:9/ssf"}}))
                 .is_ok()
         );
+        // Stored and read back unchanged; the configuration never echoes the receiver's secret.
+        assert_eq!(StreamSettings::parse(&created.to_json()).unwrap(), created);
+        let config = created.configuration("s1", "https://id.example.vn", "bank", "https://id.example.vn/ssf/poll");
+        assert_eq!(config["delivery"], json!({"method": PUSH, "endpoint_url": "https://bank.example.vn/ssf"}));
+        assert_eq!(config["events_delivered"], json!([EventType::AccountDisabled.uri()]));
+        assert_eq!(config["events_supported"].as_array().unwrap().len(), 4);
+        let polled = updated.configuration("s1", "https://id.example.vn", "bank", "https://id.example.vn/ssf/poll");
+        assert_eq!(polled["delivery"]["endpoint_url"], "https://id.example.vn/ssf/poll");
+        assert_eq!(polled["description"], "ngân hàng");
     }
 
     #[test]

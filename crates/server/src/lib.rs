@@ -174,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::officers::routes())
         .merge(api::holders::routes())
         .merge(api::biometrics::routes())
+        .merge(api::ssf::routes())
         .merge(api::locks::routes())
         .route_layer(axum::middleware::from_fn(api::access::guard))
         .layer(axum::middleware::from_fn_with_state(state.api_limiter.clone(), ratelimit::limit_by_ip));
@@ -182,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(api::ops::readyz))
         .route("/metrics", get(api::ops::metrics))
         .route("/openapi.json", get(api::ops::openapi_json))
+        .merge(api::ssf::public_routes())
         .route("/v1/audit/checkpoints", get(api::audit::list_checkpoints))
         .layer(axum::middleware::from_fn_with_state(state.ops_limiter.clone(), ratelimit::limit_by_ip));
     // Bulk lock orders need bodies far above 64 KiB: authenticated routes with their own limit (api::bulk),

@@ -60,6 +60,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(api::officers::Doc::openapi());
     doc.merge(api::holders::Doc::openapi());
     doc.merge(api::biometrics::Doc::openapi());
+    doc.merge(api::ssf::Doc::openapi());
     doc.merge(api::locks::Doc::openapi());
     doc.merge(api::bulk::Doc::openapi());
     doc.merge(api::audit::Doc::openapi());

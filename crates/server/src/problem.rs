@@ -86,6 +86,9 @@ impl LockNotice {
 pub enum ApiError {
     /// A body that is not JSON of the expected shape at all.
     MalformedBody(String),
+    /// A Shared Signals stream configuration or status that cannot be used (SSF answers `400`): the member and
+    /// why.
+    InvalidStream(FieldError),
     /// Input that breaks a field rule.
     Validation(Vec<FieldError>),
     /// The declared identity does not match the registry (deliberately unspecific).
@@ -180,6 +183,7 @@ impl ApiError {
     pub fn slug(&self) -> &'static str {
         match self {
             Self::MalformedBody(_) => "malformed-body",
+            Self::InvalidStream(_) => "invalid-stream",
             Self::Validation(_) => "validation",
             Self::RegistryMismatch => "registry-mismatch",
             Self::AccountNotFound => "account-not-found",
@@ -216,7 +220,7 @@ impl ApiError {
 
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedBody(_) | Self::InvalidStream(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) | Self::RegistryMismatch | Self::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::AlreadyActive => StatusCode::CONFLICT,
             Self::AccountNotFound => StatusCode::NOT_FOUND,
@@ -348,6 +352,11 @@ impl ApiError {
                 "Không thể xóa khóa hoặc mật khẩu cuối cùng của ứng dụng; hãy thêm cái mới trước, hoặc thu hồi ứng dụng.",
                 "The last live key or secret of a client cannot be removed; add a new one first, or revoke the client.",
             ),
+            Self::InvalidStream(_) => (
+                "Invalid stream configuration",
+                "Cấu hình luồng sự kiện không dùng được; xem danh sách lỗi.",
+                "The event stream's configuration cannot be used; see the list of errors.",
+            ),
             Self::MalformedBody(_) => (
                 "Malformed request body",
                 "Nội dung yêu cầu không phải JSON hợp lệ.",
@@ -432,6 +441,7 @@ impl ApiError {
             errors: match self {
                 Self::Validation(errors) => errors.clone(),
                 Self::MalformedBody(message) => vec![FieldError { field: "body".to_owned(), message: message.clone() }],
+                Self::InvalidStream(error) => vec![error.clone()],
                 _ => Vec::new(),
             },
             retry_after: match self {

@@ -122,6 +122,10 @@ fn sample_body(route: &SecuredRoute) -> Option<Value> {
             "in_person_check": {"document_kind": "cccd", "document_number": "001190123456", "office": "Công an phường"},
             "capture": {"modality": "face", "template": "AAAA"}}),
         ("POST", "/v1/accounts/{account_id}/level-lowering") => json!({"reason": "dữ liệu sinh trắc học đã thay đổi"}),
+        ("POST" | "PUT" | "PATCH", "/ssf/streams") => {
+            json!({"stream_id": NO_SUCH_ID, "delivery": {"method": "urn:ietf:rfc:8936"}})
+        }
+        ("POST", "/ssf/streams/status") => json!({"stream_id": NO_SUCH_ID, "status": "paused"}),
         ("POST", "/v1/requests/{id}/decision") => json!({"decision": "approve", "reason": ""}),
         ("POST", "/v1/bulk-lock-orders") => json!({"ground": "authority_request", "legal_basis": legal_basis(),
             "reason": "điều tra", "accounts": [{"id_number": "001190123456"}]}),

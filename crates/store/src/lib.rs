@@ -45,6 +45,7 @@ mod purge;
 mod registry;
 mod requests;
 mod retry;
+mod ssf;
 pub mod testing;
 pub mod time;
 
@@ -79,6 +80,7 @@ pub use purge::Expired;
 pub use registry::UpsertOutcome;
 pub use requests::{QueueFilter, StoredResponse};
 pub use retry::{ATTEMPTS, Transient};
+pub use ssf::StoredStream;
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -51,6 +51,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 17, name: "biometric_checks", sql: include_str!("../migrations/0017_biometric_checks.sql") },
     Migration { version: 18, name: "account_events", sql: include_str!("../migrations/0018_account_events.sql") },
+    Migration { version: 19, name: "ssf_streams", sql: include_str!("../migrations/0019_ssf_streams.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
@@ -226,6 +227,7 @@ mod tests {
             (("biometric_checks", "modality"), (Rule::In, texts(Modality::ALL, Modality::as_str))),
             (("holder_sessions", "biometric"), (Rule::In, texts(Modality::ALL, Modality::as_str))),
             (("account_events", "kind"), (Rule::In, texts(AccountEventKind::ALL, AccountEventKind::as_str))),
+            (("ssf_streams", "status"), (Rule::In, ["enabled", "paused", "disabled"].map(str::to_owned).into())),
             (("biometric_checks", "matched"), (Rule::In, BTreeSet::from(["0".to_owned(), "1".to_owned()]))),
             (
                 ("oidc_keys", "state"),

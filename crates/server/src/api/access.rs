@@ -78,6 +78,13 @@ pub const SECURED_ROUTES: &[SecuredRoute] = &[
     route("POST", "/v1/bulk-lock-orders", &[RequestLock]),
     route("GET", "/v1/bulk-lock-orders/{id}", &[BulkResultsRead]),
     route("GET", "/v1/bulk-lock-orders/{id}/results", &[BulkResultsRead]),
+    route("POST", "/ssf/streams", &[ManageEventStream]),
+    route("GET", "/ssf/streams", &[ManageEventStream]),
+    route("PATCH", "/ssf/streams", &[ManageEventStream]),
+    route("PUT", "/ssf/streams", &[ManageEventStream]),
+    route("DELETE", "/ssf/streams", &[ManageEventStream]),
+    route("GET", "/ssf/streams/status", &[ManageEventStream]),
+    route("POST", "/ssf/streams/status", &[ManageEventStream]),
 ];
 
 /// The entry for a method and route template.

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod organizations;
 pub mod portal;
 pub mod registration;
+pub mod ssf;
 pub mod time;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};

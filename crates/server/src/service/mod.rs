@@ -16,3 +16,4 @@ pub mod organizations;
 pub mod portal;
 pub mod purge;
 pub mod registration;
+pub mod ssf;

@@ -1,0 +1,196 @@
+//! The Shared Signals transmitter over HTTP (OpenID SSF 1.0; docs/events.md): the transmitter configuration at
+//! `/.well-known/ssf-configuration` (public), and a relying party's stream management under `/ssf/streams`
+//! (its API client's bearer token with `ssf:streams`). Bodies are SSF's JSON; handlers parse and call one
+//! function of `crate::service::ssf`.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, OpenApi};
+
+use super::ApiJson;
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+use crate::service::ssf::{self as service, Change};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create_stream, read_streams, update_stream, replace_stream, delete_stream, read_stream_status, set_stream_status),
+    tags((name = "ssf", description = "Shared Signals (OpenID SSF 1.0): a relying party's event stream"))
+)]
+pub struct Doc;
+
+/// The public transmitter configuration.
+pub fn public_routes() -> Router<AppState> {
+    Router::new().route(service::CONFIGURATION_PATH, get(transmitter_configuration))
+}
+
+/// The stream management endpoints (bearer token with `ssf:streams`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            service::STREAMS_PATH,
+            get(read_streams).post(create_stream).patch(update_stream).put(replace_stream).delete(delete_stream),
+        )
+        .route(service::STATUS_PATH, get(read_stream_status).post(set_stream_status))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// The stream (the one its `POST` answered).
+    pub stream_id: Option<String>,
+}
+
+async fn transmitter_configuration(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    let mut response = Json(service::transmitter_configuration(&state, &issuer)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    Ok(response)
+}
+
+/// Creates the caller's stream (SSF §8.1.1.1): `delivery` (`urn:ietf:rfc:8935` push with an `https`
+/// `endpoint_url` and optional `authorization_header`, or `urn:ietf:rfc:8936` poll), `events_requested`,
+/// `description`. One stream per client. Events are not delivered yet (docs/events.md).
+#[utoipa::path(
+    post, path = "/ssf/streams", operation_id = "createStream", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "The stream configuration's receiver-supplied members"),
+    responses(
+        (status = 201, description = "The stream's configuration", body = Object),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: not a usable configuration; `errors` names the member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`urn:dinhdanh:problem:conflict`: the client has a stream already", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_stream(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    Ok((StatusCode::CREATED, Json(service::create(&state, &issuer, &actor, &body).await?)))
+}
+
+/// Reads the caller's stream by `stream_id`, or lists the caller's streams (at most one) without it.
+#[utoipa::path(
+    get, path = "/ssf/streams", operation_id = "readStreams", tag = "ssf",
+    security(("bearer" = [])),
+    params(StreamQuery),
+    responses(
+        (status = 200, description = "The stream's configuration, or a list of them", body = Object),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such stream of this client", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn read_streams(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    Ok(Json(service::read(&state, &issuer, &actor, query.stream_id.as_deref()).await?))
+}
+
+/// Updates the members given (SSF §8.1.1.3); the body names its `stream_id`.
+#[utoipa::path(
+    patch, path = "/ssf/streams", operation_id = "updateStream", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`stream_id` and the members to change"),
+    responses(
+        (status = 200, description = "The stream's configuration", body = Object),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: `errors` names the member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_stream(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    Ok(Json(service::change(&state, &issuer, &actor, &body, Change::Update).await?))
+}
+
+/// Replaces the receiver-supplied members (SSF §8.1.1.4); the body names its `stream_id`.
+#[utoipa::path(
+    put, path = "/ssf/streams", operation_id = "replaceStream", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`stream_id` and the whole configuration"),
+    responses(
+        (status = 200, description = "The stream's configuration", body = Object),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: `errors` names the member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn replace_stream(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    Ok(Json(service::change(&state, &issuer, &actor, &body, Change::Replace).await?))
+}
+
+/// Deletes the caller's stream (SSF §8.1.1.5).
+#[utoipa::path(
+    delete, path = "/ssf/streams", operation_id = "deleteStream", tag = "ssf",
+    security(("bearer" = [])),
+    params(StreamQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_stream(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Query(query): Query<StreamQuery>,
+) -> Result<StatusCode, ApiError> {
+    service::delete(&state, &actor, query.stream_id.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The stream's status (SSF §8.1.2.1): `enabled`, `paused` or `disabled`, with the reason given.
+#[utoipa::path(
+    get, path = "/ssf/streams/status", operation_id = "readStreamStatus", tag = "ssf",
+    security(("bearer" = [])),
+    params(StreamQuery),
+    responses(
+        (status = 200, description = "`{stream_id, status, reason?}`", body = Object),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn read_stream_status(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Query(query): Query<StreamQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(service::status(&state, &actor, query.stream_id.as_deref()).await?))
+}
+
+/// Sets the stream's status (SSF §8.1.2.2): `{stream_id, status, reason?}`.
+#[utoipa::path(
+    post, path = "/ssf/streams/status", operation_id = "setStreamStatus", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{stream_id, status, reason?}`"),
+    responses(
+        (status = 200, description = "`{stream_id, status, reason?}`", body = Object),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: `errors` names the member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn set_stream_status(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(service::set_status(&state, &actor, &body).await?))
+}
