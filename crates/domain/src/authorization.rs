@@ -58,6 +58,7 @@ actions! {
     UpgradeLevelInPerson => "accounts.level.upgrade_in_person",
     LowerLevel => "accounts.level.lower",
     ManageEventStream => "ssf.streams.manage",
+    ReceiveEvents => "ssf.events.receive",
 }
 
 /// A kind of actor a rule can name.
@@ -353,6 +354,13 @@ pub const RULES: &[Rule] = &[
         source: "issue 17; OpenID SSF 1.0 §8",
         summary: "A relying party creates, reads, changes and deletes its own Shared Signals stream, and sets its status; no one sees another's.",
     },
+    Rule {
+        action: Action::ReceiveEvents,
+        who: &[Who::Organization(RelyingParty)],
+        scope: Some(Scope::SsfStreams),
+        source: "issue 17; RFC 8936",
+        summary: "A relying party polls its own stream's events and acknowledges them.",
+    },
 ];
 
 /// Why an action was refused.
@@ -526,7 +534,7 @@ mod tests {
             ForwardRequest | PlaceLockAsOfficer | UpgradeLevelInPerson => yes(officer_has(OfficerRole::Reviewer)),
             DecideRequest => yes(officer_has(OfficerRole::Supervisor)),
             LowerLevel => yes(officer_has(OfficerRole::Reviewer) || officer_has(OfficerRole::Supervisor)),
-            ManageEventStream => match actor {
+            ManageEventStream | ReceiveEvents => match actor {
                 Actor::Organization { kind: OrganizationKind::RelyingParty, .. } => third_party_with(Scope::SsfStreams),
                 _ => Err(Denied::NotPermitted),
             },

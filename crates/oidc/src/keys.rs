@@ -48,6 +48,8 @@ pub enum TokenType {
     IdToken,
     /// `at+jwt`: RFC 9068 access tokens, so one cannot be passed off as the other (RFC 9068 §2.1, §4).
     AccessToken,
+    /// `secevent+jwt`: Security Event Tokens (RFC 8417 §2.3), never taken for an ID or access token.
+    SecurityEvent,
 }
 
 impl TokenType {
@@ -55,6 +57,7 @@ impl TokenType {
         match self {
             Self::IdToken => "JWT",
             Self::AccessToken => "at+jwt",
+            Self::SecurityEvent => crate::ssf::SET_TYPE,
         }
     }
 }

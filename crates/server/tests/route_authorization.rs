@@ -126,6 +126,7 @@ fn sample_body(route: &SecuredRoute) -> Option<Value> {
             json!({"stream_id": NO_SUCH_ID, "delivery": {"method": "urn:ietf:rfc:8936"}})
         }
         ("POST", "/ssf/streams/status") => json!({"stream_id": NO_SUCH_ID, "status": "paused"}),
+        ("POST", "/ssf/poll") => json!({"returnImmediately": true}),
         ("POST", "/v1/requests/{id}/decision") => json!({"decision": "approve", "reason": ""}),
         ("POST", "/v1/bulk-lock-orders") => json!({"ground": "authority_request", "legal_basis": legal_basis(),
             "reason": "điều tra", "accounts": [{"id_number": "001190123456"}]}),

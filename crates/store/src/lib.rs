@@ -80,7 +80,7 @@ pub use purge::Expired;
 pub use registry::UpsertOutcome;
 pub use requests::{QueueFilter, StoredResponse};
 pub use retry::{ATTEMPTS, Transient};
-pub use ssf::StoredStream;
+pub use ssf::{QueuedEvent, StoredStream};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

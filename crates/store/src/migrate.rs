@@ -52,6 +52,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 17, name: "biometric_checks", sql: include_str!("../migrations/0017_biometric_checks.sql") },
     Migration { version: 18, name: "account_events", sql: include_str!("../migrations/0018_account_events.sql") },
     Migration { version: 19, name: "ssf_streams", sql: include_str!("../migrations/0019_ssf_streams.sql") },
+    Migration { version: 20, name: "ssf_events", sql: include_str!("../migrations/0020_ssf_events.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

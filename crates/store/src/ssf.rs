@@ -1,9 +1,11 @@
 //! Relying parties' Shared Signals streams (`ssf_streams`, migration 0019; issue 17, docs/events.md): one per
 //! API client, its settings as the receiver set them (`dinhdanh_oidc::ssf::StreamSettings`, JSON) and its
-//! status. Every statement names the client as well as the stream, so a relying party can only ever reach its
-//! own.
+//! status; and the events queued for each (`ssf_events`, migration 0020), fanned out from the accounts' event
+//! feed and acknowledged by the receiver. Every statement a receiver's call makes names its client as well as
+//! the stream, so a relying party can only ever reach its own.
 
 use chrono::{DateTime, Utc};
+use dinhdanh_domain::AccountId;
 use dinhdanh_oidc::ssf::StreamStatus;
 use serde_json::Value;
 use sqlx::Row;
@@ -108,5 +110,116 @@ impl Tx {
             .await?
             .rows_affected();
         Ok(done == 1)
+    }
+
+    /// Takes an event of the accounts' feed for fan-out: false when another node or worker took it first (it
+    /// waits on the row until that one commits, then sees it taken).
+    pub async fn claim_account_event(&mut self, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE account_events SET fanned_out_at = $1 WHERE id = $2 AND fanned_out_at IS NULL")
+            .bind(to_ms(at))
+            .bind(id)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// The streams (not disabled) of the relying parties that know this account: those that were ever given a
+    /// grant for it (a sign-in), with whether one of those grants was live at `at` (a session a lock then ended).
+    pub async fn streams_knowing(
+        &mut self,
+        account: &AccountId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(StoredStream, bool)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, (SELECT COUNT(*) FROM oidc_grants g WHERE g.client_id = s.client_id \
+             AND g.account_id = $1 AND g.created_at <= $2 AND (g.revoked_at IS NULL OR g.revoked_at > $2)) \
+             FROM ssf_streams s WHERE s.status <> 'disabled' AND EXISTS \
+             (SELECT 1 FROM oidc_grants g WHERE g.client_id = s.client_id AND g.account_id = $1) ORDER BY s.id"
+        ))
+        .bind(account.as_str())
+        .bind(to_ms(at))
+        .fetch_all(&mut *self.inner)
+        .await?;
+        rows.iter().map(|row| Ok((stream_from_row(row)?, row.try_get::<i64, _>(7)? > 0))).collect()
+    }
+
+    /// Queues an event for a stream: its claims without `iss` (added when it is signed).
+    pub async fn queue_ssf_event(
+        &mut self,
+        stream_id: &str,
+        jti: &str,
+        claims: &Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO ssf_events (stream_id, jti, claims, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(stream_id)
+            .bind(jti)
+            .bind(claims.to_string())
+            .bind(to_ms(at))
+            .execute(&mut *self.inner)
+            .await?;
+        Ok(())
+    }
+
+    /// Acknowledges the stream's events with these `jti`s (RFC 8936 `ack`): how many were waiting.
+    pub async fn ack_ssf_events(
+        &mut self,
+        stream_id: &str,
+        jtis: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut acked = 0;
+        for jti in jtis {
+            acked += sqlx::query(
+                "UPDATE ssf_events SET acked_at = $1 WHERE stream_id = $2 AND jti = $3 AND acked_at IS NULL",
+            )
+            .bind(to_ms(at))
+            .bind(stream_id)
+            .bind(jti)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected();
+        }
+        Ok(acked)
+    }
+}
+
+/// An event waiting for its receiver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedEvent {
+    pub jti: String,
+    /// The SET's claims, without `iss`.
+    pub claims: Value,
+}
+
+impl Store {
+    /// The stream's events not yet acknowledged, oldest first, at most `limit` (and whether there are more).
+    pub async fn unacked_ssf_events(
+        &self,
+        stream_id: &str,
+        limit: i64,
+    ) -> Result<(Vec<QueuedEvent>, bool), StoreError> {
+        let rows = sqlx::query(
+            "SELECT jti, claims FROM ssf_events WHERE stream_id = $1 AND acked_at IS NULL ORDER BY id LIMIT $2",
+        )
+        .bind(stream_id)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events = rows
+            .iter()
+            .map(|row| {
+                let claims: String = row.try_get(1)?;
+                Ok(QueuedEvent {
+                    jti: row.try_get(0)?,
+                    claims: serde_json::from_str(&claims)
+                        .map_err(|e| StoreError::Corrupt(format!("ssf event: {e}")))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let more = events.len() as i64 > limit;
+        events.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok((events, more))
     }
 }

@@ -85,6 +85,7 @@ pub const SECURED_ROUTES: &[SecuredRoute] = &[
     route("DELETE", "/ssf/streams", &[ManageEventStream]),
     route("GET", "/ssf/streams/status", &[ManageEventStream]),
     route("POST", "/ssf/streams/status", &[ManageEventStream]),
+    route("POST", "/ssf/poll", &[ReceiveEvents]),
 ];
 
 /// The entry for a method and route template.

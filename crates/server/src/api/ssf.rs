@@ -20,7 +20,16 @@ use crate::service::ssf::{self as service, Change};
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create_stream, read_streams, update_stream, replace_stream, delete_stream, read_stream_status, set_stream_status),
+    paths(
+        create_stream,
+        read_streams,
+        update_stream,
+        replace_stream,
+        delete_stream,
+        read_stream_status,
+        set_stream_status,
+        poll_events
+    ),
     tags((name = "ssf", description = "Shared Signals (OpenID SSF 1.0): a relying party's event stream"))
 )]
 pub struct Doc;
@@ -38,6 +47,7 @@ pub fn routes() -> Router<AppState> {
             get(read_streams).post(create_stream).patch(update_stream).put(replace_stream).delete(delete_stream),
         )
         .route(service::STATUS_PATH, get(read_stream_status).post(set_stream_status))
+        .route(service::POLL_PATH, axum::routing::post(poll_events))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -193,4 +203,28 @@ pub async fn set_stream_status(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(service::set_status(&state, &actor, &body).await?))
+}
+
+/// Poll delivery (RFC 8936): `{ack?, setErrs?, maxEvents?, returnImmediately?}` acknowledges events and answers
+/// `{sets: {jti: SET}, moreAvailable}`, the caller's stream's unacknowledged Security Event Tokens, oldest first
+/// (signed ES256 with the provider's current key, `typ: secevent+jwt`). Without `returnImmediately` an empty
+/// answer waits up to 10 seconds.
+#[utoipa::path(
+    post, path = "/ssf/poll", operation_id = "pollEvents", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "RFC 8936 §2.4: `ack`, `setErrs`, `maxEvents`, `returnImmediately`"),
+    responses(
+        (status = 200, description = "`{sets, moreAvailable}`", body = Object),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: a bad member, or a push stream", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: the client has no stream", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn poll_events(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    Ok(Json(service::poll(&state, &issuer, &actor, &body).await?))
 }

@@ -4,15 +4,21 @@
 //! stream (SSF lets a transmitter say so with `409`), and reaches only its own: another's stream id answers
 //! `404`, as one that does not exist. Every change is one transaction and leaves an audit record.
 //!
-//! Not yet here (docs/events.md): the fan-out of the accounts' event feed into streams, signed delivery (push and
-//! poll), subjects and verification.
+//! And the delivery side: [`fan_out`] turns the accounts' event feed into each stream's queue (one transaction
+//! per account event, taken so that two workers never queue it twice), and [`poll`] answers a poll stream's
+//! receiver (RFC 8936) with its queued events signed as Security Event Tokens with the provider's current key,
+//! until it acknowledges them. Not yet here (docs/events.md): push delivery, subjects and verification.
 
 use chrono::{DateTime, Utc};
+use dinhdanh_domain::Level;
+use dinhdanh_domain::account::AccountEventKind;
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
+use dinhdanh_oidc::keys::TokenType;
 use dinhdanh_oidc::metadata::Issuer;
-use dinhdanh_oidc::ssf::{self, StreamSettings, StreamStatus};
-use dinhdanh_store::{AuditEntry, StoredStream};
+use dinhdanh_oidc::ssf::{self, Event, StreamSettings, StreamStatus, Subject};
+use dinhdanh_oidc::subject::subject_for;
+use dinhdanh_store::{AccountEvent, AuditEntry, StoredStream};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -223,4 +229,146 @@ pub async fn set_status(state: &AppState, actor: &Actor, body: &Value) -> Result
     tx.audit(entry(actor, "ssf.stream.status", &stream.id, detail, now)).await?;
     tx.commit().await?;
     Ok(status_body(&stream))
+}
+
+/// How many of the feed's events one [`fan_out`] takes.
+const FAN_OUT_BATCH: i64 = 500;
+/// `maxEvents` when the receiver names none, and the most one poll answers.
+const DEFAULT_MAX_EVENTS: i64 = 100;
+const MAX_EVENTS: i64 = 1000;
+/// How long a poll without `returnImmediately` waits for an event (RFC 8936 §2.4 lets the transmitter choose).
+const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The SSF events one account event becomes for a relying party: `disabled` is `account-disabled`, and
+/// `session-revoked` when that relying party had a live session (a grant) then; `enabled` is
+/// `account-enabled`; `level_changed` is `assurance-level-change`.
+fn events_of(event: &AccountEvent, had_session: bool) -> Vec<Event> {
+    let at = event.occurred_at.timestamp();
+    match event.kind {
+        AccountEventKind::Disabled if had_session => vec![Event::AccountDisabled, Event::SessionRevoked { at }],
+        AccountEventKind::Disabled => vec![Event::AccountDisabled],
+        AccountEventKind::Enabled => vec![Event::AccountEnabled],
+        AccountEventKind::LevelChanged => {
+            let level = |name: &str| event.detail[name].as_i64().and_then(Level::from_number);
+            match (level("previous"), level("current")) {
+                (Some(previous), Some(current)) => vec![Event::AssuranceLevelChange { previous, current, at }],
+                _ => Vec::new(),
+            }
+        }
+    }
+}
+
+/// Gives the accounts' pending events to the streams of the relying parties that know each account (those it
+/// signed in to), each relying party under its own pairwise `sub`, and only the types its stream asked for.
+/// Returns how many SSF events were queued. Safe to run on several nodes at once.
+pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
+    let pending = state.store.pending_account_events(FAN_OUT_BATCH).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let salt = crate::service::oidc::subject_salt(state).await?;
+    let mut queued = 0;
+    for event in pending {
+        let now = state.clock.now();
+        let mut tx = state.store.begin().await?;
+        if !tx.claim_account_event(event.id, now).await? {
+            continue;
+        }
+        for (stream, had_session) in tx.streams_knowing(&event.account_id, event.occurred_at).await? {
+            let Some(registration) = state.store.oidc_client(&stream.client_id).await? else { continue };
+            let sector = registration
+                .sector()
+                .map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
+            let sub = subject_for(registration.subject_type, &sector, &event.account_id, salt);
+            // The issuer is added when the event is signed, with the request's (`poll`).
+            let subject = Subject { iss: String::new(), sub };
+            let wanted = settings_of(&stream)?.events_delivered();
+            for ssf_event in events_of(&event, had_session).into_iter().filter(|e| wanted.contains(&e.event_type())) {
+                let jti = uuid::Uuid::new_v4().to_string();
+                let claims = ssf::set_claims(
+                    "",
+                    &stream.client_id,
+                    &jti,
+                    now.timestamp(),
+                    Some(&event.txn),
+                    Some(&subject),
+                    &ssf_event,
+                );
+                tx.queue_ssf_event(&stream.id, &jti, &claims, now).await?;
+                queued += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    metrics::counter!("dinhdanh_ssf_events_queued_total").increment(queued as u64);
+    Ok(queued)
+}
+
+/// A queued event's claims with the issuer, signed (`typ: secevent+jwt`, ES256, the current key).
+fn signed(keys: &dinhdanh_oidc::keys::KeySet, issuer: &Issuer, mut claims: Value) -> Result<String, ApiError> {
+    claims["iss"] = json!(issuer.as_str());
+    if let Some(subject) = claims.get_mut("sub_id") {
+        subject["iss"] = json!(issuer.as_str());
+    }
+    keys.sign(&claims, TokenType::SecurityEvent).map_err(|e| ApiError::internal(format!("signing a SET: {e}")))
+}
+
+/// `POST /ssf/poll` (RFC 8936 §2.4): acknowledges `ack`, records the receiver's `setErrs`, then answers up to
+/// `maxEvents` of the caller's stream's unacknowledged events as `{"sets": {jti: SET}, "moreAvailable"}`,
+/// oldest first; they come again until acknowledged. Without `returnImmediately`, an empty answer waits up to
+/// 10 seconds for an event. A paused stream keeps its events and answers none; a disabled one has none.
+pub async fn poll(state: &AppState, issuer: &Issuer, actor: &Actor, body: &Value) -> Result<Value, ApiError> {
+    authorize(state, actor, Action::ReceiveEvents).await?;
+    let Actor::Organization { client_id, .. } = actor else {
+        return Err(ApiError::Forbidden { action: Action::ReceiveEvents.as_str() });
+    };
+    let bad = |field: &'static str, message: &str| invalid(ssf::StreamError { field, message: message.to_owned() });
+    let acks: Vec<String> = match body.get("ack") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad("ack", "a list of jti strings")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(bad("ack", "a list of jti strings")),
+    };
+    let max_events = match body.get("maxEvents") {
+        None => DEFAULT_MAX_EVENTS,
+        Some(v) => v.as_i64().filter(|n| (0..=MAX_EVENTS).contains(n)).ok_or_else(|| bad("maxEvents", "0 to 1000"))?,
+    };
+    let immediately = match body.get("returnImmediately") {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(|| bad("returnImmediately", "true or false"))?,
+    };
+    let Some(stream) = state.store.ssf_stream_of_client(client_id).await? else {
+        return Err(no_stream());
+    };
+    if !matches!(settings_of(&stream)?.delivery, ssf::Delivery::Poll) {
+        return Err(bad("delivery", "this stream is pushed, not polled"));
+    }
+    let now = state.clock.now();
+    if !acks.is_empty() || body.get("setErrs").is_some_and(|e| e.as_object().is_some_and(|m| !m.is_empty())) {
+        let mut tx = state.store.begin().await?;
+        let acked = tx.ack_ssf_events(&stream.id, &acks, now).await?;
+        let errors = body.get("setErrs").cloned().unwrap_or(Value::Null);
+        tx.audit(entry(actor, "ssf.events.ack", &stream.id, json!({"acked": acked, "set_errors": errors}), now))
+            .await?;
+        tx.commit().await?;
+    }
+    if max_events == 0 || stream.status != StreamStatus::Enabled {
+        return Ok(json!({"sets": {}, "moreAvailable": false}));
+    }
+    let deadline = tokio::time::Instant::now() + if immediately { std::time::Duration::ZERO } else { LONG_POLL };
+    loop {
+        fan_out(state).await?;
+        let (events, more) = state.store.unacked_ssf_events(&stream.id, max_events).await?;
+        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
+            let keys = crate::service::oidc::key_set(state, state.clock.now()).await?;
+            let mut sets = serde_json::Map::new();
+            for event in events {
+                sets.insert(event.jti, json!(signed(&keys, issuer, event.claims)?));
+            }
+            return Ok(json!({"sets": sets, "moreAvailable": more}));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }

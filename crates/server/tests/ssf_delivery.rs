@@ -1,0 +1,218 @@
+//! Shared Signals poll delivery end to end over real HTTP, on SQLite and on PostgreSQL (issue 17,
+//! docs/events.md): a relying party that signed a holder in creates a poll stream; a lock, a second lock, the
+//! lifts and a level change reach it as Security Event Tokens, which a receiver written here checks with another
+//! JOSE implementation than the server's (RustCrypto's P-256 against the published JWKS): `typ`, signature,
+//! `iss`, `aud`, unique `jti`, the event types, the `iss_sub` subject (its pairwise `sub`, never the account
+//! id) and the `txn` shared by one request's events. Events come again until acknowledged; a relying party that
+//! never signed the holder in learns nothing; a paused stream keeps its events.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Duration;
+use dinhdanh_domain::actor::{OrganizationKind, Scope};
+use dinhdanh_domain::lock::{Lift, Party};
+use dinhdanh_domain::{AccountId, Level};
+use dinhdanh_server::clock::Clock;
+use dinhdanh_store::on_both_backends;
+use p256::ecdsa::signature::Verifier;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+mod support;
+use support::TestServer;
+
+const DISABLED: &str = "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
+const ENABLED: &str = "https://schemas.openid.net/secevent/risc/event-type/account-enabled";
+const SESSION_REVOKED: &str = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
+const LEVEL: &str = "https://schemas.openid.net/secevent/caep/event-type/assurance-level-change";
+
+/// A relying party with an OpenID Connect registration and a client token holding `ssf:streams`.
+struct Receiver {
+    client_id: String,
+    token: String,
+}
+
+async fn receiver(server: &TestServer, code: &str) -> Receiver {
+    let (org, token) = server.organization_token(code, OrganizationKind::RelyingParty, &[Scope::SsfStreams]).await;
+    let client_id = server.store.api_clients_of_organization(&org.id).await.unwrap()[0].id.clone();
+    let admin = server.admin().await;
+    let registration = json!({"redirect_uris": [format!("https://{}.example.vn/cb", code.to_lowercase())],
+        "scopes": ["openid", "profile"], "claims": ["name"]});
+    let (status, saved) =
+        server.call(Method::PUT, &format!("/v1/clients/{client_id}/oidc"), &admin, Some(registration)).await;
+    assert_eq!(status, 200, "{saved}");
+    Receiver { client_id, token }
+}
+
+/// What a sign-in leaves: a grant of `account` to the receiver's client.
+async fn signed_in(server: &TestServer, rp: &Receiver, account: &AccountId) {
+    let now = server.clock.now();
+    let grant = dinhdanh_oidc::tokens::Grant {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: rp.client_id.clone(),
+        account_id: account.clone(),
+        scopes: [dinhdanh_oidc::scope::Scope::OpenId].into(),
+        claims: BTreeSet::new(),
+        id_token_claims: BTreeSet::new(),
+        acr: Level::One,
+        amr: vec!["pwd".into(), "otp".into()],
+        auth_time: now,
+    };
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_oidc_grant(&grant, "a-session-hash", now).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn poll(server: &TestServer, rp: &Receiver, body: Value) -> Value {
+    let (status, answer) = server.call(Method::POST, "/ssf/poll", &rp.token, Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// The receiver's check of one SET against the published keys, with P-256 from RustCrypto: returns its claims.
+fn verified(jwks: &Value, token: &str) -> Value {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS");
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!((header["alg"].as_str(), header["typ"].as_str()), (Some("ES256"), Some("secevent+jwt")), "{header}");
+    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("a published key");
+    let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(key[name].as_str().unwrap()).unwrap();
+    let mut point = vec![4u8];
+    point.extend(coordinate("x"));
+    point.extend(coordinate("y"));
+    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+    let signature = p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+    verifying.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature).expect("the signature");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
+}
+
+/// Every SET of a poll answer, checked: `(jti, event type, claims)`.
+fn sets(server: &TestServer, jwks: &Value, rp: &Receiver, answer: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (jti, token) in answer["sets"].as_object().unwrap() {
+        let claims = verified(jwks, token.as_str().unwrap());
+        assert_eq!(claims["jti"], jti.as_str());
+        assert_eq!(claims["iss"], server.base.as_str());
+        assert_eq!(claims["aud"], rp.client_id.as_str());
+        assert_eq!(claims["sub_id"]["format"], "iss_sub");
+        assert_eq!(claims["sub_id"]["iss"], server.base.as_str());
+        let events = claims["events"].as_object().unwrap();
+        assert_eq!(events.len(), 1, "one event per SET");
+        out.push((jti.clone(), events.keys().next().unwrap().clone(), claims.clone()));
+    }
+    out
+}
+
+fn lift(server: &TestServer, account: &AccountId) -> Lift {
+    Lift {
+        at: server.clock.now(),
+        by: Party::Holder { account_id: account.clone() },
+        legal_basis: None,
+        reason: "đã tìm thấy".into(),
+        request_id: None,
+    }
+}
+
+on_both_backends! {
+    a_lock_and_its_lift_reach_the_relying_party_s_poll_stream_as_signed_events(db) {
+        let server = TestServer::start(&db).await;
+        let account = support::mai(&server).await;
+        let bank = receiver(&server, "NHA").await;
+        let stranger = receiver(&server, "NHB").await;
+        signed_in(&server, &bank, &account).await;
+        let every = json!([DISABLED, ENABLED, SESSION_REVOKED, LEVEL]);
+        for rp in [&bank, &stranger] {
+            let (status, body) = server.call(Method::POST, "/ssf/streams", &rp.token, Some(json!({"events_requested": every}))).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let jwks: Value = server.http.get(server.url("/oauth/jwks")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(poll(&server, &bank, json!({"returnImmediately": true})).await, json!({"sets": {}, "moreAvailable": false}));
+
+        // The holder locks the account: account-disabled and session-revoked, with the request's id as txn.
+        let session = server.holder_session(&server.store.account(&account).await.unwrap().unwrap()).await;
+        let (status, filed) = server.call(Method::POST, "/v1/lock-requests", &session,
+            Some(json!({"ground": "holder_request", "reason": "mất điện thoại"}))).await;
+        assert_eq!(status, 201, "{filed}");
+        let answer = poll(&server, &bank, json!({"returnImmediately": true})).await;
+        let received = sets(&server, &jwks, &bank, &answer);
+        let types: BTreeSet<&str> = received.iter().map(|(_, t, _)| t.as_str()).collect();
+        assert_eq!(types, [DISABLED, SESSION_REVOKED].into());
+        for (_, _, claims) in &received {
+            assert_eq!(claims["txn"], filed["id"], "one request, one txn");
+            let sub = claims["sub_id"]["sub"].as_str().unwrap();
+            assert!(sub.len() == 43 && sub != account.as_str(), "the pairwise sub, not the account id: {sub}");
+            let text = claims.to_string();
+            assert!(!text.contains("holder_request") && !text.contains("mất điện thoại"), "no ground or reason: {text}");
+        }
+        assert_eq!(received[0].2["sub_id"], received[1].2["sub_id"]);
+        // Not acknowledged: they come again, the same ones. Acknowledged: gone.
+        let again = poll(&server, &bank, json!({"returnImmediately": true})).await;
+        assert_eq!(again["sets"].as_object().unwrap().keys().collect::<Vec<_>>(), answer["sets"].as_object().unwrap().keys().collect::<Vec<_>>());
+        let jtis: Vec<String> = received.iter().map(|(j, _, _)| j.clone()).collect();
+        let after_ack = poll(&server, &bank, json!({"ack": jtis, "returnImmediately": true})).await;
+        assert_eq!(after_ack, json!({"sets": {}, "moreAvailable": false}));
+        // The relying party that never signed her in learns nothing.
+        assert_eq!(poll(&server, &stranger, json!({"returnImmediately": true})).await["sets"], json!({}));
+
+        // A second lock, and the lift of one of two: nothing. The lift of the last: account-enabled, once.
+        let second = support::holder_lock(&server, &account);
+        let mut tx = server.store.begin().await.unwrap();
+        tx.insert_lock(&second).await.unwrap();
+        tx.commit().await.unwrap();
+        server.clock.advance(Duration::minutes(5));
+        let mut tx = server.store.begin().await.unwrap();
+        assert!(tx.lift_lock(filed["lock_id"].as_str().unwrap(), &lift(&server, &account)).await.unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(poll(&server, &bank, json!({"returnImmediately": true})).await["sets"], json!({}), "another lock is in force");
+        let mut tx = server.store.begin().await.unwrap();
+        assert!(tx.lift_lock(&second.id, &lift(&server, &account)).await.unwrap());
+        tx.commit().await.unwrap();
+        let answer = poll(&server, &bank, json!({"returnImmediately": true})).await;
+        let received = sets(&server, &jwks, &bank, &answer);
+        assert_eq!(received.iter().map(|(_, t, _)| t.as_str()).collect::<Vec<_>>(), [ENABLED]);
+        let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+        for (jti, _, _) in &received {
+            assert!(seen.insert(jti.clone(), ()).is_none());
+        }
+
+        // A paused stream keeps its events; enabled again, it delivers them. maxEvents bounds an answer.
+        let (_, streams) = server.call(Method::GET, "/ssf/streams", &bank.token, None).await;
+        let stream_id = streams[0]["stream_id"].as_str().unwrap().to_owned();
+        server.call(Method::POST, "/ssf/streams/status", &bank.token, Some(json!({"stream_id": stream_id, "status": "paused"}))).await;
+        let jtis: Vec<String> = received.iter().map(|(j, _, _)| j.clone()).collect();
+        let mut tx = server.store.begin().await.unwrap();
+        tx.set_account_level(&account, Level::Two, server.clock.now()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(poll(&server, &bank, json!({"ack": jtis, "returnImmediately": true})).await["sets"], json!({}), "paused");
+        server.call(Method::POST, "/ssf/streams/status", &bank.token, Some(json!({"stream_id": stream_id, "status": "enabled"}))).await;
+        let answer = poll(&server, &bank, json!({"maxEvents": 1, "returnImmediately": true})).await;
+        let received = sets(&server, &jwks, &bank, &answer);
+        assert_eq!(received.len(), 1);
+        let (_, kind, claims) = &received[0];
+        assert_eq!(kind, LEVEL);
+        let change = &claims["events"][LEVEL];
+        assert_eq!((change["previous_level"].as_str(), change["current_level"].as_str(), change["change_direction"].as_str()),
+            (Some("urn:dinhdanh:loa:1"), Some("urn:dinhdanh:loa:2"), Some("increase")));
+        assert_eq!(answer["moreAvailable"], false);
+    }
+
+    a_poll_is_refused_what_it_cannot_have(db) {
+        let server = TestServer::start(&db).await;
+        let bank = receiver(&server, "NHA").await;
+        let (status, _) = server.call(Method::POST, "/ssf/poll", &bank.token, Some(json!({"returnImmediately": true}))).await;
+        assert_eq!(status, 404, "no stream yet");
+        server.call(Method::POST, "/ssf/streams", &bank.token,
+            Some(json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://nha.example.vn/ssf"}}))).await;
+        let (status, body) = server.call(Method::POST, "/ssf/poll", &bank.token, Some(json!({"returnImmediately": true}))).await;
+        assert_eq!((status, body["errors"][0]["field"].as_str()), (400, Some("delivery")), "a pushed stream is not polled: {body}");
+        for bad in [json!({"maxEvents": -1}), json!({"maxEvents": 5000}), json!({"ack": "x"}), json!({"returnImmediately": "yes"})] {
+            let (status, body) = server.call(Method::POST, "/ssf/poll", &bank.token, Some(bad.clone())).await;
+            assert_eq!(status, 400, "{bad}: {body}");
+        }
+        let (_, without) = server.organization_token("NHC", OrganizationKind::RelyingParty, &[Scope::AccountsStatus]).await;
+        let (status, _) = server.call(Method::POST, "/ssf/poll", &without, Some(json!({}))).await;
+        assert_eq!(status, 403);
+    }
+}
