@@ -219,6 +219,8 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     let checkpoints =
         tokio::spawn(dinhdanh_server::run_audit_checkpoints(state.clone(), settings.checkpoint_every, stopped()));
     let purge = tokio::spawn(dinhdanh_server::run_purge(state.clone(), settings.purge_every, stopped()));
+    let events =
+        tokio::spawn(dinhdanh_server::run_event_delivery(state.clone(), Duration::from_millis(500), stopped()));
     let server = tokio::spawn(dinhdanh_server::serve(listener, state, stopped()));
 
     tracing::info!(%address, database = store.dialect().name(), "dinhdanh is serving");
@@ -243,6 +245,7 @@ async fn run_node(store: Store, settings: NodeSettings, banner: Option<String>) 
     let _ = checkpoints.await;
     let _ = jobs.await;
     let _ = purge.await;
+    let _ = events.await;
     store.close().await;
     Ok(())
 }

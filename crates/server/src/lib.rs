@@ -272,6 +272,28 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
     }
 }
 
+/// Gives the accounts' events to the relying parties' streams and pushes the push streams' events to their
+/// receivers every `every` (`service::ssf::deliver_pushes`; poll streams are answered when they poll).
+pub async fn run_event_delivery(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client with the default TLS roots");
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = ticker.tick() => {
+                if let Err(e) = service::ssf::deliver_pushes(&state, &http).await {
+                    tracing::warn!(error = ?e, "delivering Shared Signals events failed");
+                }
+            }
+        }
+    }
+}
+
 /// Signs a checkpoint of the audit log every `every` (when it grew), and once more at shutdown.
 pub async fn run_audit_checkpoints(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticker = tokio::time::interval(every);

@@ -4,9 +4,13 @@
 //! JOSE implementation than the server's (RustCrypto's P-256 against the published JWKS): `typ`, signature,
 //! `iss`, `aud`, unique `jti`, the event types, the `iss_sub` subject (its pairwise `sub`, never the account
 //! id) and the `txn` shared by one request's events. Events come again until acknowledged; a relying party that
-//! never signed the holder in learns nothing; a paused stream keeps its events.
+//! never signed the holder in learns nothing; a paused stream keeps its events. Push delivery (RFC 8935) to a
+//! receiver served here: it fails for a while, then every event arrives once, in order; an event it refuses is
+//! a dead letter and the next ones still come.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -214,5 +218,117 @@ on_both_backends! {
         let (_, without) = server.organization_token("NHC", OrganizationKind::RelyingParty, &[Scope::AccountsStatus]).await;
         let (status, _) = server.call(Method::POST, "/ssf/poll", &without, Some(json!({}))).await;
         assert_eq!(status, 403);
+    }
+}
+
+/// One push the receiver saw: its `Authorization` and `Content-Type` headers, its body, whether it was taken.
+type Push = (Option<String>, Option<String>, String, bool);
+
+/// What the push receiver served in the test saw, and how it is to answer next.
+#[derive(Clone, Default)]
+struct Inbox {
+    pushes: Arc<Mutex<Vec<Push>>>,
+    /// Answer this many pushes with 503 first.
+    unavailable: Arc<AtomicUsize>,
+    /// Refuse the next push with an RFC 8935 error.
+    refuse: Arc<AtomicUsize>,
+}
+
+async fn push_receiver(inbox: Inbox) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    async fn take(
+        axum::extract::State(inbox): axum::extract::State<Inbox>,
+        headers: HeaderMap,
+        body: String,
+    ) -> (StatusCode, String) {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let taken_from = |counter: &AtomicUsize| {
+            counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        };
+        let (status, answer, taken) = if taken_from(&inbox.unavailable) {
+            (StatusCode::SERVICE_UNAVAILABLE, String::new(), false)
+        } else if taken_from(&inbox.refuse) {
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"err": "invalid_key", "description": "unknown signing key"}).to_string(),
+                false,
+            )
+        } else {
+            (StatusCode::ACCEPTED, String::new(), true)
+        };
+        inbox.pushes.lock().unwrap().push((header("authorization"), header("content-type"), body, taken));
+        (status, answer)
+    }
+    let app = axum::Router::new().route("/events", axum::routing::post(take)).with_state(inbox);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn taken(inbox: &Inbox) -> Vec<String> {
+    inbox.pushes.lock().unwrap().iter().filter(|p| p.3).map(|p| p.2.clone()).collect()
+}
+
+on_both_backends! {
+    pushed_events_survive_an_unavailable_receiver_and_arrive_once_in_order(db) {
+        let server = TestServer::start(&db).await;
+        let account = support::mai(&server).await;
+        let bank = receiver(&server, "NHA").await;
+        signed_in(&server, &bank, &account).await;
+        let inbox = Inbox::default();
+        let endpoint = push_receiver(inbox.clone()).await;
+        let stream = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint, "authorization_header": "Bearer rx-secret"},
+            "events_requested": [DISABLED, ENABLED, SESSION_REVOKED, LEVEL]});
+        let (status, body) = server.call(Method::POST, "/ssf/streams", &bank.token, Some(stream)).await;
+        assert_eq!(status, 201, "{body}");
+        let jwks: Value = server.http.get(server.url("/oauth/jwks")).send().await.unwrap().json().await.unwrap();
+        let http = reqwest::Client::new();
+        let deliver = || dinhdanh_server::service::ssf::deliver_pushes(&server.state, &http);
+
+        // The lock's two events; the receiver is down for three pushes.
+        inbox.unavailable.store(3, Ordering::SeqCst);
+        let session = server.holder_session(&server.store.account(&account).await.unwrap().unwrap()).await;
+        let (status, filed) = server.call(Method::POST, "/v1/lock-requests", &session,
+            Some(json!({"ground": "holder_request", "reason": "mất điện thoại"}))).await;
+        assert_eq!(status, 201, "{filed}");
+        assert_eq!(deliver().await.unwrap(), 0);
+        assert_eq!(inbox.pushes.lock().unwrap().len(), 1, "one try, then the stream waits");
+        assert_eq!(deliver().await.unwrap(), 0);
+        assert_eq!(inbox.pushes.lock().unwrap().len(), 1, "not before the backoff ends");
+        for wait in [1, 2] {
+            server.clock.advance(Duration::seconds(wait));
+            assert_eq!(deliver().await.unwrap(), 0);
+        }
+        assert_eq!(inbox.pushes.lock().unwrap().len(), 3);
+        server.clock.advance(Duration::seconds(4));
+        assert_eq!(deliver().await.unwrap(), 2, "both, once the receiver is back");
+        assert_eq!(deliver().await.unwrap(), 0, "and never again");
+        let pushes = inbox.pushes.lock().unwrap().clone();
+        assert!(pushes.iter().all(|p| p.0.as_deref() == Some("Bearer rx-secret") && p.1.as_deref() == Some("application/secevent+jwt")));
+        let kinds: Vec<String> = taken(&inbox).iter().map(|set| {
+            let claims = verified(&jwks, set);
+            assert_eq!((claims["iss"].as_str(), claims["aud"].as_str(), claims["txn"].as_str()), (Some(server.base.as_str()), Some(bank.client_id.as_str()), filed["id"].as_str()));
+            claims["events"].as_object().unwrap().keys().next().unwrap().clone()
+        }).collect();
+        assert_eq!(kinds, [DISABLED, SESSION_REVOKED], "in the order they were queued");
+        let failures = server.store.recent_audit(None, 10).await.unwrap();
+        assert!(failures.iter().all(|r| !r.detail.to_string().contains("rx-secret")), "the receiver's secret is in no record");
+
+        // A refused event is a dead letter; the next one still comes.
+        inbox.refuse.store(1, Ordering::SeqCst);
+        let mut tx = server.store.begin().await.unwrap();
+        assert!(tx.lift_lock(filed["lock_id"].as_str().unwrap(), &lift(&server, &account)).await.unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(deliver().await.unwrap(), 0);
+        let dead = server.store.dead_ssf_events(10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("invalid_key: unknown signing key"));
+        let mut tx = server.store.begin().await.unwrap();
+        tx.set_account_level(&account, Level::Two, server.clock.now()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(deliver().await.unwrap(), 1);
+        let last = taken(&inbox).last().cloned().unwrap();
+        assert!(verified(&jwks, &last)["events"].get(LEVEL).is_some());
     }
 }

@@ -24,9 +24,11 @@ pub struct StoredStream {
     pub status_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The issuer the stream was created under: the `iss` of its configuration and of its SETs.
+    pub issuer: String,
 }
 
-const COLUMNS: &str = "id, client_id, settings, status, status_reason, created_at, updated_at";
+const COLUMNS: &str = "id, client_id, settings, status, status_reason, created_at, updated_at, issuer";
 
 fn stream_from_row(row: &sqlx::any::AnyRow) -> Result<StoredStream, StoreError> {
     let settings: String = row.try_get(2)?;
@@ -39,6 +41,7 @@ fn stream_from_row(row: &sqlx::any::AnyRow) -> Result<StoredStream, StoreError> 
         status_reason: row.try_get(4)?,
         created_at: from_ms(row.try_get(5)?)?,
         updated_at: from_ms(row.try_get(6)?)?,
+        issuer: row.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
     })
 }
 
@@ -57,8 +60,8 @@ impl Tx {
     /// Creates the client's stream; false when it has one already (nothing written).
     pub async fn insert_ssf_stream(&mut self, stream: &StoredStream) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO ssf_streams (id, client_id, settings, status, status_reason, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (client_id) DO NOTHING",
+            "INSERT INTO ssf_streams (id, client_id, settings, status, status_reason, created_at, updated_at, issuer) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (client_id) DO NOTHING",
         )
         .bind(&stream.id)
         .bind(&stream.client_id)
@@ -67,6 +70,7 @@ impl Tx {
         .bind(stream.status_reason.clone())
         .bind(to_ms(stream.created_at))
         .bind(to_ms(stream.updated_at))
+        .bind(&stream.issuer)
         .execute(&mut *self.inner)
         .await?
         .rows_affected();
@@ -141,7 +145,7 @@ impl Tx {
         .bind(to_ms(at))
         .fetch_all(&mut *self.inner)
         .await?;
-        rows.iter().map(|row| Ok((stream_from_row(row)?, row.try_get::<i64, _>(7)? > 0))).collect()
+        rows.iter().map(|row| Ok((stream_from_row(row)?, row.try_get::<i64, _>(8)? > 0))).collect()
     }
 
     /// Queues an event for a stream: its claims without `iss` (added when it is signed).
@@ -221,5 +225,148 @@ impl Store {
         let more = events.len() as i64 > limit;
         events.truncate(usize::try_from(limit).unwrap_or(0));
         Ok((events, more))
+    }
+}
+
+/// The head of a push stream's queue: its oldest event neither acknowledged nor dead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushHead {
+    pub id: i64,
+    pub jti: String,
+    pub claims: Value,
+    /// Failed pushes so far.
+    pub attempts: i64,
+    /// Not before this (the backoff after a failure).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// A dead letter: an event a receiver refused or never took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadEvent {
+    pub id: i64,
+    pub stream_id: String,
+    pub jti: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub dead_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Enabled push streams with an event to push now, whose lease is free.
+    pub async fn push_streams_due(&self, now: DateTime<Utc>) -> Result<Vec<StoredStream>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM ssf_streams s WHERE s.status = 'enabled' AND s.settings LIKE $2 \
+             AND (s.push_lease_until IS NULL OR s.push_lease_until < $1) AND EXISTS (SELECT 1 FROM ssf_events e \
+             WHERE e.stream_id = s.id AND e.acked_at IS NULL AND e.dead_at IS NULL \
+             AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= $1)) ORDER BY s.id"
+        ))
+        .bind(to_ms(now))
+        .bind(format!("%\"{}\"%", dinhdanh_oidc::ssf::PUSH))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stream_from_row).collect()
+    }
+
+    /// Takes the stream's push lease until `until`: false when another worker holds it.
+    pub async fn take_push_lease(
+        &self,
+        stream_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE ssf_streams SET push_lease_until = $1 WHERE id = $2 \
+             AND (push_lease_until IS NULL OR push_lease_until < $3)",
+        )
+        .bind(to_ms(until))
+        .bind(stream_id)
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    pub async fn release_push_lease(&self, stream_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE ssf_streams SET push_lease_until = NULL WHERE id = $1")
+            .bind(stream_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The head of the stream's queue (pushed in this order, one at a time).
+    pub async fn push_head(&self, stream_id: &str) -> Result<Option<PushHead>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, jti, claims, attempts, next_attempt_at FROM ssf_events \
+             WHERE stream_id = $1 AND acked_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT 1",
+        )
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let claims: String = row.try_get(2)?;
+        Ok(Some(PushHead {
+            id: row.try_get(0)?,
+            jti: row.try_get(1)?,
+            claims: serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(format!("ssf event: {e}")))?,
+            attempts: row.try_get(3)?,
+            next_attempt_at: row.try_get::<Option<i64>, _>(4)?.map(from_ms).transpose()?,
+        }))
+    }
+
+    /// The receiver took the event (`202`).
+    pub async fn record_push_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE ssf_events SET acked_at = $1, last_error = NULL WHERE id = $2")
+            .bind(to_ms(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A failed push: its count and error, and either the time of the next try or, dead at `dead_at`, none.
+    pub async fn record_push_failure(
+        &self,
+        id: i64,
+        attempts: i64,
+        next_attempt_at: Option<DateTime<Utc>>,
+        error: &str,
+        dead_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE ssf_events SET attempts = $1, next_attempt_at = $2, last_error = $3, dead_at = $4 WHERE id = $5",
+        )
+        .bind(attempts)
+        .bind(next_attempt_at.map(to_ms))
+        .bind(error)
+        .bind(dead_at.map(to_ms))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Dead letters, newest first.
+    pub async fn dead_ssf_events(&self, limit: i64) -> Result<Vec<DeadEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, stream_id, jti, attempts, last_error, dead_at FROM ssf_events WHERE dead_at IS NOT NULL \
+             AND acked_at IS NULL ORDER BY dead_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeadEvent {
+                    id: row.try_get(0)?,
+                    stream_id: row.try_get(1)?,
+                    jti: row.try_get(2)?,
+                    attempts: row.try_get(3)?,
+                    last_error: row.try_get(4)?,
+                    dead_at: from_ms(row.try_get(5)?)?,
+                })
+            })
+            .collect()
     }
 }

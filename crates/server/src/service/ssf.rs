@@ -7,7 +7,9 @@
 //! And the delivery side: [`fan_out`] turns the accounts' event feed into each stream's queue (one transaction
 //! per account event, taken so that two workers never queue it twice), and [`poll`] answers a poll stream's
 //! receiver (RFC 8936) with its queued events signed as Security Event Tokens with the provider's current key,
-//! until it acknowledges them. Not yet here (docs/events.md): push delivery, subjects and verification.
+//! until it acknowledges them; [`deliver_pushes`] pushes a push stream's events to its receiver (RFC 8935), one at
+//! a time and in order, retrying with exponential backoff and leaving a dead letter when the receiver refuses an
+//! event or the tries run out. Not yet here (docs/events.md): subjects and verification.
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::Level;
@@ -94,6 +96,7 @@ pub async fn create(state: &AppState, issuer: &Issuer, actor: &Actor, body: &Val
         status_reason: None,
         created_at: now,
         updated_at: now,
+        issuer: issuer.as_str().to_owned(),
     };
     let mut tx = state.store.begin().await?;
     if !tx.insert_ssf_stream(&stream).await? {
@@ -305,10 +308,10 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
 }
 
 /// A queued event's claims with the issuer, signed (`typ: secevent+jwt`, ES256, the current key).
-fn signed(keys: &dinhdanh_oidc::keys::KeySet, issuer: &Issuer, mut claims: Value) -> Result<String, ApiError> {
-    claims["iss"] = json!(issuer.as_str());
+fn signed(keys: &dinhdanh_oidc::keys::KeySet, issuer: &str, mut claims: Value) -> Result<String, ApiError> {
+    claims["iss"] = json!(issuer);
     if let Some(subject) = claims.get_mut("sub_id") {
-        subject["iss"] = json!(issuer.as_str());
+        subject["iss"] = json!(issuer);
     }
     keys.sign(&claims, TokenType::SecurityEvent).map_err(|e| ApiError::internal(format!("signing a SET: {e}")))
 }
@@ -365,10 +368,134 @@ pub async fn poll(state: &AppState, issuer: &Issuer, actor: &Actor, body: &Value
             let keys = crate::service::oidc::key_set(state, state.clock.now()).await?;
             let mut sets = serde_json::Map::new();
             for event in events {
-                sets.insert(event.jti, json!(signed(&keys, issuer, event.claims)?));
+                sets.insert(event.jti, json!(signed(&keys, issuer_of(&stream, issuer), event.claims)?));
             }
             return Ok(json!({"sets": sets, "moreAvailable": more}));
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The issuer a stream's SETs carry: the one it was created under (a stream made before that was kept: the
+/// request's).
+fn issuer_of<'a>(stream: &'a StoredStream, fallback: &'a Issuer) -> &'a str {
+    if stream.issuer.is_empty() { fallback.as_str() } else { &stream.issuer }
+}
+
+/// A push (RFC 8935 §2) is given this long to be answered.
+pub const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Failed pushes of one event before it is a dead letter: with the backoff below, about a day of trying.
+pub const MAX_PUSH_ATTEMPTS: i64 = 30;
+/// The longest wait between two tries.
+const MAX_BACKOFF_SECONDS: i64 = 3600;
+/// How long a worker holds a stream while it pushes it.
+const PUSH_LEASE_SECONDS: i64 = 60;
+
+/// The wait after the `attempts`-th failure: 1, 2, 4 … seconds, at most an hour.
+pub fn backoff(attempts: i64) -> chrono::Duration {
+    let exponent = (attempts - 1).clamp(0, 30) as u32;
+    chrono::Duration::seconds((1i64 << exponent).min(MAX_BACKOFF_SECONDS))
+}
+
+/// What one push came to.
+enum Pushed {
+    Delivered,
+    /// The receiver refused this SET (`400` with an RFC 8935 error): it will never take it.
+    Refused(String),
+    /// Not answered, or answered otherwise: try again later.
+    Failed(String),
+}
+
+async fn push_one(http: &reqwest::Client, endpoint: &str, authorization: Option<&str>, set: String) -> Pushed {
+    let mut request = http
+        .post(endpoint)
+        .timeout(PUSH_TIMEOUT)
+        .header(reqwest::header::CONTENT_TYPE, "application/secevent+jwt")
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(set);
+    if let Some(header) = authorization {
+        request = request.header(reqwest::header::AUTHORIZATION, header);
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => Pushed::Delivered,
+        Ok(response) if response.status() == reqwest::StatusCode::BAD_REQUEST => {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let err = body["err"].as_str().unwrap_or("invalid_request");
+            let description = body["description"].as_str().unwrap_or_default();
+            // Kept short: the receiver's words go to the officers' dead-letter list, not to anyone's log.
+            Pushed::Refused(format!("{err}: {}", description.chars().take(200).collect::<String>()))
+        }
+        Ok(response) => Pushed::Failed(format!("HTTP {}", response.status().as_u16())),
+        Err(e) if e.is_timeout() => Pushed::Failed("no answer in time".to_owned()),
+        Err(_) => Pushed::Failed("cannot connect".to_owned()),
+    }
+}
+
+/// Pushes every enabled push stream's due events to its receiver (RFC 8935), after a [`fan_out`]: one stream at a
+/// time per worker (a lease, so several nodes never push one stream at once), its events one by one in order; a
+/// failure stops that stream until its backoff ends, so no event overtakes an earlier one. Returns how many
+/// events were delivered.
+pub async fn deliver_pushes(state: &AppState, http: &reqwest::Client) -> Result<usize, ApiError> {
+    fan_out(state).await?;
+    let now = state.clock.now();
+    let mut delivered = 0;
+    for stream in state.store.push_streams_due(now).await? {
+        let lease_until = now + chrono::Duration::seconds(PUSH_LEASE_SECONDS);
+        if !state.store.take_push_lease(&stream.id, now, lease_until).await? {
+            continue;
+        }
+        let pushed = push_stream(state, http, &stream).await;
+        state.store.release_push_lease(&stream.id).await?;
+        delivered += pushed?;
+    }
+    Ok(delivered)
+}
+
+async fn push_stream(state: &AppState, http: &reqwest::Client, stream: &StoredStream) -> Result<usize, ApiError> {
+    let ssf::Delivery::Push { endpoint_url, authorization_header } = settings_of(stream)?.delivery else {
+        return Ok(0);
+    };
+    let Some(issuer) = Some(stream.issuer.as_str()).filter(|i| !i.is_empty()) else {
+        tracing::warn!(stream = %stream.id, "a push stream without an issuer is not pushed");
+        return Ok(0);
+    };
+    let mut delivered = 0;
+    while let Some(head) = state.store.push_head(&stream.id).await? {
+        let now = state.clock.now();
+        if head.next_attempt_at.is_some_and(|at| at > now) {
+            break;
+        }
+        let keys = crate::service::oidc::key_set(state, now).await?;
+        let set = signed(&keys, issuer, head.claims)?;
+        match push_one(http, &endpoint_url, authorization_header.as_deref(), set).await {
+            Pushed::Delivered => {
+                state.store.record_push_delivered(head.id, state.clock.now()).await?;
+                metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "delivered").increment(1);
+                delivered += 1;
+            }
+            Pushed::Refused(error) => {
+                let attempts = head.attempts + 1;
+                state.store.record_push_failure(head.id, attempts, None, &error, Some(now)).await?;
+                metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "refused").increment(1);
+            }
+            Pushed::Failed(error) => {
+                let attempts = head.attempts + 1;
+                let dead = attempts >= MAX_PUSH_ATTEMPTS;
+                let next = (!dead).then(|| now + backoff(attempts));
+                state.store.record_push_failure(head.id, attempts, next, &error, dead.then_some(now)).await?;
+                metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "failed").increment(1);
+                break;
+            }
+        }
+    }
+    Ok(delivered)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_backoff_doubles_up_to_an_hour() {
+        let seconds: Vec<i64> = [0, 1, 2, 3, 12, 13, 30, 99].iter().map(|a| super::backoff(*a).num_seconds()).collect();
+        assert_eq!(seconds, [1, 1, 2, 4, 2048, 3600, 3600, 3600]);
     }
 }
