@@ -59,6 +59,7 @@ actions! {
     LowerLevel => "accounts.level.lower",
     ManageEventStream => "ssf.streams.manage",
     ReceiveEvents => "ssf.events.receive",
+    EventDeadLetters => "ssf.dead_letters.manage",
 }
 
 /// A kind of actor a rule can name.
@@ -361,6 +362,13 @@ pub const RULES: &[Rule] = &[
         source: "issue 17; RFC 8936",
         summary: "A relying party polls its own stream's events and acknowledges them.",
     },
+    Rule {
+        action: Action::EventDeadLetters,
+        who: &[Who::Officer(Administrator)],
+        scope: None,
+        source: "issue 17 §3",
+        summary: "Administrators, who register relying parties and their clients, see the events a receiver refused or never took, and send one again.",
+    },
 ];
 
 /// Why an action was refused.
@@ -508,7 +516,9 @@ mod tests {
         }
         match action {
             // The administrator role has no power over locks, only over who exists.
-            OrganizationsManage | ClientsManage | OfficersManage => yes(officer_has(OfficerRole::Administrator)),
+            OrganizationsManage | ClientsManage | OfficersManage | EventDeadLetters => {
+                yes(officer_has(OfficerRole::Administrator))
+            }
             OrganizationsRead => yes(is_officer),
             OfficersRead | AuditRead => {
                 yes(officer_has(OfficerRole::Administrator) || officer_has(OfficerRole::Supervisor))

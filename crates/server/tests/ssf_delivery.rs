@@ -330,5 +330,26 @@ on_both_backends! {
         assert_eq!(deliver().await.unwrap(), 1);
         let last = taken(&inbox).last().cloned().unwrap();
         assert!(verified(&jwks, &last)["events"].get(LEVEL).is_some());
+
+        // An administrator sees the dead letter and sends it again; a supervisor cannot.
+        let admin = server.admin().await;
+        let operator = server.store.organization_by_code("C06").await.unwrap().unwrap();
+        let (_, supervisor) = server.officer_session(&operator.id, &[dinhdanh_domain::actor::OfficerRole::Supervisor]).await;
+        let (status, _) = server.call(Method::GET, "/v1/ssf/dead-letters", &supervisor, None).await;
+        assert_eq!(status, 403);
+        let (status, letters) = server.call(Method::GET, "/v1/ssf/dead-letters", &admin, None).await;
+        assert_eq!(status, 200, "{letters}");
+        assert_eq!((letters.as_array().unwrap().len(), letters[0]["client_id"].as_str()), (1, Some(bank.client_id.as_str())));
+        assert_eq!(letters[0]["last_error"], "invalid_key: unknown signing key");
+        let id = letters[0]["id"].as_str().unwrap().to_owned();
+        let (status, _) = server.call(Method::POST, &format!("/v1/ssf/dead-letters/{id}/replay"), &admin, None).await;
+        assert_eq!(status, 204);
+        let (status, _) = server.call(Method::POST, &format!("/v1/ssf/dead-letters/{id}/replay"), &admin, None).await;
+        assert_eq!(status, 404, "no longer dead");
+        assert_eq!(deliver().await.unwrap(), 1, "pushed again");
+        let replayed = taken(&inbox).last().cloned().unwrap();
+        assert!(verified(&jwks, &replayed)["events"].get(ENABLED).is_some());
+        assert_eq!(server.store.dead_ssf_events(10).await.unwrap(), vec![]);
+        assert_eq!(server.store.recent_audit(Some("ssf.dead_letter.replay"), 10).await.unwrap().len(), 1);
     }
 }

@@ -245,6 +245,8 @@ pub struct PushHead {
 pub struct DeadEvent {
     pub id: i64,
     pub stream_id: String,
+    /// The receiver: the relying party's API client.
+    pub client_id: String,
     pub jti: String,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -350,8 +352,9 @@ impl Store {
     /// Dead letters, newest first.
     pub async fn dead_ssf_events(&self, limit: i64) -> Result<Vec<DeadEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, stream_id, jti, attempts, last_error, dead_at FROM ssf_events WHERE dead_at IS NOT NULL \
-             AND acked_at IS NULL ORDER BY dead_at DESC, id DESC LIMIT $1",
+            "SELECT e.id, e.stream_id, s.client_id, e.jti, e.attempts, e.last_error, e.dead_at \
+             FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id WHERE e.dead_at IS NOT NULL \
+             AND e.acked_at IS NULL ORDER BY e.dead_at DESC, e.id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -361,12 +364,28 @@ impl Store {
                 Ok(DeadEvent {
                     id: row.try_get(0)?,
                     stream_id: row.try_get(1)?,
-                    jti: row.try_get(2)?,
-                    attempts: row.try_get(3)?,
-                    last_error: row.try_get(4)?,
-                    dead_at: from_ms(row.try_get(5)?)?,
+                    client_id: row.try_get(2)?,
+                    jti: row.try_get(3)?,
+                    attempts: row.try_get(4)?,
+                    last_error: row.try_get(5)?,
+                    dead_at: from_ms(row.try_get(6)?)?,
                 })
             })
             .collect()
+    }
+}
+
+impl Tx {
+    /// Gives a dead letter back to its stream's queue, to be pushed again at once: false when it is not dead.
+    pub async fn replay_ssf_event(&mut self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE ssf_events SET dead_at = NULL, attempts = 0, next_attempt_at = NULL, last_error = NULL \
+             WHERE id = $1 AND dead_at IS NOT NULL AND acked_at IS NULL",
+        )
+        .bind(id)
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
     }
 }

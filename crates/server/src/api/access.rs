@@ -86,6 +86,8 @@ pub const SECURED_ROUTES: &[SecuredRoute] = &[
     route("GET", "/ssf/streams/status", &[ManageEventStream]),
     route("POST", "/ssf/streams/status", &[ManageEventStream]),
     route("POST", "/ssf/poll", &[ReceiveEvents]),
+    route("GET", "/v1/ssf/dead-letters", &[EventDeadLetters]),
+    route("POST", "/v1/ssf/dead-letters/{id}/replay", &[EventDeadLetters]),
 ];
 
 /// The entry for a method and route template.

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, OpenApi};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::ApiJson;
 use crate::AppState;
@@ -28,8 +28,11 @@ use crate::service::ssf::{self as service, Change};
         delete_stream,
         read_stream_status,
         set_stream_status,
-        poll_events
+        poll_events,
+        list_dead_letters,
+        replay_dead_letter
     ),
+    components(schemas(DeadLetter)),
     tags((name = "ssf", description = "Shared Signals (OpenID SSF 1.0): a relying party's event stream"))
 )]
 pub struct Doc;
@@ -48,6 +51,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route(service::STATUS_PATH, get(read_stream_status).post(set_stream_status))
         .route(service::POLL_PATH, axum::routing::post(poll_events))
+        .route("/v1/ssf/dead-letters", get(list_dead_letters))
+        .route("/v1/ssf/dead-letters/{id}/replay", axum::routing::post(replay_dead_letter))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -227,4 +232,65 @@ pub async fn poll_events(
 ) -> Result<Json<Value>, ApiError> {
     let issuer = super::oidc::issuer_of(&state, &headers)?;
     Ok(Json(service::poll(&state, &issuer, &actor, &body).await?))
+}
+
+/// An event a receiver refused (`400`) or never took (30 failed pushes).
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DeadLetter {
+    pub id: String,
+    pub stream_id: String,
+    /// The relying party's API client.
+    pub client_id: String,
+    pub jti: String,
+    pub attempts: i64,
+    /// The receiver's `err` and description, or what the pushes met.
+    pub last_error: Option<String>,
+    #[serde(with = "crate::api::time::millis")]
+    #[schema(example = crate::api::time::example)]
+    pub dead_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The dead letters, newest first (administrators).
+#[utoipa::path(
+    get, path = "/v1/ssf/dead-letters", operation_id = "listDeadLetters", tag = "ssf",
+    security(("bearer" = [])),
+    responses((status = 200, description = "At most 500, newest first", body = Vec<DeadLetter>))
+)]
+pub async fn list_dead_letters(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<Vec<DeadLetter>>, ApiError> {
+    let dead = service::dead_letters(&state, &actor).await?;
+    Ok(Json(
+        dead.into_iter()
+            .map(|d| DeadLetter {
+                id: d.id.to_string(),
+                stream_id: d.stream_id,
+                client_id: d.client_id,
+                jti: d.jti,
+                attempts: d.attempts,
+                last_error: d.last_error,
+                dead_at: d.dead_at,
+            })
+            .collect(),
+    ))
+}
+
+/// Sends a dead letter again: back to its stream's queue, pushed at the next round (administrators).
+#[utoipa::path(
+    post, path = "/v1/ssf/dead-letters/{id}/replay", operation_id = "replayDeadLetter", tag = "ssf",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The dead letter")),
+    responses(
+        (status = 204, description = "Queued again"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such dead letter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn replay_dead_letter(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service::replay(&state, &actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

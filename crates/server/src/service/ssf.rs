@@ -491,6 +491,29 @@ async fn push_stream(state: &AppState, http: &reqwest::Client, stream: &StoredSt
     Ok(delivered)
 }
 
+/// The dead letters (`GET /v1/ssf/dead-letters`), newest first: what receivers refused or never took.
+pub async fn dead_letters(state: &AppState, actor: &Actor) -> Result<Vec<dinhdanh_store::DeadEvent>, ApiError> {
+    authorize(state, actor, Action::EventDeadLetters).await?;
+    Ok(state.store.dead_ssf_events(500).await?)
+}
+
+/// Sends a dead letter again (`POST /v1/ssf/dead-letters/{id}/replay`): it goes back to its stream's queue, to be
+/// pushed at the next round (ahead of newer events, since it is older). Audited.
+pub async fn replay(state: &AppState, actor: &Actor, id: &str) -> Result<(), ApiError> {
+    authorize(state, actor, Action::EventDeadLetters).await?;
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound { what: "dead letter" })?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    if !tx.replay_ssf_event(id).await? {
+        return Err(ApiError::NotFound { what: "dead letter" });
+    }
+    let mut record = entry(actor, "ssf.dead_letter.replay", &id.to_string(), json!({}), now);
+    record.subject = Some(format!("ssf_event:{id}"));
+    tx.audit(record).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
