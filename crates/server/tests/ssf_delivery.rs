@@ -296,6 +296,16 @@ on_both_backends! {
         assert_eq!(inbox.pushes.lock().unwrap().len(), 1, "one try, then the stream waits");
         assert_eq!(deliver().await.unwrap(), 0);
         assert_eq!(inbox.pushes.lock().unwrap().len(), 1, "not before the backoff ends");
+        // /metrics tells the stream's backlog: two events waiting, the oldest for as long as the clock moved.
+        let (_, streams) = server.call(Method::GET, "/ssf/streams", &bank.token, None).await;
+        let stream_id = streams[0]["stream_id"].as_str().unwrap().to_owned();
+        server.clock.advance(Duration::milliseconds(500));
+        let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let line = |name: &str| format!("{name}{{stream=\"{stream_id}\"}}");
+        assert!(metrics.contains(&format!("{} 2\n", line("dinhdanh_ssf_pending_events"))), "{metrics}");
+        assert!(metrics.contains(&format!("{} 0.5\n", line("dinhdanh_ssf_delivery_lag_seconds"))), "{metrics}");
+        assert!(metrics.contains(&format!("{} 0\n", line("dinhdanh_ssf_dead_letters"))), "{metrics}");
+        server.clock.advance(Duration::milliseconds(-500));
         for wait in [1, 2] {
             server.clock.advance(Duration::seconds(wait));
             assert_eq!(deliver().await.unwrap(), 0);

@@ -80,7 +80,7 @@ pub use purge::Expired;
 pub use registry::UpsertOutcome;
 pub use requests::{QueueFilter, StoredResponse};
 pub use retry::{ATTEMPTS, Transient};
-pub use ssf::{DeadEvent, PushHead, QueuedEvent, StoredStream};
+pub use ssf::{DeadEvent, PushHead, QueuedEvent, StoredStream, StreamBacklog};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -389,3 +389,41 @@ impl Tx {
         Ok(done == 1)
     }
 }
+
+/// A stream's backlog at one moment, for `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamBacklog {
+    pub stream_id: String,
+    /// Events neither acknowledged nor dead.
+    pub pending: i64,
+    /// When the oldest of them was queued.
+    pub oldest_pending: Option<DateTime<Utc>>,
+    /// Dead letters not replayed.
+    pub dead: i64,
+}
+
+impl Store {
+    /// Every stream's backlog, streams with none included.
+    pub async fn ssf_backlog(&self) -> Result<Vec<StreamBacklog>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, \
+             SUM(CASE WHEN e.id IS NOT NULL AND e.dead_at IS NULL THEN 1 ELSE 0 END), \
+             MIN(CASE WHEN e.dead_at IS NULL THEN e.created_at END), \
+             SUM(CASE WHEN e.dead_at IS NOT NULL THEN 1 ELSE 0 END) \
+             FROM ssf_streams s LEFT JOIN ssf_events e ON e.stream_id = s.id AND e.acked_at IS NULL \
+             GROUP BY s.id ORDER BY s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StreamBacklog {
+                    stream_id: row.try_get(0)?,
+                    pending: row.try_get::<Option<i64>, _>(1)?.unwrap_or(0),
+                    oldest_pending: row.try_get::<Option<i64>, _>(2)?.map(from_ms).transpose()?,
+                    dead: row.try_get::<Option<i64>, _>(3)?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}

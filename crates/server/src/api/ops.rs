@@ -43,6 +43,19 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(overdue) = state.store.count_overdue_requests(state.clock.now()).await {
         metrics::gauge!("dinhdanh_requests_overdue").set(overdue as f64);
     }
+    // Each Shared Signals stream: events waiting (neither acknowledged nor dead), how long the oldest has waited,
+    // and its dead letters (docs/events.md).
+    if let Ok(backlog) = state.store.ssf_backlog().await {
+        let now = state.clock.now();
+        for stream in backlog {
+            let lag =
+                stream.oldest_pending.map_or(0.0, |oldest| (now - oldest).num_milliseconds().max(0) as f64 / 1000.0);
+            metrics::gauge!("dinhdanh_ssf_pending_events", "stream" => stream.stream_id.clone())
+                .set(stream.pending as f64);
+            metrics::gauge!("dinhdanh_ssf_delivery_lag_seconds", "stream" => stream.stream_id.clone()).set(lag);
+            metrics::gauge!("dinhdanh_ssf_dead_letters", "stream" => stream.stream_id).set(stream.dead as f64);
+        }
+    }
     // Of this node: transactions that lost a race and were run again (0 while every path keeps the lock order).
     metrics::gauge!("dinhdanh_store_transactions_retried").set(state.store.retries() as f64);
     // Of this node: bearer-token checks answered from the credential cache, without a database round trip.
