@@ -66,6 +66,12 @@ pub struct LevelResponse {
     pub notified: usize,
 }
 
+impl From<service::LevelChanged> for LevelResponse {
+    fn from(changed: service::LevelChanged) -> Self {
+        Self { account_id: changed.account_id.to_string(), level: changed.level.number(), notified: changed.notified }
+    }
+}
+
 /// What the officer checked at the office, and the capture they made there.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -129,12 +135,7 @@ pub async fn upgrade_my_level(
     Authenticated(actor): Authenticated,
     ApiJson(body): ApiJson<CaptureBody>,
 ) -> Result<Json<LevelResponse>, ApiError> {
-    let changed = service::upgrade_online(&state, &actor, body.parse()).await?;
-    let account_id = match &actor {
-        dinhdanh_domain::actor::Actor::Holder { account_id, .. } => account_id.to_string(),
-        _ => String::new(),
-    };
-    Ok(Json(LevelResponse { account_id, level: changed.level.number(), notified: changed.notified }))
+    Ok(Json(service::upgrade_online(&state, &actor, body.parse()).await?.into()))
 }
 
 /// In-person upgrade: a reviewer at an office checked the holder's identity document and captured a fingerprint
@@ -163,12 +164,7 @@ pub async fn upgrade_level_in_person(
         (check, probe) => Err(merged(check.err(), probe.err())),
     };
     let account_id = AccountId::new(account_id);
-    let changed = service::upgrade_in_person(&state, &actor, &account_id, checked).await?;
-    Ok(Json(LevelResponse {
-        account_id: account_id.to_string(),
-        level: changed.level.number(),
-        notified: changed.notified,
-    }))
+    Ok(Json(service::upgrade_in_person(&state, &actor, &account_id, checked).await?.into()))
 }
 
 /// Lowering to Level 1: a reviewer or supervisor lowers a Level 2 account whose biometrics no longer match the
@@ -193,12 +189,7 @@ pub async fn lower_level(
     ApiJson(body): ApiJson<LowerLevelBody>,
 ) -> Result<Json<LevelResponse>, ApiError> {
     let account_id = AccountId::new(account_id);
-    let changed = service::lower_level(&state, &actor, &account_id, &body.reason).await?;
-    Ok(Json(LevelResponse {
-        account_id: account_id.to_string(),
-        level: changed.level.number(),
-        notified: changed.notified,
-    }))
+    Ok(Json(service::lower_level(&state, &actor, &account_id, &body.reason).await?.into()))
 }
 
 /// The field errors of two parts of a body, in one answer (any other refusal as it is).

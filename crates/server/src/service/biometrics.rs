@@ -331,10 +331,11 @@ pub async fn step_up(
 }
 
 /// The account's level after a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LevelChanged {
+    pub account_id: AccountId,
     pub level: Level,
-    /// Masked destinations the notice went to.
+    /// How many messages (SMS, e-mail) tell the holder.
     pub notified: usize,
 }
 
@@ -447,7 +448,7 @@ async fn settle_upgrade(
     let notified = queue_notice(&mut tx, account, "level_raised", text, now).await?;
     tx.commit().await?;
     counter(purpose, "match");
-    Ok(LevelChanged { level: raised, notified: notified.len() })
+    Ok(LevelChanged { account_id: account.id.clone(), level: raised, notified: notified.len() })
 }
 
 /// `POST /v1/accounts/{id}/level-lowering`: an officer lowers a Level 2 account to Level 1 with a reason (its
@@ -487,5 +488,5 @@ pub async fn lower_level(
     .await?;
     let notified = queue_notice(&mut tx, &current, "level_lowered", notice::level_lowered(), now).await?;
     tx.commit().await?;
-    Ok(LevelChanged { level: lowered, notified: notified.len() })
+    Ok(LevelChanged { account_id: account_id.clone(), level: lowered, notified: notified.len() })
 }

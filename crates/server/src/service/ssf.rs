@@ -271,6 +271,8 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
     }
     let salt = crate::service::oidc::subject_salt(state).await?;
     let mut queued = 0;
+    // Each relying party's registration, read once per run (not once per event and stream).
+    let mut registrations = std::collections::HashMap::new();
     for event in pending {
         let now = state.clock.now();
         let mut tx = state.store.begin().await?;
@@ -278,7 +280,11 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
             continue;
         }
         for (stream, had_session) in tx.streams_knowing(&event.account_id, event.occurred_at).await? {
-            let Some(registration) = state.store.oidc_client(&stream.client_id).await? else { continue };
+            if !registrations.contains_key(&stream.client_id) {
+                let registration = state.store.oidc_client(&stream.client_id).await?;
+                registrations.insert(stream.client_id.clone(), registration);
+            }
+            let Some(Some(registration)) = registrations.get(&stream.client_id) else { continue };
             let sector = registration
                 .sector()
                 .map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
