@@ -32,6 +32,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
 use crate::ratelimit::{IpRateLimiter, RateLimit};
+use crate::service::jobs::Job;
 
 /// The largest request body accepted, bulk lock orders apart ([`api::bulk::BODY_LIMIT`]).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -118,6 +119,8 @@ pub struct AppState {
     pub lock_filings: dinhdanh_store::GroupCommit<service::locks::LockFilings>,
     /// The OpenID Connect provider's paths, lifetimes and pairwise salt ([`service::oidc`]).
     pub oidc: Arc<service::oidc::Provider>,
+    /// This node's name in the scheduled jobs' rows and the logs ([`service::jobs::node_name`]).
+    pub node: Arc<str>,
 }
 
 impl AppState {
@@ -148,6 +151,7 @@ impl AppState {
             api_limiter,
             work: Arc::default(),
             oidc: Arc::default(),
+            node: service::jobs::node_name().into(),
         }
     }
 }
@@ -252,7 +256,8 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
 }
 
 /// Runs the periodic jobs of a server node: placing and lifting the automatic locks from the registries (the
-/// first tick runs at once, so a start does a full run), trimming rate-limit memory. Expired rows go in
+/// first tick runs at once, so a start does a full run; once a period across the cluster, see
+/// [`service::jobs`]), trimming this node's rate-limit memory. Expired rows go in
 /// [`run_purge`].
 pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticker = tokio::time::interval(every);
@@ -261,7 +266,8 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
         tokio::select! {
             _ = &mut shutdown => break,
             _ = ticker.tick() => {
-                if let Err(e) = service::automatic::reconcile_automatic_locks(&state).await {
+                let reconcile = service::automatic::reconcile_automatic_locks(&state);
+                if let Err(e) = service::jobs::run_scheduled(&state, Job::AutomaticLocks, every, reconcile).await {
                     tracing::warn!(error = ?e, "reconciling automatic locks with the registries failed");
                 }
                 state.public_limiter.shrink();
@@ -294,7 +300,8 @@ pub async fn run_event_delivery(state: AppState, every: Duration, shutdown: impl
     }
 }
 
-/// Signs a checkpoint of the audit log every `every` (when it grew), and once more at shutdown.
+/// Signs a checkpoint of the audit log every `every` (when it grew; one node a period across the cluster), and
+/// once more at shutdown.
 pub async fn run_audit_checkpoints(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticker = tokio::time::interval(every);
     tokio::pin!(shutdown);
@@ -303,7 +310,8 @@ pub async fn run_audit_checkpoints(state: AppState, every: Duration, shutdown: i
             _ = &mut shutdown => break,
             _ = ticker.tick() => {}
         }
-        if let Err(e) = service::audit::sign_checkpoint(&state).await {
+        let sign = service::audit::sign_checkpoint(&state);
+        if let Err(e) = service::jobs::run_scheduled(&state, Job::AuditCheckpoint, every, sign).await {
             tracing::warn!(error = ?e, "signing an audit checkpoint failed");
         }
     }
@@ -315,7 +323,8 @@ pub async fn run_audit_checkpoints(state: AppState, every: Duration, shutdown: i
 /// Purges expired sessions, sign-in challenges, tokens, assertion ids, idempotency keys and registrations every
 /// `every` (the first run at once), as [`service::purge::purge_expired`] does; and, on the same schedule, rotates
 /// the OpenID Connect signing keys when due and prunes the retired ones whose time is up
-/// ([`service::oidc::keys::rotate_and_prune_when_due`]).
+/// ([`service::oidc::keys::rotate_and_prune_when_due`]); one node a period across the cluster
+/// ([`service::jobs`]).
 pub async fn run_purge(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticker = tokio::time::interval(every);
     tokio::pin!(shutdown);
@@ -323,11 +332,17 @@ pub async fn run_purge(state: AppState, every: Duration, shutdown: impl std::fut
         tokio::select! {
             _ = &mut shutdown => break,
             _ = ticker.tick() => {
-                if let Err(e) = service::purge::purge_expired(&state).await {
-                    tracing::warn!(error = ?e, "purging expired rows failed");
-                }
-                if let Err(e) = service::oidc::keys::rotate_and_prune_when_due(&state).await {
-                    tracing::warn!(error = ?e, "the scheduled check of the signing keys failed");
+                let purge = async {
+                    if let Err(e) = service::purge::purge_expired(&state).await {
+                        tracing::warn!(error = ?e, "purging expired rows failed");
+                    }
+                    if let Err(e) = service::oidc::keys::rotate_and_prune_when_due(&state).await {
+                        tracing::warn!(error = ?e, "the scheduled check of the signing keys failed");
+                    }
+                    Ok(())
+                };
+                if let Err(e) = service::jobs::run_scheduled(&state, Job::Purge, every, purge).await {
+                    tracing::warn!(error = ?e, "claiming the purge for this period failed");
                 }
             }
         }

@@ -20,9 +20,11 @@
 //!   commits; checking costs one load from shared memory. An in-memory database has no other process: its counters are this process's.
 //! - **PostgreSQL**: the generations are shared by every [`Store`](crate::Store) of this process on the same
 //!   URL; a committing transaction that invalidates also sends `NOTIFY dinhdanh_credentials` (delivered when it
-//!   commits), and every node's listener bumps its own generations when the notification arrives, so another
-//!   node stops serving a revoked credential within the notification's trip. Until the listener is listening,
-//!   and from the moment it loses its connection until it listens again, the cache serves nothing.
+//!   commits), and every node's listener bumps its own generations when the notification arrives, then
+//!   acknowledges it; the committing transaction's caller is answered only once every other live node has
+//!   acknowledged (`cluster.rs`), so a lock answered by one node is refused by every other on its very next
+//!   request. Until the listener is listening, and from the moment it loses its connection until it listens
+//!   again, the cache serves nothing.
 //!
 //! Unknown tokens are never cached (a stranger cannot fill the cache), nor are unknown or dead `jti`s and
 //! clients without a registration; expiry is checked on every hit, and a full shelf is emptied rather than grown.
@@ -172,6 +174,8 @@ pub(crate) struct CredentialCache {
     live_access_tokens: Shelf<Arc<LiveAccessToken>>,
     /// Checks answered from memory, for `/metrics` and for the tests that prove the cache was used.
     hits: AtomicU64,
+    /// PostgreSQL: this node among the others, and the acknowledgements its commits wait for.
+    pub(crate) cluster: crate::cluster::Cluster,
 }
 
 /// A generation read before the row it guards: what [`CredentialCache::put`] stores the row under.
@@ -195,6 +199,7 @@ impl CredentialCache {
             oidc_clients: Shelf::new(),
             live_access_tokens: Shelf::new(),
             hits: AtomicU64::new(0),
+            cluster: crate::cluster::Cluster::new(),
         })
     }
 
@@ -237,6 +242,11 @@ impl CredentialCache {
         } else {
             self.serving.store(true, Ordering::SeqCst);
         }
+    }
+
+    /// Whether other writers' invalidations reach this cache (always on SQLite).
+    pub(crate) fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::SeqCst)
     }
 
     /// Makes every entry of these kinds stale.
@@ -387,7 +397,7 @@ pub(crate) async fn listen(
 ) -> Result<tokio::task::AbortHandle, crate::StoreError> {
     async fn listening(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
         let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, crate::cluster::ACK_CHANNEL]).await?;
         Ok(listener)
     }
     let mut listener = listening(pool).await?;
@@ -396,7 +406,24 @@ pub(crate) async fn listen(
     let task = tokio::spawn(async move {
         loop {
             match listener.try_recv().await {
-                Ok(Some(notification)) => cache.heard(notification.payload()),
+                Ok(Some(notification)) if notification.channel() == crate::cluster::ACK_CHANNEL => {
+                    cache.cluster.acknowledged(notification.payload());
+                }
+                Ok(Some(notification)) => {
+                    let (bits, ack) = cache.cluster.heard(notification.payload());
+                    cache.heard(bits);
+                    // Only now that this node's entries are stale may the committing node answer its caller.
+                    if let Some(ack) = ack {
+                        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                            .bind(crate::cluster::ACK_CHANNEL)
+                            .bind(ack)
+                            .execute(&mut listener)
+                            .await;
+                        if let Err(error) = sent {
+                            tracing::warn!(%error, "cannot acknowledge another node's invalidation");
+                        }
+                    }
+                }
                 // The connection was lost and the listener is listening again on a new one: whatever was sent in
                 // between is missed.
                 Ok(None) => {

@@ -30,11 +30,13 @@ mod automatic;
 mod biometrics;
 mod bulk;
 mod clients;
+mod cluster;
 mod credentials;
 mod decoys;
 mod events;
 mod group;
 mod holders;
+mod jobs;
 mod locks;
 mod migrate;
 mod officers;
@@ -71,6 +73,7 @@ pub use decoys::Decoy;
 pub use events::AccountEvent;
 pub use group::{GroupCommit, GroupError, GroupWork, group_commit_totals};
 pub use holders::{HolderSessionOwner, HolderSignInAttempt, NewHolderSignIn};
+pub use jobs::{JobClaim, STALE as STALE_JOB_RUN, ScheduledJobRow};
 pub use officers::OfficerSessionOwner;
 pub use oidc::{
     OidcInteraction, OidcKeyRow, OidcSignIn, ProviderSessionRow, SUBJECT_SALT as OIDC_SUBJECT_SALT, StoredCode,
@@ -155,6 +158,8 @@ pub struct Store {
     credentials: Arc<credentials::CredentialCache>,
     /// PostgreSQL only: the task that hears other nodes' invalidations; stopped by [`Store::close`].
     listener: Option<Arc<tokio::task::AbortHandle>>,
+    /// PostgreSQL only: the task that tells the other nodes this one is alive (`cluster.rs`).
+    heartbeat: Option<Arc<tokio::task::AbortHandle>>,
 }
 
 /// A point inside a [`Tx`] to go back to ([`Tx::savepoint`]).
@@ -183,19 +188,31 @@ impl Tx {
             self.inner.commit().await?;
             return Ok(());
         }
+        let mut announcement = None;
         if self.inner.backend_name().eq_ignore_ascii_case("postgresql") {
-            // Delivered to every listening node when, and only if, this transaction commits.
+            // Delivered to every listening node when, and only if, this transaction commits; the live ones
+            // acknowledge it once they have dropped what it makes stale (`cluster.rs`).
+            let peers = cluster::peers(&mut self.inner, self.credentials.cluster.node()).await?;
+            let announced = self.credentials.cluster.announce(&kinds.to_payload(), peers);
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(credentials::CHANNEL)
-                .bind(kinds.to_payload())
+                .bind(&announced.payload)
                 .execute(&mut *self.inner)
                 .await?;
+            announcement = Some(announced);
         }
         // Before COMMIT, so that what a check reads from here on is stored under a generation the second bump
         // makes stale; after it (whatever COMMIT answered: it may have committed), before the caller is told.
         self.credentials.bump(kinds);
         let committed = self.inner.commit().await;
         self.credentials.bump(kinds);
+        if let Some(announcement) = announcement {
+            match &committed {
+                // The caller hears of the commit once every other node has stopped serving what it changed.
+                Ok(()) => self.credentials.cluster.wait(announcement).await,
+                Err(_) => self.credentials.cluster.forget(&announcement),
+            }
+        }
         committed?;
         Ok(())
     }
@@ -285,10 +302,16 @@ impl Store {
                 (cache, Some(Arc::new(listener)))
             }
         };
-        let store = Self { pool, dialect, pg, write_lock, retries: Default::default(), credentials, listener };
+        let mut store =
+            Self { pool, dialect, pg, write_lock, retries: Default::default(), credentials, listener, heartbeat: None };
         let mut tx = store.begin().await?;
         migrate::run(&mut tx.inner, dialect).await?;
         tx.commit().await?;
+        if let Some(pg) = &store.pg {
+            // Listening already: from this row on, the other nodes' commits wait for this node's acknowledgement.
+            cluster::beat(pg, store.credentials.cluster.node()).await?;
+            store.heartbeat = Some(Arc::new(cluster::heartbeat(pg.clone(), store.credentials.clone())));
+        }
         Ok(store)
     }
 
@@ -338,6 +361,11 @@ impl Store {
         self.credentials.hits()
     }
 
+    /// Invalidations that some other live node did not acknowledge in time (`cluster.rs`), for `/metrics`.
+    pub fn unacknowledged_invalidations(&self) -> u64 {
+        self.credentials.cluster.unacknowledged()
+    }
+
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -345,6 +373,12 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.abort();
+        }
+        if let Some(pg) = &self.pg {
+            cluster::leave(pg, self.credentials.cluster.node()).await;
+        }
         if let Some(listener) = &self.listener {
             listener.abort();
         }

@@ -289,9 +289,29 @@ impl Store {
         Ok(done == 1)
     }
 
-    pub async fn release_push_lease(&self, stream_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE ssf_streams SET push_lease_until = NULL WHERE id = $1")
+    /// Extends the stream's push lease from `held` (what this worker took or last renewed) to `until`: false when
+    /// it ran out and another worker took the stream meanwhile (this one must stop pushing it).
+    pub async fn renew_push_lease(
+        &self,
+        stream_id: &str,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE ssf_streams SET push_lease_until = $1 WHERE id = $2 AND push_lease_until = $3")
+            .bind(to_ms(until))
             .bind(stream_id)
+            .bind(to_ms(held))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Gives the stream's push lease back, if it is still the one this worker holds (`held`).
+    pub async fn release_push_lease(&self, stream_id: &str, held: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE ssf_streams SET push_lease_until = NULL WHERE id = $1 AND push_lease_until = $2")
+            .bind(stream_id)
+            .bind(to_ms(held))
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -60,6 +60,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("dinhdanh_store_transactions_retried").set(state.store.retries() as f64);
     // Of this node: bearer-token checks answered from the credential cache, without a database round trip.
     metrics::gauge!("dinhdanh_credential_cache_hits").set(state.store.credential_cache_hits() as f64);
+    metrics::gauge!("dinhdanh_invalidations_unacknowledged").set(state.store.unacknowledged_invalidations() as f64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
 }
 

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod clients;
 pub mod console;
 pub mod holders;
+pub mod jobs;
 pub mod locks;
 pub mod notices;
 pub mod officers;

@@ -446,18 +446,25 @@ pub async fn deliver_pushes(state: &AppState, http: &reqwest::Client) -> Result<
     let now = state.clock.now();
     let mut delivered = 0;
     for stream in state.store.push_streams_due(now).await? {
-        let lease_until = now + chrono::Duration::seconds(PUSH_LEASE_SECONDS);
-        if !state.store.take_push_lease(&stream.id, now, lease_until).await? {
+        let mut lease = now + chrono::Duration::seconds(PUSH_LEASE_SECONDS);
+        if !state.store.take_push_lease(&stream.id, now, lease).await? {
             continue;
         }
-        let pushed = push_stream(state, http, &stream).await;
-        state.store.release_push_lease(&stream.id).await?;
+        let pushed = push_stream(state, http, &stream, &mut lease).await;
+        state.store.release_push_lease(&stream.id, lease).await?;
         delivered += pushed?;
     }
     Ok(delivered)
 }
 
-async fn push_stream(state: &AppState, http: &reqwest::Client, stream: &StoredStream) -> Result<usize, ApiError> {
+/// Pushes the stream's due events while this worker holds its lease (`lease`, renewed before each push so that
+/// a long queue never outlives it: another node takes a stream only once its lease ran out).
+async fn push_stream(
+    state: &AppState,
+    http: &reqwest::Client,
+    stream: &StoredStream,
+    lease: &mut DateTime<Utc>,
+) -> Result<usize, ApiError> {
     let ssf::Delivery::Push { endpoint_url, authorization_header } = settings_of(stream)?.delivery else {
         return Ok(0);
     };
@@ -471,6 +478,12 @@ async fn push_stream(state: &AppState, http: &reqwest::Client, stream: &StoredSt
         if head.next_attempt_at.is_some_and(|at| at > now) {
             break;
         }
+        let renewed = now + chrono::Duration::seconds(PUSH_LEASE_SECONDS);
+        if !state.store.renew_push_lease(&stream.id, *lease, renewed).await? {
+            tracing::warn!(stream = %stream.id, "the stream's push lease ran out and another worker took it");
+            break;
+        }
+        *lease = renewed;
         let keys = crate::service::oidc::key_set(state, now).await?;
         let set = signed(&keys, issuer, head.claims)?;
         match push_one(http, &endpoint_url, authorization_header.as_deref(), set).await {

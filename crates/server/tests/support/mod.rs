@@ -4,6 +4,7 @@
 
 pub mod biometrics;
 pub mod browser;
+pub mod oidc;
 pub mod totp;
 
 use std::collections::BTreeSet;
@@ -71,7 +72,21 @@ impl TestServer {
     }
 
     pub async fn start_with(db: &TestDb, config: ServerConfig) -> Self {
-        let store = db.store().await;
+        Self::start_on(db.store().await, config).await
+    }
+
+    /// Another node on the same database, with a store of its own: on PostgreSQL it connects under another
+    /// `application_name`, so it shares nothing in memory with the first node and hears its commits only
+    /// through `NOTIFY`, as a node on another machine does.
+    pub async fn another_node(db: &TestDb, name: &str, config: ServerConfig) -> Self {
+        let url = match db.dialect {
+            dinhdanh_store::Dialect::Postgres => format!("{}&application_name={name}", db.url),
+            dinhdanh_store::Dialect::Sqlite => db.url.clone(),
+        };
+        Self::start_on(Store::connect(&url).await.expect("connect to test database"), config).await
+    }
+
+    pub async fn start_on(store: Store, config: ServerConfig) -> Self {
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 8, 0, 0).unwrap());
         let state =
             AppState::new(store.clone(), Arc::new(StoreRegistry::new(store.clone())), Arc::new(clock.clone()), config);
