@@ -54,6 +54,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 19, name: "ssf_streams", sql: include_str!("../migrations/0019_ssf_streams.sql") },
     Migration { version: 20, name: "ssf_events", sql: include_str!("../migrations/0020_ssf_events.sql") },
     Migration { version: 21, name: "ssf_push", sql: include_str!("../migrations/0021_ssf_push.sql") },
+    Migration { version: 23, name: "ssf_subjects", sql: include_str!("../migrations/0023_ssf_subjects.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes
