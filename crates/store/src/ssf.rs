@@ -306,7 +306,11 @@ pub struct DeadEvent {
     pub stream_id: String,
     /// The receiver: the relying party's API client.
     pub client_id: String,
+    /// The relying party's name (its organization's).
+    pub relying_party: String,
     pub jti: String,
+    /// The event's type URI (the one member of its `events`).
+    pub event_type: String,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub dead_at: DateTime<Utc>,
@@ -411,8 +415,9 @@ impl Store {
     /// Dead letters, newest first.
     pub async fn dead_ssf_events(&self, limit: i64) -> Result<Vec<DeadEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT e.id, e.stream_id, s.client_id, e.jti, e.attempts, e.last_error, e.dead_at \
-             FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id WHERE e.dead_at IS NOT NULL \
+            "SELECT e.id, e.stream_id, s.client_id, o.name, e.jti, e.claims, e.attempts, e.last_error, e.dead_at \
+             FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id JOIN api_clients c ON c.id = s.client_id \
+             JOIN organizations o ON o.id = c.organization_id WHERE e.dead_at IS NOT NULL \
              AND e.acked_at IS NULL ORDER BY e.dead_at DESC, e.id DESC LIMIT $1",
         )
         .bind(limit)
@@ -420,14 +425,20 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
+                let claims: String = row.try_get(5)?;
+                let claims: Value =
+                    serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(format!("ssf event: {e}")))?;
+                let event_type = claims["events"].as_object().and_then(|e| e.keys().next().cloned());
                 Ok(DeadEvent {
                     id: row.try_get(0)?,
                     stream_id: row.try_get(1)?,
                     client_id: row.try_get(2)?,
-                    jti: row.try_get(3)?,
-                    attempts: row.try_get(4)?,
-                    last_error: row.try_get(5)?,
-                    dead_at: from_ms(row.try_get(6)?)?,
+                    relying_party: row.try_get(3)?,
+                    jti: row.try_get(4)?,
+                    event_type: event_type.unwrap_or_default(),
+                    attempts: row.try_get(6)?,
+                    last_error: row.try_get(7)?,
+                    dead_at: from_ms(row.try_get(8)?)?,
                 })
             })
             .collect()

@@ -316,7 +316,11 @@ pub struct DeadLetter {
     pub stream_id: String,
     /// The relying party's API client.
     pub client_id: String,
+    /// The relying party's name.
+    pub relying_party: String,
     pub jti: String,
+    /// The event's type URI.
+    pub event_type: String,
     pub attempts: i64,
     /// The receiver's `err` and description, or what the pushes met.
     pub last_error: Option<String>,
@@ -342,7 +346,9 @@ pub async fn list_dead_letters(
                 id: d.id.to_string(),
                 stream_id: d.stream_id,
                 client_id: d.client_id,
+                relying_party: d.relying_party,
                 jti: d.jti,
+                event_type: d.event_type,
                 attempts: d.attempts,
                 last_error: d.last_error,
                 dead_at: d.dead_at,
