@@ -209,6 +209,20 @@ fn posted(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Result<P
     }))
 }
 
+/// A signed-in officer's posted form: the form with this browser's CSRF token and the officer, re-proved now; or
+/// the page refusing it ([`posted`], [`officer`]).
+async fn posted_by_officer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Result<(Posted, Actor), Response>, ApiError> {
+    let posted = match posted(state, headers, body)? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    Ok(officer(state, headers, &posted.issuer, posted.lang).await?.map(|actor| (posted, actor)))
+}
+
 /// Who the console's cookie signs in, re-proved now; or the answer when nobody (anymore): no cookie sends the
 /// browser to the sign-in page, an ended session or a suspended organization shows it with the reason.
 async fn officer(
@@ -613,12 +627,8 @@ async fn step(
     Path((id, step)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let posted = match posted(&state, &headers, &body)? {
-        Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let actor = match officer(&state, &headers, &posted.issuer, posted.lang).await? {
-        Ok(actor) => actor,
+    let (posted, actor) = match posted_by_officer(&state, &headers, &body).await? {
+        Ok(both) => both,
         Err(page) => return Ok(page),
     };
     let note = posted.field("note").trim().to_owned();
@@ -945,12 +955,8 @@ async fn replay_dead_letter(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let posted = match posted(&state, &headers, &body)? {
-        Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let actor = match officer(&state, &headers, &posted.issuer, posted.lang).await? {
-        Ok(actor) => actor,
+    let (posted, actor) = match posted_by_officer(&state, &headers, &body).await? {
+        Ok(both) => both,
         Err(page) => return Ok(page),
     };
     match crate::service::ssf::replay(&state, &actor, &id).await {
