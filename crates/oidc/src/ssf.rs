@@ -26,6 +26,9 @@ pub const SESSION_REVOKED_REASON: (&str, &str) =
     ("Tài khoản định danh điện tử đã bị khóa.", "The e-ID account was locked.");
 /// Longest `description` a receiver may give a stream.
 pub const MAX_DESCRIPTION: usize = 256;
+/// `min_verification_interval` (SSF §8.1.1): the seconds a receiver waits between two verification requests; a
+/// request sooner is answered `429`.
+pub const MIN_VERIFICATION_INTERVAL_SECONDS: i64 = 10;
 
 macro_rules! event_types {
     ($($variant:ident => $uri:literal),* $(,)?) => {
@@ -86,7 +89,7 @@ impl Subject {
         json!({"format": "iss_sub", "iss": self.iss, "sub": self.sub})
     }
 
-    /// A receiver's subject (`subjects:add`/`remove`): only the `iss_sub` format with this issuer.
+    /// A receiver's subject (add or remove subject, SSF §8.1.3): only the `iss_sub` format with this issuer.
     pub fn parse(value: &Value, issuer: &str) -> Result<Self, StreamError> {
         let field = |name: &str| value.get(name).and_then(Value::as_str);
         match (field("format"), field("iss"), field("sub")) {
@@ -157,8 +160,8 @@ impl Event {
     }
 }
 
-/// The claims of one Security Event Token (RFC 8417 §2.2, SSF §4): one event about one subject (none for a
-/// verification event, whose subject is the stream), for one stream's audience.
+/// The claims of one Security Event Token (RFC 8417 §2.2, SSF §4): one event about one subject, for one stream's
+/// audience. (A verification event's subject is the stream: [`verification_claims`].)
 pub fn set_claims(
     issuer: &str,
     audience: &str,
@@ -181,6 +184,15 @@ pub fn set_claims(
     if let Some(subject) = subject {
         claims["sub_id"] = subject.to_json();
     }
+    claims
+}
+
+/// The claims of a verification event (SSF §8.1.4.1): its subject is the stream itself, `{"format": "opaque",
+/// "id": stream_id}`, and it echoes the receiver's `state` when one was given.
+pub fn verification_claims(audience: &str, jti: &str, iat: i64, stream_id: &str, state: Option<&str>) -> Value {
+    let mut claims =
+        set_claims("", audience, jti, iat, None, None, &Event::Verification { state: state.map(str::to_owned) });
+    claims["sub_id"] = json!({"format": "opaque", "id": stream_id});
     claims
 }
 
@@ -330,6 +342,7 @@ impl StreamSettings {
             "events_supported": EventType::SUPPORTED.iter().map(|t| t.uri()).collect::<Vec<_>>(),
             "events_requested": self.events_requested,
             "events_delivered": self.events_delivered().iter().map(|t| t.uri()).collect::<Vec<_>>(),
+            "min_verification_interval": MIN_VERIFICATION_INTERVAL_SECONDS,
         });
         if let Some(description) = &self.description {
             config["description"] = json!(description);
@@ -480,6 +493,16 @@ mod tests {
         assert_eq!(Subject::parse(&ok, "https://id.example.vn").unwrap().sub, "s1");
         assert!(Subject::parse(&ok, "https://other.example").is_err());
         assert!(Subject::parse(&json!({"format": "email", "email": "a@b.c"}), "https://id.example.vn").is_err());
+    }
+
+    #[test]
+    fn a_verification_event_names_the_stream_as_an_opaque_subject_and_echoes_the_state() {
+        let claims = verification_claims("bank", "j1", 7, "stream-1", Some("xyz"));
+        assert_eq!(claims["sub_id"], json!({"format": "opaque", "id": "stream-1"}));
+        assert_eq!(claims["events"][EventType::Verification.uri()], json!({"state": "xyz"}));
+        assert_eq!((claims["aud"].as_str(), claims.get("txn")), (Some("bank"), None));
+        let without = verification_claims("bank", "j2", 7, "stream-1", None);
+        assert_eq!(without["events"][EventType::Verification.uri()], json!({}));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The officer console over real HTTP, on SQLite and on PostgreSQL, driven like a browser without JavaScript:
 //! sign-in with password and TOTP (a wrong code refused and audited), an authority's lock request taken through
 //! a reviewer and a supervisor (separation of duties refusing the forwarder's approval), forms without the CSRF
-//! token, a suspended organization's officer, the audited account lookup and the dashboard's numbers.
+//! token, a suspended organization's officer, the audited account lookup and the dashboard's numbers; the
+//! Shared Signals dead letters an administrator sees and sends again.
 
 use chrono::Duration;
 use dinhdanh_domain::Level;
@@ -339,5 +340,71 @@ on_both_backends! {
 
         let overdue = browser.get(&server.url("/console/requests?overdue=1")).await;
         assert!(overdue.html.contains(&tracking_code) && overdue.html.contains("<strong>Quá hạn</strong>"), "{}", overdue.html);
+    }
+
+    an_administrator_sees_the_dead_letters_and_sends_one_again_and_no_one_else_can(db) {
+        let server = TestServer::start(&db).await;
+        let (operator, admin) = operator(&server).await;
+        // A relying party's push stream with one event its receiver refused.
+        let (bank, token) = server.organization_token("NHA", OrganizationKind::RelyingParty, &[Scope::SsfStreams]).await;
+        let stream = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://nha.example.vn/ssf"}});
+        let (status, created) = server.call(Method::POST, "/ssf/streams", &token, Some(stream)).await;
+        assert_eq!(status, 201, "{created}");
+        let stream_id = created["stream_id"].as_str().unwrap().to_owned();
+        let disabled = "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
+        let claims = json!({"aud": created["aud"], "jti": "j-1", "iat": 0, "events": {disabled: {}}});
+        let now = server.clock.now();
+        let mut tx = server.store.begin().await.unwrap();
+        tx.queue_ssf_event(&stream_id, "j-1", &claims, now).await.unwrap();
+        tx.commit().await.unwrap();
+        let head = server.store.push_head(&stream_id).await.unwrap().unwrap();
+        server.store.record_push_failure(head.id, 1, None, "invalid_key: unknown <signing> key", Some(now)).await.unwrap();
+        let replay_url = server.url(&format!("/console/dead-letters/{}/replay", head.id));
+
+        // A supervisor has no link to them, is refused the page (audited) and cannot send one again.
+        let minh = officer(&server, &admin, &operator, "minh.pv", &["supervisor"]).await;
+        let mut supervisor = sign_in(&server, &minh).await;
+        let queue = supervisor.get(&server.url("/console/requests")).await;
+        assert!(queue.status == 200 && !queue.html.contains("id=\"dead-letters-link\""), "{}", queue.html);
+        let refused = supervisor.get(&server.url("/console/dead-letters")).await;
+        assert_eq!(refused.status, 403, "{}", refused.html);
+        let csrf_token = csrf(&supervisor);
+        let refused = supervisor.post(&replay_url, &[("csrf", &csrf_token)]).await;
+        assert_eq!(refused.status, 403, "{}", refused.html);
+        assert_eq!(audit(&server, "authorization.denied").await.len(), 2);
+        assert_eq!(server.store.dead_ssf_events(10).await.unwrap().len(), 1, "still dead");
+
+        // The administrator has the link and the list: relying party, stream, type, tries, error, when.
+        let root = officer(&server, &admin, &operator, "root.admin", &["administrator"]).await;
+        let mut browser = sign_in(&server, &root).await;
+        let page = browser.get(&server.url("/console/dead-letters")).await;
+        assert_eq!((page.status, page.lang()), (200, "vi"), "{}", page.html);
+        assert!(page.html.contains("<a href=\"/console/dead-letters\" id=\"dead-letters-link\">Sự kiện không gửi được</a>"), "{}", page.html);
+        let cells = row(&page, "dead-letters", &bank.name);
+        assert_eq!(cells[0], format!("<code>{stream_id}</code>"));
+        assert_eq!(cells[1], format!("<abbr title=\"{disabled}\">account-disabled</abbr>"));
+        assert_eq!((cells[2].as_str(), cells[3].as_str()), ("1", "invalid_key: unknown &#60;signing&#62; key"), "escaped");
+        assert_eq!(cells[4], (now + Duration::hours(7)).format("%d/%m/%Y %H:%M").to_string(), "Vietnam time");
+        assert!(cells[5].contains("name=\"csrf\"") && cells[5].contains(&format!("id=\"replay-{}\"", head.id)), "{}", cells[5]);
+        let english = browser.get(&server.url("/console/dead-letters?lang=en")).await;
+        assert!(english.html.contains("<h1>Dead letters</h1>") && english.html.contains(">Send again</button>"), "{}", english.html);
+
+        // A form without the browser's CSRF token changes nothing; with it, the letter goes back to its queue.
+        let forged = browser.post(&replay_url, &[]).await;
+        assert_eq!(forged.status, 403, "{}", forged.html);
+        assert_eq!(server.store.dead_ssf_events(10).await.unwrap().len(), 1);
+        let csrf_token = csrf(&browser);
+        let replayed = browser.post(&replay_url, &[("csrf", &csrf_token)]).await;
+        assert_eq!((replayed.status, replayed.location.as_deref()), (303, Some("/console/dead-letters?done=replayed")), "{}", replayed.html);
+        assert!(server.store.dead_ssf_events(10).await.unwrap().is_empty());
+        let queued = server.store.push_head(&stream_id).await.unwrap().unwrap();
+        assert_eq!((queued.id, queued.attempts, queued.next_attempt_at), (head.id, 0, None), "at the head, to go at once");
+        let replays = audit(&server, "ssf.dead_letter.replay").await;
+        assert_eq!(replays.len(), 1);
+        assert!(replays[0].actor.starts_with("officer:"), "{}", replays[0].actor);
+        let after = browser.get(&server.url("/console/dead-letters?done=replayed")).await;
+        assert!(after.html.contains("role=\"status\"") && after.html.contains("id=\"dead-letters-empty\""), "{}", after.html);
+        let again = browser.post(&replay_url, &[("csrf", &csrf_token)]).await;
+        assert_eq!(again.status, 404, "no longer dead: {}", again.html);
     }
 }

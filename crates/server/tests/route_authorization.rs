@@ -126,6 +126,9 @@ fn sample_body(route: &SecuredRoute) -> Option<Value> {
             json!({"stream_id": NO_SUCH_ID, "delivery": {"method": "urn:ietf:rfc:8936"}})
         }
         ("POST", "/ssf/streams/status") => json!({"stream_id": NO_SUCH_ID, "status": "paused"}),
+        ("POST", "/ssf/streams/subjects/add" | "/ssf/streams/subjects/remove") => json!({"stream_id": NO_SUCH_ID,
+            "subject": {"format": "iss_sub", "iss": "https://id.example.vn", "sub": "a-pairwise-sub"}}),
+        ("POST", "/ssf/streams/verify") => json!({"stream_id": NO_SUCH_ID, "state": "abc"}),
         ("POST", "/ssf/poll") => json!({"returnImmediately": true}),
         ("POST", "/v1/requests/{id}/decision") => json!({"decision": "approve", "reason": ""}),
         ("POST", "/v1/bulk-lock-orders") => json!({"ground": "authority_request", "legal_basis": legal_basis(),

@@ -363,3 +363,163 @@ on_both_backends! {
         assert_eq!(server.store.recent_audit(Some("ssf.dead_letter.replay"), 10).await.unwrap().len(), 1);
     }
 }
+
+const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
+
+/// A subject change sent raw: its status, `Content-Type` and body exactly as a receiver sees them.
+async fn subject_call(server: &TestServer, rp: &Receiver, path: &str, body: Value) -> (u16, Option<String>, String) {
+    let response = server.http.post(server.url(path)).bearer_auth(&rp.token).json(&body).send().await.unwrap();
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    (response.status().as_u16(), content_type, response.text().await.unwrap())
+}
+
+fn iss_sub(server: &TestServer, sub: &str) -> Value {
+    json!({"format": "iss_sub", "iss": server.base.as_str(), "sub": sub})
+}
+
+/// The stream of a receiver's client.
+async fn stream_id(server: &TestServer, rp: &Receiver) -> String {
+    let (_, streams) = server.call(Method::GET, "/ssf/streams", &rp.token, None).await;
+    streams[0]["stream_id"].as_str().unwrap().to_owned()
+}
+
+on_both_backends! {
+    a_removed_subject_gets_no_events_and_one_added_back_does(db) {
+        let server = TestServer::start(&db).await;
+        let account = support::mai(&server).await;
+        let bank = receiver(&server, "NHA").await;
+        let other = receiver(&server, "NHB").await;
+        let every = json!([DISABLED, ENABLED, SESSION_REVOKED, LEVEL]);
+        for rp in [&bank, &other] {
+            signed_in(&server, rp, &account).await;
+            let (status, body) = server.call(Method::POST, "/ssf/streams", &rp.token, Some(json!({"events_requested": every}))).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let (stream, other_stream) = (stream_id(&server, &bank).await, stream_id(&server, &other).await);
+        let jwks: Value = server.http.get(server.url("/oauth/jwks")).send().await.unwrap().json().await.unwrap();
+        // The bank learns its sub for the holder from a first event (a level change), as a receiver would.
+        let mut tx = server.store.begin().await.unwrap();
+        tx.set_account_level(&account, Level::Two, server.clock.now()).await.unwrap();
+        tx.commit().await.unwrap();
+        let first = sets(&server, &jwks, &bank, &poll(&server, &bank, json!({"returnImmediately": true})).await);
+        let sub = first[0].2["sub_id"]["sub"].as_str().unwrap().to_owned();
+        poll(&server, &bank, json!({"ack": [first[0].0.clone()], "returnImmediately": true})).await;
+        let other_first = sets(&server, &jwks, &other, &poll(&server, &other, json!({"returnImmediately": true})).await);
+        poll(&server, &other, json!({"ack": [other_first[0].0.clone()], "returnImmediately": true})).await;
+
+        // Removing its subject and removing one it could not know are answered alike, byte for byte.
+        let removed = subject_call(&server, &bank, "/ssf/streams/subjects/remove", json!({"stream_id": stream, "subject": iss_sub(&server, &sub)})).await;
+        let stranger = "A".repeat(43);
+        let unknown = subject_call(&server, &bank, "/ssf/streams/subjects/remove", json!({"stream_id": stream, "subject": iss_sub(&server, &stranger)})).await;
+        assert_eq!(removed.0, 204, "{removed:?}");
+        assert_eq!(removed, unknown, "no oracle for whether an identity has an account");
+        let again = subject_call(&server, &bank, "/ssf/streams/subjects/remove", json!({"stream_id": stream, "subject": iss_sub(&server, &sub)})).await;
+        assert_eq!(again, removed, "removing twice is answered alike");
+        // Another relying party cannot add it back to the bank's stream: 404, as a stream that does not exist.
+        let (status, body) = server.call(Method::POST, "/ssf/streams/subjects/add", &other.token,
+            Some(json!({"stream_id": stream, "subject": iss_sub(&server, &sub)}))).await;
+        assert_eq!((status, body["type"].as_str()), (404, Some("urn:dinhdanh:problem:not-found")), "{body}");
+
+        // The holder locks the account: the bank, which removed her, is told nothing; the other bank is.
+        let session = server.holder_session(&server.store.account(&account).await.unwrap().unwrap()).await;
+        let (status, filed) = server.call(Method::POST, "/v1/lock-requests", &session,
+            Some(json!({"ground": "holder_request", "reason": "mất điện thoại"}))).await;
+        assert_eq!(status, 201, "{filed}");
+        assert_eq!(poll(&server, &bank, json!({"returnImmediately": true})).await["sets"], json!({}), "a removed subject");
+        let told = sets(&server, &jwks, &other, &poll(&server, &other, json!({"returnImmediately": true})).await);
+        assert_eq!(told.iter().map(|(_, t, _)| t.as_str()).collect::<BTreeSet<_>>(), [DISABLED, SESSION_REVOKED].into());
+
+        // Added back (and adding one it could not know is answered alike): the lift reaches the bank.
+        let added = subject_call(&server, &bank, "/ssf/streams/subjects/add", json!({"stream_id": stream, "subject": iss_sub(&server, &sub), "verified": true})).await;
+        let added_unknown = subject_call(&server, &bank, "/ssf/streams/subjects/add", json!({"stream_id": stream, "subject": iss_sub(&server, &stranger)})).await;
+        assert_eq!(added.0, 200, "{added:?}");
+        assert_eq!(added, added_unknown);
+        let mut tx = server.store.begin().await.unwrap();
+        assert!(tx.lift_lock(filed["lock_id"].as_str().unwrap(), &lift(&server, &account)).await.unwrap());
+        tx.commit().await.unwrap();
+        let received = sets(&server, &jwks, &bank, &poll(&server, &bank, json!({"returnImmediately": true})).await);
+        assert_eq!(received.iter().map(|(_, t, _)| t.as_str()).collect::<Vec<_>>(), [ENABLED]);
+        assert_eq!(received[0].2["sub_id"]["sub"], sub.as_str());
+
+        // What is not a subject of this transmitter is refused with the member named, and changes nothing.
+        for bad in [
+            json!({"stream_id": stream, "subject": {"format": "email", "email": "mai@example.vn"}}),
+            json!({"stream_id": stream, "subject": {"format": "iss_sub", "iss": "https://other.example", "sub": sub}}),
+            json!({"stream_id": stream}),
+            json!({"stream_id": stream, "subject": iss_sub(&server, &sub), "verified": "yes"}),
+        ] {
+            let (status, body) = server.call(Method::POST, "/ssf/streams/subjects/remove", &bank.token, Some(bad.clone())).await;
+            assert_eq!((status, body["type"].as_str()), (400, Some("urn:dinhdanh:problem:invalid-stream")), "{bad}: {body}");
+            assert!(["subject", "verified"].contains(&body["errors"][0]["field"].as_str().unwrap_or_default()), "{body}");
+        }
+        let (status, _) = server.call(Method::POST, "/ssf/streams/subjects/add", &bank.token,
+            Some(json!({"stream_id": other_stream, "subject": iss_sub(&server, &sub)}))).await;
+        assert_eq!(status, 404, "the other bank's stream");
+        let audited: Vec<String> = server.store.recent_audit(None, 200).await.unwrap().iter()
+            .filter(|r| r.action.starts_with("ssf.subject.")).map(|r| r.action.clone()).rev().collect();
+        assert_eq!(audited, ["ssf.subject.remove", "ssf.subject.remove", "ssf.subject.remove", "ssf.subject.add", "ssf.subject.add"]);
+    }
+
+    a_verification_event_arrives_by_poll_and_by_push_with_its_state(db) {
+        let server = TestServer::start(&db).await;
+        let polled = receiver(&server, "NHA").await;
+        let pushed = receiver(&server, "NHB").await;
+        let inbox = Inbox::default();
+        let endpoint = push_receiver(inbox.clone()).await;
+        let (status, _) = server.call(Method::POST, "/ssf/streams", &polled.token, Some(json!({"events_requested": [DISABLED]}))).await;
+        assert_eq!(status, 201);
+        let (status, _) = server.call(Method::POST, "/ssf/streams", &pushed.token,
+            Some(json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint}}))).await;
+        assert_eq!(status, 201);
+        let (polled_stream, pushed_stream) = (stream_id(&server, &polled).await, stream_id(&server, &pushed).await);
+        let jwks: Value = server.http.get(server.url("/oauth/jwks")).send().await.unwrap().json().await.unwrap();
+        let check = |claims: &Value, rp: &Receiver, stream: &str| {
+            assert_eq!((claims["iss"].as_str(), claims["aud"].as_str()), (Some(server.base.as_str()), Some(rp.client_id.as_str())));
+            assert_eq!(claims["sub_id"], json!({"format": "opaque", "id": stream}), "the stream is the subject");
+            claims["events"][VERIFICATION].clone()
+        };
+
+        // Poll: asked with a state, the event carries it back, signed.
+        let (status, body) = server.call(Method::POST, "/ssf/streams/verify", &polled.token,
+            Some(json!({"stream_id": polled_stream, "state": "trạng-thái-1"}))).await;
+        assert_eq!(status, 204, "{body}");
+        let answer = poll(&server, &polled, json!({"returnImmediately": true})).await;
+        let sets: Vec<(&String, &Value)> = answer["sets"].as_object().unwrap().iter().collect();
+        assert_eq!(sets.len(), 1, "{answer}");
+        let claims = verified(&jwks, sets[0].1.as_str().unwrap());
+        assert_eq!(claims["jti"], sets[0].0.as_str());
+        assert_eq!(check(&claims, &polled, &polled_stream), json!({"state": "trạng-thái-1"}));
+        // Asked again too soon: 429 with Retry-After, and nothing queued; after the interval, without a state.
+        let response = server.http.post(server.url("/ssf/streams/verify")).bearer_auth(&polled.token)
+            .json(&json!({"stream_id": polled_stream})).send().await.unwrap();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["retry-after"], "10");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["type"], "urn:dinhdanh:problem:too-many-requests");
+        let jti = sets[0].0.clone();
+        assert_eq!(poll(&server, &polled, json!({"ack": [jti], "returnImmediately": true})).await["sets"], json!({}));
+        server.clock.advance(Duration::seconds(10));
+        let (status, _) = server.call(Method::POST, "/ssf/streams/verify", &polled.token, Some(json!({"stream_id": polled_stream}))).await;
+        assert_eq!(status, 204);
+        let answer = poll(&server, &polled, json!({"returnImmediately": true})).await;
+        let token = answer["sets"].as_object().unwrap().values().next().unwrap().as_str().unwrap().to_owned();
+        assert_eq!(check(&verified(&jwks, &token), &polled, &polled_stream), json!({}), "no state asked, none sent");
+
+        // Not on another's stream, and not with a bad state.
+        let (status, body) = server.call(Method::POST, "/ssf/streams/verify", &pushed.token, Some(json!({"stream_id": polled_stream}))).await;
+        assert_eq!((status, body["type"].as_str()), (404, Some("urn:dinhdanh:problem:not-found")), "{body}");
+        let (status, body) = server.call(Method::POST, "/ssf/streams/verify", &pushed.token, Some(json!({"stream_id": pushed_stream, "state": 7}))).await;
+        assert_eq!((status, body["errors"][0]["field"].as_str()), (400, Some("state")), "{body}");
+
+        // Push: the event is POSTed to the receiver with its state.
+        let (status, _) = server.call(Method::POST, "/ssf/streams/verify", &pushed.token,
+            Some(json!({"stream_id": pushed_stream, "state": "s-2"}))).await;
+        assert_eq!(status, 204);
+        let http = reqwest::Client::new();
+        assert_eq!(dinhdanh_server::service::ssf::deliver_pushes(&server.state, &http).await.unwrap(), 1);
+        let delivered = taken(&inbox);
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(check(&verified(&jwks, &delivered[0]), &pushed, &pushed_stream), json!({"state": "s-2"}));
+        assert_eq!(server.store.recent_audit(Some("ssf.stream.verify"), 10).await.unwrap().len(), 3);
+    }
+}

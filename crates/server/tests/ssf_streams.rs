@@ -32,6 +32,10 @@ on_both_backends! {
         assert_eq!(config["jwks_uri"], server.url("/oauth/jwks"));
         assert_eq!(config["configuration_endpoint"], server.url("/ssf/streams"));
         assert_eq!(config["status_endpoint"], server.url("/ssf/streams/status"));
+        assert_eq!(config["add_subject_endpoint"], server.url("/ssf/streams/subjects/add"));
+        assert_eq!(config["remove_subject_endpoint"], server.url("/ssf/streams/subjects/remove"));
+        assert_eq!(config["verification_endpoint"], server.url("/ssf/streams/verify"));
+        assert_eq!(config["default_subjects"], "ALL");
         assert_eq!(config["delivery_methods_supported"], json!([PUSH, POLL]));
         // The key it names is the provider's, published.
         let jwks: Value = server.http.get(server.url("/oauth/jwks")).send().await.unwrap().json().await.unwrap();
@@ -53,6 +57,7 @@ on_both_backends! {
         assert_eq!(config["iss"], server.base.as_str());
         assert!(config["aud"].as_str().is_some_and(|a| !a.is_empty()), "the client is the audience");
         assert_eq!(config["events_delivered"], json!([DISABLED, ENABLED]), "only what is supported");
+        assert_eq!(config["min_verification_interval"], 10);
         assert_eq!(config["events_requested"].as_array().unwrap().len(), 3);
         assert_eq!(config["delivery"], json!({"method": PUSH, "endpoint_url": "https://nganhang.example.vn/ssf"}), "the secret is not echoed");
         let (status, body) = server.call(Method::POST, "/ssf/streams", &bank, Some(create)).await;
@@ -73,6 +78,11 @@ on_both_backends! {
             (Method::DELETE, format!("/ssf/streams?stream_id={id}"), None),
             (Method::GET, format!("/ssf/streams/status?stream_id={id}"), None),
             (Method::POST, "/ssf/streams/status".to_owned(), Some(json!({"stream_id": id, "status": "disabled"}))),
+            (Method::POST, "/ssf/streams/subjects/remove".to_owned(), Some(json!({"stream_id": id,
+                "subject": {"format": "iss_sub", "iss": server.base.as_str(), "sub": "some-pairwise-sub"}}))),
+            (Method::POST, "/ssf/streams/subjects/add".to_owned(), Some(json!({"stream_id": id,
+                "subject": {"format": "iss_sub", "iss": server.base.as_str(), "sub": "some-pairwise-sub"}}))),
+            (Method::POST, "/ssf/streams/verify".to_owned(), Some(json!({"stream_id": id, "state": "của tôi"}))),
         ] {
             let (status, body) = server.call(method.clone(), &path, &other_bank, body).await;
             assert_eq!((status, kind(&body)), (404, "urn:dinhdanh:problem:not-found"), "{method} {path}: {body}");

@@ -55,6 +55,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 20, name: "ssf_events", sql: include_str!("../migrations/0020_ssf_events.sql") },
     Migration { version: 21, name: "ssf_push", sql: include_str!("../migrations/0021_ssf_push.sql") },
     Migration { version: 22, name: "cluster", sql: include_str!("../migrations/0022_cluster.sql") },
+    Migration { version: 23, name: "ssf_subjects", sql: include_str!("../migrations/0023_ssf_subjects.sql") },
 ];
 
 /// Applies every migration not yet recorded, all in one transaction. On PostgreSQL an advisory lock makes

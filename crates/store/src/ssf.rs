@@ -1,7 +1,8 @@
 //! Relying parties' Shared Signals streams (`ssf_streams`, migration 0019; issue 17, docs/events.md): one per
 //! API client, its settings as the receiver set them (`dinhdanh_oidc::ssf::StreamSettings`, JSON) and its
 //! status; and the events queued for each (`ssf_events`, migration 0020), fanned out from the accounts' event
-//! feed and acknowledged by the receiver. Every statement a receiver's call makes names its client as well as
+//! feed and acknowledged by the receiver; the subjects a receiver removed from its stream (`ssf_removed_subjects`,
+//! migration 0023), which the fan-out skips. Every statement a receiver's call makes names its client as well as
 //! the stream, so a relying party can only ever reach its own.
 
 use chrono::{DateTime, Utc};
@@ -148,6 +149,64 @@ impl Tx {
         rows.iter().map(|row| Ok((stream_from_row(row)?, row.try_get::<i64, _>(8)? > 0))).collect()
     }
 
+    /// Whether the receiver removed this subject (its `sub`) from the stream.
+    pub async fn subject_removed(&mut self, stream_id: &str, sub: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM ssf_removed_subjects WHERE stream_id = $1 AND sub = $2")
+            .bind(stream_id)
+            .bind(sub)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Removes a subject from the stream (SSF §8.1.3.3): its events are no longer queued there. False when it was
+    /// removed already.
+    pub async fn remove_subject(&mut self, stream_id: &str, sub: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO ssf_removed_subjects (stream_id, sub, removed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (stream_id, sub) DO NOTHING",
+        )
+        .bind(stream_id)
+        .bind(sub)
+        .bind(to_ms(at))
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Adds a removed subject back to the stream (SSF §8.1.3.2). False when it was not removed.
+    pub async fn add_subject(&mut self, stream_id: &str, sub: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM ssf_removed_subjects WHERE stream_id = $1 AND sub = $2")
+            .bind(stream_id)
+            .bind(sub)
+            .execute(&mut *self.inner)
+            .await?
+            .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Records a verification request on the stream at `at`, unless the last one was after `not_since` (then
+    /// false, nothing written). One statement, so two nodes answering at once cannot both let one through.
+    pub async fn take_verification_slot(
+        &mut self,
+        stream_id: &str,
+        at: DateTime<Utc>,
+        not_since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE ssf_streams SET verification_requested_at = $1 WHERE id = $2 \
+             AND (verification_requested_at IS NULL OR verification_requested_at <= $3)",
+        )
+        .bind(to_ms(at))
+        .bind(stream_id)
+        .bind(to_ms(not_since))
+        .execute(&mut *self.inner)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
     /// Queues an event for a stream: its claims without `iss` (added when it is signed).
     pub async fn queue_ssf_event(
         &mut self,
@@ -247,7 +306,11 @@ pub struct DeadEvent {
     pub stream_id: String,
     /// The receiver: the relying party's API client.
     pub client_id: String,
+    /// The relying party's name (its organization's).
+    pub relying_party: String,
     pub jti: String,
+    /// The event's type URI (the one member of its `events`).
+    pub event_type: String,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub dead_at: DateTime<Utc>,
@@ -372,8 +435,9 @@ impl Store {
     /// Dead letters, newest first.
     pub async fn dead_ssf_events(&self, limit: i64) -> Result<Vec<DeadEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT e.id, e.stream_id, s.client_id, e.jti, e.attempts, e.last_error, e.dead_at \
-             FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id WHERE e.dead_at IS NOT NULL \
+            "SELECT e.id, e.stream_id, s.client_id, o.name, e.jti, e.claims, e.attempts, e.last_error, e.dead_at \
+             FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id JOIN api_clients c ON c.id = s.client_id \
+             JOIN organizations o ON o.id = c.organization_id WHERE e.dead_at IS NOT NULL \
              AND e.acked_at IS NULL ORDER BY e.dead_at DESC, e.id DESC LIMIT $1",
         )
         .bind(limit)
@@ -381,14 +445,20 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
+                let claims: String = row.try_get(5)?;
+                let claims: Value =
+                    serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(format!("ssf event: {e}")))?;
+                let event_type = claims["events"].as_object().and_then(|e| e.keys().next().cloned());
                 Ok(DeadEvent {
                     id: row.try_get(0)?,
                     stream_id: row.try_get(1)?,
                     client_id: row.try_get(2)?,
-                    jti: row.try_get(3)?,
-                    attempts: row.try_get(4)?,
-                    last_error: row.try_get(5)?,
-                    dead_at: from_ms(row.try_get(6)?)?,
+                    relying_party: row.try_get(3)?,
+                    jti: row.try_get(4)?,
+                    event_type: event_type.unwrap_or_default(),
+                    attempts: row.try_get(6)?,
+                    last_error: row.try_get(7)?,
+                    dead_at: from_ms(row.try_get(8)?)?,
                 })
             })
             .collect()

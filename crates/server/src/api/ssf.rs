@@ -1,6 +1,6 @@
 //! The Shared Signals transmitter over HTTP (OpenID SSF 1.0; docs/events.md): the transmitter configuration at
-//! `/.well-known/ssf-configuration` (public), and a relying party's stream management under `/ssf/streams`
-//! (its API client's bearer token with `ssf:streams`). Bodies are SSF's JSON; handlers parse and call one
+//! `/.well-known/ssf-configuration` (public), and a relying party's stream management under `/ssf/streams` — its
+//! configuration, status, subjects and verification — (its API client's bearer token with `ssf:streams`). Bodies are SSF's JSON; handlers parse and call one
 //! function of `crate::service::ssf`.
 
 use axum::extract::{Query, State};
@@ -16,7 +16,7 @@ use super::ApiJson;
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{ApiError, Problem};
-use crate::service::ssf::{self as service, Change};
+use crate::service::ssf::{self as service, Change, SubjectChange};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,9 @@ use crate::service::ssf::{self as service, Change};
         delete_stream,
         read_stream_status,
         set_stream_status,
+        add_subject,
+        remove_subject,
+        verify_stream,
         poll_events,
         list_dead_letters,
         replay_dead_letter
@@ -50,6 +53,9 @@ pub fn routes() -> Router<AppState> {
             get(read_streams).post(create_stream).patch(update_stream).put(replace_stream).delete(delete_stream),
         )
         .route(service::STATUS_PATH, get(read_stream_status).post(set_stream_status))
+        .route(service::ADD_SUBJECT_PATH, axum::routing::post(add_subject))
+        .route(service::REMOVE_SUBJECT_PATH, axum::routing::post(remove_subject))
+        .route(service::VERIFY_PATH, axum::routing::post(verify_stream))
         .route(service::POLL_PATH, axum::routing::post(poll_events))
         .route("/v1/ssf/dead-letters", get(list_dead_letters))
         .route("/v1/ssf/dead-letters/{id}/replay", axum::routing::post(replay_dead_letter))
@@ -210,6 +216,75 @@ pub async fn set_stream_status(
     Ok(Json(service::set_status(&state, &actor, &body).await?))
 }
 
+/// Adds a subject back to the stream (SSF §8.1.3.2): `{stream_id, subject, verified?}`, the subject in the
+/// `iss_sub` format (the relying party's `sub`, this issuer). Answered `200` alike whether or not the subject is
+/// one of the relying party's (no answer tells whether an identity has an account).
+#[utoipa::path(
+    post, path = "/ssf/streams/subjects/add", operation_id = "addSubject", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{stream_id, subject: {format: \"iss_sub\", iss, sub}, verified?}`"),
+    responses(
+        (status = 200, description = "Added (its events are queued for the stream again)"),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: an unsupported subject format, another issuer, or a bad member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such stream of this client", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn add_subject(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    service::change_subject(&state, &issuer, &actor, &body, SubjectChange::Add).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Removes a subject from the stream (SSF §8.1.3.3): `{stream_id, subject}`; its events are no longer queued for
+/// the stream. Answered `204` alike whether or not the subject is one of the relying party's.
+#[utoipa::path(
+    post, path = "/ssf/streams/subjects/remove", operation_id = "removeSubject", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{stream_id, subject: {format: \"iss_sub\", iss, sub}}`"),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: an unsupported subject format, another issuer, or a bad member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such stream of this client", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn remove_subject(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    let issuer = super::oidc::issuer_of(&state, &headers)?;
+    service::change_subject(&state, &issuer, &actor, &body, SubjectChange::Remove).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks for a verification event on the stream (SSF §8.1.4.2): `{stream_id, state?}`. The event (its subject
+/// the stream, `opaque`; `state` echoed) is queued and delivered as the stream's other events are.
+#[utoipa::path(
+    post, path = "/ssf/streams/verify", operation_id = "verifyStream", tag = "ssf",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{stream_id, state?}`"),
+    responses(
+        (status = 204, description = "Queued"),
+        (status = 400, description = "`urn:dinhdanh:problem:invalid-stream`: a bad member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:dinhdanh:problem:not-found`: no such stream of this client", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:dinhdanh:problem:too-many-requests`: within `min_verification_interval` of the last request; `Retry-After` says when", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify_stream(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    service::verify(&state, &actor, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Poll delivery (RFC 8936): `{ack?, setErrs?, maxEvents?, returnImmediately?}` acknowledges events and answers
 /// `{sets: {jti: SET}, moreAvailable}`, the caller's stream's unacknowledged Security Event Tokens, oldest first
 /// (signed ES256 with the provider's current key, `typ: secevent+jwt`). Without `returnImmediately` an empty
@@ -241,7 +316,11 @@ pub struct DeadLetter {
     pub stream_id: String,
     /// The relying party's API client.
     pub client_id: String,
+    /// The relying party's name.
+    pub relying_party: String,
     pub jti: String,
+    /// The event's type URI.
+    pub event_type: String,
     pub attempts: i64,
     /// The receiver's `err` and description, or what the pushes met.
     pub last_error: Option<String>,
@@ -267,7 +346,9 @@ pub async fn list_dead_letters(
                 id: d.id.to_string(),
                 stream_id: d.stream_id,
                 client_id: d.client_id,
+                relying_party: d.relying_party,
                 jti: d.jti,
+                event_type: d.event_type,
                 attempts: d.attempts,
                 last_error: d.last_error,
                 dead_at: d.dead_at,

@@ -9,7 +9,12 @@
 //! receiver (RFC 8936) with its queued events signed as Security Event Tokens with the provider's current key,
 //! until it acknowledges them; [`deliver_pushes`] pushes a push stream's events to its receiver (RFC 8935), one at
 //! a time and in order, retrying with exponential backoff and leaving a dead letter when the receiver refuses an
-//! event or the tries run out. Not yet here (docs/events.md): subjects and verification.
+//! event or the tries run out.
+//!
+//! And a receiver's subjects and verification (SSF §8.1.3, §8.1.4): [`change_subject`] removes a subject from
+//! the stream or adds it back — answered alike whether or not the relying party knows that subject, so that it is
+//! no oracle for who has an account — and [`verify`] queues a verification event, at most one per
+//! `min_verification_interval`.
 
 use chrono::{DateTime, Utc};
 use dinhdanh_domain::Level;
@@ -32,6 +37,11 @@ pub const STATUS_PATH: &str = "/ssf/streams/status";
 /// Where a poll stream's receiver will fetch its events (RFC 8936), given as its `endpoint_url`.
 pub const POLL_PATH: &str = "/ssf/poll";
 pub const CONFIGURATION_PATH: &str = "/.well-known/ssf-configuration";
+pub const ADD_SUBJECT_PATH: &str = "/ssf/streams/subjects/add";
+pub const REMOVE_SUBJECT_PATH: &str = "/ssf/streams/subjects/remove";
+pub const VERIFY_PATH: &str = "/ssf/streams/verify";
+/// The longest `state` a verification request may carry.
+const MAX_STATE: usize = 1024;
 
 /// `GET /.well-known/ssf-configuration` (SSF §7.1): what this transmitter offers and where.
 pub fn transmitter_configuration(state: &AppState, issuer: &Issuer) -> Value {
@@ -42,6 +52,9 @@ pub fn transmitter_configuration(state: &AppState, issuer: &Issuer) -> Value {
         "delivery_methods_supported": [ssf::PUSH, ssf::POLL],
         "configuration_endpoint": issuer.url(STREAMS_PATH),
         "status_endpoint": issuer.url(STATUS_PATH),
+        "add_subject_endpoint": issuer.url(ADD_SUBJECT_PATH),
+        "remove_subject_endpoint": issuer.url(REMOVE_SUBJECT_PATH),
+        "verification_endpoint": issuer.url(VERIFY_PATH),
         "authorization_schemes": [{"spec_urn": "urn:ietf:rfc:6749"}],
         "default_subjects": "ALL",
     })
@@ -204,9 +217,7 @@ pub async fn status(state: &AppState, actor: &Actor, stream_id: Option<&str>) ->
 pub async fn set_status(state: &AppState, actor: &Actor, body: &Value) -> Result<Value, ApiError> {
     let client_id = receiver(state, actor).await?;
     let field = |name: &str| body.get(name).and_then(Value::as_str);
-    let Some(id) = field("stream_id") else {
-        return Err(invalid(ssf::StreamError { field: "stream_id", message: "name the stream".into() }));
-    };
+    let id = body_stream_id(body)?;
     let Some(status) = field("status").and_then(StreamStatus::parse) else {
         return Err(invalid(ssf::StreamError { field: "status", message: "enabled, paused or disabled".into() }));
     };
@@ -232,6 +243,96 @@ pub async fn set_status(state: &AppState, actor: &Actor, body: &Value) -> Result
     tx.audit(entry(actor, "ssf.stream.status", &stream.id, detail, now)).await?;
     tx.commit().await?;
     Ok(status_body(&stream))
+}
+
+/// Whether a receiver adds a subject to its stream or removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectChange {
+    Add,
+    Remove,
+}
+
+/// The body's `stream_id`, checked after the authorization.
+fn body_stream_id(body: &Value) -> Result<&str, ApiError> {
+    body.get("stream_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(ssf::StreamError { field: "stream_id", message: "name the stream".into() }))
+}
+
+/// `POST /ssf/streams/subjects/add` and `/remove` `{stream_id, subject, verified?}` (SSF §8.1.3.2, §8.1.3.3).
+/// The stream's subjects are all those of the relying party by default (`default_subjects: "ALL"`); a removed
+/// subject's events are no longer queued for the stream, and adding it back queues them again. The subject is
+/// the relying party's `iss_sub` (its `sub`, this issuer). Whether that `sub` is one of the relying party's is
+/// never looked up: an unknown one is recorded and answered exactly as a known one (SSF lets a transmitter
+/// stay silent, §8.1.3.2 and §9.1 "Subject Probing"), so the endpoint tells no one whether an identity has an
+/// account. One transaction, audited.
+pub async fn change_subject(
+    state: &AppState,
+    issuer: &Issuer,
+    actor: &Actor,
+    body: &Value,
+    how: SubjectChange,
+) -> Result<(), ApiError> {
+    let client_id = receiver(state, actor).await?;
+    let id = body_stream_id(body)?;
+    let verified = match body.get("verified") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(verified)) if how == SubjectChange::Add => Some(*verified),
+        Some(_) => {
+            let message = if how == SubjectChange::Add { "true or false" } else { "only when a subject is added" };
+            return Err(invalid(ssf::StreamError { field: "verified", message: message.into() }));
+        }
+    };
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let Some(stream) = tx.lock_ssf_stream(id, &client_id).await? else { return Err(no_stream()) };
+    let subject =
+        Subject::parse(body.get("subject").unwrap_or(&Value::Null), issuer_of(&stream, issuer)).map_err(invalid)?;
+    let (action, changed) = match how {
+        SubjectChange::Add => ("ssf.subject.add", tx.add_subject(&stream.id, &subject.sub).await?),
+        SubjectChange::Remove => ("ssf.subject.remove", tx.remove_subject(&stream.id, &subject.sub, now).await?),
+    };
+    let detail = json!({"sub": subject.sub, "changed": changed, "verified": verified});
+    tx.audit(entry(actor, action, &stream.id, detail, now)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `POST /ssf/streams/verify` `{stream_id, state?}` (SSF §8.1.4.2): queues a verification event for the stream,
+/// its subject the stream (`opaque`), echoing `state`; delivered by push or poll as every other event (a disabled
+/// stream is given none, as it is given nothing). A second request within `min_verification_interval` is
+/// answered `429`. One transaction, audited.
+pub async fn verify(state: &AppState, actor: &Actor, body: &Value) -> Result<(), ApiError> {
+    let client_id = receiver(state, actor).await?;
+    let id = body_stream_id(body)?;
+    let verification_state = match body.get("state") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if !text.is_empty() && text.len() <= MAX_STATE => Some(text.as_str()),
+        Some(_) => {
+            let message = format!("a string of 1 to {MAX_STATE} bytes");
+            return Err(invalid(ssf::StreamError { field: "state", message }));
+        }
+    };
+    let now = state.clock.now();
+    let interval = ssf::MIN_VERIFICATION_INTERVAL_SECONDS;
+    let mut tx = state.store.begin().await?;
+    let Some(stream) = tx.lock_ssf_stream(id, &client_id).await? else { return Err(no_stream()) };
+    if !tx.take_verification_slot(&stream.id, now, now - chrono::Duration::seconds(interval)).await? {
+        return Err(ApiError::TooManyRequests { retry_after_seconds: interval });
+    }
+    let queued = stream.status != StreamStatus::Disabled;
+    if queued {
+        let jti = uuid::Uuid::new_v4().to_string();
+        let claims = ssf::verification_claims(&stream.client_id, &jti, now.timestamp(), &stream.id, verification_state);
+        tx.queue_ssf_event(&stream.id, &jti, &claims, now).await?;
+    }
+    let detail = json!({"state_given": verification_state.is_some(), "queued": queued});
+    tx.audit(entry(actor, "ssf.stream.verify", &stream.id, detail, now)).await?;
+    tx.commit().await?;
+    if queued {
+        metrics::counter!("dinhdanh_ssf_events_queued_total").increment(1);
+    }
+    Ok(())
 }
 
 /// How many of the feed's events one [`fan_out`] takes.
@@ -289,6 +390,9 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
                 .sector()
                 .map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
             let sub = subject_for(registration.subject_type, &sector, &event.account_id, salt);
+            if tx.subject_removed(&stream.id, &sub).await? {
+                continue;
+            }
             // The issuer is added when the event is signed, with the request's (`poll`).
             let subject = Subject { iss: String::new(), sub };
             let wanted = settings_of(&stream)?.events_delivered();
@@ -316,7 +420,8 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
 /// A queued event's claims with the issuer, signed (`typ: secevent+jwt`, ES256, the current key).
 fn signed(keys: &dinhdanh_oidc::keys::KeySet, issuer: &str, mut claims: Value) -> Result<String, ApiError> {
     claims["iss"] = json!(issuer);
-    if let Some(subject) = claims.get_mut("sub_id") {
+    // An account's subject is `iss_sub` with this issuer; a verification event's (`opaque`) has none.
+    if let Some(subject) = claims.get_mut("sub_id").filter(|s| s["format"] == "iss_sub") {
         subject["iss"] = json!(issuer);
     }
     keys.sign(&claims, TokenType::SecurityEvent).map_err(|e| ApiError::internal(format!("signing a SET: {e}")))

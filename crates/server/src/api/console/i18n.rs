@@ -162,6 +162,19 @@ catalogue! {
     day_label: "Ngày", "Day";
     total_label: "Tổng", "Total";
 
+    dead_letters_title: "Sự kiện không gửi được", "Dead letters";
+    dead_letters_intro: "Các sự kiện bảo mật mà bên tin cậy từ chối nhận, hoặc chưa nhận sau 30 lần gửi. Gửi lại sẽ đưa sự kiện về đầu hàng đợi của luồng.",
+        "Security events a relying party refused, or never took after 30 tries. Sending one again puts it back at the head of its stream's queue.";
+    dead_letters_empty: "Không có sự kiện nào không gửi được.", "There are no dead letters.";
+    stream_label: "Luồng", "Stream";
+    relying_party_label: "Bên tin cậy", "Relying party";
+    event_type_label: "Loại sự kiện", "Event type";
+    attempts_label: "Số lần gửi", "Tries";
+    last_error_label: "Lỗi gần nhất", "Last error";
+    dead_at_label: "Dừng gửi lúc", "Given up at";
+    replay_button: "Gửi lại", "Send again";
+    replayed_notice: "Sự kiện đã được đưa lại vào hàng đợi; sẽ được gửi ở lượt tới.", "The event is queued again; it goes at the next round.";
+
     error_title: "Không thể tiếp tục", "Something went wrong";
     form_expired: "Biểu mẫu đã hết hạn; hãy tải lại trang và thử lại.", "The form has expired; reload the page and try again.";
 }

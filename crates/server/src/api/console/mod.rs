@@ -3,7 +3,8 @@
 //! from the askama templates under `templates/console/`, working without JavaScript, Vietnamese by default with
 //! the site's language switch, and the words of [`i18n`]. Thin: signing in and out are `service::officers`',
 //! the queue and the steps `service::locks`' (as the API calls them, so the authorization table, four-eyes and
-//! separation of duties hold alike), the lookup and the dashboard `service::console`'s.
+//! separation of duties hold alike), the lookup and the dashboard `service::console`'s, and the Shared Signals
+//! dead letters (for administrators) and their replay `service::ssf`'s.
 //!
 //! Cookies, all `HttpOnly`, `SameSite=Lax`, `Secure` behind `https`, and only for `/console`: `dd_console` (the
 //! officer's session token itself, re-proved on every request), `dd_console_csrf` (the forms' double-submit
@@ -27,6 +28,7 @@ use dinhdanh_domain::AccountStatus;
 use dinhdanh_domain::account::HolderKind;
 use dinhdanh_domain::actor::{Actor, OfficerRole};
 use dinhdanh_domain::authority::Route;
+use dinhdanh_domain::authorization::Action;
 use dinhdanh_domain::lock::{Ground, Lock};
 use dinhdanh_domain::request::{Request, RequestKind, RequestStatus};
 use dinhdanh_oidc::metadata::Issuer;
@@ -54,6 +56,7 @@ const SIGN_OUT: &str = "/console/sign-out";
 const REQUESTS: &str = "/console/requests";
 const ACCOUNTS: &str = "/console/accounts";
 const DASHBOARD: &str = "/console/dashboard";
+const DEAD_LETTERS: &str = "/console/dead-letters";
 
 const SESSION_COOKIE: &str = "dd_console";
 const CSRF: Csrf = Csrf { cookie: "dd_console_csrf" };
@@ -73,6 +76,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/console/requests/{id}/{step}", post(step))
         .route(ACCOUNTS, get(accounts))
         .route(DASHBOARD, get(dashboard))
+        .route(DEAD_LETTERS, get(dead_letters))
+        .route("/console/dead-letters/{id}/replay", post(replay_dead_letter))
         .layer(axum::middleware::from_fn_with_state(state.public_limiter.clone(), limit_by_ip))
         .layer(RequestBodyLimitLayer::new(crate::BODY_LIMIT))
 }
@@ -81,6 +86,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 struct Nav {
     roles: String,
     csrf: String,
+    /// Whether the authorization table lets this officer act on the dead letters (the link is shown then).
+    dead_letters: bool,
+}
+
+impl Nav {
+    fn of(lang: Lang, actor: &Actor, csrf: &str) -> Self {
+        let dead_letters = dinhdanh_domain::authorization::authorize(actor, Action::EventDeadLetters).is_ok();
+        Self { roles: role_names(ConsoleTexts::of(lang), actor), csrf: csrf.to_owned(), dead_letters }
+    }
 }
 
 /// What the layout needs: the language, its words, the title, the switch's link, and the officer's navigation.
@@ -155,7 +169,7 @@ impl Get {
     }
 
     fn nav(&self, actor: &Actor) -> Option<Nav> {
-        Some(Nav { roles: role_names(ConsoleTexts::of(self.lang), actor), csrf: self.csrf.0.clone() })
+        Some(Nav::of(self.lang, actor, &self.csrf.0))
     }
 
     fn finish(&self, response: Response) -> Response {
@@ -193,6 +207,20 @@ fn posted(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Result<P
         let base = Base::new(lang, t.error_title.to_owned(), HOME, &[], None);
         no_store(page(StatusCode::FORBIDDEN, &ErrorPage { base, message: t.form_expired.to_owned() }))
     }))
+}
+
+/// A signed-in officer's posted form: the form with this browser's CSRF token and the officer, re-proved now; or
+/// the page refusing it ([`posted`], [`officer`]).
+async fn posted_by_officer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Result<(Posted, Actor), Response>, ApiError> {
+    let posted = match posted(state, headers, body)? {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    Ok(officer(state, headers, &posted.issuer, posted.lang).await?.map(|actor| (posted, actor)))
 }
 
 /// Who the console's cookie signs in, re-proved now; or the answer when nobody (anymore): no cookie sends the
@@ -599,12 +627,8 @@ async fn step(
     Path((id, step)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let posted = match posted(&state, &headers, &body)? {
-        Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
-    };
-    let actor = match officer(&state, &headers, &posted.issuer, posted.lang).await? {
-        Ok(actor) => actor,
+    let (posted, actor) = match posted_by_officer(&state, &headers, &body).await? {
+        Ok(both) => both,
         Err(page) => return Ok(page),
     };
     let note = posted.field("note").trim().to_owned();
@@ -656,7 +680,7 @@ async fn refused_step(
 ) -> Result<Response, ApiError> {
     let (request, steps) = locks::request_with_steps(state, actor, id).await?;
     let csrf = CSRF.token(headers);
-    let nav = Some(Nav { roles: role_names(ConsoleTexts::of(posted.lang), actor), csrf: csrf.0.clone() });
+    let nav = Some(Nav::of(posted.lang, actor, &csrf.0));
     let mut view = request_view(posted.lang, nav, &request, &steps, actor, state.clock.now(), &csrf.0);
     view.refusal = Some(refusal_text(posted.lang, &refused));
     Ok(no_store(page(refused.status(), &view)))
@@ -873,4 +897,70 @@ async fn dashboard(State(state): State<AppState>, SignedIn { get, actor }: Signe
     let overdue_line = fill(t.overdue_count, &[("count", &numbers.overdue.to_string())]);
     let base = Base::new(get.lang, t.dashboard_title.to_owned(), DASHBOARD, &get.query, get.nav(&actor));
     Ok(get.finish(page(StatusCode::OK, &DashboardPage { base, open_chart, open_rows, overdue_line, per_day })))
+}
+
+/// A dead letter as a row of its page.
+struct DeadLetterRow {
+    id: String,
+    stream_id: String,
+    relying_party: String,
+    /// The event type's last segment (`account-disabled`), and its whole URI.
+    event_type: String,
+    event_type_uri: String,
+    attempts: i64,
+    last_error: String,
+    dead_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/dead_letters.html")]
+struct DeadLettersPage {
+    base: Base,
+    notice: Option<&'static str>,
+    rows: Vec<DeadLetterRow>,
+    csrf: String,
+}
+
+/// `GET /console/dead-letters`: the Shared Signals events receivers refused or never took, newest first, each with
+/// a form to send it again (administrators; anyone else is refused by the table, audited).
+async fn dead_letters(State(state): State<AppState>, SignedIn { get, actor }: SignedIn) -> Result<Response, ApiError> {
+    let dead = match crate::service::ssf::dead_letters(&state, &actor).await {
+        Ok(dead) => dead,
+        Err(e) => return refused_page(get.lang, e),
+    };
+    let t = ConsoleTexts::of(get.lang);
+    let rows = dead
+        .into_iter()
+        .map(|d| DeadLetterRow {
+            id: d.id.to_string(),
+            stream_id: d.stream_id,
+            relying_party: d.relying_party,
+            event_type: d.event_type.rsplit('/').next().unwrap_or_default().to_owned(),
+            event_type_uri: d.event_type,
+            attempts: d.attempts,
+            last_error: d.last_error.unwrap_or_default(),
+            dead_at: vietnam_time(d.dead_at),
+        })
+        .collect();
+    let notice = (get.param("done") == "replayed").then_some(t.replayed_notice);
+    let base = Base::new(get.lang, t.dead_letters_title.to_owned(), DEAD_LETTERS, &get.query, get.nav(&actor));
+    Ok(get.finish(page(StatusCode::OK, &DeadLettersPage { base, notice, rows, csrf: get.csrf.0.clone() })))
+}
+
+/// `POST /console/dead-letters/{id}/replay`: sends the dead letter again (the API's replay: the table, the audit),
+/// then back to the list with a notice. One no longer dead is `404`, nothing changed.
+async fn replay_dead_letter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (posted, actor) = match posted_by_officer(&state, &headers, &body).await? {
+        Ok(both) => both,
+        Err(page) => return Ok(page),
+    };
+    match crate::service::ssf::replay(&state, &actor, &id).await {
+        Ok(()) => Ok(no_store(Redirect::to(&format!("{DEAD_LETTERS}?done=replayed")).into_response())),
+        Err(e) => refused_page(posted.lang, e),
+    }
 }
