@@ -60,7 +60,7 @@ impl Store {
                     .await?
                     .try_get(0)?;
                 if !held {
-                    self.count_job_attempt(name).await?;
+                    self.count_job_attempt(name, node).await?;
                     return Ok(None);
                 }
                 Some(conn)
@@ -95,21 +95,15 @@ impl Store {
         .rows_affected()
             == 1;
         if !claimed {
-            sqlx::query("UPDATE scheduled_jobs SET attempts = attempts + 1 WHERE name = $1")
-                .bind(name)
-                .execute(&mut *tx.inner)
-                .await?;
+            count_attempt(&mut tx, name, node).await?;
         }
         tx.commit().await?;
         Ok(claimed.then_some(claim))
     }
 
-    async fn count_job_attempt(&self, name: &str) -> Result<(), StoreError> {
+    async fn count_job_attempt(&self, name: &str, node: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE scheduled_jobs SET attempts = attempts + 1 WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx.inner)
-            .await?;
+        count_attempt(&mut tx, name, node).await?;
         tx.commit().await
     }
 
@@ -132,6 +126,20 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Counts a tick that did not run the job. The node holding it may not have written the job's first row yet:
+/// then this writes it as never run (started and finished at the epoch), which the holder's claim takes over.
+async fn count_attempt(tx: &mut crate::Tx, name: &str, node: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO scheduled_jobs (name, node, started_at, finished_at, runs, attempts) VALUES ($1, $2, 0, 0, 0, 1) \
+         ON CONFLICT (name) DO UPDATE SET attempts = scheduled_jobs.attempts + 1",
+    )
+    .bind(name)
+    .bind(node)
+    .execute(&mut *tx.inner)
+    .await?;
+    Ok(())
 }
 
 impl JobClaim {
