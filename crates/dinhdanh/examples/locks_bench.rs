@@ -31,6 +31,10 @@
 //! `rp_client`), `--introspect-tokens` live access tokens of it (`introspect_tokens.txt`) and a holder for the
 //! mid-run lock check (`introspect_check`), and sets of holders for `examples/code_flows.rs` (`code_flows_K.txt`).
 //!
+//! `events` (issue 17, `bench/events.sh`): holders lock their accounts one after another; a relying party that
+//! signed them all in has a push stream to a receiver served by this process; the time from each lock's answer
+//! to its `account-disabled` SET. `bulk --events`: the same receiver, and when the last SET of the order arrived.
+//!
 //! `argon2-bench`: times one argon2id hash with the server's parameters (the argon2id bound of sign-ins).
 //!
 //! `verify-bench`: times one ES256 verification with the library the server uses (jsonwebtoken), as the token
@@ -87,6 +91,21 @@ enum Cmd {
         /// before the approval: without it the tables' statistics are whatever autovacuum last saw.
         #[arg(long)]
         analyze: bool,
+        /// Issue 17: a relying party that signed every account in has a push stream to a receiver in this
+        /// process; reports when the last `account-disabled` SET arrived after the approval's answer.
+        #[arg(long)]
+        events: bool,
+    },
+    /// Issue 17: a relying party that signed every holder in has a push stream to a receiver in this process;
+    /// `--holders` holders lock their own accounts one after another, each waiting for its `account-disabled`
+    /// SET: the time from the lock's answer (sent after its commit) to the SET's arrival, p50 and p99.
+    Events {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value_t = 500)]
+        holders: usize,
     },
     SideBySideSetup(SetupArgs),
     /// Times one argon2id hash of a secret with the server's parameters and workers (a verification costs the
@@ -151,6 +170,23 @@ struct SetupArgs {
     /// consent page; by default they consented before (a remembered consent covers the request).
     #[arg(long)]
     code_flow_ask_consent: bool,
+}
+
+/// An active organization, made now.
+fn organization(id: String, code: String, name: &str, kind: OrganizationKind) -> Organization {
+    let now = Utc::now();
+    Organization {
+        id,
+        code,
+        name: name.into(),
+        kind,
+        parent_id: None,
+        status: OrganizationStatus::Active,
+        contact_email: None,
+        contact_phone: None,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// A run tag, so that fixtures of several runs on one database do not collide.
@@ -297,23 +333,12 @@ async fn run_self_lock(db: &str, base: &str, n: usize, concurrency: usize) -> Re
     Ok(())
 }
 
-async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool) -> Result<()> {
+async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool, events: bool) -> Result<()> {
     let store = Store::connect(db).await?;
     let run = tag();
     let now = Utc::now();
     let later = now + chrono::Duration::hours(8);
-    let org = |code: String, kind| Organization {
-        id: format!("org-{code}"),
-        code: code.clone(),
-        name: code,
-        kind,
-        parent_id: None,
-        status: OrganizationStatus::Active,
-        contact_email: None,
-        contact_phone: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let org = |code: String, kind| organization(format!("org-{code}"), code.clone(), &code, kind);
     let authority = org(format!("CSDT-{run}"), OrganizationKind::ProsecutingAgency);
     let operator = org(format!("C06-{run}"), OrganizationKind::Operator);
     let scopes: BTreeSet<Scope> = [Scope::LocksRequest].into_iter().collect();
@@ -359,6 +384,10 @@ async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool) -> Result<()> {
     tx.insert_officer_session(&supervisor_hash, &supervisor.id, now, later).await?;
     tx.commit().await?;
     let (accounts, _) = holders(&store, run, n).await?;
+    let receiver = match events {
+        true => Some(EventReceiver::start(&store, base, run, &accounts).await?),
+        false => None,
+    };
 
     let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build()?;
     let entries: Vec<Value> =
@@ -413,6 +442,176 @@ async fn run_bulk(db: &str, base: &str, n: usize, analyze: bool) -> Result<()> {
     if locked != n as i64 {
         bail!("only {locked} of {n} accounts locked");
     }
+    if let Some(receiver) = receiver {
+        let answered = Instant::now();
+        let last = receiver.wait_for(DISABLED, n, Duration::from_secs(600)).await?;
+        let after = last.saturating_duration_since(answered);
+        println!(
+            "account-disabled SETs of {n} accounts received {:.2} s after the approval's answer ({:.2} s after it was sent)",
+            after.as_secs_f64(),
+            (after + approval).as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+const DISABLED: &str = "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
+
+/// A relying party's push stream to a receiver served by this process, which notes when each SET arrived.
+struct EventReceiver {
+    /// `(event type, txn, when)` per SET, in arrival order.
+    taken: Arc<std::sync::Mutex<Vec<(String, String, Instant)>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl EventReceiver {
+    /// Registers the relying party (its organization, API client with `ssf:streams`, OpenID Connect
+    /// registration), gives it a sign-in grant of each account, starts the receiver and creates the stream.
+    async fn start(store: &Store, base: &str, run: u32, accounts: &[Account]) -> Result<Self> {
+        use axum::extract::State;
+        type Shared = (Arc<std::sync::Mutex<Vec<(String, String, Instant)>>>, Arc<tokio::sync::Notify>);
+        async fn take(State((taken, arrived)): State<Shared>, body: String) -> axum::http::StatusCode {
+            use base64::Engine as _;
+            let at = Instant::now();
+            let claims = body.split('.').nth(1).unwrap_or_default();
+            let claims: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(claims)
+                .ok()
+                .and_then(|c| serde_json::from_slice(&c).ok())
+                .unwrap_or_default();
+            let event = claims["events"].as_object().and_then(|e| e.keys().next().cloned()).unwrap_or_default();
+            let txn = claims["txn"].as_str().unwrap_or_default().to_owned();
+            taken.lock().unwrap().push((event, txn, at));
+            arrived.notify_waiters();
+            axum::http::StatusCode::ACCEPTED
+        }
+        let now = Utc::now();
+        let bank =
+            organization(format!("org-rp-{run}"), format!("RP-{run}"), "Ngân hàng", OrganizationKind::RelyingParty);
+        let scopes: BTreeSet<Scope> = [Scope::SsfStreams].into_iter().collect();
+        let client = ApiClient {
+            id: format!("client-rp-{run}"),
+            organization_id: bank.id.clone(),
+            name: "bench RP".into(),
+            auth_method: ClientAuthMethod::ClientSecret,
+            scopes: scopes.clone(),
+            status: ClientStatus::Active,
+            created_at: now,
+            revoked_at: None,
+        };
+        let registration = dinhdanh_oidc::client::ClientRegistration {
+            client_id: client.id.clone(),
+            redirect_uris: vec![format!("https://rp{run}.example.vn/cb")],
+            post_logout_redirect_uris: Vec::new(),
+            scopes: [dinhdanh_oidc::scope::Scope::OpenId].into(),
+            claims: Default::default(),
+            subject_type: dinhdanh_oidc::subject::SubjectType::Pairwise,
+            sector_identifier: None,
+            require_pushed_authorization_requests: false,
+            token_endpoint_auth_method: ClientAuthMethod::ClientSecret,
+        };
+        let (token, token_hash) = new_token(dinhdanh_server::auth::ACCESS_TOKEN_PREFIX);
+        let mut tx = store.begin().await?;
+        tx.insert_organization(&bank).await?;
+        tx.insert_api_client(&client).await?;
+        tx.insert_access_token(&token_hash, &client.id, &scopes, now, now + chrono::Duration::hours(8)).await?;
+        tx.upsert_oidc_client(&registration, now).await?;
+        for account in accounts {
+            let grant = dinhdanh_oidc::tokens::Grant {
+                id: format!("grant-{run}-{}", account.id.as_str()),
+                client_id: client.id.clone(),
+                account_id: account.id.clone(),
+                scopes: [dinhdanh_oidc::scope::Scope::OpenId].into(),
+                claims: Default::default(),
+                id_token_claims: Default::default(),
+                acr: Level::One,
+                amr: vec!["pwd".into(), "otp".into()],
+                auth_time: now,
+            };
+            tx.insert_oidc_grant(&grant, "bench-session", now).await?;
+        }
+        tx.commit().await?;
+
+        let shared: Shared = Default::default();
+        let app = axum::Router::new().route("/events", axum::routing::post(take)).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}/events", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let stream = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint},
+            "events_requested": [DISABLED, "https://schemas.openid.net/secevent/caep/event-type/session-revoked"]});
+        let response =
+            reqwest::Client::new().post(format!("{base}/ssf/streams")).bearer_auth(&token).json(&stream).send().await?;
+        if response.status() != 201 {
+            bail!("creating the stream answered {}: {}", response.status(), response.text().await?);
+        }
+        Ok(Self { taken: shared.0, arrived: shared.1 })
+    }
+
+    /// Waits until `count` SETs of `event` have arrived; returns when the last of them did.
+    async fn wait_for(&self, event: &str, count: usize, limit: Duration) -> Result<Instant> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let arrived = self.arrived.notified();
+            {
+                let taken = self.taken.lock().unwrap();
+                let of_event: Vec<Instant> = taken.iter().filter(|t| t.0 == event).map(|t| t.2).collect();
+                if of_event.len() >= count {
+                    return Ok(*of_event.iter().max().unwrap());
+                }
+            }
+            if tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), arrived).await.is_err() {
+                bail!("not every {event} SET arrived in {limit:?}");
+            }
+        }
+    }
+
+    /// When the SET of `event` with this `txn` arrived, waiting for it.
+    async fn arrival(&self, event: &str, txn: &str, limit: Duration) -> Result<Instant> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let arrived = self.arrived.notified();
+            if let Some(t) = self.taken.lock().unwrap().iter().find(|t| t.0 == event && t.1 == txn) {
+                return Ok(t.2);
+            }
+            if tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), arrived).await.is_err() {
+                bail!("the {event} SET of {txn} did not arrive in {limit:?}");
+            }
+        }
+    }
+}
+
+/// Issue 17: each holder's lock, one after another; the time from its answer to its `account-disabled` SET.
+async fn run_events(db: &str, base: &str, n: usize) -> Result<()> {
+    let store = Store::connect(db).await?;
+    let run = tag();
+    let (accounts, tokens) = holders(&store, run, n).await?;
+    let receiver = EventReceiver::start(&store, base, run, &accounts).await?;
+    let clients: Vec<reqwest::Client> = (0..n.div_ceil(100)).map(client_from).collect();
+    let (mut from_answer, mut from_sending) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let started = Instant::now();
+    for (i, token) in tokens.iter().enumerate() {
+        let sent = Instant::now();
+        let response = clients[i / 100]
+            .post(format!("{base}/v1/lock-requests"))
+            .bearer_auth(token)
+            .json(&json!({"reason": "mất điện thoại / lost phone"}))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        let answered = Instant::now();
+        if status != 201 {
+            bail!("self-lock answered {status}: {body}");
+        }
+        let txn = body["id"].as_str().context("the request's id")?;
+        let arrived = receiver.arrival(DISABLED, txn, Duration::from_secs(30)).await?;
+        // A SET can arrive before the answer does: then zero.
+        from_answer.push(arrived.saturating_duration_since(answered));
+        from_sending.push(arrived.saturating_duration_since(sent));
+    }
+    let wall = started.elapsed();
+    report("lock answered → account-disabled SET received", from_answer, wall);
+    report("lock sent → account-disabled SET received", from_sending, wall);
     Ok(())
 }
 
@@ -483,18 +682,12 @@ async fn run_side_by_side_setup(args: SetupArgs) -> Result<()> {
     let run = tag();
     let now = Utc::now();
     let later = now + chrono::Duration::hours(8);
-    let organization = Organization {
-        id: format!("org-sbs-{run}"),
-        code: format!("SBS-{run}"),
-        name: "Side by side".into(),
-        kind: OrganizationKind::ProsecutingAgency,
-        parent_id: None,
-        status: OrganizationStatus::Active,
-        contact_email: None,
-        contact_phone: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let organization = organization(
+        format!("org-sbs-{run}"),
+        format!("SBS-{run}"),
+        "Side by side",
+        OrganizationKind::ProsecutingAgency,
+    );
     let scopes: BTreeSet<Scope> = [Scope::LocksRequest].into_iter().collect();
     let client = |id: String, auth_method| ApiClient {
         id,
@@ -683,18 +876,12 @@ async fn provider_fixtures(
 
     let now = Utc::now();
     let out = &args.out;
-    let organization = Organization {
-        id: format!("org-rp-{run}"),
-        code: format!("RP-{run}"),
-        name: "Ngân hàng side by side".into(),
-        kind: OrganizationKind::RelyingParty,
-        parent_id: None,
-        status: OrganizationStatus::Active,
-        contact_email: None,
-        contact_phone: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let organization = organization(
+        format!("org-rp-{run}"),
+        format!("RP-{run}"),
+        "Ngân hàng side by side",
+        OrganizationKind::RelyingParty,
+    );
     let client = ApiClient {
         id: format!("sbs-rp-{run}"),
         organization_id: organization.id.clone(),
@@ -920,7 +1107,8 @@ fn run_verify_bench(ec_key: &std::path::Path, iterations: usize) -> Result<()> {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::SelfLock { db, base, holders, concurrency } => run_self_lock(&db, &base, holders, concurrency).await,
-        Cmd::Bulk { db, base, accounts, analyze } => run_bulk(&db, &base, accounts, analyze).await,
+        Cmd::Bulk { db, base, accounts, analyze, events } => run_bulk(&db, &base, accounts, analyze, events).await,
+        Cmd::Events { db, base, holders } => run_events(&db, &base, holders).await,
         Cmd::SideBySideSetup(args) => run_side_by_side_setup(args).await,
         Cmd::Argon2Bench { iterations } => {
             let mut times = Vec::with_capacity(iterations);

@@ -6,15 +6,14 @@
 //! then approved again and every account ends up locked.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dinhdanh_domain::account::HolderKind;
-use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, OrganizationStatus, Scope};
+use dinhdanh_domain::actor::{OfficerRole, OrganizationKind, Scope};
 use dinhdanh_domain::client::{ApiClient, ClientAuthMethod, ClientStatus};
 use dinhdanh_domain::officer::{Officer, OfficerStatus};
-use dinhdanh_domain::organization::Organization;
 use dinhdanh_domain::{
     Account, AccountId, AccountStatus, Email, FullName, IdentificationNumber, IdentityKey, Level, PhoneNumber,
     ProvinceTable,
@@ -25,28 +24,15 @@ use dinhdanh_store::testing::TestDb;
 use serde_json::{Value, json};
 use sqlx::Row;
 
+mod support;
+use support::{organization, serve};
+
 const ACCOUNTS: usize = 10_000;
 
 struct Tokens {
     authority: String,
     reviewer: String,
     supervisor: String,
-}
-
-fn organization(code: &str, kind: OrganizationKind) -> Organization {
-    let now = Utc::now();
-    Organization {
-        id: format!("org-{code}"),
-        code: code.to_owned(),
-        name: format!("Tổ chức {code}"),
-        kind,
-        parent_id: None,
-        status: OrganizationStatus::Active,
-        contact_email: None,
-        contact_phone: None,
-        created_at: now,
-        updated_at: now,
-    }
 }
 
 fn officer(id: &str, organization_id: &str, role: OfficerRole) -> Officer {
@@ -131,31 +117,6 @@ async fn seed(store: &Store) -> Tokens {
     Tokens { authority: authority_token, reviewer: reviewer_token, supervisor: supervisor_token }
 }
 
-/// `dinhdanh serve` on the database, answering on a free port.
-async fn serve(url: &str) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
-        .args(["serve", "--database-url", url, "--listen", &listen])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = http.get(format!("http://{listen}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return (child, format!("http://{listen}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("dinhdanh serve did not become ready");
-}
-
 async fn call(http: &reqwest::Client, base: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
     let response = http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
@@ -236,7 +197,7 @@ async fn killed_mid_approval(db: TestDb) {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
-    let (server, base) = serve(&db.url).await;
+    let (server, base) = serve(&db.url, None).await;
 
     let accounts: Vec<Value> = (0..ACCOUNTS).map(|i| json!({"id_number": id_number(i)})).collect();
     let order = json!({"ground": "authority_request", "reason": "đường dây lừa đảo / a fraud ring", "accounts": accounts,
@@ -280,7 +241,7 @@ async fn killed_mid_approval(db: TestDb) {
         sent.elapsed()
     );
 
-    let (server, base) = serve(&db.url).await;
+    let (server, base) = serve(&db.url, None).await;
     let after = state_of(&store, &pool, &id).await;
     eprintln!(
         "{}: after restart the order is {} with {} accounts locked",

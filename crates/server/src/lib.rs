@@ -279,7 +279,8 @@ pub async fn run_background_jobs(state: AppState, every: Duration, shutdown: imp
 }
 
 /// Gives the accounts' events to the relying parties' streams and pushes the push streams' events to their
-/// receivers every `every` (`service::ssf::deliver_pushes`; poll streams are answered when they poll).
+/// receivers (`service::ssf::deliver_pushes`; poll streams are answered when they poll): as soon as this node
+/// commits an account's event, and every `every` for what other nodes and processes committed and for retries.
 pub async fn run_event_delivery(state: AppState, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -291,11 +292,12 @@ pub async fn run_event_delivery(state: AppState, every: Duration, shutdown: impl
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = ticker.tick() => {
-                if let Err(e) = service::ssf::deliver_pushes(&state, &http).await {
-                    tracing::warn!(error = ?e, "delivering Shared Signals events failed");
-                }
-            }
+            _ = ticker.tick() => {}
+            // A lock's events leave at its commit on this node, not at the next tick.
+            _ = state.store.account_events_committed() => {}
+        }
+        if let Err(e) = service::ssf::deliver_pushes(&state, &http).await {
+            tracing::warn!(error = ?e, "delivering Shared Signals events failed");
         }
     }
 }

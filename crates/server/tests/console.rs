@@ -357,7 +357,7 @@ on_both_backends! {
         let mut tx = server.store.begin().await.unwrap();
         tx.queue_ssf_event(&stream_id, "j-1", &claims, now).await.unwrap();
         tx.commit().await.unwrap();
-        let head = server.store.push_head(&stream_id).await.unwrap().unwrap();
+        let head = server.store.push_heads(&stream_id, 1).await.unwrap().into_iter().next().unwrap();
         server.store.record_push_failure(head.id, 1, None, "invalid_key: unknown <signing> key", Some(now)).await.unwrap();
         let replay_url = server.url(&format!("/console/dead-letters/{}/replay", head.id));
 
@@ -397,7 +397,7 @@ on_both_backends! {
         let replayed = browser.post(&replay_url, &[("csrf", &csrf_token)]).await;
         assert_eq!((replayed.status, replayed.location.as_deref()), (303, Some("/console/dead-letters?done=replayed")), "{}", replayed.html);
         assert!(server.store.dead_ssf_events(10).await.unwrap().is_empty());
-        let queued = server.store.push_head(&stream_id).await.unwrap().unwrap();
+        let queued = server.store.push_heads(&stream_id, 1).await.unwrap().into_iter().next().unwrap();
         assert_eq!((queued.id, queued.attempts, queued.next_attempt_at), (head.id, 0, None), "at the head, to go at once");
         let replays = audit(&server, "ssf.dead_letter.replay").await;
         assert_eq!(replays.len(), 1);

@@ -523,3 +523,44 @@ on_both_backends! {
         assert_eq!(server.store.recent_audit(Some("ssf.stream.verify"), 10).await.unwrap().len(), 3);
     }
 }
+
+on_both_backends! {
+    a_lock_s_events_leave_at_its_commit_not_at_the_next_tick(db) {
+        // The node's delivery ticks once an hour (its first tick is at once): only the lock's commit can wake it.
+        let server = TestServer::start(&db).await;
+        let account = support::mai(&server).await;
+        let bank = receiver(&server, "NHW").await;
+        signed_in(&server, &bank, &account).await;
+        let inbox = Inbox::default();
+        let endpoint = push_receiver(inbox.clone()).await;
+        let stream = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint},
+            "events_requested": [DISABLED]});
+        let (status, body) = server.call(Method::POST, "/ssf/streams", &bank.token, Some(stream)).await;
+        assert_eq!(status, 201, "{body}");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let hour = std::time::Duration::from_secs(3600);
+        tokio::spawn(dinhdanh_server::run_event_delivery(server.state.clone(), hour, async move {
+            let _ = stopped.await;
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(inbox.pushes.lock().unwrap().is_empty(), "nothing to push before the lock");
+
+        let session = server.holder_session(&server.store.account(&account).await.unwrap().unwrap()).await;
+        let (status, filed) = server.call(Method::POST, "/v1/lock-requests", &session,
+            Some(json!({"ground": "holder_request", "reason": "mất điện thoại"}))).await;
+        assert_eq!(status, 201, "{filed}");
+        for _ in 0..600 {
+            if !taken(&inbox).is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let jwks: Value = server.http.get(server.url("/oauth/jwks")).send().await.unwrap().json().await.unwrap();
+        let delivered = taken(&inbox);
+        assert_eq!(delivered.len(), 1, "the lock's account-disabled, pushed within the hour's tick");
+        let claims = verified(&jwks, &delivered[0]);
+        assert!(claims["events"].get(DISABLED).is_some(), "{claims}");
+        assert_eq!(claims["txn"], filed["id"], "{claims}");
+        drop(stop);
+    }
+}

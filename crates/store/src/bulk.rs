@@ -334,6 +334,7 @@ impl Tx {
         .await?;
         // Each account whose first lock in force this is: disabled, every event of the order under its id as
         // the `txn` (events.rs).
+        self.wrote_account_events = true;
         sqlx::query(&format!(
             "INSERT INTO account_events (account_id, kind, txn, detail, occurred_at) \
              SELECT t.account_id, 'disabled', $1, '{{\"lock_id\":\"' || $2 || CAST(t.position AS TEXT) || '\"}}', $3 \

@@ -34,6 +34,8 @@ pub(crate) struct Cluster {
     waiting: Mutex<HashMap<u64, Waiter>>,
     /// Invalidations some live node did not acknowledge in time, for `/metrics`.
     unacknowledged: AtomicU64,
+    /// Signalled when this node commits to the accounts' event feed (a permit is kept if nobody waits).
+    pub(crate) account_events: tokio::sync::Notify,
 }
 
 struct Waiter {
@@ -54,6 +56,7 @@ impl Cluster {
             next_seq: AtomicU64::new(1),
             waiting: Mutex::new(HashMap::new()),
             unacknowledged: AtomicU64::new(0),
+            account_events: tokio::sync::Notify::new(),
         }
     }
 

@@ -60,6 +60,7 @@ impl Tx {
         detail: &Value,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.wrote_account_events = true;
         sqlx::query(
             "INSERT INTO account_events (account_id, kind, txn, detail, occurred_at) VALUES ($1, $2, $3, $4, $5)",
         )

@@ -162,6 +162,14 @@ pub struct Store {
     heartbeat: Option<Arc<tokio::task::AbortHandle>>,
 }
 
+/// Wakes this node's event delivery after a committed transaction that wrote to the accounts' event feed, so a
+/// lock's events leave without waiting for the next tick ([`Store::account_events_committed`]).
+fn account_events_committed(credentials: &credentials::CredentialCache, wrote: bool) {
+    if wrote {
+        credentials.cluster.account_events.notify_one();
+    }
+}
+
 /// A point inside a [`Tx`] to go back to ([`Tx::savepoint`]).
 #[must_use]
 pub struct Savepoint {
@@ -177,6 +185,8 @@ pub struct Tx {
     /// What this transaction's changes make stale in the credential cache, made so at commit.
     invalidates: credentials::Kinds,
     credentials: Arc<credentials::CredentialCache>,
+    /// Whether this transaction wrote to the accounts' event feed: its commit wakes this node's delivery.
+    wrote_account_events: bool,
 }
 
 impl Tx {
@@ -186,6 +196,7 @@ impl Tx {
         let kinds = self.invalidates;
         if kinds.is_empty() {
             self.inner.commit().await?;
+            account_events_committed(&self.credentials, self.wrote_account_events);
             return Ok(());
         }
         let mut announcement = None;
@@ -214,6 +225,7 @@ impl Tx {
             }
         }
         committed?;
+        account_events_committed(&self.credentials, self.wrote_account_events);
         Ok(())
     }
 
@@ -353,12 +365,19 @@ impl Store {
             pending_audit: Vec::new(),
             invalidates: Default::default(),
             credentials: self.credentials.clone(),
+            wrote_account_events: false,
         })
     }
 
     /// How many bearer-token checks this store answered from memory since it was opened (`/metrics`).
     pub fn credential_cache_hits(&self) -> u64 {
         self.credentials.hits()
+    }
+
+    /// Resolves when a transaction of this store (or of a clone) that wrote to the accounts' event feed has
+    /// committed since the last time it resolved: what the event delivery waits for between its ticks.
+    pub async fn account_events_committed(&self) {
+        self.credentials.cluster.account_events.notified().await
     }
 
     /// Invalidations that some other live node did not acknowledge in time (`cluster.rs`), for `/metrics`.

@@ -380,31 +380,39 @@ impl Store {
         Ok(())
     }
 
-    /// The head of the stream's queue (pushed in this order, one at a time).
-    pub async fn push_head(&self, stream_id: &str) -> Result<Option<PushHead>, StoreError> {
-        let row = sqlx::query(
+    /// The first `limit` events of the stream's queue, oldest first (pushed in this order, one at a time).
+    pub async fn push_heads(&self, stream_id: &str, limit: i64) -> Result<Vec<PushHead>, StoreError> {
+        let rows = sqlx::query(
             "SELECT id, jti, claims, attempts, next_attempt_at FROM ssf_events \
-             WHERE stream_id = $1 AND acked_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT 1",
+             WHERE stream_id = $1 AND acked_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT $2",
         )
         .bind(stream_id)
-        .fetch_optional(&self.pool)
+        .bind(limit)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let claims: String = row.try_get(2)?;
-        Ok(Some(PushHead {
-            id: row.try_get(0)?,
-            jti: row.try_get(1)?,
-            claims: serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(format!("ssf event: {e}")))?,
-            attempts: row.try_get(3)?,
-            next_attempt_at: row.try_get::<Option<i64>, _>(4)?.map(from_ms).transpose()?,
-        }))
+        rows.iter()
+            .map(|row| {
+                let claims: String = row.try_get(2)?;
+                Ok(PushHead {
+                    id: row.try_get(0)?,
+                    jti: row.try_get(1)?,
+                    claims: serde_json::from_str(&claims)
+                        .map_err(|e| StoreError::Corrupt(format!("ssf event: {e}")))?,
+                    attempts: row.try_get(3)?,
+                    next_attempt_at: row.try_get::<Option<i64>, _>(4)?.map(from_ms).transpose()?,
+                })
+            })
+            .collect()
     }
 
-    /// The receiver took the event (`202`).
-    pub async fn record_push_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE ssf_events SET acked_at = $1, last_error = NULL WHERE id = $2")
+    /// The receiver took these events (`2xx`), in one statement.
+    pub async fn record_pushes_delivered(&self, ids: &[i64], at: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        sqlx::query(&format!("UPDATE ssf_events SET acked_at = $1, last_error = NULL WHERE id IN ({list})"))
             .bind(to_ms(at))
-            .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -21,10 +21,11 @@ use dinhdanh_domain::Level;
 use dinhdanh_domain::account::AccountEventKind;
 use dinhdanh_domain::actor::Actor;
 use dinhdanh_domain::authorization::Action;
+use dinhdanh_oidc::client::ClientRegistration;
 use dinhdanh_oidc::keys::TokenType;
 use dinhdanh_oidc::metadata::Issuer;
 use dinhdanh_oidc::ssf::{self, Event, StreamSettings, StreamStatus, Subject};
-use dinhdanh_oidc::subject::subject_for;
+use dinhdanh_oidc::subject::{SubjectSalt, subject_for};
 use dinhdanh_store::{AccountEvent, AuditEntry, StoredStream};
 use serde_json::{Value, json};
 
@@ -337,6 +338,8 @@ pub async fn verify(state: &AppState, actor: &Actor, body: &Value) -> Result<(),
 
 /// How many of the feed's events one [`fan_out`] takes.
 const FAN_OUT_BATCH: i64 = 500;
+/// Feed events fanned out per transaction.
+const FAN_OUT_PER_TRANSACTION: usize = 100;
 /// `maxEvents` when the receiver names none, and the most one poll answers.
 const DEFAULT_MAX_EVENTS: i64 = 100;
 const MAX_EVENTS: i64 = 1000;
@@ -374,9 +377,29 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
     let mut queued = 0;
     // Each relying party's registration, read once per run (not once per event and stream).
     let mut registrations = std::collections::HashMap::new();
-    for event in pending {
+    // A few hundred events a transaction (a bulk order's thousands leave in seconds), each taken by the
+    // conditional update that only one worker or node can win.
+    for chunk in pending.chunks(FAN_OUT_PER_TRANSACTION) {
         let now = state.clock.now();
         let mut tx = state.store.begin().await?;
+        queued += fan_out_chunk(state, &mut tx, chunk, salt, &mut registrations, now).await?;
+        tx.commit().await?;
+    }
+    metrics::counter!("dinhdanh_ssf_events_queued_total").increment(queued as u64);
+    Ok(queued)
+}
+
+/// [`fan_out`]'s work on `events` in one transaction: how many events it queued.
+async fn fan_out_chunk(
+    state: &AppState,
+    tx: &mut dinhdanh_store::Tx,
+    events: &[AccountEvent],
+    salt: &SubjectSalt,
+    registrations: &mut std::collections::HashMap<String, Option<ClientRegistration>>,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let mut queued = 0;
+    for event in events {
         if !tx.claim_account_event(event.id, now).await? {
             continue;
         }
@@ -396,7 +419,7 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
             // The issuer is added when the event is signed, with the request's (`poll`).
             let subject = Subject { iss: String::new(), sub };
             let wanted = settings_of(&stream)?.events_delivered();
-            for ssf_event in events_of(&event, had_session).into_iter().filter(|e| wanted.contains(&e.event_type())) {
+            for ssf_event in events_of(event, had_session).into_iter().filter(|e| wanted.contains(&e.event_type())) {
                 let jti = uuid::Uuid::new_v4().to_string();
                 let claims = ssf::set_claims(
                     "",
@@ -411,9 +434,7 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
                 queued += 1;
             }
         }
-        tx.commit().await?;
     }
-    metrics::counter!("dinhdanh_ssf_events_queued_total").increment(queued as u64);
     Ok(queued)
 }
 
@@ -501,6 +522,8 @@ pub const MAX_PUSH_ATTEMPTS: i64 = 30;
 const MAX_BACKOFF_SECONDS: i64 = 3600;
 /// How long a worker holds a stream while it pushes it.
 const PUSH_LEASE_SECONDS: i64 = 60;
+/// Events read from a stream's queue at a time.
+const PUSH_BATCH: i64 = 200;
 
 /// The wait after the `attempts`-th failure: 1, 2, 4 … seconds, at most an hour.
 pub fn backoff(attempts: i64) -> chrono::Duration {
@@ -578,38 +601,62 @@ async fn push_stream(
         return Ok(0);
     };
     let mut delivered = 0;
-    while let Some(head) = state.store.push_head(&stream.id).await? {
-        let now = state.clock.now();
-        if head.next_attempt_at.is_some_and(|at| at > now) {
+    // Pushed one at a time, in order; the deliveries are recorded together (before any failure is, and at the
+    // end of each batch): an event pushed but not yet recorded when the node dies is pushed again, and
+    // receivers tell it by its `jti`.
+    loop {
+        let heads = state.store.push_heads(&stream.id, PUSH_BATCH).await?;
+        if heads.is_empty() {
             break;
         }
-        let renewed = now + chrono::Duration::seconds(PUSH_LEASE_SECONDS);
-        if !state.store.renew_push_lease(&stream.id, *lease, renewed).await? {
-            tracing::warn!(stream = %stream.id, "the stream's push lease ran out and another worker took it");
-            break;
-        }
-        *lease = renewed;
-        let keys = crate::service::oidc::key_set(state, now).await?;
-        let set = signed(&keys, issuer, head.claims)?;
-        match push_one(http, &endpoint_url, authorization_header.as_deref(), set).await {
-            Pushed::Delivered => {
-                state.store.record_push_delivered(head.id, state.clock.now()).await?;
-                metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "delivered").increment(1);
-                delivered += 1;
-            }
-            Pushed::Refused(error) => {
-                let attempts = head.attempts + 1;
-                state.store.record_push_failure(head.id, attempts, None, &error, Some(now)).await?;
-                metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "refused").increment(1);
-            }
-            Pushed::Failed(error) => {
-                let attempts = head.attempts + 1;
-                let dead = attempts >= MAX_PUSH_ATTEMPTS;
-                let next = (!dead).then(|| now + backoff(attempts));
-                state.store.record_push_failure(head.id, attempts, next, &error, dead.then_some(now)).await?;
-                metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "failed").increment(1);
+        let mut taken = Vec::with_capacity(heads.len());
+        let mut stop = false;
+        for head in heads {
+            let now = state.clock.now();
+            if head.next_attempt_at.is_some_and(|at| at > now) {
+                stop = true;
                 break;
             }
+            // Renewed once half of it is gone: a long queue never outlives the lease.
+            if *lease - now < chrono::Duration::seconds(PUSH_LEASE_SECONDS / 2) {
+                let renewed = now + chrono::Duration::seconds(PUSH_LEASE_SECONDS);
+                state.store.record_pushes_delivered(&std::mem::take(&mut taken), now).await?;
+                if !state.store.renew_push_lease(&stream.id, *lease, renewed).await? {
+                    tracing::warn!(stream = %stream.id, "the stream's push lease ran out and another worker took it");
+                    stop = true;
+                    break;
+                }
+                *lease = renewed;
+            }
+            let keys = crate::service::oidc::key_set(state, now).await?;
+            let set = signed(&keys, issuer, head.claims)?;
+            match push_one(http, &endpoint_url, authorization_header.as_deref(), set).await {
+                Pushed::Delivered => {
+                    taken.push(head.id);
+                    metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "delivered").increment(1);
+                    delivered += 1;
+                }
+                Pushed::Refused(error) => {
+                    state.store.record_pushes_delivered(&std::mem::take(&mut taken), now).await?;
+                    let attempts = head.attempts + 1;
+                    state.store.record_push_failure(head.id, attempts, None, &error, Some(now)).await?;
+                    metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "refused").increment(1);
+                }
+                Pushed::Failed(error) => {
+                    state.store.record_pushes_delivered(&std::mem::take(&mut taken), now).await?;
+                    let attempts = head.attempts + 1;
+                    let dead = attempts >= MAX_PUSH_ATTEMPTS;
+                    let next = (!dead).then(|| now + backoff(attempts));
+                    state.store.record_push_failure(head.id, attempts, next, &error, dead.then_some(now)).await?;
+                    metrics::counter!("dinhdanh_ssf_pushes_total", "outcome" => "failed").increment(1);
+                    stop = true;
+                    break;
+                }
+            }
+        }
+        state.store.record_pushes_delivered(&taken, state.clock.now()).await?;
+        if stop {
+            break;
         }
     }
     Ok(delivered)
