@@ -36,6 +36,12 @@
 #               client_secret_basic). Three argon2id jobs a flow, so the bound is a third of the argon2id rate on
 #               the server's one core. A 503 (argon2 queue full) is retried after its Retry-After. Warm-up and
 #               measured run are one stretch (flows/s in the measured window, every browser already mid-flow).
+#   introspect2 (PostgreSQL only; issue 17) the introspection run again with two nodes on the one database:
+#               node A (the server of the other runs) on core $SERVER_CORE, node B on core $CLIENT_CORE, and one
+#               wrk per node (1 thread, half the connections each), not pinned: they share both cores with the
+#               nodes and PostgreSQL. The two nodes' rates are summed. 4 s in, a holder locks their account
+#               through node A; the very next introspection of their token through node B must say
+#               `"active":false`.
 # The summary also states issue 14's targets for the secret and private_key_jwt paths.
 #
 #   PATHS="introspect codeflow secret jwt" bench/side_by_side.sh     # issue 14's set
@@ -49,10 +55,11 @@ WARMUP=${WARMUP:-3s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 STORES=${STORES:-sqlite postgres}
-# Which dinhdanh paths to measure: token secret jwt lock signin register introspect codeflow.
+# Which dinhdanh paths to measure: token secret jwt lock signin register introspect codeflow introspect2.
 PATHS=${PATHS:-token secret jwt lock signin register introspect codeflow}
 HYPER_PORT=${HYPER_PORT:-18490}
 PORT=${PORT:-18491}
+PORT_B=${PORT_B:-18492}
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 # Fixtures used up by one request each; "reused" in the status table says when a run ran out of them.
@@ -138,6 +145,62 @@ start_dinhdanh() {
     wait_ready "http://127.0.0.1:$PORT/readyz"
 }
 
+# The second node of the introspect2 path, on the client's core, until stop_node_b.
+NODE_B_PID=
+start_node_b() {
+    RUST_LOG=error taskset -c "$CLIENT_CORE" "$DINHDANH" serve --config "$CONFIG" --database-url "$1" \
+        --listen "127.0.0.1:$PORT_B" >"$WORK/serve-b.log" 2>&1 &
+    NODE_B_PID=$!
+    wait_ready "http://127.0.0.1:$PORT_B/readyz"
+}
+stop_node_b() {
+    if [ -n "$NODE_B_PID" ]; then
+        kill -TERM "$NODE_B_PID" 2>/dev/null || true
+        wait "$NODE_B_PID" 2>/dev/null || true
+        NODE_B_PID=
+    fi
+}
+trap 'stop_node_b; stop_server' EXIT
+
+# run_wrk_two_nodes STORE PATH_LABEL URL_A URL_B [VAR=VALUE ...]: run_wrk's warm-up and measured run against two
+# nodes at once, one wrk each (1 thread, half the connections), not pinned; appends "STORE PATH_LABEL A result"
+# and "… B result" to $RESULTS.
+run_wrk_two_nodes() {
+    local store=$1 label=$2 url_a=$3 url_b=$4
+    shift 4
+    local half=$((CONNECTIONS / 2)) node url pids=()
+    quiet
+    for node in A B; do
+        url=$url_a; [ "$node" = B ] && url=$url_b
+        env "$@" SBS_THREADS=1 SBS_RESULT="$WORK/warm-$node.txt" SBS_5XX="$WORK/5xx.txt" \
+            SBS_LABEL="$store $label $node/warm-up" \
+            wrk -t1 -c"$half" -d"$WARMUP" --timeout 10s -s bench/side_by_side.lua "$url" >/dev/null &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    echo "== $store $label ($DURATION, after a $WARMUP warm-up; nodes A and B, one wrk each)"
+    local mid_pid=
+    if [ -n "${MID_RUN:-}" ]; then
+        (sleep "${MID_RUN_AFTER:-4}"; $MID_RUN) &
+        mid_pid=$!
+    fi
+    pids=()
+    for node in A B; do
+        url=$url_a; [ "$node" = B ] && url=$url_b
+        env "$@" SBS_THREADS=1 SBS_RESULT="$WORK/run-$node.txt" SBS_5XX="$WORK/5xx.txt" \
+            SBS_LABEL="$store $label $node" \
+            wrk -t1 -c"$half" -d"$DURATION" --timeout 10s --latency -s bench/side_by_side.lua "$url" |
+            sed "s/^/   $node: /" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    [ -n "$mid_pid" ] && wait "$mid_pid"
+    for node in A B; do
+        echo "$store $label $node/warm-up $(tail -n 1 "$WORK/warm-$node.txt")" >>"$RESULTS"
+        echo "$store $label $node $(tail -n 1 "$WORK/run-$node.txt")" >>"$RESULTS"
+    done
+}
+
 # run_wrk STORE PATH_LABEL URL [VAR=VALUE ...] [-- WARM_VAR=VALUE ...]: a warm-up of $WARMUP (its own
 # fixtures where a request uses one up), then the measured run of $DURATION; appends "STORE PATH_LABEL result"
 # to $RESULTS (and the warm-up's statuses as "STORE PATH_LABEL/warm-up").
@@ -215,13 +278,14 @@ INTROSPECT_CHECK=()
 # introspect_check BASE FIXTURES OUT: while the introspection run is going, a holder whose access token is active
 # locks their own account (POST /v1/lock-requests with their session); the very next introspection of that token
 # must say `"active":false`. Writes "ACTIVE_BEFORE LOCK_STATUS ACTIVE_AFTER" to OUT.
+# With CHECK_FILE and CHECK_BASE (introspect2): that holder, locked through BASE, introspected through CHECK_BASE.
 introspect_check() {
-    local base=$1 session token basic before locked after
-    session=$(sed -n 1p "$2/introspect_check")
-    token=$(sed -n 2p "$2/introspect_check")
+    local base=$1 session token basic before locked after check=${4:-introspect_check} at=${5:-$1}
+    session=$(sed -n 1p "$2/$check")
+    token=$(sed -n 2p "$2/$check")
     basic=$(cat "$2/rp_basic")
     active() {
-        curl -s -H "Authorization: $basic" -d "token=$token" "$base/oauth/introspect" |
+        curl -s -H "Authorization: $basic" -d "token=$token" "$at/oauth/introspect" |
             grep -o '"active":[a-z]*' | cut -d: -f2
     }
     before=$(active)
@@ -260,7 +324,8 @@ for store in $STORES; do
     base="http://127.0.0.1:$PORT"
     echo "== $store: fixtures"
     provider=(--issuer "$base")
-    want introspect && provider+=(--introspect-tokens "$INTROSPECT_TOKENS" --tokens-per-grant "$TOKENS_PER_GRANT")
+    { want introspect || want introspect2; } &&
+        provider+=(--introspect-tokens "$INTROSPECT_TOKENS" --tokens-per-grant "$TOKENS_PER_GRANT")
     want codeflow && provider+=(--code-flow-holders "$CODEFLOW_HOLDERS" --code-flow-sets 2)
     [ "$CODEFLOW_CONSENT" = each ] && provider+=(--code-flow-ask-consent)
     "$CLIENT" side-by-side-setup --db "$url" --out "$WORK/$store" --audience "$base/oauth/token" \
@@ -275,6 +340,17 @@ for store in $STORES; do
         SBS_AUTH="$(cat "$f/rp_basic")" SBS_LINE_AS=introspect SBS_LINES="$f/introspect_tokens.txt" \
         SBS_EXPECT='"active":true'
     want introspect && INTROSPECT_CHECK+=("$store $(cat "$WORK/introspect-check-$store.txt")")
+    if want introspect2 && [ "$store" = postgres ]; then
+        start_node_b "$url"
+        base_b="http://127.0.0.1:$PORT_B"
+        MID_RUN="introspect_check $base $f $WORK/introspect-check-2-$store.txt introspect_check_2 $base_b" \
+            run_wrk_two_nodes "$store" "introspection, two nodes" "$base/oauth/introspect" \
+            "$base_b/oauth/introspect" SBS_METHOD=POST SBS_PATH=/oauth/introspect \
+            SBS_AUTH="$(cat "$f/rp_basic")" SBS_LINE_AS=introspect SBS_LINES="$f/introspect_tokens.txt" \
+            SBS_EXPECT='"active":true'
+        INTROSPECT_CHECK+=("$store-two-nodes $(cat "$WORK/introspect-check-2-$store.txt")")
+        stop_node_b
+    fi
     if want codeflow; then
         run_flows "$store" "code flow" "$url" "$base" "$f" "$CONNECTIONS" 0
         run_flows "$store" "code flow @$ARGON2_CONNECTIONS" "$url" "$base" "$f" "$ARGON2_CONNECTIONS" 1
@@ -365,6 +441,8 @@ END {
             printf "%-8s private_key_jwt ≥ 70%% of jsonwebtoken, ≥ 50%% of OpenSSL (issue 13): %.0f/s = %.1f%% and %.1f%%: %s\n", s, okr[k], 100 * okr[k] / lib, 100 * okr[k] / ossl, (okr[k] >= 0.7 * lib && okr[k] >= 0.5 * ossl) ? "met" : "not met"
             printf "%-8s private_key_jwt ≥ 50%% of OpenSSL (issue 14): %.0f/s = %.1f%%: %s\n", s, okr[k], 100 * okr[k] / ossl, okr[k] >= 0.5 * ossl ? "met" : "not met"
         }
+        ka = s "|introspection, two nodes A"; kb = s "|introspection, two nodes B"
+        if ((ka in okr) && (kb in okr)) printf "%-8s introspection with two nodes (issue 17): %.0f/s (A %.0f + B %.0f), one node: %.0f/s; p99 A %.2f ms, B %.2f ms\n", s, okr[ka] + okr[kb], okr[ka], okr[kb], okr[s "|introspection"], rp99[ka], rp99[kb]
         k = s "|introspection"
         if (k in okr) printf "%-8s introspection ≥ 25%% of hyper, p99 < 10 ms (issue 14): %.1f%%, p99 %.2f ms: %s\n", s, 100 * ratio[k], rp99[k], (ratio[k] >= 0.25 && rp99[k] < 10) ? "met" : "not met"
         k = s "|self-lock"

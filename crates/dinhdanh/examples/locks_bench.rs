@@ -741,11 +741,11 @@ async fn run_side_by_side_setup(args: SetupArgs) -> Result<()> {
     let password_hash =
         dinhdanh_server::secrets::hash_secret(SIGN_IN_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     // Then the provider's: the code-flow holders, and the holders of the introspection fixtures' grants (the
-    // last of whom is the mid-run lock check's).
+    // last two of whom are the mid-run lock checks': one node, then two).
     let flowing = args.code_flow_sets * args.code_flow_holders;
     let granting = match args.introspect_tokens {
         0 => 0,
-        n => n.div_ceil(args.tokens_per_grant.max(1)) + 1,
+        n => n.div_ceil(args.tokens_per_grant.max(1)) + 2,
     };
     let (mut accounts, mut tokens) =
         holders_with_password(&store, run, locking + signing + flowing + granting, &password_hash).await?;
@@ -854,8 +854,8 @@ const RP_REDIRECT: &str = "https://nganhang.example.vn/dang-nhap/callback";
 /// - `--introspect-tokens` live access tokens of that client (`introspect_tokens.txt`), `--tokens-per-grant` per
 ///   grant and one grant per holder: grants and `jti` rows written straight to the database, the RFC 9068 JWTs
 ///   signed with the provider's current key (`iss` the server's issuer, `aud` its userinfo URL, pairwise `sub`,
-///   `typ: at+jwt`), valid for 4 hours by the wall clock; and one more grant for the mid-run lock check
-///   (`introspect_check`: the holder's session token, then the access token);
+///   `typ: at+jwt`), valid for 4 hours by the wall clock; and two more grants for the mid-run lock checks
+///   (`introspect_check`, `introspect_check_2`: the holder's session token, then the access token);
 /// - `--code-flow-sets` sets of `--code-flow-holders` holders who have not signed in to it yet, whose password is
 ///   `SIGN_IN_PASSWORD` (`code_flows_K.txt`: the identification number and the phone the code goes to, one
 ///   holder a line), with a remembered consent to the relying party unless `--code-flow-ask-consent`.
@@ -999,10 +999,11 @@ async fn provider_fixtures(
             (grant, dinhdanh_server::secrets::token_hash(session))
         })
         .collect();
-    let check = grants.len() - 1;
-    let claims: Vec<(usize, AccessTokenClaims)> = (0..=n)
+    // The last two grants: the lock checks of the one-node run and of the two-node run.
+    let check = grants.len() - 2;
+    let claims: Vec<(usize, AccessTokenClaims)> = (0..n + 2)
         .map(|j| {
-            let g = if j == n { check } else { j / per_grant };
+            let g = if j >= n { check + (j - n) } else { j / per_grant };
             let grant = &grants[g].0;
             let claims = AccessTokenClaims {
                 iss: issuer.as_str().to_owned(),
@@ -1075,6 +1076,7 @@ async fn provider_fixtures(
     );
     write_lines(out.join("introspect_tokens.txt"), &signed[..n])?;
     std::fs::write(out.join("introspect_check"), format!("{}\n{}\n", grant_sessions[check], signed[n]))?;
+    std::fs::write(out.join("introspect_check_2"), format!("{}\n{}\n", grant_sessions[check + 1], signed[n + 1]))?;
     Ok(())
 }
 

@@ -564,3 +564,64 @@ on_both_backends! {
         drop(stop);
     }
 }
+
+on_both_backends! {
+    more_events_than_one_fan_out_batch_leave_in_one_delivery_run(db) {
+        // 600 locks, more than one fan-out batch (500 feed events): one run of the delivery pushes them all, in
+        // the order of the feed, without waiting for another tick.
+        const HOLDERS: usize = 600;
+        let server = TestServer::start(&db).await;
+        let bank = receiver(&server, "NHV").await;
+        let now = server.clock.now();
+        let provinces = dinhdanh_domain::ProvinceTable::builtin();
+        let accounts: Vec<dinhdanh_domain::Account> = (0..HOLDERS)
+            .map(|i| {
+                let number = dinhdanh_domain::IdentificationNumber::parse(&format!("001090{i:06}"), &provinces).unwrap();
+                dinhdanh_domain::Account {
+                    id: AccountId::new(format!("acct-{i:04}")),
+                    identity_key: dinhdanh_domain::IdentityKey::citizen(&number),
+                    holder_kind: dinhdanh_domain::account::HolderKind::Citizen,
+                    full_name: dinhdanh_domain::FullName::parse("Nguyễn Văn Hùng").unwrap(),
+                    level: Level::One,
+                    status: dinhdanh_domain::AccountStatus::Active,
+                    phone: None,
+                    email: None,
+                    password_hash: "unused".into(),
+                    created_at: now,
+                    activated_at: Some(now),
+                }
+            })
+            .collect();
+        let mut tx = server.store.begin().await.unwrap();
+        tx.insert_accounts_batch(&accounts).await.unwrap();
+        tx.commit().await.unwrap();
+        let inbox = Inbox::default();
+        let endpoint = push_receiver(inbox.clone()).await;
+        let stream = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint},
+            "events_requested": [DISABLED]});
+        let (status, body) = server.call(Method::POST, "/ssf/streams", &bank.token, Some(stream)).await;
+        assert_eq!(status, 201, "{body}");
+        let mut txns = Vec::new();
+        for account in &accounts {
+            signed_in(&server, &bank, &account.id).await;
+            let lock = support::holder_lock(&server, &account.id);
+            txns.push(lock.id.clone());
+            let mut tx = server.store.begin().await.unwrap();
+            tx.insert_lock(&lock).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+
+        let http = reqwest::Client::new();
+        let delivered = dinhdanh_server::service::ssf::deliver_pushes(&server.state, &http).await.unwrap();
+        assert_eq!(delivered, HOLDERS, "one run of the delivery");
+        let pushed: Vec<String> = taken(&inbox)
+            .iter()
+            .map(|set| {
+                let claims: Value =
+                    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(set.split('.').nth(1).unwrap()).unwrap()).unwrap();
+                claims["txn"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(pushed, txns, "each lock's account-disabled once, in the order of the locks");
+    }
+}

@@ -83,7 +83,7 @@ pub use purge::Expired;
 pub use registry::UpsertOutcome;
 pub use requests::{QueueFilter, StoredResponse};
 pub use retry::{ATTEMPTS, Transient};
-pub use ssf::{DeadEvent, PushHead, QueuedEvent, StoredStream, StreamBacklog};
+pub use ssf::{DeadEvent, PushHead, QueuedEvent, QueuedForStream, StoredStream, StreamBacklog};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -117,16 +117,21 @@ impl Tx {
         Ok(done == 1)
     }
 
-    /// Takes an event of the accounts' feed for fan-out: false when another node or worker took it first (it
-    /// waits on the row until that one commits, then sees it taken).
-    pub async fn claim_account_event(&mut self, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE account_events SET fanned_out_at = $1 WHERE id = $2 AND fanned_out_at IS NULL")
-            .bind(to_ms(at))
-            .bind(id)
-            .execute(&mut *self.inner)
-            .await?
-            .rows_affected();
-        Ok(done == 1)
+    /// Takes these events of the accounts' feed for fan-out, in one statement: the ids it took, without those
+    /// another node or worker took first (it waits on their rows until that one commits, then sees them taken).
+    pub async fn claim_account_events(&mut self, ids: &[i64], at: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids come from the database as integers: written into the statement, they cannot carry SQL.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let rows = sqlx::query(&format!(
+            "UPDATE account_events SET fanned_out_at = $1 WHERE id IN ({list}) AND fanned_out_at IS NULL RETURNING id"
+        ))
+        .bind(to_ms(at))
+        .fetch_all(&mut *self.inner)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get::<i64, _>(0)?)).collect()
     }
 
     /// The streams (not disabled) of the relying parties that know this account: those that were ever given a
@@ -147,6 +152,15 @@ impl Tx {
         .fetch_all(&mut *self.inner)
         .await?;
         rows.iter().map(|row| Ok((stream_from_row(row)?, row.try_get::<i64, _>(8)? > 0))).collect()
+    }
+
+    /// Whether the receiver removed any subject from the stream (then each event's subject is looked up).
+    pub async fn stream_has_removed_subjects(&mut self, stream_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM ssf_removed_subjects WHERE stream_id = $1 LIMIT 1")
+            .bind(stream_id)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        Ok(row.is_some())
     }
 
     /// Whether the receiver removed this subject (its `sub`) from the stream.
@@ -215,13 +229,29 @@ impl Tx {
         claims: &Value,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO ssf_events (stream_id, jti, claims, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(stream_id)
-            .bind(jti)
-            .bind(claims.to_string())
-            .bind(to_ms(at))
-            .execute(&mut *self.inner)
-            .await?;
+        self.queue_ssf_events(
+            &[QueuedForStream { stream_id: stream_id.to_owned(), jti: jti.to_owned(), claims: claims.clone() }],
+            at,
+        )
+        .await
+    }
+
+    /// Queues events, in this order (each stream's are pushed in the order of their ids), in multi-row
+    /// statements.
+    pub async fn queue_ssf_events(&mut self, events: &[QueuedForStream], at: DateTime<Utc>) -> Result<(), StoreError> {
+        // Four parameters a row, at most 800 a statement (SQLite binds many parameters slowly, bulk.rs).
+        for chunk in events.chunks(200) {
+            let rows = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("INSERT INTO ssf_events (stream_id, jti, claims, created_at) VALUES {rows}");
+            let mut query = sqlx::query(&sql);
+            for event in chunk {
+                query = query.bind(&event.stream_id).bind(&event.jti).bind(event.claims.to_string()).bind(to_ms(at));
+            }
+            query.execute(&mut *self.inner).await?;
+        }
         Ok(())
     }
 
@@ -246,6 +276,14 @@ impl Tx {
         }
         Ok(acked)
     }
+}
+
+/// An event to queue for a stream: its claims without `iss`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedForStream {
+    pub stream_id: String,
+    pub jti: String,
+    pub claims: Value,
 }
 
 /// An event waiting for its receiver.

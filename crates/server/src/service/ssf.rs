@@ -339,7 +339,7 @@ pub async fn verify(state: &AppState, actor: &Actor, body: &Value) -> Result<(),
 /// How many of the feed's events one [`fan_out`] takes.
 const FAN_OUT_BATCH: i64 = 500;
 /// Feed events fanned out per transaction.
-const FAN_OUT_PER_TRANSACTION: usize = 100;
+const FAN_OUT_PER_TRANSACTION: usize = 200;
 /// `maxEvents` when the receiver names none, and the most one poll answers.
 const DEFAULT_MAX_EVENTS: i64 = 100;
 const MAX_EVENTS: i64 = 1000;
@@ -367,11 +367,12 @@ fn events_of(event: &AccountEvent, had_session: bool) -> Vec<Event> {
 
 /// Gives the accounts' pending events to the streams of the relying parties that know each account (those it
 /// signed in to), each relying party under its own pairwise `sub`, and only the types its stream asked for.
-/// Returns how many SSF events were queued. Safe to run on several nodes at once.
-pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
+/// Returns how many feed events it looked at and how many SSF events it queued. Safe to run on several nodes
+/// at once.
+pub async fn fan_out(state: &AppState) -> Result<FannedOut, ApiError> {
     let pending = state.store.pending_account_events(FAN_OUT_BATCH).await?;
     if pending.is_empty() {
-        return Ok(0);
+        return Ok(FannedOut::default());
     }
     let salt = crate::service::oidc::subject_salt(state).await?;
     let mut queued = 0;
@@ -386,7 +387,16 @@ pub async fn fan_out(state: &AppState) -> Result<usize, ApiError> {
         tx.commit().await?;
     }
     metrics::counter!("dinhdanh_ssf_events_queued_total").increment(queued as u64);
-    Ok(queued)
+    Ok(FannedOut { events: pending.len(), queued })
+}
+
+/// What a [`fan_out`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FannedOut {
+    /// Feed events it looked at (a full batch: there may be more).
+    pub events: usize,
+    /// SETs it queued.
+    pub queued: usize,
 }
 
 /// [`fan_out`]'s work on `events` in one transaction: how many events it queued.
@@ -398,11 +408,12 @@ async fn fan_out_chunk(
     registrations: &mut std::collections::HashMap<String, Option<ClientRegistration>>,
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
-    let mut queued = 0;
-    for event in events {
-        if !tx.claim_account_event(event.id, now).await? {
-            continue;
-        }
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let taken: std::collections::HashSet<i64> = tx.claim_account_events(&ids, now).await?.into_iter().collect();
+    // Whether each stream met in this chunk has removed subjects (most have none: no lookup per event then).
+    let mut with_removals = std::collections::HashMap::new();
+    let mut queue = Vec::new();
+    for event in events.iter().filter(|e| taken.contains(&e.id)) {
         for (stream, had_session) in tx.streams_knowing(&event.account_id, event.occurred_at).await? {
             if !registrations.contains_key(&stream.client_id) {
                 let registration = state.store.oidc_client(&stream.client_id).await?;
@@ -413,7 +424,15 @@ async fn fan_out_chunk(
                 .sector()
                 .map_err(|e| ApiError::internal(format!("a saved registration is invalid: {e}")))?;
             let sub = subject_for(registration.subject_type, &sector, &event.account_id, salt);
-            if tx.subject_removed(&stream.id, &sub).await? {
+            let removals = match with_removals.get(&stream.id) {
+                Some(removals) => *removals,
+                None => {
+                    let removals = tx.stream_has_removed_subjects(&stream.id).await?;
+                    with_removals.insert(stream.id.clone(), removals);
+                    removals
+                }
+            };
+            if removals && tx.subject_removed(&stream.id, &sub).await? {
                 continue;
             }
             // The issuer is added when the event is signed, with the request's (`poll`).
@@ -430,12 +449,12 @@ async fn fan_out_chunk(
                     Some(&subject),
                     &ssf_event,
                 );
-                tx.queue_ssf_event(&stream.id, &jti, &claims, now).await?;
-                queued += 1;
+                queue.push(dinhdanh_store::QueuedForStream { stream_id: stream.id.clone(), jti, claims });
             }
         }
     }
-    Ok(queued)
+    tx.queue_ssf_events(&queue, now).await?;
+    Ok(queue.len())
 }
 
 /// A queued event's claims with the issuer, signed (`typ: secevent+jwt`, ES256, the current key).
@@ -570,7 +589,20 @@ async fn push_one(http: &reqwest::Client, endpoint: &str, authorization: Option<
 /// failure stops that stream until its backoff ends, so no event overtakes an earlier one. Returns how many
 /// events were delivered.
 pub async fn deliver_pushes(state: &AppState, http: &reqwest::Client) -> Result<usize, ApiError> {
-    fan_out(state).await?;
+    let mut delivered = 0;
+    // A bulk order's thousands of feed events are fanned out a batch at a time, each batch pushed before the
+    // next, without waiting for the next tick.
+    loop {
+        let fanned = fan_out(state).await?;
+        delivered += push_due_streams(state, http).await?;
+        if fanned.events < FAN_OUT_BATCH as usize {
+            return Ok(delivered);
+        }
+    }
+}
+
+/// Pushes the enabled push streams with an event due, one stream at a time under its lease.
+async fn push_due_streams(state: &AppState, http: &reqwest::Client) -> Result<usize, ApiError> {
     let now = state.clock.now();
     let mut delivered = 0;
     for stream in state.store.push_streams_due(now).await? {
