@@ -64,9 +64,14 @@ async fn post_sign_in(server: &TestServer, browser: &mut Browser, officer: &Enro
 
 /// Signs the officer in through the console's form, on to the queue.
 async fn sign_in(server: &TestServer, officer: &EnrolledOfficer) -> Browser {
+    sign_in_to(server, officer, "/console/requests").await
+}
+
+/// Signs in, landing on `landing`.
+async fn sign_in_to(server: &TestServer, officer: &EnrolledOfficer, landing: &str) -> Browser {
     let mut browser = Browser::new();
     let page = post_sign_in(server, &mut browser, officer, &code(server, officer)).await;
-    assert_eq!((page.status, page.location.as_deref()), (303, Some("/console/requests")), "{}", page.html);
+    assert_eq!((page.status, page.location.as_deref()), (303, Some(landing)), "{}", page.html);
     server.clock.advance(Duration::seconds(30));
     browser
 }
@@ -250,8 +255,11 @@ on_both_backends! {
     an_administrator_alone_has_no_queue_no_lookup_and_no_dashboard(db) {
         let server = TestServer::start(&db).await;
         let (operator, admin) = operator(&server).await;
+        // An administrator, who may not list requests, lands on the dead letters, and so does `/console` later.
         let root = officer(&server, &admin, &operator, "root.admin", &["administrator"]).await;
-        let mut browser = sign_in(&server, &root).await;
+        let mut browser = sign_in_to(&server, &root, "/console/dead-letters").await;
+        let home = browser.get(&server.url("/console")).await;
+        assert_eq!((home.status, home.location.as_deref()), (303, Some("/console/dead-letters")), "{}", home.html);
         for path in ["/console/requests", &format!("/console/accounts?id_number={MAI}"), "/console/dashboard"] {
             let page = browser.get(&server.url(path)).await;
             assert_eq!(page.status, 403, "{path}: {}", page.html);
@@ -376,7 +384,7 @@ on_both_backends! {
 
         // The administrator has the link and the list: relying party, stream, type, tries, error, when.
         let root = officer(&server, &admin, &operator, "root.admin", &["administrator"]).await;
-        let mut browser = sign_in(&server, &root).await;
+        let mut browser = sign_in_to(&server, &root, "/console/dead-letters").await;
         let page = browser.get(&server.url("/console/dead-letters")).await;
         assert_eq!((page.status, page.lang()), (200, "vi"), "{}", page.html);
         assert!(page.html.contains("<a href=\"/console/dead-letters\" id=\"dead-letters-link\">Sự kiện không gửi được</a>"), "{}", page.html);

@@ -82,6 +82,13 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .layer(RequestBodyLimitLayer::new(crate::BODY_LIMIT))
 }
 
+/// Where a signed-in officer lands: the queue if the authorization table lets them list requests, else the dead
+/// letters if it lets them act on those (an administrator), else the queue, which tells them what they lack.
+fn landing(actor: &Actor) -> &'static str {
+    let may = |action| dinhdanh_domain::authorization::authorize(actor, action).is_ok();
+    if !may(Action::RequestsList) && may(Action::EventDeadLetters) { DEAD_LETTERS } else { REQUESTS }
+}
+
 /// The signed-in officer's part of the layout: the sections, the roles, the sign-out form.
 struct Nav {
     roles: String,
@@ -279,7 +286,7 @@ fn sign_in_page(lang: Lang, status: StatusCode, form: SignInForm, csrf: &str) ->
     page(status, &SignInPage { base, form, action: SIGN_IN, csrf: csrf.to_owned() })
 }
 
-/// `GET /console`: the queue when signed in, else the sign-in form.
+/// `GET /console`: the officer's landing page when signed in ([`landing`]), else the sign-in form.
 async fn home(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -287,9 +294,9 @@ async fn home(
 ) -> Result<Response, ApiError> {
     let get = Get::read(&state, &headers, query)?;
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
-        && service::signed_in(&state, token).await.is_ok_and(|a| a.is_some())
+        && let Ok(Some(actor)) = service::signed_in(&state, token).await
     {
-        return Ok(get.finish(Redirect::to(REQUESTS).into_response()));
+        return Ok(get.finish(Redirect::to(landing(&actor)).into_response()));
     }
     let t = ConsoleTexts::of(get.lang);
     let notice = (get.param("done") == "signed-out").then_some(t.signed_out_notice);
@@ -325,7 +332,11 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(session) => {
             let now = state.clock.now();
             let max_age = (session.expires_at - now).num_seconds().max(0);
-            let mut response = Redirect::to(REQUESTS).into_response();
+            let to = match service::signed_in(&state, &session.token).await? {
+                Some(actor) => landing(&actor),
+                None => REQUESTS,
+            };
+            let mut response = Redirect::to(to).into_response();
             set(&mut response, console_cookie(&posted.issuer, SESSION_COOKIE, &session.token, max_age));
             return Ok(no_store(response));
         }
