@@ -9,7 +9,8 @@
 //! node is live while its listener listens: it writes `cluster_nodes.seen_at` every [`HEARTBEAT`] (PostgreSQL's
 //! clock, so the nodes' clocks do not matter) and is waited for until [`PEER_TTL_MS`] after it last did.
 //! A node that does not answer within [`ACK_WAIT`] (it died, or lost PostgreSQL, in which case its cache
-//! already serves nothing) is reported and no longer waited for; a single node never waits.
+//! already serves nothing) is reported and not waited for again until it writes a new heartbeat (a node that
+//! died without leaving holds one commit, not every commit until its row ages out); a single node never waits.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -34,12 +35,18 @@ pub(crate) struct Cluster {
     waiting: Mutex<HashMap<u64, Waiter>>,
     /// Invalidations some live node did not acknowledge in time, for `/metrics`.
     unacknowledged: AtomicU64,
+    /// Peers that did not acknowledge in time, with the heartbeat they had then: not waited for again until they
+    /// beat anew (a node killed without leaving would otherwise hold every commit for [`ACK_WAIT`] until its row
+    /// ages out).
+    given_up: Mutex<HashMap<String, i64>>,
     /// Signalled when this node commits to the accounts' event feed (a permit is kept if nobody waits).
     pub(crate) account_events: tokio::sync::Notify,
 }
 
 struct Waiter {
     pending: HashSet<String>,
+    /// Each peer's last heartbeat when the announcement was made.
+    seen: HashMap<String, i64>,
     done: Option<oneshot::Sender<()>>,
 }
 
@@ -56,6 +63,7 @@ impl Cluster {
             next_seq: AtomicU64::new(1),
             waiting: Mutex::new(HashMap::new()),
             unacknowledged: AtomicU64::new(0),
+            given_up: Mutex::new(HashMap::new()),
             account_events: tokio::sync::Notify::new(),
         }
     }
@@ -65,15 +73,27 @@ impl Cluster {
     }
 
     /// The notification of an invalidation of `kinds` (their bits), to be acknowledged by `peers`, the other
-    /// live nodes. Made before the notification is sent, so that no acknowledgement can come before its waiter.
-    pub(crate) fn announce(&self, bits: &str, peers: Vec<String>) -> Announcement {
+    /// live nodes with their last heartbeat. Made before the notification is sent, so that no acknowledgement can
+    /// come before its waiter. A peer given up on is left out until it beats again.
+    pub(crate) fn announce(&self, bits: &str, peers: Vec<(String, i64)>) -> Announcement {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let payload = format!("{bits} {} {seq}", self.node);
+        let peers: Vec<(String, i64)> = {
+            let mut given_up = self.given_up.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Forget those that beat since, or left.
+            given_up.retain(|node, seen| peers.iter().any(|(n, s)| n == node && s == seen));
+            peers.into_iter().filter(|(node, _)| !given_up.contains_key(node)).collect()
+        };
         if peers.is_empty() {
             return Announcement { payload, wait: None };
         }
         let (done, receiver) = oneshot::channel();
-        self.lock_waiting().insert(seq, Waiter { pending: peers.into_iter().collect(), done: Some(done) });
+        let waiter = Waiter {
+            pending: peers.iter().map(|(node, _)| node.clone()).collect(),
+            seen: peers.into_iter().collect(),
+            done: Some(done),
+        };
+        self.lock_waiting().insert(seq, waiter);
         Announcement { payload, wait: Some((seq, receiver)) }
     }
 
@@ -81,8 +101,13 @@ impl Cluster {
     pub(crate) async fn wait(&self, announcement: Announcement) {
         let Some((seq, receiver)) = announcement.wait else { return };
         if tokio::time::timeout(ACK_WAIT, receiver).await.is_err() {
-            let missing = self.lock_waiting().remove(&seq).map(|w| w.pending.len()).unwrap_or_default();
+            let Some(waiter) = self.lock_waiting().remove(&seq) else { return };
+            let mut given_up = self.given_up.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for node in &waiter.pending {
+                given_up.insert(node.clone(), waiter.seen.get(node).copied().unwrap_or_default());
+            }
             self.unacknowledged.fetch_add(1, Ordering::Relaxed);
+            let missing = waiter.pending.len();
             tracing::warn!(missing, "other nodes did not acknowledge an invalidation in time; they may be down");
         }
     }
@@ -173,13 +198,13 @@ pub(crate) fn heartbeat(
     task.abort_handle()
 }
 
-/// The other live nodes, read inside the committing transaction.
+/// The other live nodes with their last heartbeat, read inside the committing transaction.
 pub(crate) async fn peers(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     node: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(&format!(
-        "SELECT node FROM cluster_nodes WHERE node <> $1 AND seen_at > {DB_NOW_MS} - {PEER_TTL_MS}"
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT node, seen_at FROM cluster_nodes WHERE node <> $1 AND seen_at > {DB_NOW_MS} - {PEER_TTL_MS}"
     ))
     .bind(node)
     .fetch_all(&mut **tx)
@@ -198,7 +223,7 @@ mod tests {
     #[tokio::test]
     async fn a_commit_waits_for_every_peer_and_only_for_its_own_announcement() {
         let (a, b, c) = (Cluster::new(), Cluster::new(), Cluster::new());
-        let announcement = a.announce("4", vec![b.node().to_owned(), c.node().to_owned()]);
+        let announcement = a.announce("4", vec![(b.node().to_owned(), 1), (c.node().to_owned(), 1)]);
         // Each peer bumps, then acknowledges; the origin ignores its own notification.
         assert_eq!(a.heard(&announcement.payload), ("4", None));
         let (bits, ack_b) = b.heard(&announcement.payload);
@@ -216,15 +241,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_peer_that_never_answers_is_given_up_on_and_counted() {
+    async fn a_peer_that_never_answers_is_given_up_on_until_it_beats_again() {
         let (a, b) = (Cluster::new(), Cluster::new());
-        let announcement = a.announce("1", vec![b.node().to_owned()]);
+        let announcement = a.announce("1", vec![(b.node().to_owned(), 7)]);
         a.wait(announcement).await;
         assert_eq!(a.unacknowledged(), 1);
         assert!(a.lock_waiting().is_empty());
+        // Still at the heartbeat it had when it fell silent: not waited for again.
+        let next = a.announce("1", vec![(b.node().to_owned(), 7)]);
+        assert!(next.wait.is_none(), "a silent node holds one commit, not every one");
+        // It beats again: waited for again.
+        let after = a.announce("1", vec![(b.node().to_owned(), 8)]);
+        assert!(after.wait.is_some());
+        a.acknowledged(&b.heard(&after.payload).1.unwrap());
+        a.wait(after).await;
+        assert_eq!(a.unacknowledged(), 1);
         // No peer: nothing to wait for.
         let alone = a.announce("1", Vec::new());
-        a.wait(alone).await;
-        assert_eq!(a.unacknowledged(), 1);
+        assert!(alone.wait.is_none());
     }
 }
