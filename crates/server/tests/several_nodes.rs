@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dinhdanh_domain::AccountId;
 use dinhdanh_domain::actor::{OrganizationKind, Scope};
-use dinhdanh_server::clock::Clock;
 use dinhdanh_store::testing::TestDb;
 use openidconnect::OAuth2TokenResponse;
 use reqwest::Method;
@@ -22,7 +20,9 @@ use serde_json::{Value, json};
 
 mod support;
 use support::browser::Browser;
-use support::oidc::{active, discover, exchange, relying_party, sign_in_through_pages, start_offline, userinfo_status};
+use support::oidc::{
+    active, discover, exchange, grant_of, relying_party, sign_in_through_pages, start_offline, userinfo_status,
+};
 use support::{MAI_ID, MAI_PASSWORD, TestServer};
 
 /// Node A, and node B configured as A is (the same seal and TOTP keys, as every node of a deployment must be,
@@ -142,25 +142,6 @@ async fn receiver(inbox: Inbox) -> String {
     url
 }
 
-/// A grant of `account` to `client_id`, as a sign-in leaves it.
-async fn signed_in(node: &TestServer, client_id: &str, account: &AccountId) {
-    let now = node.clock.now();
-    let grant = dinhdanh_oidc::tokens::Grant {
-        id: uuid::Uuid::new_v4().to_string(),
-        client_id: client_id.to_owned(),
-        account_id: account.clone(),
-        scopes: [dinhdanh_oidc::scope::Scope::OpenId].into(),
-        claims: Default::default(),
-        id_token_claims: Default::default(),
-        acr: dinhdanh_domain::Level::One,
-        amr: vec!["pwd".into(), "otp".into()],
-        auth_time: now,
-    };
-    let mut tx = node.store.begin().await.unwrap();
-    tx.insert_oidc_grant(&grant, "a-session-hash", now).await.unwrap();
-    tx.commit().await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_push_each_event_once_in_order() {
     const HOLDERS: usize = 12;
@@ -191,7 +172,7 @@ async fn two_nodes_push_each_event_once_in_order() {
     for i in 0..HOLDERS {
         let node = if i % 2 == 0 { &a } else { &b };
         let account = support::citizen(node, &format!("0011901{i:05}")).await;
-        signed_in(node, &client_id, &account).await;
+        grant_of(node, &client_id, &account).await;
         support::lock(node, &account).await;
     }
     let expected = 2 * HOLDERS;

@@ -52,21 +52,7 @@ async fn receiver(server: &TestServer, code: &str) -> Receiver {
 
 /// What a sign-in leaves: a grant of `account` to the receiver's client.
 async fn signed_in(server: &TestServer, rp: &Receiver, account: &AccountId) {
-    let now = server.clock.now();
-    let grant = dinhdanh_oidc::tokens::Grant {
-        id: uuid::Uuid::new_v4().to_string(),
-        client_id: rp.client_id.clone(),
-        account_id: account.clone(),
-        scopes: [dinhdanh_oidc::scope::Scope::OpenId].into(),
-        claims: BTreeSet::new(),
-        id_token_claims: BTreeSet::new(),
-        acr: Level::One,
-        amr: vec!["pwd".into(), "otp".into()],
-        auth_time: now,
-    };
-    let mut tx = server.store.begin().await.unwrap();
-    tx.insert_oidc_grant(&grant, "a-session-hash", now).await.unwrap();
-    tx.commit().await.unwrap();
+    support::oidc::grant_of(server, &rp.client_id, account).await;
 }
 
 async fn poll(server: &TestServer, rp: &Receiver, body: Value) -> Value {
@@ -264,6 +250,17 @@ async fn push_receiver(inbox: Inbox) -> String {
     let url = format!("http://{}/events", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
+}
+
+/// The relying party's push stream of `events` to a receiver served here: what that receiver takes.
+async fn push_stream(server: &TestServer, rp: &Receiver, events: Value) -> Inbox {
+    let inbox = Inbox::default();
+    let endpoint = push_receiver(inbox.clone()).await;
+    let stream =
+        json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint}, "events_requested": events});
+    let (status, body) = server.call(Method::POST, "/ssf/streams", &rp.token, Some(stream)).await;
+    assert_eq!(status, 201, "{body}");
+    inbox
 }
 
 fn taken(inbox: &Inbox) -> Vec<String> {
@@ -531,12 +528,7 @@ on_both_backends! {
         let account = support::mai(&server).await;
         let bank = receiver(&server, "NHW").await;
         signed_in(&server, &bank, &account).await;
-        let inbox = Inbox::default();
-        let endpoint = push_receiver(inbox.clone()).await;
-        let stream = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint},
-            "events_requested": [DISABLED]});
-        let (status, body) = server.call(Method::POST, "/ssf/streams", &bank.token, Some(stream)).await;
-        assert_eq!(status, 201, "{body}");
+        let inbox = push_stream(&server, &bank, json!([DISABLED])).await;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let hour = std::time::Duration::from_secs(3600);
         tokio::spawn(dinhdanh_server::run_event_delivery(server.state.clone(), hour, async move {
@@ -595,12 +587,7 @@ on_both_backends! {
         let mut tx = server.store.begin().await.unwrap();
         tx.insert_accounts_batch(&accounts).await.unwrap();
         tx.commit().await.unwrap();
-        let inbox = Inbox::default();
-        let endpoint = push_receiver(inbox.clone()).await;
-        let stream = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint},
-            "events_requested": [DISABLED]});
-        let (status, body) = server.call(Method::POST, "/ssf/streams", &bank.token, Some(stream)).await;
-        assert_eq!(status, 201, "{body}");
+        let inbox = push_stream(&server, &bank, json!([DISABLED])).await;
         let mut txns = Vec::new();
         for account in &accounts {
             signed_in(&server, &bank, &account.id).await;

@@ -263,3 +263,23 @@ pub fn jti_of(token: &str) -> String {
     let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token).unwrap().claims;
     claims["jti"].as_str().unwrap().to_owned()
 }
+
+/// What a sign-in to `client_id` leaves for `account`: a live grant (Level 1, password and code), written
+/// straight to the store.
+pub async fn grant_of(server: &TestServer, client_id: &str, account: &dinhdanh_domain::AccountId) {
+    let now = server.clock.now();
+    let grant = dinhdanh_oidc::tokens::Grant {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: client_id.to_owned(),
+        account_id: account.clone(),
+        scopes: [dinhdanh_oidc::scope::Scope::OpenId].into(),
+        claims: Default::default(),
+        id_token_claims: Default::default(),
+        acr: dinhdanh_domain::Level::One,
+        amr: vec!["pwd".into(), "otp".into()],
+        auth_time: now,
+    };
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_oidc_grant(&grant, "a-session-hash", now).await.unwrap();
+    tx.commit().await.unwrap();
+}
